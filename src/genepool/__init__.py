@@ -1,0 +1,44 @@
+"""genepool: evolutionary optimization at very large population sizes with bounded memory.
+
+Populations are numpy arrays, operators are vectorized, and one seed fixes a run.
+
+>>> import genepool as gp
+>>> space = gp.Space.box(-5.12, 5.12, 10)
+>>> result = gp.minimize(gp.problems.sphere, gp.GA(space, 100, seed=0), generations=20,
+...                      progress=False)
+>>> result.n_generations
+20
+"""
+
+from __future__ import annotations
+
+from . import errors, operators, problems
+from ._version import __version__
+from .algorithms import GA, GAState, Optimizer
+from .problem import ElementwiseProblem, FunctionProblem, Problem, elementwise
+from .run import Generation, Result, maximize, minimize
+from .space import Bool, Categorical, Gene, Integer, Real, Space
+
+__all__ = [
+    "GA",
+    "Bool",
+    "Categorical",
+    "ElementwiseProblem",
+    "FunctionProblem",
+    "GAState",
+    "Gene",
+    "Generation",
+    "Integer",
+    "Optimizer",
+    "Problem",
+    "Real",
+    "Result",
+    "Space",
+    "__version__",
+    "elementwise",
+    "errors",
+    "maximize",
+    "minimize",
+    "operators",
+    "problems",
+]

@@ -1,0 +1,124 @@
+"""The optimizer contract: ask/tell state machines whose state is a dataclass of arrays."""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._rng import rng_from_state, rng_state
+from ..errors import OptimizerError
+from ..space import Space
+
+__all__ = ["Optimizer", "join_state", "split_state"]
+
+
+class Optimizer(ABC):
+    """Base class of optimizers: ``ask -> evaluate -> tell -> stop()``.
+
+    Fitness is always *minimized* here (``genepool.maximize`` negates it). Subclasses keep all
+    their mutable data in ``self.state``, a dataclass of numpy arrays, scalars and the RNG
+    state, so a checkpoint is ``state_dict()`` and nothing else.
+
+    Contract (checked by ``tests/test_conformance.py`` for every optimizer):
+
+    - ``ask()`` returns a new float array of shape ``(n, space.dims)`` within the bounds;
+    - ``tell(X, fitness)`` takes that array (or one of the same shape) and its fitness of shape
+      ``(n,)``; it never modifies its arguments; NaN fitness is the worst value;
+    - ``stop()`` returns ``{}`` to go on, or ``{reason: detail}`` to stop;
+    - the same seed gives the same sequence of ``ask`` results;
+    - ``load_state_dict(state_dict())`` on a fresh instance continues identically.
+    """
+
+    space: Space
+    multi_objective: ClassVar[bool] = False
+    state: Any
+
+    @abstractmethod
+    def ask(self) -> np.ndarray:
+        """Candidates to evaluate next, shape ``(n, d)``."""
+
+    @abstractmethod
+    def tell(self, X: np.ndarray, fitness: np.ndarray) -> None:
+        """Report the fitness (to minimize) of the candidates from the last :meth:`ask`."""
+
+    def stop(self) -> dict[str, Any]:
+        """Why the optimizer wants to stop (empty dict: keep going)."""
+        return {}
+
+    @property
+    def population_size(self) -> int:
+        """Number of candidates per :meth:`ask`."""
+        raise NotImplementedError
+
+    def best(self) -> tuple[np.ndarray, float] | None:
+        """The best individual held in the current state and its fitness, if any."""
+        return None
+
+    # -- checkpointing -----------------------------------------------------------------------
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The state as ``(arrays, meta)``: numpy arrays, and JSON-compatible values."""
+        return split_state(self.state)
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` of an identically configured optimizer."""
+        self.state = join_state(type(self.state), arrays, meta)
+        self._on_state_loaded()
+
+    def _on_state_loaded(self) -> None:  # noqa: B027 - optional hook
+        """Called after :meth:`load_state_dict`; drop derived or pending data here."""
+
+    def _check_tell(
+        self, X: Any, fitness: Any, expected: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``tell`` arguments and return private float copies."""
+        if expected is None:
+            raise OptimizerError("tell() called without a pending ask()")
+        X = np.array(X, dtype=expected.dtype, copy=True)
+        if X.shape != expected.shape:
+            raise OptimizerError(f"tell() got X of shape {X.shape}, ask() gave {expected.shape}")
+        f = np.array(fitness, dtype=np.float64, copy=True)
+        if f.ndim == 2 and f.shape[1] == 1:
+            f = f[:, 0]
+        if f.ndim != 1 or f.shape[0] != X.shape[0]:
+            if not self.multi_objective and f.ndim == 2:
+                raise OptimizerError(
+                    f"{type(self).__name__} is single-objective: fitness must have shape "
+                    f"({X.shape[0]},), got {f.shape}"
+                )
+            raise OptimizerError(f"fitness must have shape ({X.shape[0]},), got {f.shape}")
+        return X, f
+
+
+def split_state(state: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Split a state dataclass into arrays and JSON-compatible metadata."""
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {}
+    for f in dataclasses.fields(state):
+        value = getattr(state, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f.name] = value
+        elif isinstance(value, np.random.Generator):
+            meta[f.name] = {"__rng__": rng_state(value)}
+        elif isinstance(value, np.generic):
+            meta[f.name] = value.item()
+        else:
+            meta[f.name] = value
+    return arrays, meta
+
+
+def join_state(cls: type, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+    """Inverse of :func:`split_state`."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in arrays:
+            values[f.name] = np.array(arrays[f.name])
+        elif f.name in meta:
+            v = meta[f.name]
+            is_rng = isinstance(v, dict) and "__rng__" in v
+            values[f.name] = rng_from_state(v["__rng__"]) if is_rng else v
+        else:
+            raise OptimizerError(f"checkpoint state has no field {f.name!r}")
+    return cls(**values)

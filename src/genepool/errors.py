@@ -1,0 +1,98 @@
+"""Exceptions raised by genepool.
+
+Every error a user can cause is a subclass of :class:`GenepoolError` and names the field and the
+value that was wrong, so a message alone is enough to fix the call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ConfigError",
+    "FitnessError",
+    "GenepoolError",
+    "OptimizerError",
+    "SpaceError",
+]
+
+
+class GenepoolError(Exception):
+    """Base class of every genepool error."""
+
+
+class ConfigError(GenepoolError, ValueError):
+    """A parameter of a genepool call has an invalid value."""
+
+
+class SpaceError(ConfigError):
+    """A gene or a search space is ill-defined, or an array does not fit the space."""
+
+
+class OptimizerError(GenepoolError, RuntimeError):
+    """An optimizer was driven out of order (``tell`` without ``ask``, wrong shapes, ...)."""
+
+
+class FitnessError(GenepoolError):
+    """A fitness function raised, or returned NaN/inf/a wrongly shaped result.
+
+    Attributes
+    ----------
+    index : int or None
+        Row of the offending individual in the evaluated population (None when the failure could
+        not be pinned to one individual).
+    params : dict or None
+        Decoded parameters of that individual.
+    generation : int or None
+        Generation in which it happened.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        params: dict[str, Any] | None = None,
+        generation: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.index = index
+        self.params = params
+        self.generation = generation
+
+
+def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` or raise :class:`ConfigError` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    ivalue = int(value)
+    if minimum is not None and ivalue < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
+    return ivalue
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` in the given range or raise :class:`ConfigError`."""
+    try:
+        fvalue = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or fvalue != fvalue or fvalue in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    if low is not None and (fvalue < low or (not low_inclusive and fvalue == low)):
+        op = ">=" if low_inclusive else ">"
+        raise ConfigError(f"{name} must be {op} {low}, got {value!r}")
+    if high is not None and (fvalue > high or (not high_inclusive and fvalue == high)):
+        op = "<=" if high_inclusive else "<"
+        raise ConfigError(f"{name} must be {op} {high}, got {value!r}")
+    return fvalue

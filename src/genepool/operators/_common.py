@@ -1,0 +1,54 @@
+"""Shared array checks for operators (validation is cheap: shapes and dtypes only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def minimized(fitness: Any) -> np.ndarray:
+    """Fitness as a 1-D float64 array to minimize, NaN mapped to +inf (never selected first)."""
+    f = np.asarray(fitness, dtype=np.float64)
+    if f.ndim != 1:
+        raise ConfigError(f"fitness must have shape (n,), got {f.shape}")
+    if f.size == 0:
+        raise ConfigError("fitness must not be empty")
+    nan = np.isnan(f)
+    if nan.any():
+        f = np.where(nan, np.inf, f)
+    return f
+
+
+def check_pair(p1: np.ndarray, p2: np.ndarray) -> None:
+    if p1.ndim != 2 or p1.shape != p2.shape:
+        raise ConfigError(
+            f"parents must be 2-D arrays of equal shape, got {p1.shape} and {p2.shape}"
+        )
+
+
+def check_n(n_select: Any) -> int:
+    if isinstance(n_select, bool) or not isinstance(n_select, (int, np.integer)) or n_select < 0:
+        raise ConfigError(f"n_select must be a non-negative integer, got {n_select!r}")
+    return int(n_select)
+
+
+def gene_rate(rate: Any, d: int) -> np.ndarray | float:
+    """Per-gene probability: None -> 1/d, a scalar, or an array of shape (d,)."""
+    if rate is None:
+        return 1.0 / d
+    r = np.asarray(rate, dtype=np.float64)
+    if r.ndim > 1 or (r.ndim == 1 and r.shape[0] != d):
+        raise ConfigError(f"rate must be a scalar or have shape ({d},), got shape {r.shape}")
+    if not np.all((r >= 0) & (r <= 1)):
+        raise ConfigError(f"rate must be within [0, 1], got {rate!r}")
+    return float(r) if r.ndim == 0 else r
+
+
+def gene_mask(
+    shape: tuple[int, int], rate: np.ndarray | float, rng: np.random.Generator
+) -> np.ndarray:
+    """Bernoulli(rate) mask of ``shape``; float32 draws keep the temporary small."""
+    return rng.random(shape, dtype=np.float32) < np.asarray(rate, dtype=np.float32)

@@ -1,0 +1,107 @@
+"""Survivor selection: build the next population from parents and offspring.
+
+Every function returns ``(X, fitness)`` of the new population sorted best first (stable, so ties
+keep parents before offspring and lower indices first). Fitness is minimized; NaN is worst.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from ._common import minimized
+
+__all__ = ["generational", "mu_comma_lambda", "mu_plus_lambda"]
+
+
+def _take(parents: np.ndarray, offspring: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``concatenate([parents, offspring])`` without building the concatenation."""
+    n_p = parents.shape[0]
+    out = np.empty((idx.shape[0], parents.shape[1]), dtype=parents.dtype)
+    from_parents = idx < n_p
+    out[from_parents] = parents[idx[from_parents]]
+    out[~from_parents] = offspring[idx[~from_parents] - n_p]
+    return out
+
+
+def _check(
+    parents: np.ndarray,
+    parent_fitness: np.ndarray,
+    offspring: np.ndarray,
+    offspring_fitness: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    pf, of = minimized(parent_fitness), minimized(offspring_fitness)
+    if parents.ndim != 2 or offspring.ndim != 2 or parents.shape[1] != offspring.shape[1]:
+        raise ConfigError(
+            f"parents and offspring must be (n, d) arrays with the same d, got "
+            f"{parents.shape} and {offspring.shape}"
+        )
+    if pf.shape[0] != parents.shape[0] or of.shape[0] != offspring.shape[0]:
+        raise ConfigError("fitness arrays must have one value per individual")
+    return pf, of
+
+
+def mu_plus_lambda(
+    parents: np.ndarray,
+    parent_fitness: np.ndarray,
+    offspring: np.ndarray,
+    offspring_fitness: np.ndarray,
+    mu: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mu + lambda): the best ``mu`` (default: number of parents) of parents and offspring."""
+    pf, of = _check(parents, parent_fitness, offspring, offspring_fitness)
+    mu = parents.shape[0] if mu is None else int(mu)
+    if not 1 <= mu <= parents.shape[0] + offspring.shape[0]:
+        raise ConfigError(
+            f"mu must be within [1, {parents.shape[0] + offspring.shape[0]}], got {mu}"
+        )
+    f = np.concatenate(
+        [np.asarray(parent_fitness, np.float64), np.asarray(offspring_fitness, np.float64)]
+    )
+    idx = np.argsort(np.concatenate([pf, of]), kind="stable")[:mu]
+    return _take(parents, offspring, idx), f[idx]
+
+
+def mu_comma_lambda(
+    offspring: np.ndarray, offspring_fitness: np.ndarray, mu: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, lambda): the best ``mu`` offspring; parents never survive (needs lambda >= mu)."""
+    of = minimized(offspring_fitness)
+    if not 1 <= int(mu) <= offspring.shape[0]:
+        raise ConfigError(f"mu must be within [1, {offspring.shape[0]}] (lambda >= mu), got {mu}")
+    idx = np.argsort(of, kind="stable")[: int(mu)]
+    return offspring[idx], np.asarray(offspring_fitness, np.float64)[idx]
+
+
+def generational(
+    parents: np.ndarray,
+    parent_fitness: np.ndarray,
+    offspring: np.ndarray,
+    offspring_fitness: np.ndarray,
+    elitism: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generational replacement with elitism.
+
+    The best ``elitism`` parents survive; the other ``n - elitism`` places go to the offspring
+    (the best of them when there are more). Needs at least ``n - elitism`` offspring.
+    """
+    pf, of = _check(parents, parent_fitness, offspring, offspring_fitness)
+    n = parents.shape[0]
+    elitism = int(elitism)
+    if not 0 <= elitism <= n:
+        raise ConfigError(f"elitism must be within [0, {n}], got {elitism}")
+    if offspring.shape[0] < n - elitism:
+        raise ConfigError(
+            f"generational replacement needs >= {n - elitism} offspring, got {offspring.shape[0]}"
+        )
+    elite = np.argsort(pf, kind="stable")[:elitism]
+    kept = np.argsort(of, kind="stable")[: n - elitism]
+    idx = np.concatenate([elite, kept + n])
+    f = np.concatenate(
+        [
+            np.asarray(parent_fitness, np.float64)[elite],
+            np.asarray(offspring_fitness, np.float64)[kept],
+        ]
+    )
+    order = np.argsort(np.concatenate([pf[elite], of[kept]]), kind="stable")
+    return _take(parents, offspring, idx[order]), f[order]

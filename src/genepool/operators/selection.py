@@ -1,0 +1,116 @@
+"""Parent selection: ``f(fitness, n_select, rng, **params) -> indices of shape (n_select,)``.
+
+Fitness is *minimized* and NaN counts as the worst value. All functions are vectorized.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ConfigError
+from ._common import check_n, minimized
+
+__all__ = ["rank", "roulette", "sus", "tournament", "truncation"]
+
+
+def tournament(
+    fitness: np.ndarray, n_select: int, rng: np.random.Generator, k: int = 2
+) -> np.ndarray:
+    """Tournament selection: each pick is the best of ``k`` individuals drawn with replacement.
+
+    The probability that the individual of rank ``r`` (0 = best, of ``n``) wins is
+    ``((n - r)^k - (n - r - 1)^k) / n^k``; oracle: ``naive.tournament``.
+    """
+    f = minimized(fitness)
+    n_select = check_n(n_select)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigError(f"tournament size k must be a positive integer, got {k!r}")
+    contestants = rng.integers(0, f.shape[0], size=(n_select, int(k)))
+    winner = np.argmin(f[contestants], axis=1)
+    return contestants[np.arange(n_select), winner]
+
+
+def _linear_rank_probabilities(f: np.ndarray, pressure: float) -> np.ndarray:
+    n = f.shape[0]
+    if n == 1:
+        return np.ones(1)
+    order = np.argsort(-f, kind="stable")  # worst first: rank 0 = worst
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.arange(n)
+    return ((2.0 - pressure) + 2.0 * (pressure - 1.0) * ranks / (n - 1)) / n
+
+
+def rank(
+    fitness: np.ndarray, n_select: int, rng: np.random.Generator, pressure: float = 1.5
+) -> np.ndarray:
+    """Linear ranking selection (Baker): the best is picked ``pressure`` times as often as average.
+
+    ``p(rank) = (2 - s + 2 (s - 1) rank / (n - 1)) / n`` with rank 0 the worst, ``s`` in [1, 2].
+    Ties are ranked by index. Oracle: ``naive.rank_probabilities``.
+    """
+    f = minimized(fitness)
+    n_select = check_n(n_select)
+    if not 1.0 <= pressure <= 2.0:
+        raise ConfigError(f"rank pressure must be within [1, 2], got {pressure!r}")
+    p = _linear_rank_probabilities(f, pressure)
+    return rng.choice(f.shape[0], size=n_select, p=p)
+
+
+def _window_weights(f: np.ndarray) -> np.ndarray:
+    """Roulette weights for minimization: distance to the worst finite value (safe for negatives).
+
+    Infinite (and NaN) fitness gets weight 0; if every weight is 0, all are equal.
+    """
+    finite = np.isfinite(f)
+    if not finite.any():
+        return np.ones_like(f)
+    worst = f[finite].max()
+    w = np.where(finite, worst - f, 0.0)
+    total = w.sum()
+    if total <= 0 or not np.isfinite(total):
+        return np.where(finite, 1.0, 0.0)
+    return w
+
+
+def roulette(fitness: np.ndarray, n_select: int, rng: np.random.Generator) -> np.ndarray:
+    """Fitness-proportionate selection on windowed weights ``worst - f`` (negatives are fine).
+
+    The worst individual has weight 0. Oracle: ``naive.roulette_probabilities``.
+    """
+    f = minimized(fitness)
+    n_select = check_n(n_select)
+    w = _window_weights(f)
+    return rng.choice(f.shape[0], size=n_select, p=w / w.sum())
+
+
+def sus(fitness: np.ndarray, n_select: int, rng: np.random.Generator) -> np.ndarray:
+    """Stochastic universal sampling (Baker 1987) on the same weights as :func:`roulette`.
+
+    ``n_select`` equally spaced pointers with one random offset: each individual is picked
+    ``floor`` or ``ceil`` of its expected count. The result is shuffled so pairs are random.
+    """
+    f = minimized(fitness)
+    n_select = check_n(n_select)
+    if n_select == 0:
+        return np.empty(0, dtype=np.int64)
+    w = _window_weights(f)
+    cum = np.cumsum(w / w.sum())
+    pointers = (rng.random() + np.arange(n_select)) / n_select
+    idx = np.searchsorted(cum, pointers, side="right")
+    np.minimum(idx, f.shape[0] - 1, out=idx)
+    return rng.permutation(idx)
+
+
+def truncation(
+    fitness: np.ndarray, n_select: int, rng: np.random.Generator, fraction: float = 0.5
+) -> np.ndarray:
+    """Pick uniformly among the best ``ceil(fraction * n)`` individuals (ties by index)."""
+    f = minimized(fitness)
+    n_select = check_n(n_select)
+    if not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"truncation fraction must be within (0, 1], got {fraction!r}")
+    n_top = max(1, math.ceil(fraction * f.shape[0]))
+    top = np.argsort(f, kind="stable")[:n_top]
+    return top[rng.integers(0, n_top, size=n_select)]
