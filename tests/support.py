@@ -1,0 +1,29 @@
+"""Shared test fixtures (imported as a plain module: tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import genepool as gp
+
+MIXED_SPACE = gp.Space(
+    [
+        gp.Real("a", -3.0, 3.0),
+        gp.Real("lr", 1e-4, 1e-1, log=True),
+        gp.Integer("n", 0, 9),
+        gp.Categorical("c", ["x", "y", "z"]),
+        gp.Bool("flag"),
+    ]
+)
+
+
+def mixed_fitness(X: np.ndarray) -> np.ndarray:
+    """A deterministic fitness on MIXED_SPACE with a unique optimum."""
+    p = MIXED_SPACE.decode(X)
+    return (
+        (p["a"] - 1.0) ** 2
+        + (np.log10(p["lr"]) + 2.0) ** 2
+        + np.abs(p["n"] - 4)
+        + (p["c"] != "z")
+        + p["flag"]
+    )
