@@ -35,6 +35,7 @@ def test_result_fields_and_history():
         "diversity",
         "evaluations",
         "wall_time",
+        "rss",
     ]
     assert h["generation"].tolist() == list(range(1, 13))
     assert h["evaluations"].tolist() == [60 * g for g in range(1, 13)]

@@ -63,7 +63,7 @@ def blend(
 ) -> tuple[np.ndarray, np.ndarray]:
     """BLX-alpha: each child gene uniform in ``[min - alpha I, max + alpha I]``, I = |p1 - p2|."""
     check_pair(p1, p2)
-    if alpha < 0:
+    if not alpha >= 0:  # also rejects NaN
         raise ConfigError(f"blend alpha must be >= 0, got {alpha!r}")
     lo = np.minimum(p1, p2)
     span = np.abs(p1 - p2)
@@ -110,7 +110,7 @@ def sbx(
     and the two children are swapped with probability 1/2. Oracle: ``naive.sbx``.
     """
     check_pair(p1, p2)
-    if eta < 0:
+    if not eta >= 0:  # also rejects NaN
         raise ConfigError(f"sbx eta must be >= 0, got {eta!r}")
     shape = p1.shape
     u_do = rng.random(shape)

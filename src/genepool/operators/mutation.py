@@ -63,7 +63,7 @@ def polynomial(
     Perturbations follow a polynomial distribution of index ``eta`` and stay in bounds.
     Oracle: ``naive.polynomial``.
     """
-    if eta < 0:
+    if not eta >= 0:  # also rejects NaN
         raise ConfigError(f"polynomial eta must be >= 0, got {eta!r}")
     Y, rows, cols = _mask(X, rate, rng, copy)
     lo = np.asarray(lower, dtype=np.float64)[cols]

@@ -22,8 +22,9 @@ def _outside(
 
 
 def clip(X: np.ndarray, lower: np.ndarray, upper: np.ndarray, copy: bool = True) -> np.ndarray:
-    """Clip each gene to its bounds."""
-    return np.clip(X, lower, upper, out=None if copy else X)
+    """Clip each gene to its bounds (the result keeps the dtype of ``X``)."""
+    Y = X.copy() if copy else X
+    return np.clip(Y, lower, upper, out=Y)
 
 
 def reflect(X: np.ndarray, lower: np.ndarray, upper: np.ndarray, copy: bool = True) -> np.ndarray:
@@ -37,7 +38,8 @@ def reflect(X: np.ndarray, lower: np.ndarray, upper: np.ndarray, copy: bool = Tr
     if rows.size:
         w = hi - lo
         t = np.mod(Y[rows, cols] - lo, 2.0 * w)
-        Y[rows, cols] = lo + w - np.abs(t - w)
+        # The final clip only absorbs rounding (lo + w can exceed hi by one ulp).
+        Y[rows, cols] = np.clip(lo + w - np.abs(t - w), lo, hi)
     return Y
 
 

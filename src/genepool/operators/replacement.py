@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 from ._common import minimized
 
 __all__ = ["generational", "mu_comma_lambda", "mu_plus_lambda"]
@@ -50,7 +50,7 @@ def mu_plus_lambda(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mu + lambda): the best ``mu`` (default: number of parents) of parents and offspring."""
     pf, of = _check(parents, parent_fitness, offspring, offspring_fitness)
-    mu = parents.shape[0] if mu is None else int(mu)
+    mu = parents.shape[0] if mu is None else check_int("mu", mu)
     if not 1 <= mu <= parents.shape[0] + offspring.shape[0]:
         raise ConfigError(
             f"mu must be within [1, {parents.shape[0] + offspring.shape[0]}], got {mu}"
@@ -67,9 +67,15 @@ def mu_comma_lambda(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mu, lambda): the best ``mu`` offspring; parents never survive (needs lambda >= mu)."""
     of = minimized(offspring_fitness)
-    if not 1 <= int(mu) <= offspring.shape[0]:
+    if offspring.ndim != 2 or of.shape[0] != offspring.shape[0]:
+        raise ConfigError(
+            f"offspring must be an (n, d) array with one fitness value per row, got "
+            f"{offspring.shape} and {of.shape[0]} fitness values"
+        )
+    mu = check_int("mu", mu)
+    if not 1 <= mu <= offspring.shape[0]:
         raise ConfigError(f"mu must be within [1, {offspring.shape[0]}] (lambda >= mu), got {mu}")
-    idx = np.argsort(of, kind="stable")[: int(mu)]
+    idx = np.argsort(of, kind="stable")[:mu]
     return offspring[idx], np.asarray(offspring_fitness, np.float64)[idx]
 
 
@@ -87,7 +93,7 @@ def generational(
     """
     pf, of = _check(parents, parent_fitness, offspring, offspring_fitness)
     n = parents.shape[0]
-    elitism = int(elitism)
+    elitism = check_int("elitism", elitism)
     if not 0 <= elitism <= n:
         raise ConfigError(f"elitism must be within [0, {n}], got {elitism}")
     if offspring.shape[0] < n - elitism:

@@ -36,9 +36,9 @@ def _linear_rank_probabilities(f: np.ndarray, pressure: float) -> np.ndarray:
     n = f.shape[0]
     if n == 1:
         return np.ones(1)
-    order = np.argsort(-f, kind="stable")  # worst first: rank 0 = worst
+    order = np.argsort(f, kind="stable")  # best first; among ties the lower index is better
     ranks = np.empty(n, dtype=np.float64)
-    ranks[order] = np.arange(n)
+    ranks[order] = np.arange(n - 1, -1, -1)  # rank n - 1 = best, 0 = worst
     return ((2.0 - pressure) + 2.0 * (pressure - 1.0) * ranks / (n - 1)) / n
 
 
@@ -48,7 +48,7 @@ def rank(
     """Linear ranking selection (Baker): the best is picked ``pressure`` times as often as average.
 
     ``p(rank) = (2 - s + 2 (s - 1) rank / (n - 1)) / n`` with rank 0 the worst, ``s`` in [1, 2].
-    Ties are ranked by index. Oracle: ``naive.rank_probabilities``.
+    Among ties the lower index ranks higher (as in truncation and replacement). Oracle: ``naive.rank_probabilities``.
     """
     f = minimized(fitness)
     n_select = check_n(n_select)
@@ -99,7 +99,9 @@ def sus(fitness: np.ndarray, n_select: int, rng: np.random.Generator) -> np.ndar
     cum = np.cumsum(w / w.sum())
     pointers = (rng.random() + np.arange(n_select)) / n_select
     idx = np.searchsorted(cum, pointers, side="right")
-    np.minimum(idx, f.shape[0] - 1, out=idx)
+    # Pointers past cum[-1] (rounding: cum[-1] can be 1 - 2**-53) go to the last individual with
+    # a positive weight, never to a trailing zero-weight (worst or NaN) one.
+    np.minimum(idx, np.flatnonzero(w)[-1], out=idx)
     return rng.permutation(idx)
 
 
@@ -111,6 +113,7 @@ def truncation(
     n_select = check_n(n_select)
     if not 0.0 < fraction <= 1.0:
         raise ConfigError(f"truncation fraction must be within (0, 1], got {fraction!r}")
-    n_top = max(1, math.ceil(fraction * f.shape[0]))
+    # round() first so that e.g. 0.07 * 100 = 7.000000000000001 keeps 7, not 8
+    n_top = max(1, math.ceil(round(fraction * f.shape[0], 9)))
     top = np.argsort(f, kind="stable")[:n_top]
     return top[rng.integers(0, n_top, size=n_select)]
