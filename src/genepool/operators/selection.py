@@ -48,7 +48,8 @@ def rank(
     """Linear ranking selection (Baker): the best is picked ``pressure`` times as often as average.
 
     ``p(rank) = (2 - s + 2 (s - 1) rank / (n - 1)) / n`` with rank 0 the worst, ``s`` in [1, 2].
-    Among ties the lower index ranks higher (as in truncation and replacement). Oracle: ``naive.rank_probabilities``.
+    Among ties the lower index ranks higher (as in truncation and replacement).
+    Oracle: ``naive.rank_probabilities``.
     """
     f = minimized(fitness)
     n_select = check_n(n_select)
