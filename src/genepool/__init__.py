@@ -12,11 +12,12 @@ Populations are numpy arrays, operators are vectorized, and one seed fixes a run
 
 from __future__ import annotations
 
-from . import errors, operators, problems
+from . import errors, evaluation, memory, operators, problems
 from ._version import __version__
 from .algorithms import GA, GAState, Optimizer
+from .evaluation import Evaluator, FitnessCache
 from .problem import ElementwiseProblem, FunctionProblem, Problem, elementwise
-from .run import Generation, Result, maximize, minimize
+from .run import Generation, MemoryReport, Result, maximize, minimize
 from .space import Bool, Categorical, Gene, Integer, Real, Space
 
 __all__ = [
@@ -24,11 +25,14 @@ __all__ = [
     "Bool",
     "Categorical",
     "ElementwiseProblem",
+    "Evaluator",
+    "FitnessCache",
     "FunctionProblem",
     "GAState",
     "Gene",
     "Generation",
     "Integer",
+    "MemoryReport",
     "Optimizer",
     "Problem",
     "Real",
@@ -37,7 +41,9 @@ __all__ = [
     "__version__",
     "elementwise",
     "errors",
+    "evaluation",
     "maximize",
+    "memory",
     "minimize",
     "operators",
     "problems",

@@ -55,7 +55,7 @@ class ProgressReporter:
 
             self._bar = Progress(
                 TextColumn("[bold]gen {task.completed}" + (f"/{total}" if total else "")),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 TextColumn("{task.fields[stats]}"),
                 TimeElapsedColumn(),
                 console=Console(file=self.stream),

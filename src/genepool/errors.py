@@ -14,6 +14,8 @@ __all__ = [
     "ConfigError",
     "FitnessError",
     "GenepoolError",
+    "MemoryBudgetExceeded",
+    "MemoryLeakWarning",
     "OptimizerError",
     "SpaceError",
 ]
@@ -61,6 +63,26 @@ class FitnessError(GenepoolError):
         self.index = index
         self.params = params
         self.generation = generation
+
+
+class MemoryBudgetExceeded(GenepoolError, MemoryError):
+    """The memory budget was exceeded with nothing left to shrink.
+
+    Attributes
+    ----------
+    rss, limit : int
+        Resident memory and the budget, in bytes.
+    usage : dict
+        What genepool itself held, by part (population, cache, history), in bytes.
+    """
+
+    def __init__(self, message: str, *, rss: int, limit: int, usage: dict[str, int]) -> None:
+        super().__init__(message)
+        self.rss, self.limit, self.usage = rss, limit, usage
+
+
+class MemoryLeakWarning(ResourceWarning):
+    """Memory not held by genepool grows steadily from generation to generation."""
 
 
 def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:

@@ -1,105 +1,54 @@
 """``minimize`` / ``maximize``: the run loop around an optimizer.
 
-``ask -> evaluate -> validate -> tell -> record -> callbacks -> terminators``. The loop draws no
-random numbers: everything random comes from the optimizer's seeded stream, so a seed fixes
-the run.
+``ask -> evaluate (chunks, cache, checks) -> tell -> record -> callbacks -> terminators``. The
+loop draws no random numbers: everything random comes from the optimizer's seeded stream, so a
+seed fixes the run, whatever the chunk size or the cache.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ._progress import ProgressReporter, choose_mode
+from ._result import Generation, MemoryReport, Result
+from ._terminators import Terminators
 from .algorithms.base import Optimizer
-from .errors import ConfigError, FitnessError, GenepoolError, check_float, check_int
-from .problem import Problem, as_problem
+from .errors import ConfigError, check_int
+from .evaluation.evaluator import Evaluator
+from .memory.history import RingHistory, write_parquet_atomic
+from .memory.monitor import MemoryMonitor
 from .space import Space
 
-__all__ = ["Generation", "Result", "maximize", "minimize"]
+__all__ = ["Generation", "MemoryReport", "Result", "maximize", "minimize"]
+
+log = logging.getLogger("genepool")
 
 DIVERSITY_SAMPLE = 4096
-HISTORY_COLUMNS = (
-    "generation",
-    "best",
-    "generation_best",
-    "mean",
-    "std",
-    "diversity",
-    "evaluations",
-    "wall_time",
+HISTORY_DTYPE = np.dtype(
+    [
+        ("generation", np.int64),
+        ("best", np.float64),
+        ("generation_best", np.float64),
+        ("mean", np.float64),
+        ("std", np.float64),
+        ("diversity", np.float64),
+        ("evaluations", np.int64),
+        ("wall_time", np.float64),
+        ("rss", np.int64),
+    ]
 )
 
 
-@dataclass
-class Generation:
-    """What a callback sees after each generation (fitness in the user's sign)."""
-
-    generation: int
-    n_evaluations: int
-    X: np.ndarray
-    fitness: np.ndarray
-    best_x: np.ndarray
-    best_fitness: float
-    elapsed: float
-    optimizer: Optimizer
-
-
-@dataclass
-class Result:
-    """Outcome of :func:`minimize` / :func:`maximize`.
-
-    Attributes
-    ----------
-    best_x : ndarray of shape (d,)
-        Encoded genes of the best individual evaluated during the run.
-    best_params : dict
-        Its decoded parameters ``{gene name: value}``.
-    best_fitness : float
-        Its fitness (in the user's sign: the maximum for ``maximize``).
-    n_evaluations, n_generations : int
-        Fitness evaluations and generations performed.
-    stop_reason : str
-        Why the run stopped, e.g. ``"generations: reached 50"``.
-    elapsed : float
-        Wall-clock seconds.
-    history : pandas.DataFrame
-        One row per generation: ``generation``, ``best`` (best so far), ``generation_best``,
-        ``mean``, ``std`` (of the generation's fitness), ``diversity`` (mean per-gene standard
-        deviation relative to the gene's range, estimated on up to 4,096 evenly spaced rows),
-        ``evaluations`` (cumulative), ``wall_time`` (seconds since start).
-    """
-
-    best_x: np.ndarray
-    best_params: dict[str, Any]
-    best_fitness: float
-    n_evaluations: int
-    n_generations: int
-    stop_reason: str
-    elapsed: float
-    history: pd.DataFrame = field(repr=False)
-
-    def __repr__(self) -> str:
-        params = self.best_params
-        if len(params) > 8:
-            shown = ", ".join(f"{k!r}: {v!r}" for k, v in list(params.items())[:8])
-            params_repr = f"{{{shown}, ... ({len(params)} genes)}}"
-        else:
-            params_repr = repr(params)
-        return (
-            f"Result(best_fitness={self.best_fitness:.6g}, best_params={params_repr}, "
-            f"n_generations={self.n_generations}, n_evaluations={self.n_evaluations}, "
-            f"stop_reason={self.stop_reason!r}, elapsed={self.elapsed:.3g}s)"
-        )
-
-
 def minimize(
-    problem: Problem | Callable[[np.ndarray], Any],
+    problem: Any,
     optimizer: Optimizer,
     *,
     generations: int | None = None,
@@ -107,6 +56,14 @@ def minimize(
     target: float | None = None,
     time_limit: float | None = None,
     stagnation: int | None = None,
+    memory_limit: int | str | None = None,
+    chunk_size: int | str = "auto",
+    cache: Any = None,
+    on_error: str = "raise",
+    penalty: float | None = None,
+    run_dir: str | Path | None = None,
+    history_capacity: int = 10_000,
+    snapshot_every: int | None = None,
     callbacks: Iterable[Callable[[Generation], Any]] = (),
     progress: bool | str | ProgressReporter = True,
 ) -> Result:
@@ -124,14 +81,35 @@ def minimize(
         Stop after this many generations. When none of ``generations``, ``max_evaluations`` and
         ``time_limit`` is given, 100 generations are run (a run must always end).
     max_evaluations : int, optional
-        Stop once this many evaluations are done (checked after each generation, so the last
-        generation may overshoot by less than a population).
+        Stop once this many candidates were evaluated (checked after each generation, so the
+        last generation may overshoot by less than a population).
     target : float, optional
         Stop once the best fitness is <= target (>= for ``maximize``).
     time_limit : float, optional
         Stop after the first generation that ends past this many seconds.
     stagnation : int, optional
         Stop after this many generations without improvement of the best fitness.
+    memory_limit : int or str, optional
+        Memory budget of the process (``"2GB"``, ``"512MiB"``): evaluation is chunked so that
+        the measured peak RSS stays under it, and the monitor cleans up above 70 % of it.
+    chunk_size : "auto" or int
+        Candidates per evaluation call (``"auto"``: sized from the budget, or everything).
+    cache : None, bool, size or FitnessCache
+        Exact fitness cache on decoded parameters (default on, 256 MB or a tenth of the
+        budget); ``False`` for noisy fitness (no cache, no deduplication).
+    on_error : {"raise", "penalize"}
+        What a failing fitness does: raise a :class:`~genepool.errors.FitnessError`, or give
+        the individual ``penalty`` (default: the worst value, +inf) and count it in the result.
+    penalty : float, optional
+        Fitness of failing individuals with ``on_error="penalize"``, in the user's sign.
+    run_dir : path, optional
+        Directory where the history (``history.parquet/``, every generation) and population
+        snapshots (``populations/``) are written; memory stays flat however long the run.
+    history_capacity : int, default 10_000
+        Generations of history kept in memory (the newest); older ones need ``run_dir``.
+    snapshot_every : int, optional
+        Write the population (decoded parameters and fitness) to ``run_dir/populations/``
+        every this many generations.
     callbacks : iterable of callables
         Called with a :class:`Generation` after each generation; returning ``True`` stops.
     progress : bool, {"bar", "lines"} or ProgressReporter
@@ -145,8 +123,11 @@ def minimize(
     Raises
     ------
     FitnessError
-        When the fitness raises or returns NaN/inf or a wrongly shaped array; the error names
-        the generation, the individual's index and its decoded parameters.
+        When the fitness raises or returns NaN/inf or a wrongly shaped array (unless
+        ``on_error="penalize"``); the error names the generation, the individual's index and
+        its decoded parameters.
+    MemoryBudgetExceeded
+        When the budget is exceeded with nothing left to shrink.
 
     Examples
     --------
@@ -155,26 +136,15 @@ def minimize(
     >>> res = gp.minimize(gp.problems.rastrigin, gp.GA(space, 200, seed=0), generations=40,
     ...                   progress=False)
     >>> res.n_generations, res.n_evaluations
-    (40, 7960)
+    (40, 8000)
     >>> bool(res.best_fitness < 3.0)
     True
     """
-    return _run(
-        problem,
-        optimizer,
-        sign=1.0,
-        generations=generations,
-        max_evaluations=max_evaluations,
-        target=target,
-        time_limit=time_limit,
-        stagnation=stagnation,
-        callbacks=callbacks,
-        progress=progress,
-    )
+    return _run(sign=1.0, **locals())
 
 
 def maximize(
-    problem: Problem | Callable[[np.ndarray], Any],
+    problem: Any,
     optimizer: Optimizer,
     *,
     generations: int | None = None,
@@ -182,130 +152,93 @@ def maximize(
     target: float | None = None,
     time_limit: float | None = None,
     stagnation: int | None = None,
+    memory_limit: int | str | None = None,
+    chunk_size: int | str = "auto",
+    cache: Any = None,
+    on_error: str = "raise",
+    penalty: float | None = None,
+    run_dir: str | Path | None = None,
+    history_capacity: int = 10_000,
+    snapshot_every: int | None = None,
     callbacks: Iterable[Callable[[Generation], Any]] = (),
     progress: bool | str | ProgressReporter = True,
 ) -> Result:
     """Maximize ``problem`` with ``optimizer``; same parameters as :func:`minimize`.
 
-    The optimizer minimizes the negated fitness; results and history are in the user's sign.
+    The optimizer minimizes the negated fitness; results and history are in the user's sign,
+    and the default ``penalty`` is -inf.
     """
-    return _run(
-        problem,
-        optimizer,
-        sign=-1.0,
-        generations=generations,
-        max_evaluations=max_evaluations,
-        target=target,
-        time_limit=time_limit,
-        stagnation=stagnation,
-        callbacks=callbacks,
-        progress=progress,
-    )
+    return _run(sign=-1.0, **locals())
 
 
-@dataclass
-class _Terminators:
-    generations: int | None
-    max_evaluations: int | None
-    target: float | None
-    time_limit: float | None
-    stagnation: int | None
+class _Recorder:
+    """Per-generation statistics into a RingHistory (minimized scale), snapshots to Parquet."""
 
-    @classmethod
-    def build(
-        cls, generations: Any, max_evaluations: Any, target: Any, time_limit: Any, stagnation: Any
-    ) -> _Terminators:
-        if generations is None and max_evaluations is None and time_limit is None:
-            generations = 100
-        return cls(
-            generations=None
-            if generations is None
-            else check_int("generations", generations, minimum=1),
-            max_evaluations=None
-            if max_evaluations is None
-            else check_int("max_evaluations", max_evaluations, minimum=1),
-            target=None if target is None else check_float("target", target),
-            time_limit=None
-            if time_limit is None
-            else check_float("time_limit", time_limit, low=0.0, low_inclusive=False),
-            stagnation=None
-            if stagnation is None
-            else check_int("stagnation", stagnation, minimum=1),
-        )
-
-    def check(
-        self,
-        gen: int,
-        n_eval: int,
-        best: float,
-        sign: float,
-        elapsed: float,
-        since_improvement: int,
-    ) -> str | None:
-        user_best = sign * best
-        if self.target is not None and best <= sign * self.target:
-            op = "<=" if sign > 0 else ">="
-            return f"target: best {user_best:.6g} {op} {self.target:.6g}"
-        if self.generations is not None and gen >= self.generations:
-            return f"generations: reached {self.generations}"
-        if self.max_evaluations is not None and n_eval >= self.max_evaluations:
-            return f"max_evaluations: {n_eval} >= {self.max_evaluations}"
-        if self.time_limit is not None and elapsed >= self.time_limit:
-            return f"time_limit: {elapsed:.3g}s >= {self.time_limit:.3g}s"
-        if self.stagnation is not None and since_improvement >= self.stagnation:
-            return f"stagnation: no improvement in {since_improvement} generations"
-        return None
-
-
-class _HistoryRecorder:
-    """Per-generation statistics in preallocated, geometrically grown column arrays."""
-
-    def __init__(self, space: Space) -> None:
+    def __init__(
+        self, space: Space, capacity: int, run_dir: Path | None, snapshot_every: int | None
+    ) -> None:
+        self.space = space
         self._span = space.upper - space.lower
-        self._n = 0
-        self._cols = {c: np.empty(64) for c in HISTORY_COLUMNS}
+        self.run_dir = run_dir
+        self.snapshot_every = snapshot_every
+        self.history = RingHistory(
+            HISTORY_DTYPE, capacity, None if run_dir is None else run_dir / "history.parquet"
+        )
 
     def add(
-        self, gen: int, best: float, fitness: np.ndarray, X: np.ndarray, n_eval: int, wall: float
+        self,
+        gen: int,
+        best: float,
+        f: np.ndarray,
+        X: np.ndarray,
+        n_eval: int,
+        wall: float,
+        rss: int,
     ) -> None:
-        if self._n == len(self._cols["generation"]):
-            for c, arr in self._cols.items():
-                self._cols[c] = np.concatenate([arr, np.empty_like(arr)])
-        step = max(1, -(-X.shape[0] // DIVERSITY_SAMPLE))
-        sample = X[::step]
-        row = (
-            gen,
-            best,
-            fitness.min(),
-            fitness.mean(),
-            fitness.std(),
-            float(np.mean(sample.std(axis=0) / self._span)),
-            n_eval,
-            wall,
+        finite = f[np.isfinite(f)] if not np.isfinite(f).all() else f
+        mean, std = (
+            (float(finite.mean()), float(finite.std())) if finite.size else (np.nan, np.nan)
         )
-        for c, v in zip(HISTORY_COLUMNS, row):
-            self._cols[c][self._n] = v
-        self._n += 1
+        step = max(1, -(-X.shape[0] // DIVERSITY_SAMPLE))
+        diversity = float(np.mean(X[::step].std(axis=0) / self._span))
+        self.history.append((gen, best, float(f.min()), mean, std, diversity, n_eval, wall, rss))
 
-    def frame(self, sign: float) -> pd.DataFrame:
-        df = pd.DataFrame({c: arr[: self._n].copy() for c, arr in self._cols.items()})
-        for c in ("best", "generation_best", "mean"):  # back to the user's sign
-            df[c] *= sign
-        df["generation"] = df["generation"].astype(np.int64)
-        df["evaluations"] = df["evaluations"].astype(np.int64)
-        return df
+    def snapshot(self, gen: int, X: np.ndarray, y: np.ndarray) -> None:
+        if self.run_dir is None or not self.snapshot_every or gen % self.snapshot_every:
+            return
+        folder = self.run_dir / "populations"
+        folder.mkdir(parents=True, exist_ok=True)
+        cols: dict[str, Any] = dict(self.space.decode(X))
+        if y.ndim == 1:
+            cols["fitness"] = y
+        else:
+            cols.update({f"fitness_{j}": y[:, j] for j in range(y.shape[1])})
+        write_parquet_atomic(pa.table(cols), folder / f"gen-{gen:06d}.parquet")
+
+
+def _state_bytes(optimizer: Optimizer) -> int:
+    arrays, _ = optimizer.state_dict()
+    return int(sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray)))
 
 
 def _run(
     problem: Any,
     optimizer: Optimizer,
-    *,
     sign: float,
+    *,
     generations: Any,
     max_evaluations: Any,
     target: Any,
     time_limit: Any,
     stagnation: Any,
+    memory_limit: Any,
+    chunk_size: Any,
+    cache: Any,
+    on_error: str,
+    penalty: Any,
+    run_dir: Any,
+    history_capacity: Any,
+    snapshot_every: Any,
     callbacks: Iterable[Callable[[Generation], Any]],
     progress: Any,
 ) -> Result:
@@ -314,12 +247,41 @@ def _run(
             f"optimizer must be a genepool optimizer (GA, ...), got {type(optimizer).__name__}"
         )
     space = optimizer.space
-    prob = as_problem(problem, space)
-    terms = _Terminators.build(generations, max_evaluations, target, time_limit, stagnation)
+    terms = Terminators.build(generations, max_evaluations, target, time_limit, stagnation)
     callbacks = list(callbacks)
     for i, cb in enumerate(callbacks):
         if not callable(cb):
             raise ConfigError(f"callbacks[{i}] must be callable, got {cb!r}")
+    if snapshot_every is not None:
+        snapshot_every = check_int("snapshot_every", snapshot_every, minimum=1)
+        if run_dir is None:
+            raise ConfigError("snapshot_every needs run_dir (where the snapshots go)")
+    run_path = None if run_dir is None else Path(run_dir)
+    if run_path is not None:
+        try:
+            run_path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
+    monitor = MemoryMonitor(memory_limit)
+    user_penalty = None if penalty is None else float(penalty)
+    evaluator = Evaluator(
+        problem,
+        space,
+        memory_limit=memory_limit,
+        chunk_size=chunk_size,
+        cache=cache,
+        on_error=on_error,
+        penalty=None if user_penalty is None else sign * user_penalty,
+        monitor=monitor,
+    )
+    recorder = _Recorder(
+        space, check_int("history_capacity", history_capacity, minimum=1), run_path, snapshot_every
+    )
+    monitor.add_cleanup("history flush", lambda: recorder.history.flush() and 0)
+    evaluator.held_elsewhere = lambda: {
+        "population": _state_bytes(optimizer),
+        "history": recorder.history.nbytes,
+    }
     if isinstance(progress, ProgressReporter):
         reporter = progress
     else:
@@ -327,7 +289,6 @@ def _run(
             reporter = ProgressReporter(choose_mode(progress))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    history = _HistoryRecorder(space)
 
     reporter.start(terms.generations)
     start = time.perf_counter()
@@ -338,7 +299,7 @@ def _run(
     try:
         while reason is None:
             X = optimizer.ask()
-            y = evaluate_checked(prob, X, space, generation=gen)
+            y = evaluator.evaluate(X, generation=gen)
             if y.ndim == 2 and not optimizer.multi_objective:
                 raise ConfigError(
                     f"fitness has {y.shape[1]} objectives but "
@@ -355,8 +316,19 @@ def _run(
             else:
                 since_improvement += 1
             elapsed = time.perf_counter() - start
-            history.add(gen, best, f, X, n_eval, elapsed)
-            reporter.update(gen, sign * best, float(y.mean()), n_eval, n_eval / max(elapsed, 1e-9))
+            accounted = (
+                _state_bytes(optimizer)
+                + X.nbytes
+                + recorder.history.nbytes
+                + (evaluator.cache.nbytes if evaluator.cache is not None else 0)
+            )
+            monitor.end_generation(gen, accounted, max(evaluator.chunk_sizes, default=0))
+            recorder.add(gen, best, f, X, n_eval, elapsed, monitor.rss())
+            recorder.snapshot(gen, X, y)
+            extra = _progress_extra(evaluator, monitor)
+            reporter.update(
+                gen, sign * best, _finite_mean(y), n_eval, n_eval / max(elapsed, 1e-9), extra
+            )
             info = None
             for cb in callbacks:
                 info = info or Generation(
@@ -369,9 +341,17 @@ def _run(
                 wants = optimizer.stop()
                 if wants:
                     reason = "; ".join(f"{k}: {v}" for k, v in wants.items())
+            del X, y, f
     finally:
         reporter.close()
+        recorder.history.flush()
     assert best_x is not None
+    if evaluator.n_errors:
+        log.warning(
+            "%d individual(s) were penalized; first error: %s",
+            evaluator.n_errors,
+            evaluator.first_error,
+        )
     return Result(
         best_x=best_x,
         best_params=space.decode_row(best_x),
@@ -380,83 +360,38 @@ def _run(
         n_generations=gen,
         stop_reason=reason,
         elapsed=time.perf_counter() - start,
-        history=history.frame(sign),
+        n_errors=evaluator.n_errors,
+        first_error=evaluator.first_error,
+        memory=_memory_report(monitor, evaluator),
+        _history=recorder.history,
+        _sign=sign,
     )
 
 
-def evaluate_checked(
-    problem: Problem, X: np.ndarray, space: Space, generation: int | None = None
-) -> np.ndarray:
-    """``problem.evaluate(X)`` as float64 of shape ``(n,)`` or ``(n, m)``, or a FitnessError.
-
-    A raising vectorized fitness is bisected (O(log n) extra calls, on the error path only) to
-    name the first individual that makes it raise.
-    """
-    n = X.shape[0]
-    where = "" if generation is None else f" in generation {generation}"
-    try:
-        raw = problem.evaluate(X)
-    except GenepoolError:
-        raise
-    except Exception as exc:
-        idx = _locate_failure(problem, X)
-        if idx is None:
-            raise FitnessError(
-                f"fitness raised {type(exc).__name__}: {exc}{where} (the batch "
-                f"of {n} fails as a whole)",
-                generation=generation,
-            ) from exc
-        params = space.decode_row(X[idx])
-        raise FitnessError(
-            f"fitness raised {type(exc).__name__}: {exc}{where} for individual "
-            f"{idx} with params {params}",
-            index=idx,
-            params=params,
-            generation=generation,
-        ) from exc
-    try:
-        y = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise FitnessError(
-            f"fitness returned {type(raw).__name__} that is not numeric{where}: {exc}",
-            generation=generation,
-        ) from None
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim not in (1, 2) or y.shape[0] != n or (y.ndim == 2 and y.shape[1] == 0):
-        raise FitnessError(
-            f"fitness returned shape {y.shape}{where}, expected ({n},) or ({n}, n_objectives)",
-            generation=generation,
-        )
-    bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
-    if bad.any():
-        idx = int(np.argmax(bad))
-        params = space.decode_row(X[idx])
-        raise FitnessError(
-            f"fitness returned {y[idx]} for individual {idx}{where} with params {params}",
-            index=idx,
-            params=params,
-            generation=generation,
-        )
-    return y
+def _finite_mean(y: np.ndarray) -> float:
+    finite = np.isfinite(y)
+    return float(y[finite].mean()) if finite.any() else float("nan")
 
 
-def _locate_failure(problem: Problem, X: np.ndarray) -> int | None:
-    lo, hi = 0, X.shape[0]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _raises(problem, X[lo:mid]):
-            hi = mid
-        elif _raises(problem, X[mid:hi]):
-            lo = mid
-        else:
-            return None
-    return lo if hi - lo == 1 and _raises(problem, X[lo:hi]) else None
+def _progress_extra(evaluator: Evaluator, monitor: MemoryMonitor) -> str:
+    from .memory._size import format_size
+
+    extra = f"  RSS {format_size(monitor.rss())}"
+    if evaluator.cache is not None:
+        extra += f"  cache {evaluator.cache.stats()['hit_rate']:.0%}"
+    return extra
 
 
-def _raises(problem: Problem, X: np.ndarray) -> bool:
-    try:
-        problem.evaluate(X)
-    except Exception:
-        return True
-    return False
+def _memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
+    return MemoryReport(
+        peak_rss=monitor.current_peak(),
+        peak_uss=max(monitor.peak_uss, 0),
+        start_rss=monitor.start_rss,
+        limit=monitor.limit,
+        samples=pd.DataFrame(monitor.samples()),
+        chunk_sizes=dict(sorted(evaluator.chunk_sizes.items())),
+        bytes_per_candidate=evaluator.bytes_per_candidate,
+        cache=None if evaluator.cache is None else evaluator.cache.stats(),
+        alerts=[a.to_dict() for a in monitor.alerts],
+        leak_detected=monitor.leak_detected,
+    )

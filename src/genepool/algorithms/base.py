@@ -82,13 +82,16 @@ class Optimizer(ABC):
         f = np.array(fitness, dtype=np.float64, copy=True)
         if f.ndim == 2 and f.shape[1] == 1:
             f = f[:, 0]
-        if f.ndim != 1 or f.shape[0] != X.shape[0]:
-            if not self.multi_objective and f.ndim == 2:
+        n = X.shape[0]
+        if f.ndim == 2 and f.shape[0] == n and self.multi_objective:
+            return X, f  # (n, m): one column per objective
+        if f.ndim != 1 or f.shape[0] != n:
+            if f.ndim == 2:
                 raise OptimizerError(
                     f"{type(self).__name__} is single-objective: fitness must have shape "
-                    f"({X.shape[0]},), got {f.shape}"
+                    f"({n},), got {f.shape}"
                 )
-            raise OptimizerError(f"fitness must have shape ({X.shape[0]},), got {f.shape}")
+            raise OptimizerError(f"fitness must have shape ({n},), got {f.shape}")
         return X, f
 
 

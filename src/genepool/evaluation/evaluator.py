@@ -1,0 +1,478 @@
+"""``Evaluator``: evaluates populations in chunks sized to a memory budget, through the cache.
+
+One generation: key the rows by their decoded parameters, group duplicates, look the distinct
+keys up in the fitness cache, evaluate the rest in chunks, cache the new values, and scatter
+values back by index. Nothing here is random and values are placed by index, so the result
+does not depend on chunk sizes or on the cache (for a deterministic fitness).
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, FitnessError, GenepoolError, check_int
+from ..memory._size import format_size, parse_size
+from ..memory.monitor import MemoryMonitor
+from ..problem import Problem, as_problem
+from ..space import Space
+from .cache import FitnessCache
+
+__all__ = ["ChunkPlan", "Evaluator"]
+
+PROBE_CHUNK = 32  # rows evaluated first to calibrate memory when no estimate is known
+DEFAULT_CACHE_BYTES = 256 * 2**20
+
+
+@dataclass
+class ChunkPlan:
+    """How :class:`Evaluator` will split ``n`` candidates, and why."""
+
+    n: int
+    chunk_size: int
+    n_chunks: int
+    bytes_per_candidate: int | None
+    calibrated: bool
+    memory_limit: int | None
+    rss: int | None
+    expected_peak: int | None
+    reasons: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.n:,} candidates in {self.n_chunks:,} chunk(s) of up to {self.chunk_size:,}"
+        ]
+        if self.bytes_per_candidate is not None:
+            how = "measured" if self.calibrated else "estimated by the problem"
+            lines.append(
+                f"working memory per candidate: {format_size(self.bytes_per_candidate)} ({how})"
+            )
+        if self.memory_limit is not None and self.rss is not None:
+            lines.append(
+                f"budget {format_size(self.memory_limit)}, RSS now {format_size(self.rss)}"
+            )
+        if self.expected_peak is not None:
+            lines.append(f"expected peak RSS {format_size(self.expected_peak)}")
+        lines += [f"- {r}" for r in self.reasons]
+        return "\n".join(lines)
+
+
+def _make_cache(cache: Any, memory_limit: int | None) -> FitnessCache | None:
+    if cache is False:
+        return None
+    if isinstance(cache, FitnessCache):
+        return cache
+    if cache is None or cache is True:
+        size = (
+            DEFAULT_CACHE_BYTES
+            if memory_limit is None
+            else min(DEFAULT_CACHE_BYTES, memory_limit // 10)
+        )
+        return FitnessCache(max(size, 4096))
+    if isinstance(cache, (int, str)) and not isinstance(cache, bool):
+        return FitnessCache(cache)
+    raise ConfigError(
+        f"cache must be True, False, None, a size like '256MB' or a FitnessCache, got {cache!r}"
+    )
+
+
+class Evaluator:
+    """Evaluates populations for a problem under a memory budget.
+
+    Parameters
+    ----------
+    problem : Problem or callable
+        What to evaluate (see :func:`genepool.minimize`).
+    space : Space
+        The search space (``problem.space`` when omitted).
+    memory_limit : int or str, optional
+        Budget for the whole process (``"2GB"``). Chunks are sized so that the measured peak RSS
+        stays under ``act_at`` of it: from ``problem.bytes_per_candidate()`` when given, then
+        from the peak measured on each chunk (exact on Linux).
+    chunk_size : "auto" or int
+        ``"auto"``: one chunk without a budget, budget-sized chunks with one. An int fixes it.
+    cache : None, bool, size or FitnessCache
+        ``None``/``True``: an exact cache of 256 MB (or a tenth of the budget); ``False``: no
+        cache and no deduplication (for noisy fitness); a size or a :class:`FitnessCache`.
+    on_error : {"raise", "penalize"}
+        ``"raise"``: a :class:`FitnessError` naming the individual. ``"penalize"``: failing
+        individuals (exceptions, NaN/inf) get ``penalty``; the count and the first error are
+        kept in :attr:`stats`. Penalized values are never cached.
+    penalty : float, optional
+        Fitness given to failing individuals (default ``+inf``: the worst when minimizing).
+    monitor : MemoryMonitor, optional
+        Shared with the run loop; one is created when ``memory_limit`` is given.
+    """
+
+    def __init__(
+        self,
+        problem: Any,
+        space: Space | None = None,
+        *,
+        memory_limit: int | str | None = None,
+        chunk_size: int | str = "auto",
+        cache: Any = None,
+        on_error: str = "raise",
+        penalty: float | None = None,
+        monitor: MemoryMonitor | None = None,
+    ) -> None:
+        space = space if space is not None else getattr(problem, "space", None)
+        if not isinstance(space, Space):
+            raise ConfigError("Evaluator needs a space: pass space= or a problem with .space")
+        self.space = space
+        self.problem: Problem = as_problem(problem, space)
+        self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
+        if chunk_size != "auto":
+            chunk_size = check_int("chunk_size", chunk_size, minimum=1)
+        self.chunk_size = chunk_size
+        self.cache = _make_cache(cache, self.memory_limit)
+        if on_error not in ("raise", "penalize"):
+            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
+        self.on_error = on_error
+        self.penalty = np.inf if penalty is None else float(penalty)
+        if np.isnan(self.penalty):
+            raise ConfigError("penalty must not be NaN")
+        if monitor is None and self.memory_limit is not None:
+            monitor = MemoryMonitor(self.memory_limit)
+        elif monitor is not None and self.memory_limit is not None and monitor.limit is None:
+            monitor.limit = self.memory_limit
+        self.monitor = monitor
+        if self.monitor is not None and self.cache is not None:
+            cache_ref = self.cache
+            self.monitor.add_cleanup("fitness cache", lambda: cache_ref.shrink(0.5))
+        estimate = (
+            self.problem.bytes_per_candidate()
+            if hasattr(self.problem, "bytes_per_candidate")
+            else None
+        )
+        self._bpc: float | None = None if estimate is None else float(max(1, estimate))
+        self._calibrated = False
+        self._cap: int | None = None  # ceiling after pressure (halvings), relaxed when calm
+        self._calm = 0
+        self.chunk_sizes: Counter[int] = Counter()
+        self.n_requested = self.n_evaluated = self.n_duplicates = self.n_errors = 0
+        self.first_error: str | None = None
+        self.generation = 0
+        self._penalized_last = np.zeros(0, dtype=bool)
+        #: Extra memory held by the caller (population, history), reported on a budget error.
+        self.held_elsewhere: Any = None
+
+    # -- statistics --------------------------------------------------------------------------
+    @property
+    def bytes_per_candidate(self) -> int | None:
+        """Current estimate of working memory per candidate (measured once calibrated)."""
+        return None if self._bpc is None else int(self._bpc)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Requested and computed evaluations, duplicates, cache statistics, errors, chunks."""
+        return {
+            "requested": self.n_requested,
+            "evaluated": self.n_evaluated,
+            "duplicates": self.n_duplicates,
+            "errors": self.n_errors,
+            "first_error": self.first_error,
+            "cache": None if self.cache is None else self.cache.stats(),
+            "chunk_sizes": dict(sorted(self.chunk_sizes.items())),
+            "bytes_per_candidate": self.bytes_per_candidate,
+        }
+
+    # -- chunk sizing ------------------------------------------------------------------------
+    def plan(self, n: int) -> ChunkPlan:
+        """How ``n`` candidates would be split now, with the reasons."""
+        n = check_int("n", n, minimum=0)
+        reasons: list[str] = []
+        rss = self.monitor.rss() if self.monitor is not None else None
+        size = self._next_chunk(max(n, 1), rss, reasons)
+        size = max(1, min(size, max(n, 1)))
+        expected = None
+        if rss is not None and self._bpc is not None:
+            expected = int(rss + size * self._bpc)
+        return ChunkPlan(
+            n=n,
+            chunk_size=size,
+            n_chunks=-(-n // size) if n else 0,
+            bytes_per_candidate=self.bytes_per_candidate,
+            calibrated=self._calibrated,
+            memory_limit=self.memory_limit,
+            rss=rss,
+            expected_peak=expected,
+            reasons=reasons,
+        )
+
+    def _next_chunk(
+        self, remaining: int, rss: int | None, reasons: list[str] | None = None
+    ) -> int:
+        why = reasons if reasons is not None else []
+        if self.chunk_size != "auto":
+            why.append(f"chunk_size={self.chunk_size} was given")
+            return min(int(self.chunk_size), remaining)
+        if self.memory_limit is None or rss is None or self.monitor is None:
+            why.append("no memory_limit: the whole population is one chunk")
+            return remaining
+        if self._bpc is None:
+            why.append(
+                f"no estimate of memory per candidate yet: a probe chunk of "
+                f"{PROBE_CHUNK} calibrates it"
+            )
+            return min(PROBE_CHUNK, remaining)
+        target = self.monitor.act_at * self.memory_limit
+        room = target - rss
+        size = int(room // self._bpc) if room > 0 else 1
+        why.append(
+            f"room under {self.monitor.act_at:.0%} of the budget: "
+            f"{format_size(max(room, 0))} / {format_size(self._bpc)} per candidate"
+        )
+        if self._cap is not None and size > self._cap:
+            size = self._cap
+            why.append(f"capped at {self._cap} after memory pressure")
+        return max(1, min(size, remaining))
+
+    def _after_chunk(self, size: int, rss_before: int, peak: int) -> None:
+        """Learn from the measured peak of a chunk; shrink under pressure, grow when calm."""
+        assert self.monitor is not None and self.memory_limit is not None
+        observed = max(0, peak - rss_before) / size
+        if self._bpc is None or not self._calibrated:
+            self._bpc = max(observed, self._bpc or 0.0, 1.0)
+            self._calibrated = True
+        elif observed > 0:
+            self._bpc = max(observed, 0.75 * self._bpc)
+        level = self.monitor.level(peak)
+        if level in ("act", "over"):
+            self._cap = max(1, size // 2)
+            self._calm = 0
+            self.monitor.note(
+                self.generation,
+                "chunk_halved",
+                f"peak RSS {format_size(peak)} above {self.monitor.act_at:.0%} of "
+                f"the budget: chunk size {size} -> {self._cap}",
+            )
+        elif self._cap is not None:
+            self._calm += 1
+            if self._calm >= 3:
+                self._cap *= 2
+                self._calm = 0
+        if level == "over":
+            self.monitor.cleanup(self.generation, "budget exceeded during a chunk")
+            if size <= 1 and self.monitor.level(self.monitor.rss()) == "over":
+                raise self.monitor.budget_exceeded(self.generation, self._usage())
+
+    def _usage(self) -> dict[str, int]:
+        usage = dict(self.held_elsewhere()) if callable(self.held_elsewhere) else {}
+        if self.cache is not None:
+            usage["fitness cache"] = self.cache.nbytes
+        return usage
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, X: np.ndarray, generation: int | None = None) -> np.ndarray:
+        """Fitness of each row of ``X``: shape ``(n,)`` or ``(n, m)``, float64.
+
+        Raises :class:`FitnessError` (``on_error="raise"``) naming the row of ``X`` and its
+        decoded parameters when the fitness raises or returns NaN/inf or a wrong shape.
+        """
+        if generation is not None:
+            self.generation = generation
+        X = np.asarray(X)
+        n = X.shape[0]
+        self.n_requested += n
+        if self.cache is None:
+            values = self._evaluate_rows(X, np.arange(n), contiguous=True)
+            return values
+        batch = self.cache.batch(self.space, X)
+        first, inverse = batch.group()
+        self.n_duplicates += n - first.shape[0]
+        idx = self.cache.lookup(batch, first)
+        hit = idx >= 0
+        missing = first[~hit]
+        fresh = self._evaluate_rows(X, missing, contiguous=False)
+        m = (
+            fresh.shape[1:]
+            if fresh.size or not hit.any()
+            else self.cache.values_at(idx[hit][:1]).shape[1:]
+        )
+        unique_values = np.empty((first.shape[0], *m), dtype=np.float64)
+        if hit.any():
+            unique_values[hit] = self.cache.values_at(idx[hit])
+        unique_values[~hit] = fresh
+        ok = np.isfinite(fresh) if fresh.ndim == 1 else np.isfinite(fresh).all(axis=1)
+        if self.on_error == "penalize":
+            ok &= ~self._penalized_last
+        self.cache.put(batch, missing[ok], fresh[ok])
+        return unique_values[inverse]
+
+    def _evaluate_rows(self, X: np.ndarray, rows: np.ndarray, contiguous: bool) -> np.ndarray:
+        """Evaluate rows ``rows`` of ``X`` in chunks; values in the order of ``rows``."""
+        total = rows.shape[0]
+        out: np.ndarray | None = None
+        penalized = np.zeros(total, dtype=bool)
+        start = 0
+        while start < total:
+            rss = self.monitor.begin_interval() if self.monitor is not None else None
+            size = self._next_chunk(total - start, rss)
+            probing = self._bpc is None and self.memory_limit is not None
+            stop = start + size
+            if probing:
+                tracemalloc.start()
+            try:
+                Xc = X[start:stop] if contiguous else X[rows[start:stop]]
+                yc, bad = self._evaluate_chunk(Xc, rows[start:stop])
+            finally:
+                traced = tracemalloc.get_traced_memory()[1] if probing else 0
+                if probing:
+                    tracemalloc.stop()
+            if out is None:
+                out = np.empty((total, *yc.shape[1:]), dtype=np.float64)
+            elif yc.shape[1:] != out.shape[1:]:
+                raise FitnessError(
+                    f"fitness returned {yc.shape[1:] or 1} objective(s) in one "
+                    f"chunk and {out.shape[1:] or 1} in another"
+                )
+            out[start:stop] = yc
+            penalized[start:stop] = bad
+            self.chunk_sizes[size] += 1
+            self.n_evaluated += size
+            if self.monitor is not None and self.memory_limit is not None and rss is not None:
+                peak = self.monitor.end_interval()
+                if probing:
+                    peak = max(peak, rss + traced)
+                self._after_chunk(size, rss, peak)
+            start = stop
+        self._penalized_last = penalized
+        if out is None:
+            return np.empty(0, dtype=np.float64)
+        return out
+
+    def _evaluate_chunk(self, Xc: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Values of one chunk and the mask of penalized rows."""
+        n = Xc.shape[0]
+        try:
+            y = self._call(Xc)
+        except GenepoolError:
+            raise
+        except Exception as exc:
+            if self.on_error == "raise":
+                raise self._located_error(Xc, rows, exc) from exc
+            return self._evaluate_split(Xc, rows)
+        bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            if self.on_error == "raise":
+                params = self.space.decode_row(Xc[i])
+                raise FitnessError(
+                    f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()} with "
+                    f"params {params}",
+                    index=int(rows[i]),
+                    params=params,
+                    generation=self.generation,
+                )
+            self._record_error(
+                int(bad.sum()),
+                f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()}",
+            )
+            y = y.copy()
+            y[bad] = self.penalty
+        if y.shape[0] != n:  # pragma: no cover - _call checks shapes
+            raise FitnessError("wrong number of fitness values")
+        return y, bad
+
+    def _call(self, Xc: np.ndarray) -> np.ndarray:
+        raw = self.problem.evaluate(Xc)
+        try:
+            y = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise FitnessError(
+                f"fitness returned {type(raw).__name__} that is not numeric{self._where()}: {exc}",
+                generation=self.generation,
+            ) from None
+        n = Xc.shape[0]
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim not in (1, 2) or y.shape[0] != n or (y.ndim == 2 and y.shape[1] == 0):
+            raise FitnessError(
+                f"fitness returned shape {y.shape}{self._where()}, expected "
+                f"({n},) or ({n}, n_objectives)",
+                generation=self.generation,
+            )
+        return y
+
+    def _where(self) -> str:
+        return f" in generation {self.generation}"
+
+    def _record_error(self, count: int, message: str) -> None:
+        self.n_errors += count
+        if self.first_error is None:
+            self.first_error = message
+
+    def _located_error(self, Xc: np.ndarray, rows: np.ndarray, exc: Exception) -> FitnessError:
+        """Bisect a raising chunk (O(log n) calls, error path only) to name an individual."""
+        lo, hi = 0, Xc.shape[0]
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._raises(Xc[lo:mid]):
+                hi = mid
+            elif self._raises(Xc[mid:hi]):
+                lo = mid
+            else:
+                break
+        if hi - lo == 1 and self._raises(Xc[lo:hi]):
+            params = self.space.decode_row(Xc[lo])
+            return FitnessError(
+                f"fitness raised {type(exc).__name__}: {exc}{self._where()} for individual "
+                f"{int(rows[lo])} with params {params}",
+                index=int(rows[lo]),
+                params=params,
+                generation=self.generation,
+            )
+        return FitnessError(
+            f"fitness raised {type(exc).__name__}: {exc}{self._where()} (the "
+            f"batch of {Xc.shape[0]} fails as a whole)",
+            generation=self.generation,
+        )
+
+    def _raises(self, Xs: np.ndarray) -> bool:
+        try:
+            self.problem.evaluate(Xs)
+        except Exception:
+            return True
+        return False
+
+    def _evaluate_split(self, Xc: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Penalize exactly the rows that make the fitness raise, by recursive halving."""
+        n = Xc.shape[0]
+        if n == 1:
+            try:
+                return self._evaluate_chunk_once(Xc, rows)
+            except GenepoolError:
+                raise
+            except Exception as exc:
+                self._record_error(
+                    1,
+                    f"fitness raised {type(exc).__name__}: {exc}"
+                    f"{self._where()} for individual {int(rows[0])}",
+                )
+                return np.full(1, self.penalty), np.ones(1, dtype=bool)
+        mid = n // 2
+        parts = [
+            self._evaluate_chunk(Xc[:mid], rows[:mid]),
+            self._evaluate_chunk(Xc[mid:], rows[mid:]),
+        ]
+        if parts[0][0].shape[1:] != parts[1][0].shape[1:]:
+            raise FitnessError("fitness returned different numbers of objectives")
+        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+    def _evaluate_chunk_once(
+        self, Xc: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        y = self._call(Xc)
+        bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
+        if bad.any():
+            self._record_error(
+                int(bad.sum()),
+                f"fitness returned {y[bad][0]} for individual {int(rows[0])}{self._where()}",
+            )
+            y = np.where(bad if y.ndim == 1 else bad[:, None], self.penalty, y)
+        return y, bad

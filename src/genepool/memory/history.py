@@ -1,0 +1,156 @@
+"""``RingHistory``: per-generation statistics in a fixed-size ring buffer, spilled to Parquet.
+
+Memory is allocated once (``capacity`` rows) and never grows, however many generations run.
+With a ``directory``, rows are appended to Parquet part files (``part-000000.parquet``, ...)
+before the ring overwrites them, so nothing is lost and a crash loses at most the rows since the
+last flush; every part file is complete on its own (written to a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..errors import ConfigError, check_int
+
+__all__ = ["RingHistory", "write_parquet_atomic"]
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` through a temporary file and an atomic rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+class RingHistory:
+    """A bounded table of per-generation rows.
+
+    Parameters
+    ----------
+    dtype : numpy structured dtype or sequence of (name, dtype)
+        The columns.
+    capacity : int, default 10_000
+        Rows kept in memory (the newest ones).
+    directory : path, optional
+        Where Parquet part files go; without it only the newest ``capacity`` rows are kept.
+    flush_every : int, optional
+        Rows per part file (default ``min(capacity, 1000)``): the most a crash can lose.
+
+    Examples
+    --------
+    >>> h = RingHistory([("generation", "i8"), ("best", "f8")], capacity=3)
+    >>> for g in range(5):
+    ...     h.append((g, 10.0 - g))
+    >>> len(h), h.to_frame()["generation"].tolist()
+    (5, [2, 3, 4])
+    """
+
+    def __init__(
+        self,
+        dtype: Any,
+        capacity: int = 10_000,
+        directory: str | Path | None = None,
+        flush_every: int | None = None,
+    ) -> None:
+        self.dtype = np.dtype(list(dtype) if not isinstance(dtype, np.dtype) else dtype)
+        if self.dtype.names is None:
+            raise ConfigError("RingHistory needs a structured dtype (named columns)")
+        self.capacity = check_int("capacity", capacity, minimum=1)
+        self._rows = np.zeros(self.capacity, dtype=self.dtype)
+        self._n = 0  # rows ever appended
+        self._flushed = 0  # rows written to disk
+        self._parts = 0
+        self.directory = None if directory is None else Path(directory)
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._parts = len(list(self.directory.glob("part-*.parquet")))
+            if self._parts:
+                raise ConfigError(
+                    f"history directory {self.directory} already holds part "
+                    f"files; use a new directory"
+                )
+        self.flush_every = (
+            min(self.capacity, 1000)
+            if flush_every is None
+            else check_int("flush_every", flush_every, minimum=1)
+        )
+        if self.flush_every > self.capacity:
+            raise ConfigError(
+                f"flush_every ({self.flush_every}) must be <= capacity ({self.capacity})"
+            )
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.dtype.names  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the ring buffer (constant)."""
+        return int(self._rows.nbytes)
+
+    @property
+    def n_in_memory(self) -> int:
+        return min(self._n, self.capacity)
+
+    def append(self, row: Sequence[Any]) -> None:
+        """Add one row (a tuple in column order)."""
+        if self.directory is not None and self._n - self._flushed >= self.flush_every:
+            self.flush()
+        self._rows[self._n % self.capacity] = tuple(row)
+        self._n += 1
+
+    def _memory_rows(self, start: int) -> np.ndarray:
+        """Rows with absolute index >= ``start`` that are still in memory, in order."""
+        first = max(start, self._n - self.capacity)
+        idx = np.arange(first, self._n) % self.capacity
+        return self._rows[idx]
+
+    def flush(self) -> int:
+        """Write the rows not yet on disk to a new part file; returns how many were written."""
+        if self.directory is None or self._flushed == self._n:
+            return 0
+        rows = self._memory_rows(self._flushed)
+        table = pa.table({c: rows[c] for c in self.columns})
+        write_parquet_atomic(table, self.directory / f"part-{self._parts:06d}.parquet")
+        self._parts += 1
+        written = len(rows)
+        self._flushed = self._n
+        return written
+
+    def to_frame(
+        self, columns: Sequence[str] | None = None, last: int | None = None
+    ) -> pd.DataFrame:
+        """The history as a DataFrame: every row when spilled to disk, else the newest ones.
+
+        ``columns`` reads only those columns (from disk too); ``last`` only the newest rows.
+        """
+        cols = list(self.columns if columns is None else columns)
+        unknown = set(cols) - set(self.columns)
+        if unknown:
+            raise ConfigError(f"unknown history column(s) {sorted(unknown)}")
+        start = 0 if last is None else max(0, self._n - int(last))
+        frames = []
+        if self.directory is not None and self._flushed > start:
+            frames.append(self._read_disk(cols).iloc[start:])
+            mem = self._memory_rows(self._flushed)
+        else:
+            mem = self._memory_rows(start)
+        frames.append(pd.DataFrame({c: mem[c] for c in cols}))
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return df.reset_index(drop=True)
+
+    def _read_disk(self, cols: list[str]) -> pd.DataFrame:
+        parts = sorted(self.directory.glob("part-*.parquet"))  # type: ignore[union-attr]
+        tables = [pq.read_table(p, columns=cols) for p in parts]
+        return pa.concat_tables(tables).to_pandas() if tables else pd.DataFrame(columns=cols)

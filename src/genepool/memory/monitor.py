@@ -1,0 +1,364 @@
+"""``MemoryMonitor``: measures the process (RSS, USS, exact peaks), acts on thresholds, finds
+leaks.
+
+Peaks are exact on Linux: the kernel's peak-RSS counter (``VmHWM``) is read and reset around
+each measured interval (``/proc/self/clear_refs``), and the monitor keeps the run's overall peak
+itself. Elsewhere the peak is the largest sample taken.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import psutil
+
+from ..errors import ConfigError, MemoryBudgetExceeded, MemoryLeakWarning, check_float, check_int
+from ._size import format_size, parse_size
+
+__all__ = ["MemoryMonitor", "malloc_trim"]
+
+log = logging.getLogger("genepool.memory")
+
+_SAMPLE_DTYPE = np.dtype(
+    [
+        ("generation", np.int64),
+        ("time", np.float64),
+        ("rss", np.int64),
+        ("uss", np.int64),
+        ("peak_rss", np.int64),
+        ("chunk_size", np.int64),
+        ("accounted", np.int64),
+    ]
+)
+
+
+def _load_libc() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:  # pragma: no cover - exotic platforms
+        return None
+
+
+_LIBC = _load_libc()
+
+
+def malloc_trim() -> bool:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim(0)``); False if unavailable."""
+    fn = getattr(_LIBC, "malloc_trim", None)
+    if fn is None:
+        return False
+    return bool(fn(0))
+
+
+class _PeakCounter:
+    """Kernel peak RSS (Linux VmHWM) with reset; falls back to sampling elsewhere."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        self.process = process
+        self.exact = self._probe()
+
+    def _probe(self) -> bool:
+        try:
+            self.read()
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def read(self) -> int:
+        if not getattr(self, "exact", True):
+            return int(self.process.memory_info().rss)
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise ValueError("no VmHWM in /proc/self/status")
+
+    def reset(self) -> None:
+        if self.exact:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+
+
+@dataclass
+class Alert:
+    """Something the monitor noticed or did."""
+
+    generation: int
+    kind: str  # "cleanup", "chunk_halved", "leak", "budget_exceeded"
+    message: str
+    rss: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "generation": self.generation,
+            "kind": self.kind,
+            "message": self.message,
+            "rss": self.rss,
+        }
+
+
+@dataclass
+class _LeakDetector:
+    window: int
+    warmup: int
+    threshold: float  # bytes per generation
+    values: list[float] = field(default_factory=list)
+    fired: bool = False
+
+    def add(self, value: float) -> None:
+        self.values.append(value)
+        if len(self.values) > self.window + self.warmup:
+            del self.values[0]
+
+    def slope(self) -> tuple[float, float] | None:
+        """(slope in bytes/generation, r^2) of the last ``window`` points after warm-up."""
+        if len(self.values) < self.window + self.warmup:
+            return None
+        y = np.asarray(self.values[-self.window :], dtype=np.float64)
+        x = np.arange(self.window, dtype=np.float64)
+        x -= x.mean()
+        yc = y - y.mean()
+        sxx, syy = float(x @ x), float(yc @ yc)
+        if syy == 0.0:
+            return 0.0, 0.0
+        b = float(x @ yc) / sxx
+        return b, (b * b * sxx) / syy
+
+    def suspicious(self) -> bool:
+        fit = self.slope()
+        return fit is not None and fit[0] > self.threshold and fit[1] > 0.9
+
+
+class MemoryMonitor:
+    """Watches this process's memory against a budget and acts before it is exceeded.
+
+    Parameters
+    ----------
+    limit : int or str, optional
+        The memory budget (``"2GB"``); without it the monitor only records statistics.
+    warn_at : float, default 0.7
+        Share of ``limit`` at which cleanup runs: ``gc.collect``, ``malloc_trim(0)`` and the
+        registered cleanups (shrink the fitness cache, flush history to disk).
+    act_at : float, default 0.9
+        Share of ``limit`` above which the evaluator halves its chunk size.
+    leak_window : int, default 6
+        Generations over which the trend of end-of-generation memory (RSS minus what genepool
+        accounts for: population, cache, history) is fitted.
+    leak_threshold : int or str, optional
+        Slope (bytes per generation) above which a steady trend is a leak; default
+        ``max(1 MiB, limit / 1000)``.
+    leak_warmup : int, default 2
+        First generations ignored by the leak detector (imports, JIT, caches warming up).
+    max_samples : int, default 10_000
+        Capacity of the per-generation sample ring buffer.
+    uss_interval : float, default 0.25
+        Minimum seconds between USS samples (reading USS costs ~0.3 ms).
+    """
+
+    def __init__(
+        self,
+        limit: int | str | None = None,
+        warn_at: float = 0.7,
+        act_at: float = 0.9,
+        *,
+        leak_window: int = 6,
+        leak_threshold: int | str | None = None,
+        leak_warmup: int = 2,
+        max_samples: int = 10_000,
+        uss_interval: float = 0.25,
+    ) -> None:
+        self.limit = None if limit is None else parse_size(limit, "memory_limit")
+        self.warn_at = check_float("warn_at", warn_at, low=0.0, high=1.0, low_inclusive=False)
+        self.act_at = check_float("act_at", act_at, low=0.0, high=1.0, low_inclusive=False)
+        if self.warn_at > self.act_at:
+            raise ConfigError(f"warn_at ({warn_at}) must be <= act_at ({act_at})")
+        threshold = (
+            max(2**20, (self.limit or 0) // 1000)
+            if leak_threshold is None
+            else parse_size(leak_threshold, "leak_threshold")
+        )
+        self._leak = _LeakDetector(
+            check_int("leak_window", leak_window, minimum=3),
+            check_int("leak_warmup", leak_warmup, minimum=0),
+            float(threshold),
+        )
+        self.process = psutil.Process()
+        self._peak = _PeakCounter(self.process)
+        self._cleanups: list[tuple[str, Callable[[], int]]] = []
+        self._samples = np.zeros(
+            check_int("max_samples", max_samples, minimum=1), dtype=_SAMPLE_DTYPE
+        )
+        self._n_samples = 0
+        self.uss_interval = float(uss_interval)
+        self._last_uss_time = -np.inf
+        self._last_uss = 0
+        self.alerts: list[Alert] = []
+        self.start_rss = self.rss()
+        self.peak_rss = max(self.start_rss, self._peak.read())
+        self.peak_uss = 0
+        self._peak.reset()
+        self._t0 = time.perf_counter()
+        self._last_cleanup_generation = -(10**9)
+
+    # -- measuring ---------------------------------------------------------------------------
+    @property
+    def exact_peaks(self) -> bool:
+        """True when peaks come from the kernel's counter (Linux), not from sampling."""
+        return self._peak.exact
+
+    def rss(self) -> int:
+        """Current resident set size in bytes."""
+        return int(self.process.memory_info().rss)
+
+    def uss(self) -> int:
+        """Current unique set size (private memory, shared mappings not counted) in bytes."""
+        try:
+            value = int(self.process.memory_full_info().uss)
+        except (psutil.AccessDenied, AttributeError):  # pragma: no cover - platform dependent
+            value = self.rss()
+        self.peak_uss = max(self.peak_uss, value)
+        return value
+
+    def begin_interval(self) -> int:
+        """Start measuring the peak of an interval (a chunk); returns the current RSS."""
+        self.peak_rss = max(self.peak_rss, self._peak.read())
+        self._peak.reset()
+        return self.rss()
+
+    def end_interval(self) -> int:
+        """Peak RSS since :meth:`begin_interval` (exact on Linux)."""
+        peak = max(self._peak.read(), self.rss())
+        self.peak_rss = max(self.peak_rss, peak)
+        return peak
+
+    def current_peak(self) -> int:
+        """The run's peak RSS so far."""
+        self.peak_rss = max(self.peak_rss, self._peak.read())
+        return self.peak_rss
+
+    # -- thresholds and actions --------------------------------------------------------------
+    def level(self, rss: int) -> str:
+        """``"ok"``, ``"warn"``, ``"act"`` or ``"over"`` for a memory figure against the limit."""
+        if self.limit is None:
+            return "ok"
+        if rss > self.limit:
+            return "over"
+        if rss > self.act_at * self.limit:
+            return "act"
+        if rss > self.warn_at * self.limit:
+            return "warn"
+        return "ok"
+
+    def add_cleanup(self, name: str, fn: Callable[[], int]) -> None:
+        """Register a cleanup run under pressure; ``fn()`` returns the bytes it released."""
+        self._cleanups.append((name, fn))
+
+    def cleanup(self, generation: int, reason: str) -> int:
+        """Run every cleanup (gc, malloc_trim, registered ones); returns RSS released."""
+        before = self.rss()
+        done = []
+        for name, fn in self._cleanups:
+            freed = fn()
+            if freed:
+                done.append(f"{name} released {format_size(freed)}")
+        gc.collect()
+        malloc_trim()
+        after = self.rss()
+        msg = f"memory cleanup ({reason}): RSS {format_size(before)} -> {format_size(after)}" + (
+            f"; {', '.join(done)}" if done else ""
+        )
+        self._alert(generation, "cleanup", msg, after, level=logging.INFO)
+        self._last_cleanup_generation = generation
+        return before - after
+
+    def _alert(
+        self, generation: int, kind: str, message: str, rss: int, level: int = logging.WARNING
+    ) -> Alert:
+        alert = Alert(generation, kind, message, rss)
+        self.alerts.append(alert)
+        log.log(level, message)
+        return alert
+
+    def note(self, generation: int, kind: str, message: str) -> None:
+        """Record an action taken elsewhere (e.g. the evaluator halving its chunk)."""
+        self._alert(generation, kind, message, self.rss())
+
+    def budget_exceeded(self, generation: int, usage: dict[str, int]) -> MemoryBudgetExceeded:
+        """The error to raise when the limit is exceeded with nothing left to shrink."""
+        rss = self.rss()
+        parts = ", ".join(f"{k} {format_size(v)}" for k, v in usage.items())
+        accounted = sum(usage.values())
+        msg = (
+            f"memory budget {format_size(self.limit or 0)} exceeded: RSS {format_size(rss)} "
+            f"in generation {generation} with nothing left to shrink (chunk size is 1). "
+            f"Held by genepool: {parts}; process baseline {format_size(self.start_rss)}; "
+            f"other {format_size(max(0, rss - accounted - self.start_rss))}. Raise "
+            f"memory_limit, lower the population size, or use float32 genes."
+        )
+        self._alert(generation, "budget_exceeded", msg, rss, level=logging.ERROR)
+        return MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)
+
+    # -- per generation ----------------------------------------------------------------------
+    def end_generation(self, generation: int, accounted: int = 0, chunk_size: int = 0) -> None:
+        """Record a sample, clean up above ``warn_at``, and look for a leak."""
+        rss = self.rss()
+        now = time.perf_counter()
+        if now - self._last_uss_time >= self.uss_interval:
+            self._last_uss = self.uss()
+            self._last_uss_time = now
+        self._record(
+            generation,
+            now - self._t0,
+            rss,
+            self._last_uss,
+            self.current_peak(),
+            chunk_size,
+            accounted,
+        )
+        if self.level(rss) != "ok" and generation - self._last_cleanup_generation >= 1:
+            self.cleanup(generation, f"RSS above {self.warn_at:.0%} of the budget")
+            rss = self.rss()
+        self._leak.add(rss - accounted)
+        if not self._leak.fired and self._leak.suspicious():
+            gc.collect()  # confirm on post-GC memory before accusing anyone
+            self._leak.values[-1] = self.rss() - accounted
+            if self._leak.suspicious():
+                self._leak.fired = True
+                slope, _ = self._leak.slope()  # type: ignore[misc]
+                msg = (
+                    f"possible memory leak: memory not held by genepool grew by "
+                    f"{format_size(slope)} per generation over the last "
+                    f"{self._leak.window} generations (RSS {format_size(rss)}); a fitness "
+                    f"function that keeps references (caches, lists, globals) is the "
+                    f"usual cause"
+                )
+                self._alert(generation, "leak", msg, rss)
+                warnings.warn(msg, MemoryLeakWarning, stacklevel=3)
+
+    def _record(self, *row: Any) -> None:
+        self._samples[self._n_samples % len(self._samples)] = row
+        self._n_samples += 1
+
+    @property
+    def leak_detected(self) -> bool:
+        return self._leak.fired
+
+    def samples(self) -> np.ndarray:
+        """Recorded samples in order (structured array, at most ``max_samples`` newest)."""
+        cap = len(self._samples)
+        if self._n_samples <= cap:
+            return self._samples[: self._n_samples].copy()
+        start = self._n_samples % cap
+        return np.concatenate([self._samples[start:], self._samples[:start]])
