@@ -263,7 +263,7 @@ def _run(
         except OSError as exc:
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
     monitor = MemoryMonitor(memory_limit)
-    user_penalty = None if penalty is None else float(penalty)
+    # The evaluator works in the user's sign: the default penalty is the worst value there.
     evaluator = Evaluator(
         problem,
         space,
@@ -271,7 +271,7 @@ def _run(
         chunk_size=chunk_size,
         cache=cache,
         on_error=on_error,
-        penalty=None if user_penalty is None else sign * user_penalty,
+        penalty=sign * np.inf if penalty is None else penalty,
         monitor=monitor,
     )
     recorder = _Recorder(
@@ -322,10 +322,10 @@ def _run(
                 + recorder.history.nbytes
                 + (evaluator.cache.nbytes if evaluator.cache is not None else 0)
             )
-            monitor.end_generation(gen, accounted, max(evaluator.chunk_sizes, default=0))
-            recorder.add(gen, best, f, X, n_eval, elapsed, monitor.rss())
+            rss = monitor.end_generation(gen, accounted, max(evaluator.chunk_sizes, default=0))
+            recorder.add(gen, best, f, X, n_eval, elapsed, rss)
             recorder.snapshot(gen, X, y)
-            extra = _progress_extra(evaluator, monitor)
+            extra = _progress_extra(evaluator, rss)
             reporter.update(
                 gen, sign * best, _finite_mean(y), n_eval, n_eval / max(elapsed, 1e-9), extra
             )
@@ -373,12 +373,13 @@ def _finite_mean(y: np.ndarray) -> float:
     return float(y[finite].mean()) if finite.any() else float("nan")
 
 
-def _progress_extra(evaluator: Evaluator, monitor: MemoryMonitor) -> str:
+def _progress_extra(evaluator: Evaluator, rss: int) -> str:
     from .memory._size import format_size
 
-    extra = f"  RSS {format_size(monitor.rss())}"
-    if evaluator.cache is not None:
-        extra += f"  cache {evaluator.cache.stats()['hit_rate']:.0%}"
+    extra = f"  RSS {format_size(rss)}"
+    stats = evaluator.cache_stats()
+    if stats is not None:
+        extra += f"  cache {stats['hit_rate']:.0%}" + (" (off)" if evaluator.cache is None else "")
     return extra
 
 
@@ -391,7 +392,7 @@ def _memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport
         samples=pd.DataFrame(monitor.samples()),
         chunk_sizes=dict(sorted(evaluator.chunk_sizes.items())),
         bytes_per_candidate=evaluator.bytes_per_candidate,
-        cache=None if evaluator.cache is None else evaluator.cache.stats(),
+        cache=evaluator.cache_stats(),
         alerts=[a.to_dict() for a in monitor.alerts],
         leak_detected=monitor.leak_detected,
     )

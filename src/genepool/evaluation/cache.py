@@ -115,16 +115,21 @@ class FitnessCache:
         self._plan: tuple[Space, np.ndarray, np.ndarray] | None = None
 
     # -- sizing ------------------------------------------------------------------------------
-    def entry_bytes(self, d: int, m: int = 1) -> int:
-        """Bytes per entry: key, hash, values, tick, and two table slots (load factor <= 1/2)."""
-        return 8 * d + 8 + 8 * m + 8 + 2 * 8
-
     @property
     def max_entries(self) -> int:
         """Most entries that fit in ``max_bytes`` (0 before the first key width is known)."""
         if self._d is None:
             return 0
-        return max(0, self.max_bytes // self.entry_bytes(self._d, self._m or 1))
+        return self._capacity_for(self._d, self._m or 1)
+
+    def _capacity_for(self, d: int, m: int) -> int:
+        row = 8 * d + 8 + 8 * m + 8  # key, hash, values, tick
+        cap = self.max_bytes // (row + 16)
+        # The slot table is a power of two >= 2 * capacity: shrink until everything fits.
+        while cap > 0 and cap * row + 8 * _pow2_at_least(2 * cap) > self.max_bytes:
+            over = cap * row + 8 * _pow2_at_least(2 * cap) - self.max_bytes
+            cap -= max(1, -(-over // row))
+        return max(0, cap)
 
     @property
     def nbytes(self) -> int:

@@ -8,6 +8,8 @@ does not depend on chunk sizes or on the cache (for a deterministic fitness).
 
 from __future__ import annotations
 
+import logging
+import time
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,7 +26,10 @@ from .cache import FitnessCache
 
 __all__ = ["ChunkPlan", "Evaluator"]
 
+log = logging.getLogger("genepool.evaluation")
+
 PROBE_CHUNK = 32  # rows evaluated first to calibrate memory when no estimate is known
+AUTO_CACHE_WARMUP = 3  # generations before an automatic cache may decide it does not pay
 DEFAULT_CACHE_BYTES = 256 * 2**20
 
 
@@ -96,8 +101,12 @@ class Evaluator:
     chunk_size : "auto" or int
         ``"auto"``: one chunk without a budget, budget-sized chunks with one. An int fixes it.
     cache : None, bool, size or FitnessCache
-        ``None``/``True``: an exact cache of 256 MB (or a tenth of the budget); ``False``: no
-        cache and no deduplication (for noisy fitness); a size or a :class:`FitnessCache`.
+        ``None`` (auto): an exact cache of 256 MB (or a tenth of the budget) that turns itself
+        off when it does not pay, i.e. when after ``AUTO_CACHE_WARMUP`` generations the time
+        its hits saved (hits x measured seconds per evaluation) is less than the time spent
+        keying, grouping and looking up (cheap vectorized fitness such as Rastrigin).
+        ``True``, a size or a :class:`FitnessCache`: always on. ``False``: no cache and no
+        deduplication (for noisy fitness).
     on_error : {"raise", "penalize"}
         ``"raise"``: a :class:`FitnessError` naming the individual. ``"penalize"``: failing
         individuals (exceptions, NaN/inf) get ``penalty``; the count and the first error are
@@ -130,6 +139,10 @@ class Evaluator:
             chunk_size = check_int("chunk_size", chunk_size, minimum=1)
         self.chunk_size = chunk_size
         self.cache = _make_cache(cache, self.memory_limit)
+        self.auto_cache = cache is None
+        self._cache_seconds = self._saved_seconds = 0.0
+        self._auto_generations = 0
+        self.cache_note: str | None = None
         if on_error not in ("raise", "penalize"):
             raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
         self.on_error = on_error
@@ -176,10 +189,17 @@ class Evaluator:
             "duplicates": self.n_duplicates,
             "errors": self.n_errors,
             "first_error": self.first_error,
-            "cache": None if self.cache is None else self.cache.stats(),
+            "cache": self.cache_stats(),
             "chunk_sizes": dict(sorted(self.chunk_sizes.items())),
             "bytes_per_candidate": self.bytes_per_candidate,
         }
+
+    def cache_stats(self) -> dict[str, Any] | None:
+        """Statistics of the cache (also after an automatic cache turned itself off)."""
+        if self.cache is not None:
+            return self.cache.stats()
+        stats = getattr(self, "_disabled_cache_stats", None)
+        return None if stats is None else {**stats, "disabled": self.cache_note}
 
     # -- chunk sizing ------------------------------------------------------------------------
     def plan(self, n: int) -> ChunkPlan:
@@ -282,13 +302,16 @@ class Evaluator:
         if self.cache is None:
             values = self._evaluate_rows(X, np.arange(n), contiguous=True)
             return values
+        t0 = time.perf_counter()
         batch = self.cache.batch(self.space, X)
         first, inverse = batch.group()
         self.n_duplicates += n - first.shape[0]
         idx = self.cache.lookup(batch, first)
         hit = idx >= 0
         missing = first[~hit]
+        t1 = time.perf_counter()
         fresh = self._evaluate_rows(X, missing, contiguous=False)
+        t2 = time.perf_counter()
         m = (
             fresh.shape[1:]
             if fresh.size or not hit.any()
@@ -302,7 +325,32 @@ class Evaluator:
         if self.on_error == "penalize":
             ok &= ~self._penalized_last
         self.cache.put(batch, missing[ok], fresh[ok])
-        return unique_values[inverse]
+        values = unique_values[inverse]
+        if self.auto_cache:
+            per_eval = (t2 - t1) / max(1, missing.shape[0])
+            self._account_cache(
+                time.perf_counter() - t2 + (t1 - t0), (n - missing.shape[0]) * per_eval
+            )
+        return values
+
+    def _account_cache(self, spent: float, saved: float) -> None:
+        """Turn an automatic cache off once it costs more time than its hits save."""
+        self._cache_seconds += spent
+        self._saved_seconds += saved
+        self._auto_generations += 1
+        if (
+            self._auto_generations >= AUTO_CACHE_WARMUP
+            and self._saved_seconds < self._cache_seconds
+        ):
+            assert self.cache is not None
+            self.cache_note = (
+                f"fitness cache turned off in generation {self.generation}: it saved "
+                f"{self._saved_seconds:.3g} s of evaluation but cost {self._cache_seconds:.3g} s "
+                f"(pass cache=True to keep it)"
+            )
+            log.info(self.cache_note)
+            self._disabled_cache_stats = self.cache.stats()
+            self.cache = None
 
     def _evaluate_rows(self, X: np.ndarray, rows: np.ndarray, contiguous: bool) -> np.ndarray:
         """Evaluate rows ``rows`` of ``X`` in chunks; values in the order of ``rows``."""
@@ -311,7 +359,8 @@ class Evaluator:
         penalized = np.zeros(total, dtype=bool)
         start = 0
         while start < total:
-            rss = self.monitor.begin_interval() if self.monitor is not None else None
+            measure = self.monitor is not None and self.memory_limit is not None
+            rss = self.monitor.begin_interval() if measure else None  # type: ignore[union-attr]
             size = self._next_chunk(total - start, rss)
             probing = self._bpc is None and self.memory_limit is not None
             stop = start + size

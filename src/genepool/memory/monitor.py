@@ -311,8 +311,8 @@ class MemoryMonitor:
         return MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)
 
     # -- per generation ----------------------------------------------------------------------
-    def end_generation(self, generation: int, accounted: int = 0, chunk_size: int = 0) -> None:
-        """Record a sample, clean up above ``warn_at``, and look for a leak."""
+    def end_generation(self, generation: int, accounted: int = 0, chunk_size: int = 0) -> int:
+        """Record a sample, clean up above ``warn_at``, look for a leak; returns the RSS."""
         rss = self.rss()
         now = time.perf_counter()
         if now - self._last_uss_time >= self.uss_interval:
@@ -346,6 +346,7 @@ class MemoryMonitor:
                 )
                 self._alert(generation, "leak", msg, rss)
                 warnings.warn(msg, MemoryLeakWarning, stacklevel=3)
+        return rss
 
     def _record(self, *row: Any) -> None:
         self._samples[self._n_samples % len(self._samples)] = row
