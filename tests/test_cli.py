@@ -49,6 +49,7 @@ def test_evolve_json_is_deterministic(capsys):
     assert first["best_fitness"] == second["best_fitness"]
     assert first["best_x"] == second["best_x"]
     assert first["n_evaluations"] == 500 and first["n_generations"] == 10
+    assert first["peak_rss"] > 0
     # and it is what the library gives for the same configuration
     prob = gp.problems.get("rastrigin", 5)
     res = gp.minimize(prob, gp.GA(prob.space, 50, seed=3), generations=10, progress=False)
@@ -88,6 +89,7 @@ def test_evolve_prints_summary_and_plain_progress_lines(capsys):
         (["evolve", "--problem", "sphere", "--bogus"], "No such option: --bogus"),
         (["evolve"], "--problem"),
         (["evolve", "--problem", "rosenbrock", "--dims", "1"], "rosenbrock needs dims >= 2"),
+        (["evolve", "--problem", "sphere", "--memory-limit", "lots"], "memory_limit must be"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(capsys, args, fragment):

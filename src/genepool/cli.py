@@ -17,6 +17,7 @@ from . import __version__, problems
 from ._progress import ProgressReporter
 from .algorithms import GA
 from .errors import GenepoolError
+from .memory import format_size
 from .run import minimize
 
 app = typer.Typer(
@@ -66,6 +67,9 @@ def evolve(
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Random seed (default: fresh entropy)."
     ),
+    memory_limit: str | None = typer.Option(
+        None, "--memory-limit", help="Memory budget of the process, e.g. 2GB or 512MiB."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
@@ -76,7 +80,9 @@ def evolve(
         ("bar" if sys.stdout.isatty() else "lines") if progress and not json_out else None,
         stream=sys.stdout if not sys.stdout.isatty() else sys.stderr,
     )
-    result = minimize(prob, ga, generations=generations, progress=reporter)
+    result = minimize(
+        prob, ga, generations=generations, memory_limit=memory_limit, progress=reporter
+    )
     rate = result.n_evaluations / max(result.elapsed, 1e-9)
     if json_out:
         typer.echo(
@@ -103,7 +109,10 @@ def evolve(
         f"{rate:,.0f} evals/s)"
     )
     typer.echo(f"best x {x}")
-    typer.echo(f"stopped by {result.stop_reason}")
+    typer.echo(
+        f"stopped by {result.stop_reason}; peak RSS "
+        f"{format_size(result.memory.peak_rss) if result.memory else 'n/a'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
