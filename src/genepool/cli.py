@@ -98,6 +98,7 @@ def evolve(
                     "n_generations": result.n_generations,
                     "stop_reason": result.stop_reason,
                     "elapsed": result.elapsed,
+                    "peak_rss": result.memory.peak_rss if result.memory else None,
                 }
             )
         )
