@@ -213,7 +213,7 @@ def test_plan_explains_the_chunk_size():
     assert plan.n_chunks == -(-1_000_000 // plan.chunk_size)
     assert plan.bytes_per_candidate == 2**20 and not plan.calibrated
     text = str(plan)
-    assert "1,000,000 candidates" in text and "room under 90% of the budget" in text
+    assert "1,000,000 candidates" in text and "room under 80% of the budget" in text
     assert "no memory_limit" in str(gp.Evaluator(Heavy()).plan(10))
 
 

@@ -74,8 +74,8 @@ def test_exact_peak_sees_a_short_allocation():
     assert mon.end_interval() - before >= 190 * MiB
 
 
-def test_budget_below_the_baseline_raises_with_a_breakdown():
-    with pytest.raises(MemoryBudgetExceeded, match="nothing left to shrink") as err:
+def test_budget_too_small_for_the_optimizer_is_refused_upfront():
+    with pytest.raises(ConfigError, match="memory_limit .* is too small.*population size"):
         gp.minimize(
             gp.problems.sphere,
             gp.GA(BOX, 20, seed=0),
@@ -83,9 +83,32 @@ def test_budget_below_the_baseline_raises_with_a_breakdown():
             memory_limit="20MB",
             progress=False,
         )
+
+
+def test_budget_exceeded_with_nothing_left_to_shrink_raises_with_a_breakdown():
+    import psutil
+
+    class Greedy(gp.Problem):
+        space = BOX
+
+        def evaluate(self, X):
+            block = np.ones((X.shape[0], 300 * MiB // 8))  # 300 MiB even for one candidate
+            return block[:, 0] * 0 + gp.problems.sphere(X)
+
+    limit = psutil.Process().memory_info().rss + 200 * MiB
+    with pytest.raises(MemoryBudgetExceeded, match="nothing left to shrink") as err:
+        gp.minimize(
+            Greedy(),
+            gp.GA(BOX, 20, seed=0),
+            generations=3,
+            memory_limit=limit,
+            cache=False,
+            progress=False,
+        )
     e = err.value
-    assert e.limit == 20 * 10**6 and e.rss > e.limit
-    assert "population" in e.usage and "history" in str(e)
+    assert e.limit == limit and e.rss > 0
+    assert {"population", "history"} <= set(e.usage)
+    assert "Raise memory_limit" in str(e)
 
 
 def test_bad_monitor_arguments():

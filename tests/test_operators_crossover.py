@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import naive
 from genepool.errors import ConfigError
 from genepool.operators import crossover as cx
+from genepool.operators._common import swap_mask as _swap_mask
 
 SHAPES = [(1, 1), (1, 2), (5, 1), (7, 3), (16, 8), (3, 25)]
 
@@ -44,7 +45,8 @@ def run_twice(op, p1, p2, seed, **params):
 
 
 def swap_mask(rng, shape, swap):
-    return rng.random(shape, dtype=np.float32) < np.float32(swap)
+    """The operator's coin (``_common.swap_mask``: random bits for 0.5, float32 otherwise)."""
+    return _swap_mask(shape, swap, rng)
 
 
 def assert_per_position_multiset(p1, p2, c1, c2):

@@ -1,8 +1,9 @@
 """Mutation operators against the naive twins in ``tests/naive.py``.
 
-Every operator first draws a Bernoulli(rate) gene mask (float32 uniforms of the population's
-shape), then one draw per selected gene in row-major order. The tests draw the same numbers from
-an identically seeded generator and give them to the naive twin.
+Every operator first draws its Bernoulli(rate) mutation sites (``_common.gene_sites``:
+geometric gaps, thinned for per-gene rates; its distribution is tested below against the
+per-gene rates), then one draw per selected gene in row-major order. The tests draw the same
+numbers from an identically seeded generator and give them to the naive twin.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 import naive
 from genepool.errors import ConfigError
 from genepool.operators import mutation as mut
+from genepool.operators._common import gene_sites
 
 SHAPES = [(1, 1), (6, 1), (1, 5), (10, 4), (40, 9)]
 RATES = [None, 0.0, 0.3, 1.0, "per-gene"]
@@ -29,10 +31,13 @@ def rate_for(rate, d, seed=0):
 
 
 def mirror_mask(rng, shape, rate, genes=None):
-    """The operator's gene mask: float32 uniforms below the (float32) per-gene rate."""
+    """The operator's gene mask: its site sampler (tested on its own below), as a mask."""
     r = 1.0 / shape[1] if rate is None else np.asarray(rate, dtype=np.float64)
-    mask = rng.random(shape, dtype=np.float32) < np.asarray(r, dtype=np.float32)
-    return mask if genes is None else mask & genes
+    if genes is not None:
+        r = np.where(genes, r, 0.0)
+    mask = np.zeros(shape[0] * shape[1], dtype=bool)
+    mask[gene_sites(shape, r, rng)] = True
+    return mask.reshape(shape)
 
 
 def box(d, seed):
@@ -322,3 +327,39 @@ def test_polynomial_property_stays_in_bounds_and_touches_only_masked_genes(seed,
     assert (Y >= lower).all() and (Y <= upper).all()
     mask = mirror_mask(np.random.default_rng(seed), (n, d), rate)
     np.testing.assert_array_equal(Y[~mask], X[~mask])
+
+
+# -- the site sampler ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rate", [0.01, 1 / 30, 0.3, 0.97, "per-gene", "per-gene-with-zeros"], ids=str
+)
+def test_gene_sites_hit_each_gene_with_its_rate(rate):
+    n, d = 20_000, 12
+    rng = np.random.default_rng(99)
+    if rate == "per-gene":
+        r = np.random.default_rng(1).uniform(0.0, 0.6, size=d)
+    elif rate == "per-gene-with-zeros":
+        r = np.where(np.arange(d) % 3 == 0, 0.0, 0.25)
+    else:
+        r = np.full(d, rate)
+    pos = gene_sites((n, d), r if isinstance(rate, str) else rate, rng)
+    assert pos.dtype == np.int64
+    assert np.all(np.diff(pos) > 0) and (pos.size == 0 or (pos[0] >= 0 and pos[-1] < n * d))
+    counts = np.bincount(pos % d, minlength=d)
+    se = np.sqrt(n * r * (1 - r)) + 1e-12
+    assert np.all(np.abs(counts - n * r) <= 5 * se + (r == 0) * 0), (counts, n * r)
+    assert np.all(counts[r == 0] == 0)
+    # rows are independent: hits per row follow the binomial mean and variance
+    per_row = np.bincount(pos // d, minlength=n)
+    assert abs(per_row.mean() - r.sum()) < 5 * np.sqrt((r * (1 - r)).sum() / n)
+    var = (r * (1 - r)).sum()
+    assert abs(per_row.var() - var) < 0.1 * var + 1e-9
+
+
+def test_gene_sites_edge_rates():
+    rng = np.random.default_rng(0)
+    assert gene_sites((5, 4), 0.0, rng).size == 0
+    np.testing.assert_array_equal(gene_sites((5, 4), 1.0, rng), np.arange(20))
+    assert gene_sites((0, 4), 0.5, rng).size == 0

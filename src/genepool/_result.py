@@ -56,6 +56,10 @@ class MemoryReport:
     alerts : list of dict
         Cleanups, chunk halvings, leak warnings, with generation and message.
     leak_detected : bool
+    evaluations : dict
+        ``requested`` (candidates), ``evaluated`` (fitness actually computed), ``saved`` (the
+        share the cache and in-generation deduplication spared), ``duplicates`` (within
+        generations), ``errors``.
     """
 
     peak_rss: int
@@ -68,10 +72,13 @@ class MemoryReport:
     cache: dict[str, Any] | None
     alerts: list[dict[str, Any]]
     leak_detected: bool
+    evaluations: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         limit = "none" if self.limit is None else format_size(self.limit)
         hit = "" if self.cache is None else f", cache hit rate {self.cache['hit_rate']:.1%}"
+        if self.evaluations.get("saved"):
+            hit += f", {self.evaluations['saved']:.1%} of evaluations saved"
         return (
             f"MemoryReport(peak RSS {format_size(self.peak_rss)}, limit {limit}, "
             f"{len(self.alerts)} alert(s){hit})"

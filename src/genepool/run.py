@@ -263,6 +263,7 @@ def _run(
         except OSError as exc:
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
     monitor = MemoryMonitor(memory_limit)
+    _check_budget_fits(monitor, optimizer)
     # The evaluator works in the user's sign: the default penalty is the worst value there.
     evaluator = Evaluator(
         problem,
@@ -280,6 +281,7 @@ def _run(
     monitor.add_cleanup("history flush", lambda: recorder.history.flush() and 0)
     evaluator.held_elsewhere = lambda: {
         "population": _state_bytes(optimizer),
+        "candidates being evaluated": evaluator.current_batch_bytes,
         "history": recorder.history.nbytes,
     }
     if isinstance(progress, ProgressReporter):
@@ -341,7 +343,7 @@ def _run(
                 wants = optimizer.stop()
                 if wants:
                     reason = "; ".join(f"{k}: {v}" for k, v in wants.items())
-            del X, y, f
+            del X, y, f, info  # nothing of this generation may survive into the next
     finally:
         reporter.close()
         recorder.history.flush()
@@ -366,6 +368,25 @@ def _run(
         _history=recorder.history,
         _sign=sign,
     )
+
+
+def _check_budget_fits(monitor: MemoryMonitor, optimizer: Optimizer) -> None:
+    """Refuse a budget that the process plus the optimizer alone already exceed."""
+    from .memory._size import format_size
+
+    footprint = optimizer.memory_footprint()
+    if monitor.limit is None or footprint is None:
+        return
+    need = monitor.start_rss + footprint
+    if need > monitor.act_at * monitor.limit:
+        raise ConfigError(
+            f"memory_limit {monitor.limit:,} bytes ({format_size(monitor.limit)}) is too small: "
+            f"the process already uses "
+            f"{format_size(monitor.start_rss)} and {type(optimizer).__name__} needs about "
+            f"{format_size(footprint)} for its populations, leaving no room under "
+            f"{monitor.act_at:.0%} of the budget to evaluate. Raise memory_limit, lower the "
+            f"population size, or use dtype=np.float32."
+        )
 
 
 def _finite_mean(y: np.ndarray) -> float:
@@ -395,4 +416,8 @@ def _memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport
         cache=evaluator.cache_stats(),
         alerts=[a.to_dict() for a in monitor.alerts],
         leak_detected=monitor.leak_detected,
+        evaluations={
+            k: evaluator.stats[k]
+            for k in ("requested", "evaluated", "saved", "duplicates", "errors")
+        },
     )

@@ -53,6 +53,13 @@ class Optimizer(ABC):
         """Number of candidates per :meth:`ask`."""
         raise NotImplementedError
 
+    def memory_footprint(self) -> int | None:
+        """Estimated peak bytes the optimizer holds through ask/tell (None: unknown).
+
+        The run loop refuses a ``memory_limit`` that this alone (plus the process) exceeds.
+        """
+        return None
+
     def best(self) -> tuple[np.ndarray, float] | None:
         """The best individual held in the current state and its fitness, if any."""
         return None
@@ -76,7 +83,8 @@ class Optimizer(ABC):
         """Validate ``tell`` arguments and return private float copies."""
         if expected is None:
             raise OptimizerError("tell() called without a pending ask()")
-        X = np.array(X, dtype=expected.dtype, copy=True)
+        # No copy: every optimizer builds its next state from fresh gathers of X, never views.
+        X = np.asarray(X, dtype=expected.dtype)
         if X.shape != expected.shape:
             raise OptimizerError(f"tell() got X of shape {X.shape}, ask() gave {expected.shape}")
         f = np.array(fitness, dtype=np.float64, copy=True)

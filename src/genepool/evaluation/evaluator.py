@@ -171,6 +171,7 @@ class Evaluator:
         self.first_error: str | None = None
         self.generation = 0
         self._penalized_last = np.zeros(0, dtype=bool)
+        self.current_batch_bytes = 0
         #: Extra memory held by the caller (population, history), reported on a budget error.
         self.held_elsewhere: Any = None
 
@@ -186,6 +187,7 @@ class Evaluator:
         return {
             "requested": self.n_requested,
             "evaluated": self.n_evaluated,
+            "saved": 1.0 - self.n_evaluated / self.n_requested if self.n_requested else 0.0,
             "duplicates": self.n_duplicates,
             "errors": self.n_errors,
             "first_error": self.first_error,
@@ -240,11 +242,13 @@ class Evaluator:
                 f"{PROBE_CHUNK} calibrates it"
             )
             return min(PROBE_CHUNK, remaining)
-        target = self.monitor.act_at * self.memory_limit
-        room = target - rss
+        # Aim between warn_at and act_at: a chunk that lands exactly on act_at would be
+        # halved by the slightest overshoot and chunk sizes would oscillate.
+        aim = (self.monitor.warn_at + self.monitor.act_at) / 2
+        room = aim * self.memory_limit - rss
         size = int(room // self._bpc) if room > 0 else 1
         why.append(
-            f"room under {self.monitor.act_at:.0%} of the budget: "
+            f"room under {aim:.0%} of the budget: "
             f"{format_size(max(room, 0))} / {format_size(self._bpc)} per candidate"
         )
         if self._cap is not None and size > self._cap:
@@ -259,18 +263,23 @@ class Evaluator:
         if self._bpc is None or not self._calibrated:
             self._bpc = max(observed, self._bpc or 0.0, 1.0)
             self._calibrated = True
-        elif observed > 0:
+        elif observed > 0.25 * self._bpc:
+            # Decay slowly when a chunk costs less; ignore chunks that grew little (they were
+            # served from memory freed earlier and still resident, not a real change of cost).
             self._bpc = max(observed, 0.75 * self._bpc)
         level = self.monitor.level(peak)
+        if level == "over" and size <= 1:  # one candidate at a time is already too much
+            raise self.monitor.budget_exceeded(self.generation, self._usage(), rss=peak)
         if level in ("act", "over"):
-            self._cap = max(1, size // 2)
             self._calm = 0
-            self.monitor.note(
-                self.generation,
-                "chunk_halved",
-                f"peak RSS {format_size(peak)} above {self.monitor.act_at:.0%} of "
-                f"the budget: chunk size {size} -> {self._cap}",
-            )
+            if size > 1:
+                self._cap = max(1, size // 2)
+                self.monitor.note(
+                    self.generation,
+                    "chunk_halved",
+                    f"peak RSS {format_size(peak)} above {self.monitor.act_at:.0%} of "
+                    f"the budget: chunk size {size} -> {self._cap}",
+                )
         elif self._cap is not None:
             self._calm += 1
             if self._calm >= 3:
@@ -278,8 +287,6 @@ class Evaluator:
                 self._calm = 0
         if level == "over":
             self.monitor.cleanup(self.generation, "budget exceeded during a chunk")
-            if size <= 1 and self.monitor.level(self.monitor.rss()) == "over":
-                raise self.monitor.budget_exceeded(self.generation, self._usage())
 
     def _usage(self) -> dict[str, int]:
         usage = dict(self.held_elsewhere()) if callable(self.held_elsewhere) else {}
@@ -299,6 +306,7 @@ class Evaluator:
         X = np.asarray(X)
         n = X.shape[0]
         self.n_requested += n
+        self.current_batch_bytes = X.nbytes
         if self.cache is None:
             values = self._evaluate_rows(X, np.arange(n), contiguous=True)
             return values

@@ -295,17 +295,24 @@ class MemoryMonitor:
         """Record an action taken elsewhere (e.g. the evaluator halving its chunk)."""
         self._alert(generation, kind, message, self.rss())
 
-    def budget_exceeded(self, generation: int, usage: dict[str, int]) -> MemoryBudgetExceeded:
-        """The error to raise when the limit is exceeded with nothing left to shrink."""
-        rss = self.rss()
+    def budget_exceeded(
+        self, generation: int, usage: dict[str, int], rss: int | None = None
+    ) -> MemoryBudgetExceeded:
+        """The error to raise when the limit is exceeded with nothing left to shrink.
+
+        ``rss`` is the offending (peak) figure; the current RSS when omitted.
+        """
+        rss = self.rss() if rss is None else rss
         parts = ", ".join(f"{k} {format_size(v)}" for k, v in usage.items())
         accounted = sum(usage.values())
         msg = (
-            f"memory budget {format_size(self.limit or 0)} exceeded: RSS {format_size(rss)} "
-            f"in generation {generation} with nothing left to shrink (chunk size is 1). "
-            f"Held by genepool: {parts}; process baseline {format_size(self.start_rss)}; "
-            f"other {format_size(max(0, rss - accounted - self.start_rss))}. Raise "
-            f"memory_limit, lower the population size, or use float32 genes."
+            f"memory budget {format_size(self.limit or 0)} exceeded: peak RSS "
+            f"{format_size(rss)} in generation {generation} while evaluating one candidate at "
+            f"a time, so there is nothing left to shrink. Held by genepool: {parts}; process "
+            f"baseline {format_size(self.start_rss)}; the fitness and the rest "
+            f"{format_size(max(0, rss - accounted - self.start_rss))}. Raise memory_limit, "
+            f"lower the population size, use float32 genes, or make the fitness use less "
+            f"memory per candidate."
         )
         self._alert(generation, "budget_exceeded", msg, rss, level=logging.ERROR)
         return MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)

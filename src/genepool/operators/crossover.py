@@ -9,13 +9,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import check_pair
+from ._common import check_pair, swap_mask
 
 __all__ = ["arithmetic", "blend", "one_point", "sbx", "two_point", "uniform"]
 
 
 def _swap(p1: np.ndarray, p2: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(mask, p2, p1), np.where(mask, p1, p2)
+
+
+def swap_inplace(p1: np.ndarray, p2: np.ndarray, mask: np.ndarray) -> None:
+    """Exchange ``p1[mask]`` and ``p2[mask]`` in place (what uniform crossover does, without
+    allocating children; the GA uses it on parents it owns)."""
+    tmp = p1[mask]
+    p1[mask] = p2[mask]
+    p2[mask] = tmp
 
 
 def uniform(
@@ -25,7 +33,7 @@ def uniform(
     check_pair(p1, p2)
     if not 0.0 <= swap <= 1.0:
         raise ConfigError(f"uniform crossover swap must be within [0, 1], got {swap!r}")
-    mask = rng.random(p1.shape, dtype=np.float32) < np.float32(swap)
+    mask = swap_mask(p1.shape, swap, rng)
     return _swap(p1, p2, mask)
 
 

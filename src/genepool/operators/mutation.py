@@ -13,21 +13,27 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ._common import gene_mask, gene_rate
+from ._common import gene_rate, gene_sites
 
 __all__ = ["categorical_resample", "gaussian", "integer_step", "polynomial", "uniform_reset"]
 
 
-def _mask(
+def _sites(
     X: np.ndarray, rate: Any, rng: np.random.Generator, copy: bool, genes: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(Y, flat view of Y, flat positions of the mutated genes, their columns)``."""
     if X.ndim != 2:
         raise ConfigError(f"X must have shape (n, d), got {X.shape}")
     r = gene_rate(rate, X.shape[1])
     if genes is not None:  # restrict to a subset of gene columns
         r = np.where(genes, r, 0.0)
-    rows, cols = np.nonzero(gene_mask(X.shape, r, rng))
-    return (X.copy() if copy else X), rows, cols
+    Y = X.copy() if copy else X
+    if not Y.flags.c_contiguous:
+        if not copy:
+            raise ConfigError("copy=False needs a C-contiguous array")
+        Y = np.ascontiguousarray(Y)
+    pos = gene_sites(X.shape, r, rng)
+    return Y, Y.reshape(-1), pos, pos % X.shape[1]
 
 
 def gaussian(
@@ -43,9 +49,9 @@ def gaussian(
 
     ``sigma`` is relative to each gene's range (a scalar or shape ``(d,)``). No bound repair.
     """
-    Y, rows, cols = _mask(X, rate, rng, copy)
+    Y, flat, pos, cols = _sites(X, rate, rng, copy)
     scale = np.broadcast_to(np.asarray(sigma, dtype=np.float64) * (upper - lower), (X.shape[1],))
-    Y[rows, cols] += rng.standard_normal(rows.shape[0]) * scale[cols]
+    flat[pos] += rng.standard_normal(pos.shape[0]) * scale[cols]
     return Y
 
 
@@ -65,14 +71,14 @@ def polynomial(
     """
     if not eta >= 0:  # also rejects NaN
         raise ConfigError(f"polynomial eta must be >= 0, got {eta!r}")
-    Y, rows, cols = _mask(X, rate, rng, copy)
+    Y, flat, pos, cols = _sites(X, rate, rng, copy)
     lo = np.asarray(lower, dtype=np.float64)[cols]
     hi = np.asarray(upper, dtype=np.float64)[cols]
-    y = Y[rows, cols].astype(np.float64)
+    y = flat[pos].astype(np.float64)
     span = hi - lo
     d1 = (y - lo) / span
     d2 = (hi - y) / span
-    u = rng.random(rows.shape[0])
+    u = rng.random(pos.shape[0])
     p = 1.0 / (eta + 1.0)
     left = u < 0.5
     xy = np.where(left, 1.0 - d1, 1.0 - d2)
@@ -82,7 +88,7 @@ def polynomial(
         2.0 * (1.0 - u) + 2.0 * (u - 0.5) * xy ** (eta + 1.0),
     )
     deltaq = np.where(left, val**p - 1.0, 1.0 - val**p)
-    Y[rows, cols] = np.clip(y + deltaq * span, lo, hi)
+    flat[pos] = np.clip(y + deltaq * span, lo, hi)
     return Y
 
 
@@ -95,10 +101,10 @@ def uniform_reset(
     copy: bool = True,
 ) -> np.ndarray:
     """Replace each selected gene by a uniform draw within its bounds."""
-    Y, rows, cols = _mask(X, rate, rng, copy)
+    Y, flat, pos, cols = _sites(X, rate, rng, copy)
     lo = np.asarray(lower, dtype=np.float64)[cols]
     hi = np.asarray(upper, dtype=np.float64)[cols]
-    Y[rows, cols] = rng.uniform(lo, hi)
+    flat[pos] = rng.uniform(lo, hi)
     return Y
 
 
@@ -114,8 +120,8 @@ def integer_step(
 
     ``genes`` is a boolean mask of shape ``(d,)`` of the integer genes.
     """
-    Y, rows, cols = _mask(X, rate, rng, copy, genes=np.asarray(genes, dtype=bool))
-    Y[rows, cols] += np.where(rng.random(rows.shape[0]) < 0.5, -step, step)
+    Y, flat, pos, _ = _sites(X, rate, rng, copy, genes=np.asarray(genes, dtype=bool))
+    flat[pos] += np.where(rng.random(pos.shape[0]) < 0.5, -step, step)
     return Y
 
 
@@ -132,9 +138,9 @@ def categorical_resample(
     than 2 are never touched. Categories are encoded as indices (see :mod:`genepool.space`).
     """
     k = np.asarray(n_choices, dtype=np.int64)
-    Y, rows, cols = _mask(X, rate, rng, copy, genes=k >= 2)
+    Y, flat, pos, cols = _sites(X, rate, rng, copy, genes=k >= 2)
     kc = k[cols]
-    current = np.clip(np.floor(Y[rows, cols] + 0.5), 0, kc - 1).astype(np.int64)
+    current = np.clip(np.floor(flat[pos] + 0.5), 0, kc - 1).astype(np.int64)
     # A uniform draw among the k - 1 other categories.
-    Y[rows, cols] = (current + 1 + np.floor(rng.random(rows.shape[0]) * (kc - 1))) % kc
+    flat[pos] = (current + 1 + np.floor(rng.random(pos.shape[0]) * (kc - 1))) % kc
     return Y

@@ -10,18 +10,30 @@ import numpy as np
 
 from ..errors import ConfigError, check_int
 from ._common import minimized
+from ._nb import take_rows2
 
 __all__ = ["generational", "mu_comma_lambda", "mu_plus_lambda"]
 
 
 def _take(parents: np.ndarray, offspring: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Rows ``idx`` of ``concatenate([parents, offspring])`` without building the concatenation."""
-    n_p = parents.shape[0]
     out = np.empty((idx.shape[0], parents.shape[1]), dtype=parents.dtype)
-    from_parents = idx < n_p
-    out[from_parents] = parents[idx[from_parents]]
-    out[~from_parents] = offspring[idx[~from_parents] - n_p]
-    return out
+    off = np.ascontiguousarray(offspring, dtype=parents.dtype)
+    return take_rows2(np.ascontiguousarray(parents), off, idx.astype(np.int64), out)
+
+
+def _best_first(f: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(f, kind="stable")[:k]`` in O(n + k log k): partition, then sort the k."""
+    n = f.shape[0]
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k >= n:
+        return np.argsort(f, kind="stable")
+    v = np.partition(f, k - 1)[k - 1]
+    less = np.flatnonzero(f < v)
+    ties = np.flatnonzero(f == v)[: k - less.shape[0]]  # lowest indices among the ties
+    idx = np.concatenate([less, ties])
+    return idx[np.argsort(f[idx], kind="stable")]
 
 
 def _check(
@@ -58,7 +70,7 @@ def mu_plus_lambda(
     f = np.concatenate(
         [np.asarray(parent_fitness, np.float64), np.asarray(offspring_fitness, np.float64)]
     )
-    idx = np.argsort(np.concatenate([pf, of]), kind="stable")[:mu]
+    idx = _best_first(np.concatenate([pf, of]), mu)
     return _take(parents, offspring, idx), f[idx]
 
 
@@ -75,8 +87,8 @@ def mu_comma_lambda(
     mu = check_int("mu", mu)
     if not 1 <= mu <= offspring.shape[0]:
         raise ConfigError(f"mu must be within [1, {offspring.shape[0]}] (lambda >= mu), got {mu}")
-    idx = np.argsort(of, kind="stable")[:mu]
-    return offspring[idx], np.asarray(offspring_fitness, np.float64)[idx]
+    idx = _best_first(of, mu)
+    return np.take(offspring, idx, axis=0), np.asarray(offspring_fitness, np.float64)[idx]
 
 
 def generational(
@@ -100,8 +112,8 @@ def generational(
         raise ConfigError(
             f"generational replacement needs >= {n - elitism} offspring, got {offspring.shape[0]}"
         )
-    elite = np.argsort(pf, kind="stable")[:elitism]
-    kept = np.argsort(of, kind="stable")[: n - elitism]
+    elite = _best_first(pf, elitism)
+    kept = _best_first(of, n - elitism)
     idx = np.concatenate([elite, kept + n])
     f = np.concatenate(
         [
