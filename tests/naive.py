@@ -396,3 +396,148 @@ def generational(parents, parent_fitness, offspring, offspring_fitness, elitism:
     ]
     order = best_first(pool_f)
     return np.array([pool_x[i] for i in order]), np.array([pool_f[i] for i in order])
+
+
+# ===========================================================================================
+# Fitness cache and byte-size twins (genepool.evaluation._nb, genepool.evaluation.cache,
+# genepool.memory._size). Written from the documented rules, never from the kernels.
+# ===========================================================================================
+
+_U64 = (1 << 64) - 1
+
+
+def float_bits(x: float) -> int:
+    """The IEEE-754 bits of ``float(x)`` as an unsigned 64-bit integer."""
+    import struct
+
+    return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+
+
+def cache_key(space, x_row, quantize=None) -> tuple[int, ...]:
+    """Cache key of one encoded row: one unsigned 64-bit word per gene.
+
+    Real genes: the bits of ``float(x)`` (``-0.0`` folded into ``0.0``); with ``quantize`` (a
+    scalar or one value per gene) the grid cell ``floor((x - lower) / (q * (upper - lower)) +
+    0.5)`` in two's complement. Integer, categorical and bool genes: the nearest index
+    ``clip(floor(x + 0.5), lower + 0.5, upper - 0.5)`` in two's complement.
+    """
+    words = []
+    for j, gene in enumerate(space.genes):
+        x = float(x_row[j])
+        lower, upper = (float(b) for b in gene.encoded_bounds)
+        if type(gene).__name__ == "Real":
+            if quantize is None:
+                words.append(0 if x == 0.0 else float_bits(x))
+            else:
+                q = float(quantize) if np.ndim(quantize) == 0 else float(quantize[j])
+                cell = math.floor((x - lower) / (q * (upper - lower)) + 0.5)
+                words.append(cell & _U64)
+        else:
+            index = min(max(math.floor(x + 0.5), lower + 0.5), upper - 0.5)
+            words.append(int(index) & _U64)
+    return tuple(words)
+
+
+def cache_keys(space, X, quantize=None) -> list[tuple[int, ...]]:
+    return [cache_key(space, row, quantize) for row in X]
+
+
+def group_keys(keys) -> tuple[list[int], list[int]]:
+    """``(first, inverse)``: first row of each distinct key in order of appearance, and the
+    group of every row."""
+    group_of: dict = {}
+    first, inverse = [], []
+    for i, k in enumerate(keys):
+        k = tuple(k)
+        if k not in group_of:
+            group_of[k] = len(first)
+            first.append(i)
+        inverse.append(group_of[k])
+    return first, inverse
+
+
+class LRUCache:
+    """The documented rules of ``FitnessCache`` on an ``OrderedDict`` (least recent first).
+
+    * ``lookup``: every hit becomes the most recently used entry, in query order.
+    * ``put`` of ``k`` new keys: if ``k > capacity`` only the last ``capacity`` are kept; if
+      ``size + k > capacity``, first evict ``max(overflow, ceil(evict_fraction * capacity))``
+      least recently used entries (at most ``size``); then insert in order (most recent last).
+    * ``add``: the distinct keys in order of appearance are looked up, the absent ones put with
+      the value of their first row.
+    """
+
+    def __init__(self, capacity: int, evict_fraction: float = 1 / 16) -> None:
+        self.capacity = capacity
+        from collections import OrderedDict
+
+        self.evict_fraction = evict_fraction
+        self.entries: OrderedDict = OrderedDict()
+        self.hits = self.misses = self.evictions = self.inserts = 0
+
+    def lookup(self, keys) -> list:
+        found = []
+        for k in keys:
+            if k in self.entries:
+                self.hits += 1
+                self.entries.move_to_end(k)
+                found.append(self.entries[k])
+            else:
+                self.misses += 1
+                found.append(None)
+        return found
+
+    def put(self, keys, values) -> None:
+        keys, values = list(keys), list(values)
+        if not keys or self.capacity == 0:
+            return
+        if len(keys) > self.capacity:
+            keys, values = keys[-self.capacity :], values[-self.capacity :]
+        overflow = len(self.entries) + len(keys) - self.capacity
+        if overflow > 0:
+            count = min(
+                len(self.entries), max(overflow, math.ceil(self.evict_fraction * self.capacity))
+            )
+            for _ in range(count):
+                self.entries.popitem(last=False)
+            self.evictions += count
+        for k, v in zip(keys, values):
+            self.entries[k] = v
+            self.inserts += 1
+
+    def add(self, keys, values) -> None:
+        first, _ = group_keys(keys)
+        distinct = [keys[i] for i in first]
+        found = self.lookup(distinct)
+        new = [i for i, f in zip(first, found) if f is None]
+        self.put([keys[i] for i in new], [values[i] for i in new])
+
+
+def max_entries(max_bytes: int, d: int, m: int = 1) -> int:
+    """Most entries whose arrays fit in ``max_bytes``: per entry a key (``d`` words), a hash,
+    ``m`` values and a tick; plus a slot table of ``8 * S`` bytes, ``S`` the smallest power of
+    two with ``S >= 2 * entries``."""
+    row = 8 * d + 8 + 8 * m + 8
+
+    def fits(c: int) -> bool:
+        s = 1
+        while s < 2 * c:
+            s *= 2
+        return c == 0 or c * row + 8 * s <= max_bytes
+
+    # The bytes needed grow with the number of entries, so bisect on ``fits``.
+    lo, hi = 0, max_bytes // row + 1  # fits(lo), not fits(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
+_SIZE_UNITS = {"b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+_SIZE_UNITS.update({u + "b": v for u, v in _SIZE_UNITS.items() if u != "b"})
+_SIZE_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
+
+
+def size_bytes(number: str, unit: str) -> int:
+    """Exact bytes of a decimal ``number`` (text) of ``unit``, fractions of a byte dropped."""
+    return math.floor(Fraction(number) * _SIZE_UNITS[unit.lower()])

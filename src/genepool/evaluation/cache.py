@@ -111,7 +111,7 @@ class FitnessCache:
         self._hashes = np.empty(0, dtype=np.uint64)
         self._values = np.empty((0, 0), dtype=np.float64)
         self._ticks = np.empty(0, dtype=np.int64)
-        self._slots = np.full(1, _nb.EMPTY, dtype=np.int64)
+        self._slots = np.full(0, _nb.EMPTY, dtype=np.int64)
         self._plan: tuple[Space, np.ndarray, np.ndarray] | None = None
 
     # -- sizing ------------------------------------------------------------------------------
@@ -124,12 +124,12 @@ class FitnessCache:
 
     def _capacity_for(self, d: int, m: int) -> int:
         row = 8 * d + 8 + 8 * m + 8  # key, hash, values, tick
-        cap = self.max_bytes // (row + 16)
-        # The slot table is a power of two >= 2 * capacity: shrink until everything fits.
-        while cap > 0 and cap * row + 8 * _pow2_at_least(2 * cap) > self.max_bytes:
-            over = cap * row + 8 * _pow2_at_least(2 * cap) - self.max_bytes
-            cap -= max(1, -(-over // row))
-        return max(0, cap)
+        # The slot table is a power of two >= 2 * capacity: try every table size that fits.
+        cap, slots = 0, 2
+        while 8 * slots <= self.max_bytes:
+            cap = max(cap, min(slots // 2, (self.max_bytes - 8 * slots) // row))
+            slots *= 2
+        return cap
 
     @property
     def nbytes(self) -> int:
@@ -215,7 +215,8 @@ class FitnessCache:
                 self._ticks[:n],
             )
         self._keys, self._hashes, self._values, self._ticks = keys, hashes, values, ticks
-        self._slots = np.full(_pow2_at_least(2 * capacity), _nb.EMPTY, dtype=np.int64)
+        n_slots = _pow2_at_least(2 * capacity) if capacity else 0  # empty: no slots needed
+        self._slots = np.full(n_slots, _nb.EMPTY, dtype=np.int64)
         _nb.table_insert(self._slots, self._hashes, 0, n)
 
     # -- lookup and insert -------------------------------------------------------------------
@@ -286,7 +287,7 @@ class FitnessCache:
         self._check_width(batch)
         rows = np.asarray(rows, dtype=np.int64)
         V = np.asarray(values, dtype=np.float64)
-        V = V.reshape(V.shape[0], -1) if V.ndim > 1 else V[:, None]
+        V = V.reshape(V.shape[0], math.prod(V.shape[1:])) if V.ndim > 1 else V[:, None]
         if V.shape[0] != rows.shape[0]:
             raise ConfigError(f"got {rows.shape[0]} rows but {V.shape[0]} values")
         if self._m is None:

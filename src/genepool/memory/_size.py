@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -45,12 +46,14 @@ def parse_size(value: Any, name: str = "memory_limit") -> int:
     """
     if isinstance(value, bool):
         raise ConfigError(f"{name} must be a size like '2GB' or a number of bytes, got {value!r}")
+    number: int | float | Decimal
     if isinstance(value, (int, np.integer)):
-        number, unit = float(value), ""
+        number, unit = int(value), ""
     elif isinstance(value, (float, np.floating)):
         number, unit = float(value), ""
     elif isinstance(value, str) and (m := _PATTERN.match(value)):
-        number, unit = float(m.group(1)), m.group(2).lower()
+        # Decimal, not float: "1.001KB" is exactly 1001 bytes (float gives 1000.9999...).
+        number, unit = Decimal(m.group(1)), m.group(2).lower()
         if unit not in _UNITS:
             raise ConfigError(
                 f"{name}: unknown unit {m.group(2)!r} in {value!r}; use B, KB, MB, "
@@ -58,8 +61,14 @@ def parse_size(value: Any, name: str = "memory_limit") -> int:
             )
     else:
         raise ConfigError(f"{name} must be a size like '2GB' or a number of bytes, got {value!r}")
-    size = number * _UNITS[unit]
-    if not math.isfinite(size) or size < 1:
+    try:
+        size = number * _UNITS[unit]
+        finite = math.isfinite(float(size))
+    except ArithmeticError:  # too large for a float (int) or for Decimal's exponent range
+        finite = False
+    if not finite:
+        raise ConfigError(f"{name} must be a finite number of bytes, got {value!r}")
+    if size < 1:
         raise ConfigError(f"{name} must be at least 1 byte, got {value!r}")
     return int(size)
 
