@@ -56,6 +56,7 @@ SEED = 12345
 MIB = 2**20
 POLL_S = 0.002
 BUDGET = "1GB"
+BIG_BUDGET = "2GB"  # for P=1M, where 1GB cannot hold the GA's populations
 NO_LIMIT_MAX_BYTES = 12 * 2**30  # skip an unlimited run whose estimated working set is above
 CHILD_TIMEOUT_S = 300
 
@@ -469,12 +470,13 @@ def _log(msg: str) -> None:
 def sweep_scale(plan: dict[str, Any], kib: int) -> list[dict[str, Any]]:
     from genepool.memory._size import parse_size
 
-    budget = parse_size(BUDGET)
     rows = []
     for p, gens in plan["scale"]:
         configs = [(BUDGET, False)]
         if plan["callback_at"] == p:
-            configs.append((BUDGET, True))
+            # 1GB is refused upfront at P=1M (the GA's own populations need ~0.8 GiB), so the
+            # budget that fits is shown too, with and without a callback.
+            configs += [(BIG_BUDGET, False), (BIG_BUDGET, True)]
         configs.append((None, False))
         for limit, callback in configs:
             cfg = {
@@ -493,7 +495,7 @@ def sweep_scale(plan: dict[str, Any], kib: int) -> list[dict[str, Any]]:
                 continue
             _log(f"scale P={p:,} limit={limit} callback={callback} ...")
             row = run_child(cfg)
-            row["budget_bytes"] = None if limit is None else budget
+            row["budget_bytes"] = None if limit is None else parse_size(limit)
             row["estimated_bytes"] = estimate
             rows.append(row)
         _log(f"floor P={p:,} (GA ask/tell alone) ...")
@@ -536,6 +538,8 @@ def table_scale(rows: list[dict[str, Any]], kib: int) -> str:
         peaks = [r.get("peak_rss_outside"), r.get("peak_rss")]
         if c["limit"] is None:
             under = "n/a"
+        elif r.get("error") and "ConfigError" in r["error"] and "too small" in r["error"]:
+            under = "refused upfront"
         elif r.get("error"):
             under = "no (raised)" if "MemoryBudgetExceeded" in r["error"] else "no (error)"
         else:
@@ -546,7 +550,9 @@ def table_scale(rows: list[dict[str, Any]], kib: int) -> str:
         notes = []
         if c["limit"] is not None and floor.get("peak", 0) > r["budget_bytes"]:
             notes.append("the optimizer alone peaks above the budget")
-        if r.get("error"):
+        if under == "refused upfront":
+            notes.append("ConfigError before the run: the budget cannot hold the populations")
+        elif r.get("error"):
             notes.append(r["error"][:160].replace("|", "/"))
         elif r.get("alerts"):
             notes.append(", ".join(f"{v} {k}" for k, v in r["alerts"].items()))
