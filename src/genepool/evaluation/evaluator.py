@@ -405,7 +405,6 @@ class Evaluator:
 
     def _evaluate_chunk(self, Xc: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Values of one chunk and the mask of penalized rows."""
-        n = Xc.shape[0]
         try:
             y = self._call(Xc)
         except GenepoolError:
@@ -414,26 +413,28 @@ class Evaluator:
             if self.on_error == "raise":
                 raise self._located_error(Xc, rows, exc) from exc
             return self._evaluate_split(Xc, rows)
+        return self._check_finite(y, Xc, rows)
+
+    def _check_finite(
+        self, y: np.ndarray, Xc: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raise on NaN/inf (naming the individual), or penalize those rows; returns the mask."""
         bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
-        if bad.any():
-            i = int(np.argmax(bad))
-            if self.on_error == "raise":
-                params = self.space.decode_row(Xc[i])
-                raise FitnessError(
-                    f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()} with "
-                    f"params {params}",
-                    index=int(rows[i]),
-                    params=params,
-                    generation=self.generation,
-                )
-            self._record_error(
-                int(bad.sum()),
-                f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()}",
+        if not bad.any():
+            return y, bad
+        i = int(np.argmax(bad))
+        what = f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()}"
+        if self.on_error == "raise":
+            params = self.space.decode_row(Xc[i])
+            raise FitnessError(
+                f"{what} with params {params}",
+                index=int(rows[i]),
+                params=params,
+                generation=self.generation,
             )
-            y = y.copy()
-            y[bad] = self.penalty
-        if y.shape[0] != n:  # pragma: no cover - _call checks shapes
-            raise FitnessError("wrong number of fitness values")
+        self._record_error(int(bad.sum()), what)
+        y = y.copy()
+        y[bad] = self.penalty
         return y, bad
 
     def _call(self, Xc: np.ndarray) -> np.ndarray:
@@ -502,7 +503,7 @@ class Evaluator:
         n = Xc.shape[0]
         if n == 1:
             try:
-                return self._evaluate_chunk_once(Xc, rows)
+                return self._check_finite(self._call(Xc), Xc, rows)
             except GenepoolError:
                 raise
             except Exception as exc:
@@ -520,16 +521,3 @@ class Evaluator:
         if parts[0][0].shape[1:] != parts[1][0].shape[1:]:
             raise FitnessError("fitness returned different numbers of objectives")
         return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-
-    def _evaluate_chunk_once(
-        self, Xc: np.ndarray, rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        y = self._call(Xc)
-        bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
-        if bad.any():
-            self._record_error(
-                int(bad.sum()),
-                f"fitness returned {y[bad][0]} for individual {int(rows[0])}{self._where()}",
-            )
-            y = np.where(bad if y.ndim == 1 else bad[:, None], self.penalty, y)
-        return y, bad

@@ -163,8 +163,10 @@ class MemoryMonitor:
         First generations ignored by the leak detector (imports, JIT, caches warming up).
     max_samples : int, default 10_000
         Capacity of the per-generation sample ring buffer.
-    uss_interval : float, default 0.25
-        Minimum seconds between USS samples (reading USS costs ~0.3 ms).
+    interval : float, default 0.25
+        Minimum seconds between USS samples (reading USS costs ~0.3 ms). RSS is read at
+        every generation end, and chunk peaks come from the kernel counter, so nothing needs
+        a background sampling thread.
     """
 
     def __init__(
@@ -177,7 +179,7 @@ class MemoryMonitor:
         leak_threshold: int | str | None = None,
         leak_warmup: int = 2,
         max_samples: int = 10_000,
-        uss_interval: float = 0.25,
+        interval: float = 0.25,
     ) -> None:
         self.limit = None if limit is None else parse_size(limit, "memory_limit")
         self.warn_at = check_float("warn_at", warn_at, low=0.0, high=1.0, low_inclusive=False)
@@ -201,7 +203,7 @@ class MemoryMonitor:
             check_int("max_samples", max_samples, minimum=1), dtype=_SAMPLE_DTYPE
         )
         self._n_samples = 0
-        self.uss_interval = float(uss_interval)
+        self.interval = check_float("interval", interval, low=0.0)
         self._last_uss_time = -np.inf
         self._last_uss = 0
         self.alerts: list[Alert] = []
@@ -322,7 +324,7 @@ class MemoryMonitor:
         """Record a sample, clean up above ``warn_at``, look for a leak; returns the RSS."""
         rss = self.rss()
         now = time.perf_counter()
-        if now - self._last_uss_time >= self.uss_interval:
+        if now - self._last_uss_time >= self.interval:
             self._last_uss = self.uss()
             self._last_uss_time = now
         self._record(
