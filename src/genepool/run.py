@@ -318,16 +318,11 @@ def _run(
             else:
                 since_improvement += 1
             elapsed = time.perf_counter() - start
-            accounted = (
-                _state_bytes(optimizer)
-                + X.nbytes
-                + recorder.history.nbytes
-                + (evaluator.cache.nbytes if evaluator.cache is not None else 0)
-            )
-            rss = monitor.end_generation(gen, accounted, max(evaluator.chunk_sizes, default=0))
+            accounted = sum(evaluator.usage().values())
+            rss = monitor.end_generation(gen, accounted, evaluator.largest_chunk)
             recorder.add(gen, best, f, X, n_eval, elapsed, rss)
             recorder.snapshot(gen, X, y)
-            extra = _progress_extra(evaluator, rss)
+            extra = _progress_extra(evaluator, rss) if reporter.mode is not None else ""
             reporter.update(
                 gen, sign * best, _finite_mean(y), n_eval, n_eval / max(elapsed, 1e-9), extra
             )

@@ -172,6 +172,8 @@ class Evaluator:
         self.generation = 0
         self._penalized_last = np.zeros(0, dtype=bool)
         self.current_batch_bytes = 0
+        #: Largest chunk of the last :meth:`evaluate` call.
+        self.largest_chunk = 0
         #: Extra memory held by the caller (population, history), reported on a budget error.
         self.held_elsewhere: Any = None
 
@@ -269,7 +271,7 @@ class Evaluator:
             self._bpc = max(observed, 0.75 * self._bpc)
         level = self.monitor.level(peak)
         if level == "over" and size <= 1:  # one candidate at a time is already too much
-            raise self.monitor.budget_exceeded(self.generation, self._usage(), rss=peak)
+            raise self.monitor.budget_exceeded(self.generation, self.usage(), rss=peak)
         if level in ("act", "over"):
             self._calm = 0
             if size > 1:
@@ -288,7 +290,8 @@ class Evaluator:
         if level == "over":
             self.monitor.cleanup(self.generation, "budget exceeded during a chunk")
 
-    def _usage(self) -> dict[str, int]:
+    def usage(self) -> dict[str, int]:
+        """Bytes held by genepool, by part: what the caller declared, plus the cache."""
         usage = dict(self.held_elsewhere()) if callable(self.held_elsewhere) else {}
         if self.cache is not None:
             usage["fitness cache"] = self.cache.nbytes
@@ -307,6 +310,7 @@ class Evaluator:
         n = X.shape[0]
         self.n_requested += n
         self.current_batch_bytes = X.nbytes
+        self.largest_chunk = 0
         if self.cache is None:
             values = self._evaluate_rows(X, np.arange(n), contiguous=True)
             return values
@@ -391,6 +395,7 @@ class Evaluator:
             out[start:stop] = yc
             penalized[start:stop] = bad
             self.chunk_sizes[size] += 1
+            self.largest_chunk = max(self.largest_chunk, size)
             self.n_evaluated += size
             if self.monitor is not None and self.memory_limit is not None and rss is not None:
                 peak = self.monitor.end_interval()
