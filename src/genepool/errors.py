@@ -12,6 +12,7 @@ import numpy as np
 
 __all__ = [
     "ConfigError",
+    "DataError",
     "FitnessError",
     "GenepoolError",
     "MemoryBudgetExceeded",
@@ -31,6 +32,11 @@ class ConfigError(GenepoolError, ValueError):
 
 class SpaceError(ConfigError):
     """A gene or a search space is ill-defined, or an array does not fit the space."""
+
+
+class DataError(GenepoolError, ValueError):
+    """Market (or other input) data is unreadable or invalid; the message names the problem
+    and, where there is one, the row."""
 
 
 class OptimizerError(GenepoolError, RuntimeError):

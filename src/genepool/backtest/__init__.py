@@ -1,0 +1,1 @@
+"""Backtests of populations of trading strategies: data, indicators, a fused numba simulator."""
