@@ -1,1 +1,21 @@
-"""Backtests of populations of trading strategies: data, indicators, a fused numba simulator."""
+"""Backtests of populations of trading strategies: data, indicators, a fused numba simulator.
+
+- :func:`simulate_signals` backtests explicit signals (vectorbt's ``from_signals`` rules).
+- :class:`StrategyProblem` evaluates a GA population of strategies of one family in one fused
+  pass per strategy, with each unique indicator computed once.
+"""
+
+from ._sim_nb import METRICS
+from .problem import INVALID_FITNESS, StrategyProblem
+from .simulate import annualization_factor, simulate_signals
+from .strategies import family_names, get_family
+
+__all__ = [
+    "INVALID_FITNESS",
+    "METRICS",
+    "StrategyProblem",
+    "annualization_factor",
+    "family_names",
+    "get_family",
+    "simulate_signals",
+]

@@ -91,9 +91,6 @@ def _signals(family, t, close, A, B, ia, ib, p1, p2, entries, exits, col):
         m0, m1, s0, s1 = A[ia, t - 1], A[ia, t], B[ib, t - 1], B[ib, t]
         c0, c1 = close[t - 1], close[t]
         return (_crossed_below(c0, c1, m0 - p1 * s0, m1 - p1 * s1), _crossed_above(c0, c1, m0, m1))
-    if family == MACD:  # A: MACD line rows, B: signal line rows
-        d0, d1 = A[ia, t - 1] - B[ib, t - 1], A[ia, t] - B[ib, t]
-        return _crossed_above(d0, d1, 0.0, 0.0), _crossed_below(d0, d1, 0.0, 0.0)
     # BREAKOUT: A: rolling max of highs, B: rolling min of lows (windows ending at the bar)
     hi, lo, c = A[ia, t - 1], B[ib, t - 1], close[t]
     if np.isnan(hi) or np.isnan(lo):
@@ -143,9 +140,39 @@ def simulate_one(
     has_loss = False
     bars_in = 0
     value = init_cash
+    # MACD: the signal line is an EMA of the MACD line (A[ia] - A[ib], EMA rows), streamed here
+    # with exactly the arithmetic of pandas' ewm(adjust=False) as in nb._ema_into.
+    alpha = 1.0 / (1.0 + (p1 - 1.0) / 2.0)
+    old_wt_factor = 1.0 - alpha
+    ema = np.nan
+    old_wt = 1.0
+    nobs = 0
+    prev_diff = np.nan
     for t in range(n_bars):
         c = close[t]
-        entry, exit_ = _signals(family, t, close, A, B, ia, ib, p1, p2, entries, exits, col)
+        if family == MACD:
+            line = A[ia, t] - A[ib, t]
+            observed = not np.isnan(line)
+            if t == 0:
+                ema = line
+                nobs = 1 if observed else 0
+            else:
+                if observed:
+                    nobs += 1
+                if not np.isnan(ema):
+                    old_wt *= old_wt_factor
+                    if observed:
+                        if ema != line:
+                            ema = (old_wt * ema + alpha * line) / (old_wt + alpha)
+                        old_wt = 1.0
+                elif observed:
+                    ema = line
+            diff = line - ema if nobs >= p1 else np.nan
+            entry = t > 0 and _crossed_above(prev_diff, diff, 0.0, 0.0)
+            exit_ = t > 0 and _crossed_below(prev_diff, diff, 0.0, 0.0)
+            prev_diff = diff
+        else:
+            entry, exit_ = _signals(family, t, close, A, B, ia, ib, p1, p2, entries, exits, col)
         if pos > 0.0 and (
             (sl > 0.0 and c <= entry_price * (1.0 - sl))
             or (tp > 0.0 and c >= entry_price * (1.0 + tp))

@@ -1,0 +1,209 @@
+"""``StrategyProblem``: a population of strategies evaluated by the fused numba backtest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, DataError, check_float, check_int
+from ..problem import Problem
+from ..space import Space
+from ._sim_nb import METRICS, N_METRICS, simulate_family_nb
+from .simulate import annualization_factor, check_prices
+from .strategies import STOP_GENES, get_family
+
+__all__ = ["INVALID_FITNESS", "StrategyProblem"]
+
+#: Fitness of a strategy with too few trades or a non-finite objective (finite, so that
+#: population statistics stay meaningful; far below any real metric).
+INVALID_FITNESS = -1e12
+
+
+def _prices(data: Any, needs_high_low: bool) -> tuple[dict[str, np.ndarray], Any]:
+    """Contiguous float64 close (and high/low) arrays, and the time index if any."""
+    if isinstance(data, pd.DataFrame):
+        cols = {str(c).strip().lower(): c for c in data.columns}
+        if "close" not in cols:
+            raise DataError(f"data has no 'close' column (columns: {list(data.columns)})")
+        out = {"close": data[cols["close"]].to_numpy(dtype=np.float64)}
+        for name in ("high", "low"):
+            out[name] = (
+                data[cols[name]].to_numpy(dtype=np.float64) if name in cols else out["close"]
+            )
+        index = data.index
+    else:
+        close = (
+            data.to_numpy(dtype=np.float64)
+            if isinstance(data, pd.Series)
+            else np.asarray(data, dtype=np.float64)
+        )
+        if close.ndim != 1:
+            raise DataError(f"close prices must be one series of shape (T,), got {close.shape}")
+        out = {"close": close, "high": close, "low": close}
+        index = data.index if isinstance(data, pd.Series) else None
+    for name in ("close", "high", "low") if needs_high_low else ("close",):
+        arr = np.ascontiguousarray(out[name])
+        if arr.size == 0:
+            raise DataError("data has no bars")
+        check_prices(arr, name)
+        out[name] = arr
+    return out, index
+
+
+class StrategyProblem(Problem):
+    """Evolve trading strategies of one family on price data (fitness to maximize).
+
+    Every evaluation decodes the population, computes each unique indicator once (tables of
+    shape (U, T) for U unique indicator parameters), then one numba kernel, parallel over
+    strategies, streams over the bars with O(1) state per strategy: peak memory is
+    O(U * T + N * 13), never O(T * N). The metrics equal :func:`simulate_signals` on the
+    strategy's explicit signals (tested), which equals ``vectorbt.Portfolio.from_signals``.
+
+    Parameters
+    ----------
+    data : DataFrame with a ``close`` column (and ``high``/``low`` for ``breakout``), Series,
+        or array of closes
+    family : {"rsi", "ma_cross", "bollinger", "macd", "breakout"}
+        Signal rules and genes (see :mod:`genepool.backtest.strategies`).
+    objective : str or sequence of str, default "sharpe_ratio"
+        Metric column(s) to maximize; prefix a name with ``-`` to minimize it
+        (``"-annualized_volatility"``). Several names give a multi-objective fitness (n, m).
+    fees, slippage, init_cash : float
+        As in :func:`simulate_signals`; fees default to 0.1 % per order.
+    min_trades : int, default 1
+        Strategies with fewer trades get ``INVALID_FITNESS`` (-1e12), as do non-finite
+        objective values (e.g. the +inf Sharpe of a strategy without variance): never +inf.
+    stops : bool, default False
+        Add ``stop_loss`` and ``take_profit`` genes.
+    rsi_method : {"wilder", "sma"}
+        RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
+    freq, year
+        Bar duration (inferred from a DatetimeIndex) and year length for annualization.
+
+    Examples
+    --------
+    >>> import numpy as np, genepool as gp
+    >>> from genepool.backtest import StrategyProblem
+    >>> close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 2000)))
+    >>> prob = StrategyProblem(close, "rsi", freq="1h")
+    >>> prob.space.names
+    ('window', 'lower', 'upper')
+    >>> y = prob.evaluate(prob.space.sample(8, np.random.default_rng(1)))
+    >>> y.shape
+    (8,)
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        family: str = "rsi",
+        objective: str | Sequence[str] = "sharpe_ratio",
+        *,
+        fees: float = 0.001,
+        slippage: float = 0.0,
+        init_cash: float = 10_000.0,
+        min_trades: int = 1,
+        stops: bool = False,
+        rsi_method: str = "wilder",
+        freq: Any = None,
+        year: Any = "365 days",
+    ) -> None:
+        self.family = get_family(family)
+        names = [objective] if isinstance(objective, str) else list(objective)
+        if not names:
+            raise ConfigError("objective must name at least one metric")
+        self.objectives: list[tuple[int, float]] = []
+        for name in names:
+            sign, metric = (-1.0, name[1:]) if name.startswith("-") else (1.0, name)
+            if metric not in METRICS:
+                raise ConfigError(f"unknown objective {name!r}; metrics are {list(METRICS)}")
+            self.objectives.append((METRICS.index(metric), sign))
+        self.objective_names = names
+        self.fees = check_float("fees", fees, low=0.0, high=1.0, high_inclusive=False)
+        self.slippage = check_float("slippage", slippage, low=0.0, high=1.0, high_inclusive=False)
+        self.init_cash = check_float("init_cash", init_cash, low=0.0, low_inclusive=False)
+        self.min_trades = check_int("min_trades", min_trades, minimum=0)
+        if rsi_method not in ("wilder", "sma"):
+            raise ConfigError(f"rsi_method must be 'wilder' or 'sma', got {rsi_method!r}")
+        self.options = {"rsi_method": rsi_method}
+        self.stops = bool(stops)
+        self.space = Space(self.family.genes() + (list(STOP_GENES) if self.stops else []))
+        self.data, index = _prices(data, self.family.needs_high_low)
+        self.n_bars = self.data["close"].shape[0]
+        self.ann_factor = annualization_factor(freq, year, index)
+        longest = self.family.longest_window(
+            {
+                g.name: np.array([g.high])
+                for g in self.space.genes
+                if hasattr(g, "high") and isinstance(g.high, int)
+            }
+        )
+        if self.n_bars <= longest:
+            raise DataError(
+                f"data has {self.n_bars} bars but the longest indicator window of "
+                f"the {self.family.name!r} family needs more than {longest}"
+            )
+
+    # -- Problem API -------------------------------------------------------------------------
+    def bytes_per_candidate(self) -> int:
+        # One metrics row and a few parameter columns; indicator tables are O(U * T) for the
+        # unique parameters of a chunk and are measured by the evaluator's calibration.
+        return 8 * (N_METRICS + 16)
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        """Fitness (to maximize) of each strategy: shape (n,) or (n, n_objectives)."""
+        m = self.metrics_array(X)
+        cols = [sign * m[:, j] for j, sign in self.objectives]
+        fit = np.stack(cols, axis=1)
+        invalid = (m[:, METRICS.index("n_trades")] < self.min_trades)[:, None] | ~np.isfinite(fit)
+        fit[invalid] = INVALID_FITNESS
+        return fit[:, 0] if fit.shape[1] == 1 else fit
+
+    def metrics_array(self, X: np.ndarray) -> np.ndarray:
+        """All metrics of each strategy, shape (n, 13) in the order of ``METRICS``."""
+        X = self.space.check(X)
+        params = self.space.decode(X)
+        n = X.shape[0]
+        out = np.empty((n, N_METRICS))
+        if n == 0:
+            return out
+        tables = self.family.tables(params, self.data, self.options)
+        sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
+        tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
+        simulate_family_nb(
+            self.family.code,
+            self.data["close"],
+            tables.A,
+            tables.B,
+            tables.ia,
+            tables.ib,
+            tables.p1,
+            tables.p2,
+            sl,
+            tp,
+            self.fees,
+            self.slippage,
+            self.init_cash,
+            self.ann_factor,
+            out,
+        )
+        return out
+
+    def metrics(self, X: np.ndarray) -> pd.DataFrame:
+        """All metrics of each strategy with its decoded parameters, as a DataFrame."""
+        df = pd.DataFrame(self.metrics_array(X), columns=list(METRICS))
+        for col in ("n_orders", "n_trades"):
+            df[col] = df[col].astype(np.int64)
+        params = pd.DataFrame(self.space.decode(np.asarray(X).reshape(-1, self.space.dims)))
+        return pd.concat([params, df], axis=1)
+
+    def signals(self, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Explicit (entries, exits) of one strategy, built with numpy from its indicators.
+
+        Stops are not signals: pass ``stop_loss``/``take_profit`` to the naive simulator or
+        use :meth:`metrics`.
+        """
+        return self.family.signals(params, self.data, self.options)

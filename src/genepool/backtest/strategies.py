@@ -1,0 +1,297 @@
+"""Strategy families: a gene space, indicator tables per unique parameter, and signal rules.
+
+Each family says how to turn a population's decoded parameters into (a) indicator tables with
+one row per *unique* indicator parameter (computed once per evaluation) plus row indices per
+strategy, for the fused kernel, and (b) explicit boolean signals for one strategy, built with
+plain numpy from the same indicators (the independent path the tests compare the kernel with).
+
+Signal rules (``t`` is a bar, crossings need finite values on both bars):
+
+- ``rsi``: enter when the RSI crosses below ``lower`` (from >= to <), exit when it crosses above
+  ``upper`` (from <= to >).
+- ``ma_cross``: enter when the fast MA crosses above the slow MA, exit when it crosses below
+  (any two windows; fast >= slow is allowed and simply another strategy).
+- ``bollinger`` (mean reversion): enter when the close crosses below ``mid - k * sd``, exit when
+  it crosses above ``mid`` (SMA and population standard deviation over ``window``).
+- ``macd``: enter when the MACD line crosses above its signal line, exit when it crosses below.
+- ``breakout`` (Donchian): enter when the close exceeds the highest high of the previous
+  ``window`` bars, exit when it falls below their lowest low.
+
+With ``stops=True`` every family gains ``stop_loss`` and ``take_profit`` genes: an open trade
+is closed at the close of the first bar whose close is at or below ``entry * (1 - stop_loss)``
+or at or above ``entry * (1 + take_profit)`` (checked at closes, unlike vectorbt's intrabar
+stops).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._numba import njit
+from ..errors import ConfigError
+from ..space import Categorical, Gene, Integer, Real
+from . import _sim_nb
+from . import nb as ind
+
+__all__ = ["FAMILIES", "Family", "family_names", "get_family"]
+
+
+@njit
+def rolling_std_1d_nb(a, window):
+    """Rolling population std (ddof=0) over ``window`` bars, sliding Welford; oracle:
+    naive_backtest.rolling_std and pandas ``rolling(window).std(ddof=0)``."""
+    n = a.shape[0]
+    out = np.full(n, np.nan)
+    mean = 0.0
+    m2 = 0.0
+    for i in range(n):
+        x = a[i]
+        if i < window:
+            k = i + 1
+            d = x - mean
+            mean += d / k
+            m2 += d * (x - mean)
+        else:
+            old = a[i - window]
+            new_mean = mean + (x - old) / window
+            m2 += (x - old) * (x - new_mean + old - mean)
+            mean = new_mean
+        if i >= window - 1:
+            out[i] = np.sqrt(max(m2, 0.0) / window)
+    return out
+
+
+@njit
+def rolling_std_table_nb(a, windows):
+    """One rolling-std row per window."""
+    out = np.empty((windows.shape[0], a.shape[0]))
+    for u in range(windows.shape[0]):
+        out[u] = rolling_std_1d_nb(a, windows[u])
+    return out
+
+
+def _unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique parameter tuples (as a 2-D int array) and the row of each strategy."""
+    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return uniq, inverse.reshape(-1).astype(np.int64)
+
+
+def _cross_below(a: np.ndarray, level: np.ndarray) -> np.ndarray:
+    prev, cur = a[:-1], a[1:]
+    lp, lc = level[:-1], level[1:]
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(prev) & np.isfinite(cur) & np.isfinite(lp) & np.isfinite(lc)
+        out = ok & (prev >= lp) & (cur < lc)
+    return np.concatenate([[False], out])
+
+
+def _cross_above(a: np.ndarray, level: np.ndarray) -> np.ndarray:
+    prev, cur = a[:-1], a[1:]
+    lp, lc = level[:-1], level[1:]
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(prev) & np.isfinite(cur) & np.isfinite(lp) & np.isfinite(lc)
+        out = ok & (prev <= lp) & (cur > lc)
+    return np.concatenate([[False], out])
+
+
+@dataclass
+class Tables:
+    """What the fused kernel needs for one batch of strategies of a family."""
+
+    A: np.ndarray
+    B: np.ndarray
+    ia: np.ndarray
+    ib: np.ndarray
+    p1: np.ndarray
+    p2: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(a.nbytes for a in (self.A, self.B, self.ia, self.ib, self.p1, self.p2)))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A strategy family: its code in the kernel, genes, longest window, tables and signals."""
+
+    name: str
+    code: int
+    genes: Callable[[], list[Gene]]
+    longest_window: Callable[[dict[str, np.ndarray]], int]
+    tables: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]], Tables]
+    signals: Callable[
+        [dict[str, Any], dict[str, np.ndarray], dict[str, Any]], tuple[np.ndarray, np.ndarray]
+    ]
+    needs_high_low: bool = False
+
+
+# -- rsi ---------------------------------------------------------------------------------------
+def _rsi_tables(p, data, opts):
+    uniq, inv = _unique_rows(p["window"])
+    A = ind.rsi_table_nb(data["close"], uniq[:, 0], opts["rsi_method"] == "wilder")
+    lower = np.asarray(p["lower"], dtype=np.float64)
+    upper = np.asarray(p["upper"], dtype=np.float64)
+    return Tables(A, A, inv, inv, lower, upper)
+
+
+def _rsi_signals(q, data, opts):
+    r = ind.rsi_1d_nb(data["close"], int(q["window"]), opts["rsi_method"] == "wilder")
+    lower = np.full_like(r, q["lower"])
+    upper = np.full_like(r, q["upper"])
+    return _cross_below(r, lower), _cross_above(r, upper)
+
+
+# -- ma_cross ------------------------------------------------------------------------------------
+def _ma(kind: str, close: np.ndarray, window: int) -> np.ndarray:
+    return ind.sma_1d_nb(close, window) if kind == "sma" else ind.ema_1d_nb(close, window)
+
+
+def _ma_tables(p, data, opts):
+    close = data["close"]
+    is_ema = np.asarray(p["ma"]) == "ema"
+    windows = np.concatenate([p["fast"], p["slow"]]).astype(np.int64)
+    kinds = np.concatenate([is_ema, is_ema]).astype(np.int64)
+    uniq, inv = _unique_rows(windows, kinds)
+    table = np.empty((uniq.shape[0], close.shape[0]))
+    sma_rows = uniq[:, 1] == 0
+    if sma_rows.any():
+        table[sma_rows] = ind.sma_table_nb(close, uniq[sma_rows, 0])
+    if (~sma_rows).any():
+        table[~sma_rows] = ind.ema_table_nb(close, uniq[~sma_rows, 0])
+    n = len(p["fast"])
+    zeros = np.zeros(n)
+    return Tables(table, table, inv[:n], inv[n:], zeros, zeros)
+
+
+def _ma_signals(q, data, opts):
+    fast = _ma(q["ma"], data["close"], int(q["fast"]))
+    slow = _ma(q["ma"], data["close"], int(q["slow"]))
+    return _cross_above(fast, slow), _cross_below(fast, slow)
+
+
+# -- bollinger -----------------------------------------------------------------------------------
+def _bb_tables(p, data, opts):
+    uniq, inv = _unique_rows(p["window"])
+    close = data["close"]
+    mid = ind.sma_table_nb(close, uniq[:, 0])
+    sd = rolling_std_table_nb(close, uniq[:, 0])
+    k = np.asarray(p["k"], dtype=np.float64)
+    return Tables(mid, sd, inv, inv, k, np.zeros_like(k))
+
+
+def _bb_signals(q, data, opts):
+    close = data["close"]
+    mid = ind.sma_1d_nb(close, int(q["window"]))
+    sd = rolling_std_1d_nb(close, int(q["window"]))
+    return _cross_below(close, mid - q["k"] * sd), _cross_above(close, mid)
+
+
+# -- macd ----------------------------------------------------------------------------------------
+def _macd_tables(p, data, opts):
+    # One EMA row per unique window; the kernel forms the MACD line from two rows and streams
+    # its signal EMA with O(1) state, so memory is O(U * T) for U unique windows, not triples.
+    n = len(p["fast"])
+    uniq, inv = _unique_rows(np.concatenate([p["fast"], p["slow"]]))
+    A = ind.ema_table_nb(data["close"], uniq[:, 0])
+    signal = np.asarray(p["signal"], dtype=np.float64)
+    return Tables(A, A, inv[:n], inv[n:], signal, np.zeros(n))
+
+
+def _macd_signals(q, data, opts):
+    line, sig, _ = ind.macd_1d_nb(data["close"], int(q["fast"]), int(q["slow"]), int(q["signal"]))
+    diff = line - sig
+    zero = np.zeros_like(diff)
+    return _cross_above(diff, zero), _cross_below(diff, zero)
+
+
+# -- breakout ------------------------------------------------------------------------------------
+def _breakout_tables(p, data, opts):
+    uniq, inv = _unique_rows(p["window"])
+    hi = ind.rolling_max_table_nb(data["high"], uniq[:, 0])
+    lo = ind.rolling_min_table_nb(data["low"], uniq[:, 0])
+    zeros = np.zeros(len(inv))
+    return Tables(hi, lo, inv, inv, zeros, zeros)
+
+
+def _breakout_signals(q, data, opts):
+    w = int(q["window"])
+    hi = ind.rolling_max_1d_nb(data["high"], w)
+    lo = ind.rolling_min_1d_nb(data["low"], w)
+    close = data["close"]
+    prev_hi = np.concatenate([[np.nan], hi[:-1]])
+    prev_lo = np.concatenate([[np.nan], lo[:-1]])
+    with np.errstate(invalid="ignore"):
+        entries = np.isfinite(prev_hi) & (close > prev_hi)
+        exits = np.isfinite(prev_lo) & (close < prev_lo)
+    return entries, exits
+
+
+FAMILIES: dict[str, Family] = {
+    "rsi": Family(
+        "rsi",
+        _sim_nb.RSI,
+        lambda: [Integer("window", 5, 50), Real("lower", 10.0, 30.0), Real("upper", 70.0, 90.0)],
+        lambda p: int(np.max(p["window"])) + 1,
+        _rsi_tables,
+        _rsi_signals,
+    ),
+    "ma_cross": Family(
+        "ma_cross",
+        _sim_nb.MA_CROSS,
+        lambda: [
+            Integer("fast", 2, 50),
+            Integer("slow", 10, 200),
+            Categorical("ma", ["sma", "ema"]),
+        ],
+        lambda p: int(max(np.max(p["fast"]), np.max(p["slow"]))),
+        _ma_tables,
+        _ma_signals,
+    ),
+    "bollinger": Family(
+        "bollinger",
+        _sim_nb.BOLLINGER,
+        lambda: [Integer("window", 10, 100), Real("k", 1.0, 3.0)],
+        lambda p: int(np.max(p["window"])),
+        _bb_tables,
+        _bb_signals,
+    ),
+    "macd": Family(
+        "macd",
+        _sim_nb.MACD,
+        lambda: [Integer("fast", 5, 20), Integer("slow", 21, 60), Integer("signal", 5, 20)],
+        lambda p: int(np.max(p["slow"]) + np.max(p["signal"])),
+        _macd_tables,
+        _macd_signals,
+    ),
+    "breakout": Family(
+        "breakout",
+        _sim_nb.BREAKOUT,
+        lambda: [Integer("window", 10, 200)],
+        lambda p: int(np.max(p["window"])) + 1,
+        _breakout_tables,
+        _breakout_signals,
+        needs_high_low=True,
+    ),
+}
+
+STOP_GENES = (Real("stop_loss", 0.005, 0.2), Real("take_profit", 0.005, 0.5))
+
+
+def family_names() -> list[str]:
+    """Names of the strategy families."""
+    return sorted(FAMILIES)
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name`` (ConfigError naming the choices otherwise)."""
+    try:
+        return FAMILIES[name]
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"unknown strategy family {name!r}; choose one of {family_names()}"
+        ) from None
