@@ -541,3 +541,165 @@ _SIZE_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 def size_bytes(number: str, unit: str) -> int:
     """Exact bytes of a decimal ``number`` (text) of ``unit``, fractions of a byte dropped."""
     return math.floor(Fraction(number) * _SIZE_UNITS[unit.lower()])
+
+
+# == backtest indicators: naive twins of genepool.backtest.nb ====================================
+# Written from the textbook definitions with plain loops over bars and windows, exact sums
+# (math.fsum), and lists of floats; NaN marks bars where an indicator is not defined yet.
+
+_NAN = float("nan")
+
+
+def sma(a, window: int) -> list[float]:
+    """Mean of the last ``window`` values, NaN before ``window`` values exist."""
+    out = []
+    for i in range(len(a)):
+        if i + 1 < window:
+            out.append(_NAN)
+        else:
+            out.append(math.fsum(a[i + 1 - window : i + 1]) / window)
+    return out
+
+
+def ema(a, window: int) -> list[float]:
+    """EMA with alpha = 2 / (window + 1), seeded by the first value (leading NaNs skipped), NaN
+    until ``window`` values have been seen."""
+    alpha = 2.0 / (window + 1)
+    out, value, seen = [], None, 0
+    for x in a:
+        if math.isnan(x) and value is None:
+            out.append(_NAN)
+            continue
+        seen += 1
+        value = x if value is None else alpha * x + (1 - alpha) * value
+        out.append(value if seen >= window else _NAN)
+    return out
+
+
+def _rsi_from_averages(gain: float, loss: float) -> float:
+    if loss == 0:
+        return _NAN if gain == 0 else 100.0
+    return 100.0 - 100.0 / (1.0 + gain / loss)
+
+
+def _gains_losses(close):
+    gains = [_NAN] + [max(close[i] - close[i - 1], 0.0) for i in range(1, len(close))]
+    losses = [_NAN] + [max(close[i - 1] - close[i], 0.0) for i in range(1, len(close))]
+    return gains, losses
+
+
+def rsi_sma(close, window: int) -> list[float]:
+    """RSI from the simple means of the last ``window`` gains and losses (first at ``window``)."""
+    gains, losses = _gains_losses(close)
+    out = []
+    for i in range(len(close)):
+        if i < window:
+            out.append(_NAN)
+            continue
+        g = math.fsum(gains[i + 1 - window : i + 1]) / window
+        lo = math.fsum(losses[i + 1 - window : i + 1]) / window
+        out.append(_rsi_from_averages(g, lo))
+    return out
+
+
+def rsi_wilder(close, window: int) -> list[float]:
+    """Wilder's RSI: the first averages are the simple means of the gains and losses of bars
+    ``1..window``; after that ``avg = (avg * (window - 1) + x) / window``."""
+    gains, losses = _gains_losses(close)
+    out = [_NAN] * len(close)
+    if len(close) <= window:
+        return out
+    g = math.fsum(gains[1 : window + 1]) / window
+    lo = math.fsum(losses[1 : window + 1]) / window
+    out[window] = _rsi_from_averages(g, lo)
+    for i in range(window + 1, len(close)):
+        g = (g * (window - 1) + gains[i]) / window
+        lo = (lo * (window - 1) + losses[i]) / window
+        out[i] = _rsi_from_averages(g, lo)
+    return out
+
+
+def macd(close, fast: int, slow: int, signal: int):
+    """MACD line = EMA(fast) - EMA(slow); signal = EMA(signal) of that line; histogram."""
+    line = [f - s for f, s in zip(ema(close, fast), ema(close, slow))]
+    sig = ema(line, signal)
+    return line, sig, [m - s for m, s in zip(line, sig)]
+
+
+def bollinger(close, window: int, k: float):
+    """Middle = SMA; upper/lower = middle +/- k * population std of the window."""
+    middle, upper, lower = [], [], []
+    for i in range(len(close)):
+        if i + 1 < window:
+            middle.append(_NAN)
+            upper.append(_NAN)
+            lower.append(_NAN)
+            continue
+        xs = [Fraction(x) for x in close[i + 1 - window : i + 1]]  # exact mean and variance
+        mean = sum(xs) / window
+        std = math.sqrt(sum((x - mean) ** 2 for x in xs) / window)
+        m = float(mean)
+        middle.append(m)
+        upper.append(m + k * std)
+        lower.append(m - k * std)
+    return middle, upper, lower
+
+
+def true_range(high, low, close) -> list[float]:
+    """max(high - low, |high - previous close|, |low - previous close|); high - low at bar 0."""
+    out = []
+    for i in range(len(high)):
+        if i == 0:
+            out.append(high[0] - low[0])
+        else:
+            out.append(
+                max(high[i] - low[i], abs(high[i] - close[i - 1]), abs(low[i] - close[i - 1]))
+            )
+    return out
+
+
+def atr_wilder(high, low, close, window: int) -> list[float]:
+    """Wilder's ATR: mean of the true ranges of bars ``1..window`` at bar ``window``, then
+    ``atr = (atr * (window - 1) + tr) / window``."""
+    tr = true_range(high, low, close)
+    out = [_NAN] * len(high)
+    if len(high) <= window:
+        return out
+    value = math.fsum(tr[1 : window + 1]) / window
+    out[window] = value
+    for i in range(window + 1, len(high)):
+        value = (value * (window - 1) + tr[i]) / window
+        out[i] = value
+    return out
+
+
+def rolling_min(a, window: int) -> list[float]:
+    """Smallest of the last ``window`` values (the current one included)."""
+    return [_NAN if i + 1 < window else min(a[i + 1 - window : i + 1]) for i in range(len(a))]
+
+
+def rolling_max(a, window: int) -> list[float]:
+    """Largest of the last ``window`` values (the current one included)."""
+    return [_NAN if i + 1 < window else max(a[i + 1 - window : i + 1]) for i in range(len(a))]
+
+
+def stochastic(high, low, close, k_window: int, d_window: int):
+    """%K = 100 * (close - lowest low) / (highest high - lowest low), NaN for a zero range;
+    %D = mean of the last ``d_window`` %K, NaN if any of them is NaN."""
+    k = []
+    for i in range(len(close)):
+        if i + 1 < k_window:
+            k.append(_NAN)
+            continue
+        lo = min(low[i + 1 - k_window : i + 1])
+        hi = max(high[i + 1 - k_window : i + 1])
+        k.append(_NAN if hi == lo else 100.0 * (close[i] - lo) / (hi - lo))
+    d = []
+    for i in range(len(k)):
+        last = k[i + 1 - d_window : i + 1] if i + 1 >= d_window else []
+        ok = len(last) == d_window and not any(math.isnan(x) for x in last)
+        d.append(math.fsum(last) / d_window if ok else _NAN)
+    return k, d
+
+
+# == end of backtest indicators ==================================================================
