@@ -60,48 +60,99 @@ def _add(a, b):
 
 @njit
 def _crossed_below(prev, cur, level_prev, level_cur):
-    """``cur`` moved from at/above ``level`` to strictly below it (all finite)."""
-    if np.isnan(prev) or np.isnan(cur) or np.isnan(level_prev) or np.isnan(level_cur):
-        return False
+    """``cur`` moved from at/above ``level`` to strictly below it (False if any is NaN, since
+    every comparison with NaN is False)."""
     return prev >= level_prev and cur < level_cur
 
 
 @njit
 def _crossed_above(prev, cur, level_prev, level_cur):
-    """``cur`` moved from at/below ``level`` to strictly above it (all finite)."""
-    if np.isnan(prev) or np.isnan(cur) or np.isnan(level_prev) or np.isnan(level_cur):
-        return False
+    """``cur`` moved from at/below ``level`` to strictly above it (False if any is NaN)."""
     return prev <= level_prev and cur > level_cur
 
 
 @njit
-def _signals(family, t, close, A, B, ia, ib, p1, p2, entries, exits, col):
-    """(entry, exit) of bar ``t`` for one strategy."""
-    if family == EXPLICIT:
-        return entries[t, col], exits[t, col]
-    if t == 0:
-        return False, False
-    if family == RSI:  # A: RSI rows; enter on crossing below p1 (lower), exit above p2 (upper)
-        prev, cur = A[ia, t - 1], A[ia, t]
-        return (_crossed_below(prev, cur, p1, p1), _crossed_above(prev, cur, p2, p2))
-    if family == MA_CROSS:  # A: fast MA rows, B: slow MA rows
-        f0, f1, s0, s1 = A[ia, t - 1], A[ia, t], B[ib, t - 1], B[ib, t]
-        return _crossed_above(f0, f1, s0, s1), _crossed_below(f0, f1, s0, s1)
+def _family_signals(family, c0, c1, a0, a1, b0, b1, p1, p2):
+    """(entry, exit) at a bar from scalars only (previous/current close, rows A and B), so
+    LLVM inlines it into the bar loops; ``family`` is not EXPLICIT."""
+    if family == RSI:  # A: RSI; enter on crossing below p1 (lower), exit above p2 (upper)
+        return _crossed_below(a0, a1, p1, p1), _crossed_above(a0, a1, p2, p2)
+    if family == MA_CROSS:  # A: fast MA, B: slow MA
+        return _crossed_above(a0, a1, b0, b1), _crossed_below(a0, a1, b0, b1)
+    if family == MACD:  # A: MACD minus signal line; crossing zero
+        return _crossed_above(a0, a1, 0.0, 0.0), _crossed_below(a0, a1, 0.0, 0.0)
     if family == BOLLINGER:  # A: rolling mean, B: rolling std; enter below mid - k sd, exit at mid
-        m0, m1, s0, s1 = A[ia, t - 1], A[ia, t], B[ib, t - 1], B[ib, t]
-        c0, c1 = close[t - 1], close[t]
-        return (_crossed_below(c0, c1, m0 - p1 * s0, m1 - p1 * s1), _crossed_above(c0, c1, m0, m1))
-    # BREAKOUT: A: rolling max of highs, B: rolling min of lows (windows ending at the bar)
-    hi, lo, c = A[ia, t - 1], B[ib, t - 1], close[t]
-    if np.isnan(hi) or np.isnan(lo):
-        return False, False
-    return c > hi, c < lo
+        return (_crossed_below(c0, c1, a0 - p1 * b0, a1 - p1 * b1), _crossed_above(c0, c1, a0, a1))
+    # BREAKOUT: A: rolling max of highs, B: rolling min of lows (windows ending at the previous
+    # bar); comparisons with the NaN warm-up are False
+    return c1 > a0, c1 < b0
+
+
+@njit
+def _macd_diff(fast_ema, slow_ema, signal):
+    """MACD line minus its signal line (an EMA of ``signal`` bars computed with exactly the
+    arithmetic of pandas' ewm(adjust=False), as ``nb._ema_into``); one O(T) pass."""
+    n = fast_ema.shape[0]
+    out = np.empty(n)
+    alpha = 1.0 / (1.0 + (signal - 1.0) / 2.0)
+    old_wt_factor = 1.0 - alpha
+    ema = fast_ema[0] - slow_ema[0]
+    nobs = 0 if np.isnan(ema) else 1
+    old_wt = 1.0
+    out[0] = ema - ema if nobs >= signal else np.nan
+    for t in range(1, n):
+        line = fast_ema[t] - slow_ema[t]
+        observed = not np.isnan(line)
+        if observed:
+            nobs += 1
+        if not np.isnan(ema):
+            old_wt *= old_wt_factor
+            if observed:
+                if ema != line:
+                    ema = (old_wt * ema + alpha * line) / (old_wt + alpha)
+                old_wt = 1.0
+        elif observed:
+            ema = line
+        out[t] = line - ema if nobs >= signal else np.nan
+    return out
+
+
+@njit
+def _next_entry(fam, t, close, a, b, p1, p2, entries, exits, col):
+    """First bar >= t with an entry and no exit signal (n_bars if none): the flat phase, where
+    nothing but the signals needs looking at."""
+    n = close.shape[0]
+    if fam == RSI:  # the common case, kept tight: one row, one threshold
+        if t == 0:
+            t = 1
+        prev = a[t - 1]
+        while t < n:
+            cur = a[t]
+            if prev >= p1 and cur < p1 and not (prev <= p2 and cur > p2):
+                return t
+            prev = cur
+            t += 1
+        return n
+    while t < n:
+        if fam == EXPLICIT:
+            e, x = entries[t, col], exits[t, col]
+        elif t == 0:
+            e, x = False, False
+        else:
+            e, x = _family_signals(
+                fam, close[t - 1], close[t], a[t - 1], a[t], b[t - 1], b[t], p1, p2
+            )
+        if e and not x:
+            return t
+        t += 1
+    return n
 
 
 @njit
 def simulate_one(
     family,
     close,
+    rets,
     A,
     B,
     ia,
@@ -119,8 +170,19 @@ def simulate_one(
     ann_factor,
     out,
 ):
-    """Simulate one strategy over all bars and write its metrics into ``out`` (N_METRICS,)."""
+    """Simulate one strategy over all bars and write its metrics into ``out`` (N_METRICS,).
+
+    The bars alternate between a flat phase (scan for the next entry: the value, and so every
+    running sum, is constant there) and an in-market phase (every bar updates the value,
+    returns, drawdown and exposure until the exit).
+    """
     n_bars = close.shape[0]
+    a = A[ia]
+    b = B[ib]
+    fam = family
+    if fam == MACD:  # per-strategy O(T) buffer: MACD minus signal, crossing zero
+        a = _macd_diff(A[ia], A[ib], p1)
+        b = a  # unused by the zero-cross rule, but read: keep it T long
     cash = init_cash
     pos = 0.0
     entry_price = 0.0
@@ -139,94 +201,89 @@ def simulate_one(
     has_win = False
     has_loss = False
     bars_in = 0
-    value = init_cash
-    # MACD: the signal line is an EMA of the MACD line (A[ia] - A[ib], EMA rows), streamed here
-    # with exactly the arithmetic of pandas' ewm(adjust=False) as in nb._ema_into.
-    alpha = 1.0 / (1.0 + (p1 - 1.0) / 2.0)
-    old_wt_factor = 1.0 - alpha
-    ema = np.nan
-    old_wt = 1.0
-    nobs = 0
-    prev_diff = np.nan
-    for t in range(n_bars):
+    t = 0
+    while t < n_bars:
+        # -- flat: the value is ``cash`` on every bar until the next entry -------------------
+        start = t
+        t = _next_entry(fam, t, close, a, b, p1, p2, entries, exits, col) if cash > 0.0 else n_bars
+        if t > start and cash > peak:
+            peak = cash
+        if t >= n_bars:
+            break
+        # -- entry at the close of bar t -------------------------------------------------------
         c = close[t]
-        if family == MACD:
-            line = A[ia, t] - A[ib, t]
-            observed = not np.isnan(line)
-            if t == 0:
-                ema = line
-                nobs = 1 if observed else 0
-            else:
-                if observed:
-                    nobs += 1
-                if not np.isnan(ema):
-                    old_wt *= old_wt_factor
-                    if observed:
-                        if ema != line:
-                            ema = (old_wt * ema + alpha * line) / (old_wt + alpha)
-                        old_wt = 1.0
-                elif observed:
-                    ema = line
-            diff = line - ema if nobs >= p1 else np.nan
-            entry = t > 0 and _crossed_above(prev_diff, diff, 0.0, 0.0)
-            exit_ = t > 0 and _crossed_below(prev_diff, diff, 0.0, 0.0)
-            prev_diff = diff
+        adj = c * (1.0 + slippage)
+        max_req = cash / (1.0 + fees)
+        pos = max_req / adj
+        entry_fees = cash - max_req
+        entry_price = adj
+        cash = _add(cash, -cash)
+        n_orders += 1
+        value = pos * c  # cash is exactly 0 after an all-in entry
+        bars_in += 1
+        if prev_value == 0.0:
+            r = 0.0 if value == 0.0 else np.inf * np.sign(value)
         else:
-            entry, exit_ = _signals(family, t, close, A, B, ia, ib, p1, p2, entries, exits, col)
-        if pos > 0.0 and (
-            (sl > 0.0 and c <= entry_price * (1.0 - sl))
-            or (tp > 0.0 and c >= entry_price * (1.0 + tp))
-        ):
-            entry, exit_ = False, True  # a stop closes the trade whatever the signals say
-        traded = False
-        if entry and exit_:
-            pass  # conflicting signals on one bar: both ignored (vectorbt's default)
-        elif entry and pos == 0.0 and cash > 0.0:
-            adj = c * (1.0 + slippage)
-            max_req = cash / (1.0 + fees)
-            pos = max_req / adj
-            entry_fees = cash - max_req
-            entry_price = adj
-            cash = _add(cash, -cash)
-            n_orders += 1
-            traded = True
-        elif exit_ and pos > 0.0:
-            adj = c * (1.0 - slippage)
-            acq = pos * adj
-            exit_fees = acq * fees
-            cash = cash + _add(acq, -exit_fees)
-            pnl = _add(pos * adj, -(pos * entry_price)) - entry_fees - exit_fees
-            n_trades += 1
-            if pnl > 0.0:
-                n_wins += 1
-                win_pnl += pnl
-                has_win = True
-            elif pnl < 0.0:
-                loss_pnl += pnl
-                has_loss = True
-            pos = 0.0
-            n_orders += 1
-            traded = True
-        if pos > 0.0:
-            value = cash + pos * c
-            bars_in += 1
-        else:
-            value = cash
-        if traded or pos > 0.0:
-            if prev_value == 0.0:
-                r = 0.0 if value == 0.0 else np.inf * np.sign(value)
-            else:
-                r = (value - prev_value) / prev_value
-            s1 += r
-            s2 += r * r
-            if r < 0.0:
-                sneg += r * r
-        # else: flat and idle, the return is exactly 0 and the sums do not change
+            r = (value - prev_value) / prev_value
+        s1 += r
+        s2 += r * r
+        if r < 0.0:
+            sneg += r * r
         if value > peak:
             peak = value
         elif value < peak * (1.0 + mdd):
             mdd = value / peak - 1.0
         prev_value = value
+        t += 1
+        # -- in the market: the bar's return is the asset's (value = pos * close) -------------
+        while t < n_bars:
+            c = close[t]
+            if fam == EXPLICIT:
+                e, x = entries[t, col], exits[t, col]
+            else:  # t >= 1 here
+                e, x = _family_signals(
+                    fam, close[t - 1], c, a[t - 1], a[t], b[t - 1], b[t], p1, p2
+                )
+            if (sl > 0.0 and c <= entry_price * (1.0 - sl)) or (
+                tp > 0.0 and c >= entry_price * (1.0 + tp)
+            ):
+                e, x = False, True  # a stop closes the trade whatever the signals say
+            if x and not e:  # exit at the close of bar t, back to the flat phase
+                adj = c * (1.0 - slippage)
+                acq = pos * adj
+                exit_fees = acq * fees
+                cash = cash + _add(acq, -exit_fees)
+                pnl = _add(pos * adj, -(pos * entry_price)) - entry_fees - exit_fees
+                n_trades += 1
+                if pnl > 0.0:
+                    n_wins += 1
+                    win_pnl += pnl
+                    has_win = True
+                elif pnl < 0.0:
+                    loss_pnl += pnl
+                    has_loss = True
+                pos = 0.0
+                n_orders += 1
+                value = cash
+                r = (value - prev_value) / prev_value
+            else:
+                value = pos * c
+                bars_in += 1
+                # (pos c_t - pos c_t-1) / (pos c_t-1) is the asset return, precomputed once for
+                # all strategies (equal to vectorbt's value-based return within float rounding)
+                r = rets[t]
+            s1 += r
+            s2 += r * r
+            if r < 0.0:
+                sneg += r * r
+            if value > peak:
+                peak = value
+            elif value < peak * (1.0 + mdd):
+                mdd = value / peak - 1.0
+            prev_value = value
+            t += 1
+            if pos == 0.0:
+                break
     if pos > 0.0:  # the open trade counts, marked at the last close without exit fees
         pnl = _add(pos * close[n_bars - 1], -(pos * entry_price)) - entry_fees
         n_trades += 1
@@ -237,13 +294,14 @@ def simulate_one(
         elif pnl < 0.0:
             loss_pnl += pnl
             has_loss = True
+    final_value = cash + pos * close[n_bars - 1]
     _finalize(
         n_bars,
         s1,
         s2,
         sneg,
         mdd,
-        value,
+        final_value,
         init_cash,
         ann_factor,
         n_orders,
@@ -313,16 +371,33 @@ def _finalize(
     out[12] = final_value
 
 
+@njit
+def asset_returns(close):
+    """``(close[t] - close[t-1]) / close[t-1]`` (0 at t = 0), shared by every strategy."""
+    out = np.empty(close.shape[0])
+    out[0] = 0.0
+    for t in range(1, close.shape[0]):
+        out[t] = (close[t] - close[t - 1]) / close[t - 1]
+    return out
+
+
 @njit_parallel
 def simulate_signals_nb(close, entries, exits, fees, slippage, init_cash, ann_factor, out):
     """Metrics of each column of explicit signals; ``close`` is (T, 1) or (T, N)."""
     n = entries.shape[1]
     dummy = np.empty((1, 1))
+    shared = asset_returns(np.ascontiguousarray(close[:, 0]))
     for col in prange(n):
-        c = close[:, col] if close.shape[1] > 1 else close[:, 0]
+        if close.shape[1] > 1:
+            c = np.ascontiguousarray(close[:, col])
+            rets = asset_returns(c)
+        else:
+            c = np.ascontiguousarray(close[:, 0])
+            rets = shared
         simulate_one(
             EXPLICIT,
-            np.ascontiguousarray(c),
+            c,
+            rets,
             dummy,
             dummy,
             0,
@@ -351,10 +426,12 @@ def simulate_family_nb(
     ``A``/``B`` and scalar parameters ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]``."""
     n = ia.shape[0]
     no_signals = np.zeros((1, 1), dtype=np.bool_)
+    rets = asset_returns(close)
     for s in prange(n):
         simulate_one(
             family,
             close,
+            rets,
             A,
             B,
             ia[s],
