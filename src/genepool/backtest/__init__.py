@@ -5,7 +5,9 @@
   pass per strategy, with each unique indicator computed once.
 """
 
+from . import indicators
 from ._sim_nb import METRICS
+from .data import demo_data, load_ohlcv, synthetic_ohlcv, validate_ohlcv
 from .problem import INVALID_FITNESS, StrategyProblem
 from .simulate import annualization_factor, simulate_signals
 from .strategies import family_names, get_family
@@ -15,7 +17,12 @@ __all__ = [
     "METRICS",
     "StrategyProblem",
     "annualization_factor",
+    "demo_data",
     "family_names",
     "get_family",
+    "indicators",
+    "load_ohlcv",
     "simulate_signals",
+    "synthetic_ohlcv",
+    "validate_ohlcv",
 ]

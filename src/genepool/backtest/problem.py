@@ -12,6 +12,7 @@ from ..errors import ConfigError, DataError, check_float, check_int
 from ..problem import Problem
 from ..space import Space
 from ._sim_nb import METRICS, N_METRICS, simulate_family_nb
+from .data import validate_ohlcv
 from .simulate import annualization_factor, check_prices
 from .strategies import STOP_GENES, get_family
 
@@ -24,6 +25,8 @@ INVALID_FITNESS = -1e12
 
 def _prices(data: Any, needs_high_low: bool) -> tuple[dict[str, np.ndarray], Any]:
     """Contiguous float64 close (and high/low) arrays, and the time index if any."""
+    if isinstance(data, pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex):
+        data = validate_ohlcv(data)  # columns, prices, sorted unique times: errors name rows
     if isinstance(data, pd.DataFrame):
         cols = {str(c).strip().lower(): c for c in data.columns}
         if "close" not in cols:

@@ -16,8 +16,8 @@ __all__ = ["METRICS", "annualization_factor", "simulate_signals"]
 def annualization_factor(freq: Any, year: Any = "365 days", index: Any = None) -> float:
     """Bars per year: ``Timedelta(year) / Timedelta(freq)``.
 
-    ``freq`` may be None when ``index`` is a DatetimeIndex: its ``freq``, else
-    ``pandas.infer_freq``, else the median spacing of the timestamps.
+    ``freq`` may be None when ``index`` is a DatetimeIndex: its ``freq``, else the median
+    spacing of the timestamps.
     """
     if freq is None:
         if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
@@ -25,9 +25,8 @@ def annualization_factor(freq: Any, year: Any = "365 days", index: Any = None) -
                 "freq is needed to annualize (e.g. freq='1h'), or pass close as a pandas "
                 "object with a DatetimeIndex"
             )
-        freq = index.freq or (pd.infer_freq(index) if len(index) > 2 else None)
-        if freq is None:  # irregular timestamps: the typical spacing
-            freq = pd.Series(index).diff().median()
+        # the index's own freq, else the typical spacing (robust to gaps such as weekends)
+        freq = index.freq or pd.Series(index).diff().median()
     bar = _timedelta(freq)
     if bar is None:
         raise ConfigError(f"freq must be a time span like '1h' or '1D', got {freq!r}")
