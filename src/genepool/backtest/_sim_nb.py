@@ -152,7 +152,7 @@ def _next_entry(fam, t, close, a, b, p1, p2, entries, exits, col):
 def simulate_one(
     family,
     close,
-    rets,
+    prefix,
     A,
     B,
     ia,
@@ -201,6 +201,9 @@ def simulate_one(
     has_win = False
     has_loss = False
     bars_in = 0
+    has_stops = sl > 0.0 or tp > 0.0
+    stop_low = 0.0
+    stop_high = 0.0
     t = 0
     while t < n_bars:
         # -- flat: the value is ``cash`` on every bar until the next entry -------------------
@@ -217,6 +220,8 @@ def simulate_one(
         pos = max_req / adj
         entry_fees = cash - max_req
         entry_price = adj
+        stop_low = entry_price * (1.0 - sl)
+        stop_high = entry_price * (1.0 + tp)
         cash = _add(cash, -cash)
         n_orders += 1
         value = pos * c  # cash is exactly 0 after an all-in entry
@@ -235,55 +240,70 @@ def simulate_one(
             mdd = value / peak - 1.0
         prev_value = value
         t += 1
-        # -- in the market: the bar's return is the asset's (value = pos * close) -------------
+        # -- in the market -------------------------------------------------------------------
+        # A holding bar's return is the asset's, (pos c_t - pos c_t-1) / (pos c_t-1) = rets[t]:
+        # its sums come from prefix sums shared by all strategies, added once per trade; only
+        # the value (for the peak and the drawdown) and the exit signal are looked at per bar.
+        hold_start = t
         while t < n_bars:
             c = close[t]
-            if fam == EXPLICIT:
+            if fam == RSI:  # the common case, kept tight (same rule as _family_signals)
+                a0 = a[t - 1]
+                a1 = a[t]
+                e = a0 >= p1 and a1 < p1
+                x = a0 <= p2 and a1 > p2
+            elif fam == EXPLICIT:
                 e, x = entries[t, col], exits[t, col]
             else:  # t >= 1 here
                 e, x = _family_signals(
                     fam, close[t - 1], c, a[t - 1], a[t], b[t - 1], b[t], p1, p2
                 )
-            if (sl > 0.0 and c <= entry_price * (1.0 - sl)) or (
-                tp > 0.0 and c >= entry_price * (1.0 + tp)
-            ):
+            if has_stops and ((sl > 0.0 and c <= stop_low) or (tp > 0.0 and c >= stop_high)):
                 e, x = False, True  # a stop closes the trade whatever the signals say
-            if x and not e:  # exit at the close of bar t, back to the flat phase
-                adj = c * (1.0 - slippage)
-                acq = pos * adj
-                exit_fees = acq * fees
-                cash = cash + _add(acq, -exit_fees)
-                pnl = _add(pos * adj, -(pos * entry_price)) - entry_fees - exit_fees
-                n_trades += 1
-                if pnl > 0.0:
-                    n_wins += 1
-                    win_pnl += pnl
-                    has_win = True
-                elif pnl < 0.0:
-                    loss_pnl += pnl
-                    has_loss = True
-                pos = 0.0
-                n_orders += 1
-                value = cash
-                r = (value - prev_value) / prev_value
-            else:
-                value = pos * c
-                bars_in += 1
-                # (pos c_t - pos c_t-1) / (pos c_t-1) is the asset return, precomputed once for
-                # all strategies (equal to vectorbt's value-based return within float rounding)
-                r = rets[t]
-            s1 += r
-            s2 += r * r
-            if r < 0.0:
-                sneg += r * r
+            if x and not e:
+                break
+            value = pos * c
             if value > peak:
                 peak = value
             elif value < peak * (1.0 + mdd):
                 mdd = value / peak - 1.0
-            prev_value = value
             t += 1
-            if pos == 0.0:
-                break
+        # holding bars hold_start .. t-1
+        s1 += prefix[0, t] - prefix[0, hold_start]
+        s2 += prefix[1, t] - prefix[1, hold_start]
+        sneg += prefix[2, t] - prefix[2, hold_start]
+        bars_in += t - hold_start
+        if t >= n_bars:
+            break
+        # -- exit at the close of bar t, back to the flat phase ---------------------------------
+        prev_value = pos * close[t - 1]
+        adj = c * (1.0 - slippage)
+        acq = pos * adj
+        exit_fees = acq * fees
+        cash = cash + _add(acq, -exit_fees)
+        pnl = _add(pos * adj, -(pos * entry_price)) - entry_fees - exit_fees
+        n_trades += 1
+        if pnl > 0.0:
+            n_wins += 1
+            win_pnl += pnl
+            has_win = True
+        elif pnl < 0.0:
+            loss_pnl += pnl
+            has_loss = True
+        pos = 0.0
+        n_orders += 1
+        value = cash
+        r = (value - prev_value) / prev_value
+        s1 += r
+        s2 += r * r
+        if r < 0.0:
+            sneg += r * r
+        if value > peak:
+            peak = value
+        elif value < peak * (1.0 + mdd):
+            mdd = value / peak - 1.0
+        prev_value = value
+        t += 1
     if pos > 0.0:  # the open trade counts, marked at the last close without exit fees
         pnl = _add(pos * close[n_bars - 1], -(pos * entry_price)) - entry_fees
         n_trades += 1
@@ -372,12 +392,16 @@ def _finalize(
 
 
 @njit
-def asset_returns(close):
-    """``(close[t] - close[t-1]) / close[t-1]`` (0 at t = 0), shared by every strategy."""
-    out = np.empty(close.shape[0])
-    out[0] = 0.0
-    for t in range(1, close.shape[0]):
-        out[t] = (close[t] - close[t - 1]) / close[t - 1]
+def return_prefix_sums(close):
+    """Prefix sums over bars of the asset return ``(c_t - c_t-1) / c_t-1`` (0 at t = 0), of
+    its square and of its negative part squared: shape (3, T + 1), shared by all strategies."""
+    n = close.shape[0]
+    out = np.zeros((3, n + 1))
+    for t in range(1, n):
+        r = (close[t] - close[t - 1]) / close[t - 1]
+        out[0, t + 1] = out[0, t] + r
+        out[1, t + 1] = out[1, t] + r * r
+        out[2, t + 1] = out[2, t] + (r * r if r < 0.0 else 0.0)
     return out
 
 
@@ -386,11 +410,11 @@ def simulate_signals_nb(close, entries, exits, fees, slippage, init_cash, ann_fa
     """Metrics of each column of explicit signals; ``close`` is (T, 1) or (T, N)."""
     n = entries.shape[1]
     dummy = np.empty((1, 1))
-    shared = asset_returns(np.ascontiguousarray(close[:, 0]))
+    shared = return_prefix_sums(np.ascontiguousarray(close[:, 0]))
     for col in prange(n):
         if close.shape[1] > 1:
             c = np.ascontiguousarray(close[:, col])
-            rets = asset_returns(c)
+            rets = return_prefix_sums(c)
         else:
             c = np.ascontiguousarray(close[:, 0])
             rets = shared
@@ -426,7 +450,7 @@ def simulate_family_nb(
     ``A``/``B`` and scalar parameters ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]``."""
     n = ia.shape[0]
     no_signals = np.zeros((1, 1), dtype=np.bool_)
-    rets = asset_returns(close)
+    rets = return_prefix_sums(close)
     for s in prange(n):
         simulate_one(
             family,
