@@ -172,6 +172,10 @@ def simulate_one(
 ):
     """Simulate one strategy over all bars and write its metrics into ``out`` (N_METRICS,).
 
+    The win/loss booking and the per-bar accounting are written out at the entry, the exit and
+    the end rather than shared through helper functions: measured, the helpers (tuples of
+    scalars) made the whole kernel 10-20 % slower.
+
     The bars alternate between a flat phase (scan for the next entry: the value, and so every
     running sum, is constant there) and an in-market phase (every bar updates the value,
     returns, drawdown and exposure until the exit).

@@ -110,10 +110,6 @@ class Tables:
     p1: np.ndarray
     p2: np.ndarray
 
-    @property
-    def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in (self.A, self.B, self.ia, self.ib, self.p1, self.p2)))
-
 
 @dataclass(frozen=True)
 class Family:
