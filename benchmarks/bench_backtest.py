@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import importlib.metadata
 import json
 import os
 import platform
@@ -60,19 +59,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
+from _common import POLL_S, Poller, dist_version, git_revision
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_backtest.json"
 MARK = "@@bench_backtest "
 SEED = 12345  # prices: synthetic_ohlcv(seed=SEED); strategies: default_rng(SEED + 1)
 MIB = 2**20
 GIB = 2**30
-POLL_S = 0.002
 CHILD_TIMEOUT_S = 420
 FEES = 0.001
 INIT_CASH = 10_000.0
@@ -265,43 +263,6 @@ def child_main(raw: str) -> None:
 
 
 # -- in the parent -----------------------------------------------------------------------------
-class Poller(threading.Thread):
-    """Polls a process's RSS every ``interval`` seconds and keeps the peak."""
-
-    def __init__(self, pid: int, interval: float = POLL_S) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.peak = self.samples = 0
-        self.first = self.last = 0.0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            proc = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        self.first = time.perf_counter()
-        while not self._halt.is_set():
-            try:
-                rss = proc.memory_info().rss
-            except psutil.Error:
-                break
-            self.peak = max(self.peak, rss)
-            self.samples += 1
-            self.last = time.perf_counter()
-            self._halt.wait(self.interval)
-
-    def halt(self) -> None:
-        self._halt.set()
-        self.join()
-
-    @property
-    def mean_interval_ms(self) -> float | None:
-        if self.samples < 2:
-            return None
-        return 1000 * (self.last - self.first) / (self.samples - 1)
-
-
 def run_child(
     cfg: dict[str, Any], env: dict[str, str] | None = None, timeout: float = CHILD_TIMEOUT_S
 ) -> dict[str, Any]:
@@ -485,28 +446,6 @@ def targets(rows: list[dict[str, Any]], cores: int) -> list[dict[str, Any]]:
     return out
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _git_revision() -> str | None:
-    """HEAD of the checkout, with ``+dirty`` for local changes to src/."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="T=10k, N in {100, 1k} only")
@@ -521,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
 
     grid_t, grid_n = (QUICK_T, QUICK_N) if args.quick else (GRID_T, GRID_N)
     configs = sorted(((T, N) for T in grid_t for N in grid_n), key=lambda c: (c[0] * c[1], c))
-    with_vbt = not args.no_vectorbt and _version("vectorbt") is not None
+    with_vbt = not args.no_vectorbt and dist_version("vectorbt") is not None
     cores = _cores()
     env = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -530,8 +469,11 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "cores": cores,
         "memory_total": psutil.virtual_memory().total,
-        **{name: _version(name) for name in ("genepool", "numpy", "numba", "pandas", "vectorbt")},
-        "genepool_git": _git_revision(),
+        **{
+            name: dist_version(name)
+            for name in ("genepool", "numpy", "numba", "pandas", "vectorbt")
+        },
+        "genepool_git": git_revision(),
         "loadavg_1min_before": os.getloadavg()[0],
         "seed": SEED,
         "repeats": args.repeats,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.metadata
 import itertools
 import json
 import math
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import dist_version, git_revision
 
 from genepool.problems import rastrigin  # the one fitness every row evaluates, on whole batches
 
@@ -411,28 +411,6 @@ def child(lib: str, n: int, repeats: int) -> None:
 
 
 # -- the parent --------------------------------------------------------------------------------
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _git_revision() -> str | None:
-    """HEAD of the checkout the benchmark sits in, with ``+dirty`` for local changes to src/."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        return None
-    return (head + ("+dirty" if dirty else "")) or None
-
-
 def measure(lib: str, n: int, repeats: int, timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", lib, str(n), str(repeats)]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
@@ -564,16 +542,16 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(wanted) - set(PEERS)
     if unknown:
         ap.error(f"unknown peers {sorted(unknown)}; choose from {list(PEERS)} or none")
-    libs = list(OURS) + [p for p in wanted if _version(p)]
-    missing = [p for p in wanted if not _version(p)]
+    libs = list(OURS) + [p for p in wanted if dist_version(p)]
+    missing = [p for p in wanted if not dist_version(p)]
 
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "numpy": np.__version__,
-        **{name: _version(name) for name in ("genepool", *PEERS)},
-        "genepool_git": _git_revision(),
+        **{name: dist_version(name) for name in ("genepool", *PEERS)},
+        "genepool_git": git_revision(),
         "loadavg_1min_before": os.getloadavg()[0],
         "D": D,
         "seed": SEED,

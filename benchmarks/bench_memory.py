@@ -43,18 +43,17 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
+from _common import POLL_S, Poller
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_memory.json"
 MARK = "@@bench_memory "
 SEED = 12345
 MIB = 2**20
-POLL_S = 0.002
 BUDGET = "1GB"
 BIG_BUDGET = "2GB"  # for P=1M, where 1GB cannot hold the GA's populations
 NO_LIMIT_MAX_BYTES = 12 * 2**30  # skip an unlimited run whose estimated working set is above
@@ -378,43 +377,6 @@ def child_main(raw: str) -> None:
 
 
 # -- in the parent -----------------------------------------------------------------------------
-class Poller(threading.Thread):
-    """Polls a process's RSS every ``interval`` seconds and keeps the peak."""
-
-    def __init__(self, pid: int, interval: float = POLL_S) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.peak = self.samples = 0
-        self.first = self.last = 0.0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            proc = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        self.first = time.perf_counter()
-        while not self._halt.is_set():
-            try:
-                rss = proc.memory_info().rss
-            except psutil.Error:
-                break
-            self.peak = max(self.peak, rss)
-            self.samples += 1
-            self.last = time.perf_counter()
-            self._halt.wait(self.interval)
-
-    def halt(self) -> None:
-        self._halt.set()
-        self.join()
-
-    @property
-    def mean_interval_ms(self) -> float | None:
-        if self.samples < 2:
-            return None
-        return 1000 * (self.last - self.first) / (self.samples - 1)
-
-
 def run_child(cfg: dict[str, Any], timeout: float = CHILD_TIMEOUT_S) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter, polling its RSS from here."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]

@@ -1,0 +1,73 @@
+"""Pieces the benchmark scripts share: an outside RSS poller and provenance of a run."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+POLL_S = 0.002  # seconds between RSS samples of a child process
+
+
+class Poller(threading.Thread):
+    """Polls a process's RSS every ``interval`` seconds and keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = POLL_S) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = self.samples = 0
+        self.first = self.last = 0.0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        self.first = time.perf_counter()
+        while not self._halt.is_set():
+            try:
+                rss = proc.memory_info().rss
+            except psutil.Error:
+                break
+            self.peak = max(self.peak, rss)
+            self.samples += 1
+            self.last = time.perf_counter()
+            self._halt.wait(self.interval)
+
+    def halt(self) -> None:
+        self._halt.set()
+        self.join()
+
+    @property
+    def mean_interval_ms(self) -> float | None:
+        if self.samples < 2:
+            return None
+        return 1000 * (self.last - self.first) / (self.samples - 1)
+
+
+def dist_version(dist: str) -> str | None:
+    """Installed version of a distribution, or None."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_revision() -> str | None:
+    """HEAD of the checkout the benchmarks sit in, with ``+dirty`` for local changes to src/."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return None
+    return (head + ("+dirty" if dirty else "")) or None
