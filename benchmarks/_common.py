@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -71,3 +75,49 @@ def git_revision() -> str | None:
     except OSError:
         return None
     return (head + ("+dirty" if dirty else "")) or None
+
+
+def run_polled(
+    script: str, cfg: dict[str, Any], mark: str, timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run ``script --child <cfg json>`` in a fresh interpreter, polling its RSS from here.
+
+    The child prints one line ``mark + json``: that dict, plus ``error`` (time-out or non-zero
+    exit with the end of stderr), ``config``, ``peak_rss_outside``, ``poll_samples``,
+    ``poll_mean_interval_ms`` and ``child_wall_s``, is returned.
+    """
+    cmd = [sys.executable, str(Path(script).resolve()), "--child", json.dumps(cfg)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=None if env is None else {**os.environ, **env},
+    )
+    poller = Poller(proc.pid)
+    poller.start()
+    timed_out = False
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        timed_out = True
+    poller.halt()
+    row: dict[str, Any] = {}
+    for line in stdout.splitlines():
+        if line.startswith(mark):
+            row = json.loads(line[len(mark) :])
+    if timed_out:
+        row["error"] = f"timed out after {timeout:.0f} s"
+    elif proc.returncode != 0 or not row:
+        row["error"] = f"exit {proc.returncode}: " + " | ".join(stderr.strip().splitlines()[-3:])
+    row.update(
+        config=cfg,
+        peak_rss_outside=poller.peak,
+        poll_samples=poller.samples,
+        poll_mean_interval_ms=poller.mean_interval_ms,
+        child_wall_s=time.perf_counter() - t0,
+    )
+    return row

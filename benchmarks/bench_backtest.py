@@ -56,7 +56,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -64,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from _common import POLL_S, Poller, dist_version, git_revision
+from _common import POLL_S, dist_version, git_revision, run_polled
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_backtest.json"
 MARK = "@@bench_backtest "
@@ -267,43 +266,8 @@ def run_child(
     cfg: dict[str, Any], env: dict[str, str] | None = None, timeout: float = CHILD_TIMEOUT_S
 ) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter, polling its RSS from here."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
-    )
-    poller = Poller(proc.pid)
-    poller.start()
-    timed_out = False
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        timed_out = True
-    poller.halt()
-    row: dict[str, Any] = {}
-    for line in stdout.splitlines():
-        if line.startswith(MARK):
-            row = json.loads(line[len(MARK) :])
-    if timed_out:
-        row["error"] = f"timed out after {timeout:.0f} s"
-    elif proc.returncode != 0 or not row:
-        row["error"] = f"exit {proc.returncode}: " + " | ".join(stderr.strip().splitlines()[-3:])
-    row.update(
-        library=cfg["library"],
-        T=cfg["T"],
-        N=cfg["N"],
-        config=cfg,
-        peak_rss_outside=poller.peak,
-        poll_samples=poller.samples,
-        poll_mean_interval_ms=poller.mean_interval_ms,
-        child_wall_s=time.perf_counter() - t0,
-    )
+    row = run_polled(__file__, cfg, MARK, timeout, env={"PYTHONWARNINGS": "ignore", **(env or {})})
+    row.update(library=cfg["library"], T=cfg["T"], N=cfg["N"])
     if row.get("times"):
         row["median_s"] = statistics.median(row["times"])
         row["cores_busy"] = row["cpu_s"] / sum(row["times"])

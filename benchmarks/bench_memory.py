@@ -41,14 +41,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
-from _common import POLL_S, Poller
+from _common import POLL_S, run_polled
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_memory.json"
 MARK = "@@bench_memory "
@@ -379,35 +378,7 @@ def child_main(raw: str) -> None:
 # -- in the parent -----------------------------------------------------------------------------
 def run_child(cfg: dict[str, Any], timeout: float = CHILD_TIMEOUT_S) -> dict[str, Any]:
     """Run one configuration in a fresh interpreter, polling its RSS from here."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    poller = Poller(proc.pid)
-    poller.start()
-    timed_out = False
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        timed_out = True
-    poller.halt()
-    row: dict[str, Any] = {}
-    for line in stdout.splitlines():
-        if line.startswith(MARK):
-            row = json.loads(line[len(MARK) :])
-    if timed_out:
-        row["error"] = f"timed out after {timeout:.0f} s"
-    elif proc.returncode != 0 or not row:
-        row["error"] = f"exit {proc.returncode}: " + " | ".join(stderr.strip().splitlines()[-3:])
-    row.update(
-        config=cfg,
-        peak_rss_outside=poller.peak,
-        poll_samples=poller.samples,
-        poll_mean_interval_ms=poller.mean_interval_ms,
-        child_wall_s=time.perf_counter() - t0,
-    )
-    return row
+    return run_polled(__file__, cfg, MARK, timeout)
 
 
 def _mib(b: float | None) -> str:
