@@ -16,6 +16,7 @@ import numpy as np
 from numba import prange
 
 from .._numba import njit, njit_parallel
+from .nb import ema_1d_nb
 
 # Strategy families (how the signals of a bar are computed).
 EXPLICIT, RSI, MA_CROSS, BOLLINGER, MACD, BREAKOUT = 0, 1, 2, 3, 4, 5
@@ -90,31 +91,10 @@ def _family_signals(family, c0, c1, a0, a1, b0, b1, p1, p2):
 
 @njit
 def _macd_diff(fast_ema, slow_ema, signal):
-    """MACD line minus its signal line (an EMA of ``signal`` bars computed with exactly the
-    arithmetic of pandas' ewm(adjust=False), as ``nb._ema_into``); one O(T) pass."""
-    n = fast_ema.shape[0]
-    out = np.empty(n)
-    alpha = 1.0 / (1.0 + (signal - 1.0) / 2.0)
-    old_wt_factor = 1.0 - alpha
-    ema = fast_ema[0] - slow_ema[0]
-    nobs = 0 if np.isnan(ema) else 1
-    old_wt = 1.0
-    out[0] = ema - ema if nobs >= signal else np.nan
-    for t in range(1, n):
-        line = fast_ema[t] - slow_ema[t]
-        observed = not np.isnan(line)
-        if observed:
-            nobs += 1
-        if not np.isnan(ema):
-            old_wt *= old_wt_factor
-            if observed:
-                if ema != line:
-                    ema = (old_wt * ema + alpha * line) / (old_wt + alpha)
-                old_wt = 1.0
-        elif observed:
-            ema = line
-        out[t] = line - ema if nobs >= signal else np.nan
-    return out
+    """MACD line minus its signal line (``nb.ema_1d_nb`` of the line, the same EMA as
+    ``nb.macd_1d_nb``); one O(T) buffer per strategy."""
+    line = fast_ema - slow_ema
+    return line - ema_1d_nb(line, int(signal))
 
 
 @njit
