@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CheckpointError",
     "ConfigError",
     "DataError",
     "FitnessError",
@@ -85,6 +86,10 @@ class MemoryBudgetExceeded(GenepoolError, MemoryError):
     def __init__(self, message: str, *, rss: int, limit: int, usage: dict[str, int]) -> None:
         super().__init__(message)
         self.rss, self.limit, self.usage = rss, limit, usage
+
+
+class CheckpointError(GenepoolError):
+    """A checkpoint cannot be read (missing, truncated, corrupted) or does not match the run."""
 
 
 class MemoryLeakWarning(ResourceWarning):

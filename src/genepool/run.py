@@ -19,8 +19,33 @@ import pyarrow as pa
 
 from ._progress import ProgressReporter, choose_mode
 from ._result import Generation, MemoryReport, Result
+from ._run_state import (
+    Interrupts as _Interrupts,
+)
+from ._run_state import (
+    LoopState as _LoopState,
+)
+from ._run_state import (
+    checkpoint_plan as _checkpoint_plan,
+)
+from ._run_state import (
+    optimizer_stop as _optimizer_stop,
+)
+from ._run_state import (
+    pending_history,
+)
+from ._run_state import (
+    restore as _restore,
+)
+from ._run_state import (
+    save as _save,
+)
+from ._run_state import (
+    stateful_callbacks as _stateful_callbacks,
+)
 from ._terminators import Terminators
 from .algorithms.base import Optimizer
+from .checkpoint import Checkpoint
 from .errors import ConfigError, check_int
 from .evaluation.evaluator import Evaluator
 from .memory.history import RingHistory, write_parquet_atomic
@@ -64,6 +89,8 @@ def minimize(
     run_dir: str | Path | None = None,
     history_capacity: int = 10_000,
     snapshot_every: int | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
     callbacks: Iterable[Callable[[Generation], Any]] = (),
     progress: bool | str | ProgressReporter = True,
 ) -> Result:
@@ -110,8 +137,20 @@ def minimize(
     snapshot_every : int, optional
         Write the population (decoded parameters and fitness) to ``run_dir/populations/``
         every this many generations.
+    checkpoint_every : int, optional
+        Write a checkpoint to ``run_dir/checkpoint/`` every this many generations, at the end,
+        and when SIGINT/SIGTERM arrives (the run then stops after the current generation; a
+        second signal stops at once). Files are ``.npz`` + JSON written atomically, no pickle;
+        the newest two are kept. See :mod:`genepool.checkpoint`.
+    resume : bool, default False
+        Continue the run in ``run_dir`` from its newest valid checkpoint; ``optimizer`` must be
+        configured as the one that wrote it (a fresh instance). The result equals that of an
+        uninterrupted run with the same seed. Terminators apply to the whole run: pass a larger
+        ``generations`` to extend a finished run.
     callbacks : iterable of callables
         Called with a :class:`Generation` after each generation; returning ``True`` stops.
+        A callback with ``state_dict() -> (arrays, meta)`` and ``load_state_dict(arrays,
+        meta)`` methods has its state saved in checkpoints and restored on resume.
     progress : bool, {"bar", "lines"} or ProgressReporter
         ``True``: a rich progress bar on a terminal, plain lines (at most every 2 s) on stderr
         otherwise; ``False``: silent.
@@ -160,6 +199,8 @@ def maximize(
     run_dir: str | Path | None = None,
     history_capacity: int = 10_000,
     snapshot_every: int | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
     callbacks: Iterable[Callable[[Generation], Any]] = (),
     progress: bool | str | ProgressReporter = True,
 ) -> Result:
@@ -175,15 +216,26 @@ class _Recorder:
     """Per-generation statistics into a RingHistory (minimized scale), snapshots to Parquet."""
 
     def __init__(
-        self, space: Space, capacity: int, run_dir: Path | None, snapshot_every: int | None
+        self,
+        space: Space,
+        capacity: int,
+        run_dir: Path | None,
+        snapshot_every: int | None,
+        resume_from: Checkpoint | None = None,
     ) -> None:
         self.space = space
         self._span = space.upper - space.lower
         self.run_dir = run_dir
         self.snapshot_every = snapshot_every
-        self.history = RingHistory(
-            HISTORY_DTYPE, capacity, None if run_dir is None else run_dir / "history.parquet"
-        )
+        folder = None if run_dir is None else run_dir / "history.parquet"
+        if resume_from is None:
+            self.history = RingHistory(HISTORY_DTYPE, capacity, folder)
+        else:  # the rows on disk at the checkpoint, then those it carried in memory
+            flushed = int(resume_from.meta["history"]["flushed"])
+            self.history = RingHistory(HISTORY_DTYPE, capacity, folder, resume_rows=flushed)
+            pending = pending_history(resume_from, HISTORY_DTYPE)
+            for row in pending:
+                self.history.append(tuple(row))
 
     def add(
         self,
@@ -239,6 +291,8 @@ def _run(
     run_dir: Any,
     history_capacity: Any,
     snapshot_every: Any,
+    checkpoint_every: Any,
+    resume: Any,
     callbacks: Iterable[Callable[[Generation], Any]],
     progress: Any,
 ) -> Result:
@@ -262,6 +316,7 @@ def _run(
             run_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
+    checkpoint_every, checkpoint = _checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
     _check_budget_fits(monitor, optimizer)
     # The evaluator works in the user's sign: the default penalty is the worst value there.
@@ -276,7 +331,11 @@ def _run(
         monitor=monitor,
     )
     recorder = _Recorder(
-        space, check_int("history_capacity", history_capacity, minimum=1), run_path, snapshot_every
+        space,
+        check_int("history_capacity", history_capacity, minimum=1),
+        run_path,
+        snapshot_every,
+        resume_from=checkpoint,
     )
     monitor.add_cleanup("history flush", lambda: recorder.history.flush() and 0)
     evaluator.held_elsewhere = lambda: {
@@ -292,12 +351,25 @@ def _run(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
-    reporter.start(terms.generations)
-    start = time.perf_counter()
-    best_x: np.ndarray | None = None
-    best = np.inf  # minimized scale
-    gen = n_eval = since_improvement = 0
+    stateful = _stateful_callbacks(callbacks)
+    loop = _LoopState()
+    if checkpoint is not None:
+        loop = _restore(checkpoint, optimizer, stateful, sign)
+        log.info("resuming %s from generation %d", run_path, loop.generation)
+    gen, n_eval, best, best_x = loop.generation, loop.n_evaluations, loop.best, loop.best_x
+    since_improvement = loop.since_improvement
     reason = None
+    if checkpoint is not None:  # a finished run stays finished unless its budget grew
+        reason = terms.check(gen, n_eval, best, sign, loop.elapsed, since_improvement)
+        reason = reason or _optimizer_stop(optimizer)
+
+    def save_checkpoint(elapsed: float, stop_reason: str | None) -> None:
+        state = _LoopState(gen, n_eval, best, best_x, since_improvement, elapsed)
+        _save(run_path, optimizer, stateful, recorder, state, stop_reason, sign)  # type: ignore[arg-type]
+
+    reporter.start(terms.generations)
+    start = time.perf_counter() - loop.elapsed
+    interrupts = _Interrupts(enabled=checkpoint_every is not None)
     try:
         while reason is None:
             X = optimizer.ask()
@@ -334,12 +406,14 @@ def _run(
                 if cb(info) is True:
                     reason = f"callback: {getattr(cb, '__name__', 'callback')} asked to stop"
             reason = reason or terms.check(gen, n_eval, best, sign, elapsed, since_improvement)
-            if reason is None:
-                wants = optimizer.stop()
-                if wants:
-                    reason = "; ".join(f"{k}: {v}" for k, v in wants.items())
+            reason = reason or _optimizer_stop(optimizer)
+            if reason is None and interrupts.received:
+                reason = f"interrupted by {interrupts.received}"
+            if checkpoint_every and (reason is not None or gen % checkpoint_every == 0):
+                save_checkpoint(elapsed, reason)
             del X, y, f, info  # nothing of this generation may survive into the next
     finally:
+        interrupts.restore()
         reporter.close()
         recorder.history.flush()
     assert best_x is not None

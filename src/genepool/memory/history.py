@@ -43,6 +43,9 @@ class RingHistory:
         Where Parquet part files go; without it only the newest ``capacity`` rows are kept.
     flush_every : int, optional
         Rows per part file (default ``min(capacity, 1000)``): the most a crash can lose.
+    resume_rows : int, optional
+        Continue the history already in ``directory`` after its first ``resume_rows`` rows
+        (rows after them are deleted): how a resumed run picks up its checkpoint's history.
 
     Examples
     --------
@@ -59,6 +62,7 @@ class RingHistory:
         capacity: int = 10_000,
         directory: str | Path | None = None,
         flush_every: int | None = None,
+        resume_rows: int | None = None,
     ) -> None:
         self.dtype = np.dtype(list(dtype) if not isinstance(dtype, np.dtype) else dtype)
         if self.dtype.names is None:
@@ -71,12 +75,15 @@ class RingHistory:
         self.directory = None if directory is None else Path(directory)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._parts = len(list(self.directory.glob("part-*.parquet")))
-            if self._parts:
+            if resume_rows is not None:
+                self._reopen(check_int("resume_rows", resume_rows, minimum=0))
+            elif any(self.directory.glob("part-*.parquet")):
                 raise ConfigError(
                     f"history directory {self.directory} already holds part "
                     f"files; use a new directory"
                 )
+        elif resume_rows:
+            raise ConfigError("resume_rows needs a directory (the rows are read back from it)")
         self.flush_every = (
             min(self.capacity, 1000)
             if flush_every is None
@@ -86,6 +93,30 @@ class RingHistory:
             raise ConfigError(
                 f"flush_every ({self.flush_every}) must be <= capacity ({self.capacity})"
             )
+
+    def _reopen(self, n_rows: int) -> None:
+        """Continue a history whose first ``n_rows`` rows are on disk: later rows (written
+        after a checkpoint by a run that was then killed) are cut off, atomically."""
+        parts = sorted(self.directory.glob("part-*.parquet"))  # type: ignore[union-attr]
+        kept = 0
+        for i, part in enumerate(parts):
+            rows = pq.read_metadata(part).num_rows
+            if kept + rows <= n_rows:
+                kept += rows
+                self._parts = i + 1
+                continue
+            if kept < n_rows:  # this part straddles the cut: keep its head
+                write_parquet_atomic(pq.read_table(part).slice(0, n_rows - kept), part)
+                kept = n_rows
+                self._parts = i + 1
+            else:
+                part.unlink()
+        if kept != n_rows:
+            raise ConfigError(
+                f"history directory {self.directory} holds {kept} rows, fewer than the "
+                f"{n_rows} to resume from"
+            )
+        self._n = self._flushed = n_rows
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -102,6 +133,15 @@ class RingHistory:
     @property
     def n_in_memory(self) -> int:
         return min(self._n, self.capacity)
+
+    @property
+    def n_flushed(self) -> int:
+        """Rows already written to disk."""
+        return self._flushed
+
+    def unflushed(self) -> np.ndarray:
+        """A copy of the rows not yet on disk (structured array; what a checkpoint carries)."""
+        return self._memory_rows(self._flushed).copy()
 
     def append(self, row: Sequence[Any]) -> None:
         """Add one row (a tuple in column order)."""

@@ -1,0 +1,222 @@
+"""What the run loop keeps across a checkpoint, and how it is saved, restored and interrupted.
+
+A checkpoint holds the optimizer's ``state_dict`` (arrays + JSON, RNG included), the loop's
+counters (generation, evaluations, best so far, generations without improvement, elapsed
+time), the history rows not yet spilled to Parquet, and the state of stateful callbacks. The
+evaluator's cache is not saved: it only spares work, it never changes a value.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .algorithms.base import Optimizer
+from .checkpoint import Checkpoint, latest_checkpoint, list_checkpoints, write_checkpoint
+from .errors import CheckpointError, ConfigError, check_int
+
+log = logging.getLogger("genepool")
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass
+class LoopState:
+    """The run loop's counters (``best`` on the minimized scale)."""
+
+    generation: int = 0
+    n_evaluations: int = 0
+    best: float = np.inf
+    best_x: np.ndarray | None = None
+    since_improvement: int = 0
+    elapsed: float = 0.0
+
+
+def checkpoint_plan(
+    run_path: Path | None, checkpoint_every: Any, resume: Any
+) -> tuple[int | None, Checkpoint | None]:
+    """Validate the checkpoint arguments; with ``resume``, the checkpoint to continue from."""
+    if checkpoint_every is not None:
+        checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=1)
+        if run_path is None:
+            raise ConfigError("checkpoint_every needs run_dir (where the checkpoints go)")
+    if resume and run_path is None:
+        raise ConfigError("resume needs run_dir (the run to continue)")
+    if run_path is None:
+        return checkpoint_every, None
+    folder = run_path / CHECKPOINT_DIR
+    if resume:
+        checkpoint = latest_checkpoint(folder)
+        if checkpoint is None:
+            raise CheckpointError(f"nothing to resume: {folder} holds no checkpoint")
+        return checkpoint_every, checkpoint
+    if list_checkpoints(folder) or any((run_path / "history.parquet").glob("part-*.parquet")):
+        raise ConfigError(
+            f"run_dir {str(run_path)!r} already holds a run; pass resume=True to continue it "
+            f"or choose a new run_dir"
+        )
+    return checkpoint_every, None
+
+
+def stateful_callbacks(callbacks: list[Any]) -> list[Any]:
+    """The callbacks whose state goes into checkpoints (``state_dict``/``load_state_dict``)."""
+    return [cb for cb in callbacks if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")]
+
+
+def optimizer_stop(optimizer: Optimizer) -> str | None:
+    wants = optimizer.stop()
+    return "; ".join(f"{k}: {v}" for k, v in wants.items()) if wants else None
+
+
+def _fingerprint(optimizer: Optimizer) -> dict[str, Any]:
+    try:
+        size: int | None = optimizer.population_size
+    except NotImplementedError:
+        size = None
+    return {
+        "type": type(optimizer).__name__,
+        "space": optimizer.space.to_dict(),
+        "population_size": size,
+    }
+
+
+def save(
+    run_path: Path,
+    optimizer: Optimizer,
+    callbacks: list[Any],
+    recorder: Any,
+    loop: LoopState,
+    stop_reason: str | None,
+    sign: float,
+) -> Path:
+    """Write a checkpoint of the run as it stands after generation ``loop.generation``."""
+    opt_arrays, opt_meta = optimizer.state_dict()
+    arrays: dict[str, np.ndarray] = {f"optimizer.{k}": v for k, v in opt_arrays.items()}
+    if loop.best_x is not None:
+        arrays["run.best_x"] = loop.best_x
+    pending = recorder.history.unflushed()
+    for col in pending.dtype.names:
+        arrays[f"history.{col}"] = pending[col]
+    cb_meta = []
+    for i, cb in enumerate(callbacks):
+        a, m = cb.state_dict()
+        arrays.update({f"callback.{i}.{k}": v for k, v in a.items()})
+        cb_meta.append({"type": type(cb).__name__, "meta": m})
+    meta = {
+        "genepool": __version__,
+        "sign": sign,
+        "loop": {
+            "generation": loop.generation,
+            "n_evaluations": loop.n_evaluations,
+            "best": loop.best,
+            "since_improvement": loop.since_improvement,
+            "elapsed": loop.elapsed,
+            "stop_reason": stop_reason,
+        },
+        "optimizer": {**_fingerprint(optimizer), "meta": opt_meta},
+        "history": {"flushed": recorder.history.n_flushed},
+        "callbacks": cb_meta,
+    }
+    return write_checkpoint(run_path / CHECKPOINT_DIR, loop.generation, arrays, meta)
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    n = len(prefix)
+    return {k[n:]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def restore(
+    checkpoint: Checkpoint, optimizer: Optimizer, callbacks: list[Any], sign: float
+) -> LoopState:
+    """Load ``checkpoint`` into a fresh ``optimizer`` and ``callbacks``; the loop's counters."""
+    meta = checkpoint.meta
+    try:
+        saved, loop = meta["optimizer"], meta["loop"]
+        cb_meta = meta["callbacks"]
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {checkpoint.path} lacks {exc}") from None
+    if meta.get("sign") != sign:
+        raise ConfigError(
+            f"checkpoint {checkpoint.path} was written by "
+            f"{'minimize' if meta.get('sign') == 1.0 else 'maximize'}; resume it the same way"
+        )
+    mine = _fingerprint(optimizer)
+    for key in ("type", "space", "population_size"):
+        if saved.get(key) != mine[key]:
+            raise ConfigError(
+                f"the optimizer does not match checkpoint {checkpoint.path}: its {key} is "
+                f"{mine[key]!r}, the checkpoint's is {saved.get(key)!r}"
+            )
+    if len(cb_meta) != len(callbacks) or any(
+        m["type"] != type(cb).__name__ for m, cb in zip(cb_meta, callbacks)
+    ):
+        raise ConfigError(
+            f"checkpoint {checkpoint.path} holds the state of callbacks "
+            f"{[m['type'] for m in cb_meta]}, the run has {[type(c).__name__ for c in callbacks]}"
+        )
+    optimizer.load_state_dict(_prefixed(checkpoint.arrays, "optimizer."), saved["meta"])
+    for i, cb in enumerate(callbacks):
+        cb.load_state_dict(_prefixed(checkpoint.arrays, f"callback.{i}."), cb_meta[i]["meta"])
+    best_x = checkpoint.arrays.get("run.best_x")
+    return LoopState(
+        generation=int(loop["generation"]),
+        n_evaluations=int(loop["n_evaluations"]),
+        best=float(loop["best"]),
+        best_x=None if best_x is None else np.array(best_x, dtype=np.float64),
+        since_improvement=int(loop["since_improvement"]),
+        elapsed=float(loop["elapsed"]),
+    )
+
+
+def pending_history(checkpoint: Checkpoint, dtype: np.dtype) -> np.ndarray:
+    """The history rows a checkpoint carried in memory (not yet on disk when it was written)."""
+    cols = _prefixed(checkpoint.arrays, "history.")
+    n = len(next(iter(cols.values()))) if cols else 0
+    rows = np.zeros(n, dtype=dtype)
+    for name in dtype.names:
+        if name in cols:
+            rows[name] = cols[name]
+    return rows
+
+
+class Interrupts:
+    """SIGINT/SIGTERM -> finish the generation, write a checkpoint, stop (second signal: now).
+
+    Installed only in the main thread and only when the run writes checkpoints; the previous
+    handlers come back with :meth:`restore`.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.received: str | None = None
+        self._previous: dict[int, Any] = {}
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except (ValueError, OSError):  # pragma: no cover - unusual embedding
+                pass
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None:
+            self.restore()
+            raise KeyboardInterrupt(f"second {name}: stopping now")
+        self.received = name
+        log.warning(
+            "%s received: finishing this generation and writing a checkpoint "
+            "(send it again to stop at once)",
+            name,
+        )
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
