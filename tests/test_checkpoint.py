@@ -1,4 +1,4 @@
-"""Checkpoint files and resume: atomic, pickle-free, verified, and resumed runs equal whole ones."""
+"""Checkpoints: atomic, pickle-free, verified; resumed runs equal uninterrupted ones."""
 
 from __future__ import annotations
 
