@@ -1,0 +1,112 @@
+"""``trace_strategy``: the equity curve, per-bar returns and trades of one strategy.
+
+For the few strategies a report shows (the best, the hall of fame), not for populations: it
+allocates O(T) for one strategy. Its numbers agree with :class:`StrategyProblem`'s metrics
+(``tests/test_trace.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._trace_nb import N_TRADE_FIELDS, trace_nb
+from .problem import StrategyProblem
+
+__all__ = ["Trace", "trace_strategy"]
+
+TRADE_COLUMNS = ["entry_bar", "exit_bar", "entry_price", "exit_price", "pnl", "return"]
+
+
+@dataclass
+class Trace:
+    """One strategy bar by bar.
+
+    Attributes
+    ----------
+    value : pandas.Series of shape (T,)
+        Portfolio value at each close (indexed like the data).
+    returns : ndarray of shape (T,)
+        Simple return of each bar (the first bar against the initial cash), the series the
+        metrics are computed from.
+    trades : pandas.DataFrame
+        One row per trade: ``entry_bar``, ``exit_bar`` (-1 while still open at the end),
+        ``entry_time``, ``exit_time``, ``entry_price``, ``exit_price`` (after slippage),
+        ``pnl`` (after fees), ``return`` (pnl over the cash put in), ``status``.
+    """
+
+    value: pd.Series
+    returns: np.ndarray
+    trades: pd.DataFrame
+
+    @property
+    def drawdown(self) -> pd.Series:
+        """Drawdown from the running peak at each bar (<= 0)."""
+        v = self.value
+        return v / v.cummax() - 1.0
+
+
+def trace_strategy(
+    problem: StrategyProblem, params: Mapping[str, Any], index: Any = None
+) -> Trace:
+    """Replay one strategy of ``problem`` with its decoded ``params``.
+
+    Parameters
+    ----------
+    problem : StrategyProblem
+        Data, family, fees, slippage, initial cash and stops.
+    params : mapping
+        Decoded parameters, e.g. ``result.best_params``.
+    index : pandas.Index, optional
+        Timestamps of the bars (default: the problem's own index, else 0..T-1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from genepool.backtest import StrategyProblem
+    >>> from genepool.backtest.trace import trace_strategy
+    >>> close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 500)))
+    >>> prob = StrategyProblem(close, "rsi", freq="1h")
+    >>> tr = trace_strategy(prob, {"window": 14, "lower": 30.0, "upper": 70.0})
+    >>> len(tr.value), list(tr.trades.columns)[:2]
+    (500, ['entry_bar', 'exit_bar'])
+    """
+    x = problem.space.check(problem.space.encode(dict(params)))  # names every bad parameter
+    params = problem.space.decode_row(x[0])
+    entries, exits = problem.signals(params)
+    close = problem.data["close"]
+    n = close.shape[0]
+    value = np.empty(n)
+    records = np.zeros((n // 2 + 1, N_TRADE_FIELDS))
+    sl = float(params.get("stop_loss", 0.0)) if problem.stops else 0.0
+    tp = float(params.get("take_profit", 0.0)) if problem.stops else 0.0
+    k = trace_nb(
+        close,
+        np.ascontiguousarray(entries, dtype=np.bool_),
+        np.ascontiguousarray(exits, dtype=np.bool_),
+        sl,
+        tp,
+        problem.fees,
+        problem.slippage,
+        problem.init_cash,
+        value,
+        records,
+    )
+    if index is None:
+        index = getattr(problem, "index", None)
+    index = pd.RangeIndex(n) if index is None else pd.Index(index)
+    prev = np.concatenate(([problem.init_cash], value[:-1]))
+    returns = (value - prev) / prev
+    trades = pd.DataFrame(records[:k], columns=TRADE_COLUMNS)
+    for col in ("entry_bar", "exit_bar"):
+        trades[col] = trades[col].astype(np.int64)
+    is_open = trades["exit_bar"] < 0
+    trades.insert(2, "entry_time", index[trades["entry_bar"].to_numpy()])
+    exit_at = np.where(is_open, n - 1, trades["exit_bar"].to_numpy())
+    trades.insert(3, "exit_time", index[exit_at])
+    trades["status"] = np.where(is_open, "open", "closed")
+    return Trace(pd.Series(value, index=index, name="value"), returns, trades)

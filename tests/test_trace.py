@@ -1,0 +1,58 @@
+"""trace_strategy (one strategy bar by bar) agrees with the fused kernel's metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genepool.backtest import StrategyProblem, synthetic_ohlcv
+from genepool.backtest.trace import trace_strategy
+from genepool.errors import SpaceError
+
+DATA = synthetic_ohlcv(3000, freq="1h", seed=5)
+
+
+@pytest.mark.parametrize("family", ["rsi", "ma_cross", "bollinger", "macd", "breakout"])
+@pytest.mark.parametrize("stops", [False, True])
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_trace_matches_fused_metrics(family, stops, seed):
+    prob = StrategyProblem(DATA, family, fees=0.002, slippage=0.001, stops=stops)
+    X = prob.space.sample(1, np.random.default_rng(seed))
+    m = prob.metrics(X).iloc[0]
+    tr = trace_strategy(prob, prob.space.decode_row(X[0]), index=DATA.index)
+    assert len(tr.value) == len(DATA)
+    np.testing.assert_allclose(tr.value.iloc[-1], m["final_value"], rtol=1e-12)
+    assert len(tr.trades) == m["n_trades"]
+    np.testing.assert_allclose(tr.drawdown.min(), m["max_drawdown"], rtol=1e-9, atol=1e-12)
+    r = tr.returns
+    if m["n_trades"] and r.std(ddof=1) > 0:
+        sharpe = r.mean() / r.std(ddof=1) * np.sqrt(prob.ann_factor)
+        np.testing.assert_allclose(sharpe, m["sharpe_ratio"], rtol=1e-7)
+    # the trades account for the whole change of value (exit fees of an open trade aside)
+    np.testing.assert_allclose(
+        tr.trades["pnl"].sum(), m["final_value"] - prob.init_cash, rtol=1e-9, atol=1e-6
+    )
+    if len(tr.trades):
+        closed = tr.trades[tr.trades["status"] == "closed"]
+        assert (closed["exit_bar"] > closed["entry_bar"]).all()
+        times = DATA.index[tr.trades["entry_bar"].to_numpy()]
+        assert (tr.trades["entry_time"].to_numpy() == times.to_numpy()).all()
+
+
+def test_no_trades_gives_a_flat_curve():
+    prob = StrategyProblem(DATA, "rsi")
+    tr = trace_strategy(prob, {"window": 50, "lower": 10.0, "upper": 90.0})
+    if len(tr.trades) == 0:  # an RSI(50) below 10 never happens on this data
+        assert (tr.value == prob.init_cash).all()
+        assert (tr.returns == 0).all()
+    m = prob.metrics(prob.space.encode({"window": 50, "lower": 10.0, "upper": 90.0})).iloc[0]
+    assert len(tr.trades) == m["n_trades"]
+
+
+def test_bad_parameters_are_named():
+    prob = StrategyProblem(DATA, "rsi")
+    with pytest.raises(SpaceError, match="window"):
+        trace_strategy(prob, {"lower": 30.0, "upper": 70.0})
