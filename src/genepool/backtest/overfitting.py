@@ -108,7 +108,7 @@ def _as_returns(returns: Any, name: str = "returns") -> np.ndarray:
     if bad.size:
         more = f" and {bad.size - 1} more" if bad.size > 1 else ""
         raise DataError(
-            f"{name} has a non-finite value {r[bad[0]]!r} at index {bad[0]}{more}: "
+            f"{name} has a non-finite value {float(r[bad[0]])!r} at index {bad[0]}{more}: "
             "drop or fill missing bars before computing statistics"
         )
     return r
@@ -147,7 +147,7 @@ def sharpe_stats(returns: Any) -> SharpeStats:
         raise DataError(f"returns has {r.size} observation(s); the Sharpe ratio needs at least 2")
     if r.max() == r.min():
         raise DataError(
-            f"returns has zero variance (all {r.size} values equal {r[0]!r}): "
+            f"returns has zero variance (all {r.size} values equal {float(r[0])!r}): "
             "the Sharpe ratio is undefined"
         )
     mean = float(r.mean())
@@ -384,7 +384,8 @@ def _block_moments(r: np.ndarray, n_blocks: int, name: str) -> np.ndarray:
     out = np.empty((3, n_blocks))
     out[0] = counts
     out[1] = np.add.reduceat(r, starts)
-    out[2] = np.add.reduceat(r * r, starts)
+    with np.errstate(over="ignore"):  # reported below, naming the series
+        out[2] = np.add.reduceat(r * r, starts)
     if not np.isfinite(out).all():
         raise DataError(f"{name} is too large: its sum of squares overflows float64")
     return out
@@ -503,7 +504,8 @@ def _logit_nb(is_score, oos_score):
 
 @njit_parallel
 def _cscv_logits_nb(moments, combos, metric, out_in, out_out):
-    """Logits of the splits ``combos`` (in-sample blocks) and of their complements."""
+    """Logits of the splits ``combos`` (in-sample blocks) and of their complements; oracle:
+    naive_overfitting.cscv_logits."""
     n_strategies = moments.shape[0]
     n_blocks = moments.shape[2]
     for c in prange(combos.shape[0]):
@@ -565,24 +567,29 @@ def _as_moments(data: Any, n_blocks: Any) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(arr))
     if bad.size:
         j, m, k = (int(i) for i in bad[0])
-        raise DataError(f"moments has a non-finite value {arr[j, m, k]!r} at [{j}, {m}, {k}]")
+        raise DataError(
+            f"moments has a non-finite value {float(arr[j, m, k])!r} at [{j}, {m}, {k}]"
+        )
     counts = arr[:, 0, :]
     if (counts < 1).any() or (counts != np.round(counts)).any():
         j, k = (int(i) for i in np.argwhere((counts < 1) | (counts != np.round(counts)))[0])
         raise DataError(
-            f"moments[{j}, 0, {k}] = {counts[j, k]!r} is not a positive whole count of returns"
+            f"moments[{j}, 0, {k}] = {float(counts[j, k])!r} is not a positive whole count "
+            "of returns"
         )
     differ = np.argwhere(counts != counts[0])
     if differ.size:
         j, k = (int(i) for i in differ[0])
         raise DataError(
-            f"moments[{j}, 0, {k}] = {counts[j, k]!r} but moments[0, 0, {k}] = "
-            f"{counts[0, k]!r}: all strategies must be split over the same bars"
+            f"moments[{j}, 0, {k}] = {float(counts[j, k])!r} but moments[0, 0, {k}] = "
+            f"{float(counts[0, k])!r}: all strategies must be split over the same bars"
         )
     negative = np.argwhere(arr[:, 2, :] < 0)
     if negative.size:
         j, k = (int(i) for i in negative[0])
-        raise DataError(f"moments[{j}, 2, {k}] = {arr[j, 2, k]!r}: a sum of squares is >= 0")
+        raise DataError(
+            f"moments[{j}, 2, {k}] = {float(arr[j, 2, k])!r}: a sum of squares cannot be < 0"
+        )
     return np.ascontiguousarray(arr)
 
 
