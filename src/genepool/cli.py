@@ -16,7 +16,10 @@ import typer
 from . import __version__, problems
 from ._progress import ProgressReporter
 from .algorithms import GA
-from .errors import GenepoolError
+from .errors import ConfigError, GenepoolError
+from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
+from .evolve.report_data import write_run_report
+from .evolve.single import backtest_one
 from .memory import format_size
 from .run import minimize
 
@@ -56,39 +59,248 @@ def _root(
 _STATE = {"debug": False}
 
 
+def _reporter(progress: bool, quiet: bool = False) -> ProgressReporter:
+    """A rich bar on a terminal (on stderr), plain lines otherwise (on stdout)."""
+    tty = sys.stdout.isatty()
+    return ProgressReporter(
+        ("bar" if tty else "lines") if progress and not quiet else None,
+        stream=sys.stderr if tty else sys.stdout,
+    )
+
+
 @app.command()
 def evolve(
-    problem: ProblemName = typer.Option(  # type: ignore[valid-type]
-        ..., "--problem", help="Benchmark problem to minimize."
+    demo: bool = typer.Option(
+        False, "--demo", help="Evolve RSI strategies on the embedded demo data."
     ),
-    dims: int = typer.Option(30, "--dims", min=1, help="Number of dimensions."),
-    population: int = typer.Option(1000, "--population", min=2, help="Population size."),
-    generations: int = typer.Option(50, "--generations", min=1, help="Generations to run."),
+    data: str | None = typer.Option(
+        None,
+        "--data",
+        help="Price bars: CSV (optionally .gz/.zip) or Parquet with a close column.",
+    ),
+    strategy: str | None = typer.Option(
+        None, "--strategy", help="Strategy family: rsi, ma_cross, bollinger, macd, breakout."
+    ),
+    objective: str | None = typer.Option(
+        None, "--objective", help="Metric to maximize (default sharpe_ratio)."
+    ),
+    problem: ProblemName | None = typer.Option(  # type: ignore[valid-type]
+        None, "--problem", help="Minimize a benchmark function instead of evolving strategies."
+    ),
+    dims: int = typer.Option(30, "--dims", min=1, help="Dimensions of --problem."),
+    population: int | None = typer.Option(None, "--population", min=2, help="Population size."),
+    generations: int | None = typer.Option(
+        None, "--generations", min=1, help="Generations to run."
+    ),
+    fees: float | None = typer.Option(None, "--fees", help="Fees per order (0.001 = 0.1 %)."),
+    slippage: float | None = typer.Option(None, "--slippage", help="Slippage per order."),
+    min_trades: int | None = typer.Option(
+        None, "--min-trades", help="Fewer trades in sample is an invalid strategy."
+    ),
+    stops: bool | None = typer.Option(
+        None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
+    ),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Random seed (default: fresh entropy)."
+        None, "--seed", min=0, help="Random seed (default: drawn and recorded)."
     ),
     memory_limit: str | None = typer.Option(
         None, "--memory-limit", help="Memory budget of the process, e.g. 2GB or 512MiB."
     ),
+    out: str | None = typer.Option(
+        None, "--out", help="Run directory (default runs/<strategy>-<date>-<time>)."
+    ),
+    config: str | None = typer.Option(
+        None, "--config", help="TOML file with the same settings; flags override it."
+    ),
+    train_frac: float | None = typer.Option(
+        None, "--train-frac", help="Share of the bars the GA sees (default 0.7)."
+    ),
+    walk_forward: int | None = typer.Option(
+        None, "--walk-forward", help="Walk-forward with this many folds."
+    ),
+    anchored: bool | None = typer.Option(
+        None, "--anchored/--rolling", help="Walk-forward training windows (default rolling)."
+    ),
+    hall_of_fame: int | None = typer.Option(
+        None, "--hall-of-fame", help="Distinct strategies re-evaluated out of sample."
+    ),
+    checkpoint_every: int | None = typer.Option(
+        None, "--checkpoint-every", help="Generations between checkpoints (default 1)."
+    ),
+    executor: str | None = typer.Option(
+        None, "--executor", help="serial (default), processes or dask."
+    ),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
-    """Evolve a population on a benchmark problem and print the best individual."""
-    prob = problems.get(problem.value, dims)
-    ga = GA(prob.space, population, seed=seed)
-    reporter = ProgressReporter(
-        ("bar" if sys.stdout.isatty() else "lines") if progress and not json_out else None,
-        stream=sys.stdout if not sys.stdout.isatty() else sys.stderr,
+    """Evolve trading strategies on price data (or minimize a benchmark --problem)."""
+    if problem is not None:
+        if demo or data or config:
+            raise ConfigError("--problem cannot be combined with --demo, --data or --config")
+        _evolve_benchmark(
+            problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
+            progress, json_out,
+        )  # fmt: skip
+        return
+    if not (demo or data or config):
+        raise ConfigError(
+            "nothing to evolve: give --demo, --data prices.csv (or --config run.toml), "
+            "or --problem NAME for a benchmark function"
+        )
+    preset = dict(DEMO) if demo else {}
+    given = {
+        "data": data,
+        "strategy": strategy,
+        "objective": objective,
+        "population": population,
+        "generations": generations,
+        "fees": fees,
+        "slippage": slippage,
+        "min_trades": min_trades,
+        "stops": stops,
+        "memory_limit": memory_limit,
+        "seed": seed,
+        "out": out,
+        "train_frac": train_frac,
+        "walk_forward": walk_forward,
+        "walk_forward_mode": None if anchored is None else ("anchored" if anchored else "rolling"),
+        "hall_of_fame": hall_of_fame,
+        "checkpoint_every": checkpoint_every,
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler,
+    }
+    cfg = EvolveConfig.from_sources(
+        config, **{**preset, **{k: v for k, v in given.items() if v is not None}}
     )
+    echo = (lambda _: None) if json_out else typer.echo
+    outcome = run_evolution(cfg, progress=_reporter(progress, json_out), echo=echo)
+    _print_outcome(outcome, json_out)
+
+
+@app.command()
+def resume(
+    run_dir: str = typer.Argument(..., help="The run directory to continue."),
+    generations: int | None = typer.Option(
+        None, "--generations", min=1, help="Run this many generations in all (extend a run)."
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
+) -> None:
+    """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C)."""
+    echo = (lambda _: None) if json_out else typer.echo
+    outcome = resume_evolution(
+        run_dir, generations=generations, progress=_reporter(progress, json_out), echo=echo
+    )
+    _print_outcome(outcome, json_out)
+
+
+@app.command()
+def report(run_dir: str = typer.Argument(..., help="The run directory.")) -> None:
+    """Write (again) the HTML report of a run directory."""
+    typer.echo(str(write_run_report(run_dir)))
+
+
+@app.command()
+def backtest(
+    params: str = typer.Option(
+        ...,
+        "--params",
+        help='Parameters as JSON, e.g. \'{"window": 14, "lower": 30, "upper": 70}\'.',
+    ),
+    demo: bool = typer.Option(False, "--demo", help="Use the embedded demo data."),
+    data: str | None = typer.Option(None, "--data", help="Price bars: CSV or Parquet."),
+    strategy: str = typer.Option("rsi", "--strategy", help="Strategy family."),
+    fees: float = typer.Option(0.001, "--fees", help="Fees per order."),
+    slippage: float = typer.Option(0.0, "--slippage", help="Slippage per order."),
+    out: str | None = typer.Option(None, "--out", help="Directory for the report."),
+    json_out: bool = typer.Option(False, "--json", help="Print the metrics as one JSON line."),
+) -> None:
+    """Backtest one strategy and write its report."""
+    try:
+        values = json.loads(params)
+    except ValueError as exc:
+        raise ConfigError(f"--params is not valid JSON ({exc}): {params!r}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--params must be a JSON object of parameters, got {params!r}")
+    outcome = backtest_one(
+        values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out
+    )
+    _print_outcome(outcome, json_out)
+
+
+def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
+    best = outcome.best
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {"run_dir": str(outcome.run_dir), "report": str(outcome.report), **best},
+                default=str,
+            )
+        )
+    else:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())
+        ins, oos = best.get("in_sample") or {}, best.get("out_of_sample")
+        typer.echo(f"best {best['strategy']}: {params}")
+        line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
+        line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
+        typer.echo(line)
+        if oos:
+            line = f"out of sample: Sharpe {_short(oos.get('sharpe_ratio'))}"
+            line += f", return {_pct(oos.get('total_return'))}"
+            if oos.get("n_trades") is not None:
+                line += f", trades {_short(oos.get('n_trades'))}"
+            typer.echo(line)
+        typer.echo(f"verdict: {best['verdict']['text']}")
+        if outcome.report is not None:
+            typer.echo(f"report: {outcome.report}")
+    if outcome.status == "interrupted":
+        print(
+            f"genepool: interrupted; resume with: genepool resume {outcome.run_dir}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(130)
+
+
+def _short(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "n/a" if v is None else str(v)
+
+
+def _pct(v: object) -> str:
+    return f"{v:.2%}" if isinstance(v, (int, float)) else "n/a"
+
+
+def _evolve_benchmark(
+    problem: str,
+    dims: int,
+    population: int,
+    generations: int,
+    seed: int | None,
+    memory_limit: str | None,
+    progress: bool,
+    json_out: bool,
+) -> None:
+    prob = problems.get(problem, dims)
+    ga = GA(prob.space, population, seed=seed)
     result = minimize(
-        prob, ga, generations=generations, memory_limit=memory_limit, progress=reporter
+        prob,
+        ga,
+        generations=generations,
+        memory_limit=memory_limit,
+        progress=_reporter(progress, json_out),
     )
     rate = result.n_evaluations / max(result.elapsed, 1e-9)
     if json_out:
         typer.echo(
             json.dumps(
                 {
-                    "problem": problem.value,
+                    "problem": problem,
                     "dims": dims,
                     "population": population,
                     "seed": seed,

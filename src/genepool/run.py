@@ -86,6 +86,9 @@ def minimize(
     cache: Any = None,
     on_error: str = "raise",
     penalty: float | None = None,
+    executor: Any = "serial",
+    workers: int | None = None,
+    retries: int = 2,
     run_dir: str | Path | None = None,
     history_capacity: int = 10_000,
     snapshot_every: int | None = None,
@@ -129,6 +132,15 @@ def minimize(
         the individual ``penalty`` (default: the worst value, +inf) and count it in the result.
     penalty : float, optional
         Fitness of failing individuals with ``on_error="penalize"``, in the user's sign.
+    executor : {"serial", "processes", "dask"}, "tcp://host:port", distributed.Client or Executor
+        Where chunks are evaluated: here (default), in a pool of local processes with the
+        problem's read-only arrays in shared memory (started once per run, when a generation
+        is worth shipping), on a local Dask cluster, or on an existing one. Results are
+        identical whatever the executor; see ``docs/parallel.md``.
+    workers : int, optional
+        Worker processes (default: one per core, fewer if ``memory_limit`` cannot hold them).
+    retries : int, default 2
+        Times a chunk is re-sent after its worker died (killed, segfault, out of memory).
     run_dir : path, optional
         Directory where the history (``history.parquet/``, every generation) and population
         snapshots (``populations/``) are written; memory stays flat however long the run.
@@ -196,6 +208,9 @@ def maximize(
     cache: Any = None,
     on_error: str = "raise",
     penalty: float | None = None,
+    executor: Any = "serial",
+    workers: int | None = None,
+    retries: int = 2,
     run_dir: str | Path | None = None,
     history_capacity: int = 10_000,
     snapshot_every: int | None = None,
@@ -246,8 +261,10 @@ class _Recorder:
         n_eval: int,
         wall: float,
         rss: int,
+        valid: np.ndarray | None = None,
     ) -> None:
-        finite = f[np.isfinite(f)] if not np.isfinite(f).all() else f
+        ok = np.isfinite(f) if valid is None else valid
+        finite = f[ok] if not ok.all() else f
         mean, std = (
             (float(finite.mean()), float(finite.std())) if finite.size else (np.nan, np.nan)
         )
@@ -288,6 +305,9 @@ def _run(
     cache: Any,
     on_error: str,
     penalty: Any,
+    executor: Any,
+    workers: Any,
+    retries: Any,
     run_dir: Any,
     history_capacity: Any,
     snapshot_every: Any,
@@ -329,6 +349,9 @@ def _run(
         on_error=on_error,
         penalty=sign * np.inf if penalty is None else penalty,
         monitor=monitor,
+        executor=executor,
+        workers=workers,
+        retries=retries,
     )
     recorder = _Recorder(
         space,
@@ -351,6 +374,8 @@ def _run(
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
 
+    # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
+    invalid = getattr(problem, "invalid_fitness", None)
     stateful = _stateful_callbacks(callbacks)
     loop = _LoopState()
     if checkpoint is not None:
@@ -392,11 +417,17 @@ def _run(
             elapsed = time.perf_counter() - start
             accounted = sum(evaluator.usage().values())
             rss = monitor.end_generation(gen, accounted, evaluator.largest_chunk)
-            recorder.add(gen, best, f, X, n_eval, elapsed, rss)
+            valid = _valid(y, invalid)
+            recorder.add(gen, best, f, X, n_eval, elapsed, rss, valid)
             recorder.snapshot(gen, X, y)
             extra = _progress_extra(evaluator, rss) if reporter.mode is not None else ""
             reporter.update(
-                gen, sign * best, _finite_mean(y), n_eval, n_eval / max(elapsed, 1e-9), extra
+                gen,
+                sign * best,
+                _finite_mean(y, valid),
+                n_eval,
+                n_eval / max(elapsed, 1e-9),
+                extra,
             )
             info = None
             for cb in callbacks:
@@ -411,11 +442,12 @@ def _run(
                 reason = f"interrupted by {interrupts.received}"
             if checkpoint_every and (reason is not None or gen % checkpoint_every == 0):
                 save_checkpoint(elapsed, reason)
-            del X, y, f, info  # nothing of this generation may survive into the next
+            del X, y, f, info, valid  # nothing of this generation may survive into the next
     finally:
         interrupts.restore()
         reporter.close()
         recorder.history.flush()
+        evaluator.close()  # worker processes or cluster made for this run
     assert best_x is not None
     if evaluator.n_errors:
         log.warning(
@@ -458,9 +490,16 @@ def _check_budget_fits(monitor: MemoryMonitor, optimizer: Optimizer) -> None:
         )
 
 
-def _finite_mean(y: np.ndarray) -> float:
-    finite = np.isfinite(y)
-    return float(y[finite].mean()) if finite.any() else float("nan")
+def _valid(y: np.ndarray, invalid: float | None) -> np.ndarray:
+    """Finite values that are not the problem's marker of an invalid candidate."""
+    ok = np.isfinite(y)
+    if invalid is not None:
+        ok &= y != invalid
+    return ok
+
+
+def _finite_mean(y: np.ndarray, valid: np.ndarray) -> float:
+    return float(y[valid].mean()) if valid.any() else float("nan")
 
 
 def _progress_extra(evaluator: Evaluator, rss: int) -> str:

@@ -114,6 +114,45 @@ class StrategyProblem(Problem):
         freq: Any = None,
         year: Any = "365 days",
     ) -> None:
+        self._configure(
+            family,
+            objective,
+            fees=fees,
+            slippage=slippage,
+            init_cash=init_cash,
+            min_trades=min_trades,
+            stops=stops,
+            rsi_method=rsi_method,
+        )
+        self.data, index = _prices(data, self.family.needs_high_low)
+        self.n_bars = self.data["close"].shape[0]
+        self.ann_factor = annualization_factor(freq, year, index)
+        longest = self.family.longest_window(
+            {
+                g.name: np.array([g.high])
+                for g in self.space.genes
+                if hasattr(g, "high") and isinstance(g.high, int)
+            }
+        )
+        if self.n_bars <= longest:
+            raise DataError(
+                f"data has {self.n_bars} bars but the longest indicator window of "
+                f"the {self.family.name!r} family needs more than {longest}"
+            )
+
+    def _configure(
+        self,
+        family: str,
+        objective: str | Sequence[str],
+        *,
+        fees: float,
+        slippage: float,
+        init_cash: float,
+        min_trades: int,
+        stops: bool,
+        rsi_method: str,
+    ) -> None:
+        """Everything but the data: family, objectives, costs, space (validated)."""
         self.family = get_family(family)
         names = [objective] if isinstance(objective, str) else list(objective)
         if not names:
@@ -134,21 +173,42 @@ class StrategyProblem(Problem):
         self.options = {"rsi_method": rsi_method}
         self.stops = bool(stops)
         self.space = Space(self.family.genes() + (list(STOP_GENES) if self.stops else []))
-        self.data, index = _prices(data, self.family.needs_high_low)
+
+    # -- sharing with workers (executor="processes"/"dask") ----------------------------------
+    def shared_arrays(self) -> dict[str, np.ndarray]:
+        """The price arrays (``close``, ``high``, ``low``; one copy when they are the same)."""
+        return dict(self.data)
+
+    def shared_config(self) -> dict[str, Any]:
+        return {
+            "family": self.family.name,
+            "objective": list(self.objective_names),
+            "fees": self.fees,
+            "slippage": self.slippage,
+            "init_cash": self.init_cash,
+            "min_trades": self.min_trades,
+            "stops": self.stops,
+            "rsi_method": self.options["rsi_method"],
+            "ann_factor": self.ann_factor,
+        }
+
+    @classmethod
+    def from_shared(cls, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> StrategyProblem:
+        """Rebuild from :meth:`shared_arrays` (not copied, not re-validated) and the config."""
+        self = cls.__new__(cls)
+        settings = {k: v for k, v in config.items() if k not in ("family", "objective")}
+        self.ann_factor = float(settings.pop("ann_factor"))
+        self._configure(config["family"], config["objective"], **settings)
+        self.data = {name: arrays[name] for name in ("close", "high", "low")}
         self.n_bars = self.data["close"].shape[0]
-        self.ann_factor = annualization_factor(freq, year, index)
-        longest = self.family.longest_window(
-            {
-                g.name: np.array([g.high])
-                for g in self.space.genes
-                if hasattr(g, "high") and isinstance(g.high, int)
-            }
-        )
-        if self.n_bars <= longest:
-            raise DataError(
-                f"data has {self.n_bars} bars but the longest indicator window of "
-                f"the {self.family.name!r} family needs more than {longest}"
-            )
+        return self
+
+    def warm_up(self) -> None:
+        """Load (or compile) the numba kernels once, on one strategy at the centre of the space."""
+        self.evaluate(((self.space.lower + self.space.upper) / 2)[None, :])
+
+    #: Fitness of invalid strategies; the run loop leaves it out of the mean/std it reports.
+    invalid_fitness = INVALID_FITNESS
 
     # -- Problem API -------------------------------------------------------------------------
     def bytes_per_candidate(self) -> int:

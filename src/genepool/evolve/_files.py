@@ -1,0 +1,101 @@
+"""Reading and writing the files of a run directory (JSON and Parquet, atomically)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .._version import __version__
+from ..errors import ConfigError
+from ..memory.history import write_parquet_atomic
+
+CONFIG = "config.json"
+BEST = "best.json"
+HISTORY = "history.parquet"
+HALL_OF_FAME = "hall_of_fame.parquet"
+POPULATION = "population.parquet"
+EQUITY = "equity.parquet"
+TRADES = "trades.parquet"
+MEMORY = "memory.parquet"
+WALK_FORWARD = "walk_forward.parquet"
+REPORT = "report.html"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars to Python, NaN/inf to None, timestamps to ISO text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    return value
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from None
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist; is this a genepool run directory?") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} cannot be read: {exc}") from None
+
+
+def write_frame(path: Path, df: pd.DataFrame) -> None:
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    write_parquet_atomic(table, path)
+
+
+def read_frame(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def data_hash(df: pd.DataFrame) -> str:
+    """SHA-256 of the bars (index and OHLCV columns): the run's data identity."""
+    h = hashlib.sha256()
+    if isinstance(df.index, pd.DatetimeIndex):
+        h.update(np.ascontiguousarray(df.index.asi8).tobytes())
+    for col in ("open", "high", "low", "close", "volume"):
+        if col in df:
+            h.update(col.encode())
+            h.update(np.ascontiguousarray(df[col].to_numpy(dtype=np.float64)).tobytes())
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import numba
+    import pyarrow
+
+    return {
+        "genepool": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "pandas": pd.__version__,
+        "pyarrow": pyarrow.__version__,
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,172 @@
+"""``EvolveConfig``: every setting of a strategy-evolution run, from flags and/or a TOML file."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..backtest.strategies import family_names
+from ..errors import ConfigError, check_float, check_int
+from ..memory._size import parse_size
+
+__all__ = ["DEMO", "EvolveConfig", "load_toml"]
+
+WALK_FORWARD_MODES = ("rolling", "anchored")
+
+
+@dataclass
+class EvolveConfig:
+    """Settings of ``genepool evolve`` (the same keys in a TOML ``--config`` file).
+
+    Attributes
+    ----------
+    data : str or None
+        CSV (optionally compressed) or Parquet file of OHLCV bars; None with ``demo``.
+    demo : bool
+        Use the embedded demo data (20,000 hourly bars of a regime-switching random walk).
+    strategy : str
+        Strategy family: ``rsi``, ``ma_cross``, ``bollinger``, ``macd``, ``breakout``.
+    objective : str
+        Metric to maximize (``sharpe_ratio``, ``sortino_ratio``, ``calmar_ratio``,
+        ``total_return``, ...; ``-name`` minimizes).
+    population, generations : int
+    fees, slippage : float
+        Per order, as fractions (0.001 = 0.1 %).
+    min_trades : int
+        Strategies with fewer trades in sample get the invalid fitness.
+    stops : bool
+        Evolve stop-loss and take-profit levels too.
+    memory_limit : str or None
+        Memory budget of the process (``"2GB"``).
+    seed : int or None
+        Random seed; when None one is drawn and recorded in ``config.json``.
+    out : str or None
+        Run directory (default ``runs/<strategy>-<date>-<time>``).
+    train_frac : float
+        Share of the bars the GA sees (the rest is out of sample); 1.0 means no test split.
+    walk_forward : int
+        Number of walk-forward folds (0: a single train/test split).
+    walk_forward_mode : {"rolling", "anchored"}
+        Rolling: train on the segment before each test segment; anchored: on everything before.
+    hall_of_fame : int
+        Distinct strategies kept and re-evaluated out of sample.
+    checkpoint_every : int
+        Generations between checkpoints.
+    executor : str
+        ``serial`` (default), ``processes`` or ``dask``.
+    workers : int or None
+        Worker processes for the ``processes``/``dask`` executors.
+    scheduler : str or None
+        Address of a Dask scheduler (``tcp://host:8786``).
+    """
+
+    data: str | None = None
+    demo: bool = False
+    strategy: str = "rsi"
+    objective: str = "sharpe_ratio"
+    population: int = 2000
+    generations: int = 30
+    fees: float = 0.001
+    slippage: float = 0.0
+    min_trades: int = 10
+    stops: bool = False
+    memory_limit: str | None = None
+    seed: int | None = None
+    out: str | None = None
+    train_frac: float = 0.7
+    walk_forward: int = 0
+    walk_forward_mode: str = "rolling"
+    hall_of_fame: int = 20
+    checkpoint_every: int = 1
+    executor: str = "serial"
+    workers: int | None = None
+    scheduler: str | None = None
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_sources(cls, config_file: str | Path | None = None, **overrides: Any) -> EvolveConfig:
+        """Defaults, then the TOML file, then the ``overrides`` that are not None."""
+        values: dict[str, Any] = {}
+        if config_file is not None:
+            values.update(load_toml(config_file))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(values) - set(cls.keys()))
+        if unknown:
+            raise ConfigError(f"unknown setting(s) {unknown}; settings are {cls.keys()}")
+        cfg = cls(**values)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad setting."""
+        if self.demo and self.data:
+            raise ConfigError("give either --demo or --data, not both")
+        if not self.demo and not self.data:
+            raise ConfigError("no price data: give --data prices.csv, or --demo")
+        if self.strategy not in family_names():
+            raise ConfigError(
+                f"unknown strategy {self.strategy!r}; choose one of {family_names()}"
+            )
+        self.population = check_int("population", self.population, minimum=2)
+        self.generations = check_int("generations", self.generations, minimum=1)
+        self.fees = check_float("fees", self.fees, low=0.0, high=1.0, high_inclusive=False)
+        self.slippage = check_float(
+            "slippage", self.slippage, low=0.0, high=1.0, high_inclusive=False
+        )
+        self.min_trades = check_int("min_trades", self.min_trades, minimum=0)
+        if self.memory_limit is not None:
+            parse_size(self.memory_limit)  # names the bad value
+        if self.seed is not None:
+            self.seed = check_int("seed", self.seed, minimum=0)
+        self.train_frac = check_float(
+            "train_frac", self.train_frac, low=0.1, high=1.0, low_inclusive=True
+        )
+        self.walk_forward = check_int("walk_forward", self.walk_forward, minimum=0)
+        if self.walk_forward == 1:
+            raise ConfigError("walk_forward must be 0 (off) or at least 2 folds, got 1")
+        if self.walk_forward_mode not in WALK_FORWARD_MODES:
+            raise ConfigError(
+                f"walk_forward_mode must be one of {list(WALK_FORWARD_MODES)}, "
+                f"got {self.walk_forward_mode!r}"
+            )
+        self.hall_of_fame = check_int("hall_of_fame", self.hall_of_fame, minimum=2)
+        self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, minimum=1)
+        if self.executor not in ("serial", "processes", "dask"):
+            raise ConfigError(
+                f"executor must be 'serial', 'processes' or 'dask', got {self.executor!r}"
+            )
+        if self.workers is not None:
+            self.workers = check_int("workers", self.workers, minimum=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: ``genepool evolve --demo``: the RSI family on the demo data, about 20 s on 2 cores.
+DEMO = {"demo": True, "strategy": "rsi", "population": 4000, "generations": 25, "seed": 7}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Settings from a TOML file (top-level keys, or an ``[evolve]`` table; ``-`` or ``_``)."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    if isinstance(doc.get("evolve"), dict):
+        doc = doc["evolve"]
+    return {str(k).replace("-", "_"): v for k, v in doc.items()}

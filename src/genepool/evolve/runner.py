@@ -1,0 +1,545 @@
+"""Strategy evolution end to end: data -> GA on the training bars -> honest results on disk.
+
+A run directory holds::
+
+    config.json           every setting, the seed, versions, the data's source and SHA-256
+    history.parquet/      one row per generation (best, mean, std, diversity, evaluations, RSS)
+    checkpoint/           the newest two checkpoints (npz + JSON), for `genepool resume`
+    hall_of_fame.parquet  the best distinct strategies, metrics in and out of sample
+    population.parquet    the final population (decoded parameters and fitness)
+    equity.parquet        the best strategy's value and drawdown per bar, in and out of sample
+    trades.parquet        its trades
+    memory.parquet        RSS and chunk size per generation
+    best.json             the best strategy, its metrics, deflated Sharpe, PBO and the verdict
+    report.html           all of it, self-contained
+    folds/fold-NN/        with --walk-forward: one such directory per fold
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._progress import ProgressReporter
+from .._run_state import CHECKPOINT_DIR
+from ..algorithms import GA
+from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
+from ..backtest import overfitting as ovf
+from ..backtest.trace import trace_strategy
+from ..checkpoint import list_checkpoints
+from ..errors import ConfigError, DataError, GenepoolError
+from ..run import maximize
+from . import _files as F
+from .callbacks import HallOfFame, TrialSketch
+from .config import EvolveConfig
+
+__all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
+
+log = logging.getLogger("genepool")
+
+PBO_BLOCKS = 16
+INIT_CASH = 10_000.0  # StrategyProblem's default initial cash, which runs use
+
+
+@dataclass
+class RunOutcome:
+    """Where a run went and what it found (``best`` is the content of ``best.json``)."""
+
+    run_dir: Path
+    best: dict[str, Any]
+    status: str
+    report: Path | None
+
+
+Echo = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+# -- entry points --------------------------------------------------------------------------------
+def run_evolution(
+    config: EvolveConfig,
+    *,
+    progress: ProgressReporter | None = None,
+    echo: Echo = _quiet,
+    report: bool = True,
+) -> RunOutcome:
+    """Start a run: write ``config.json``, evolve, and write the results and the report."""
+    config.validate()
+    if config.seed is None:
+        config.seed = secrets.randbelow(2**31)
+    out = Path(config.out or f"runs/{config.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if (out / F.CONFIG).exists():
+        raise ConfigError(
+            f"{out} already holds a run; continue it with `genepool resume {out}` or choose "
+            f"another --out"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output directory {str(out)!r} cannot be created: {exc}") from None
+    config.out = str(out)
+    data = _load(config)
+    doc = {
+        "config": config.to_dict(),
+        "data": {
+            "source": "demo" if config.demo else str(Path(config.data).resolve()),  # type: ignore[arg-type]
+            "sha256": F.data_hash(data),
+            "n_bars": len(data),
+            "start": data.index[0],
+            "end": data.index[-1],
+        },
+        "versions": F.versions(),
+        "created": pd.Timestamp.now(tz="UTC"),
+    }
+    F.write_json(out / F.CONFIG, doc)
+    echo(f"run directory {out}")
+    return _execute(out, config, data, resume=False, progress=progress, echo=echo, report=report)
+
+
+def resume_evolution(
+    run_dir: str | Path,
+    *,
+    generations: int | None = None,
+    progress: ProgressReporter | None = None,
+    echo: Echo = _quiet,
+    report: bool = True,
+) -> RunOutcome:
+    """Continue the run in ``run_dir`` from its last checkpoint (optionally for longer)."""
+    out = Path(run_dir)
+    doc = F.read_json(out / F.CONFIG)
+    config = EvolveConfig(**doc["config"])
+    if generations is not None:
+        config.generations = generations
+        doc["config"] = config.to_dict()
+    config.validate()
+    data = _load(config)
+    if F.data_hash(data) != doc["data"]["sha256"]:
+        raise DataError(
+            f"the data of {out} changed since the run started ({doc['data']['source']} no "
+            f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
+        )
+    F.write_json(out / F.CONFIG, doc)
+    return _execute(out, config, data, resume=True, progress=progress, echo=echo, report=report)
+
+
+# -- data and splits -----------------------------------------------------------------------------
+def _load(config: EvolveConfig) -> pd.DataFrame:
+    return demo_data() if config.demo else load_ohlcv(config.data)  # type: ignore[arg-type]
+
+
+def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
+    """``(train, test)`` bar ranges: one split, or one per walk-forward fold."""
+    if not config.walk_forward:
+        cut = round(n * config.train_frac)
+        return [(slice(0, cut), slice(cut, n) if cut < n else None)]
+    k = config.walk_forward
+    seg = n // (k + 1)
+    out = []
+    for i in range(k):
+        start = 0 if config.walk_forward_mode == "anchored" else i * seg
+        test_end = n if i == k - 1 else (i + 2) * seg
+        out.append((slice(start, (i + 1) * seg), slice((i + 1) * seg, test_end)))
+    return out
+
+
+def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
+    try:
+        return StrategyProblem(
+            df,
+            config.strategy,
+            config.objective,
+            fees=config.fees,
+            slippage=config.slippage,
+            min_trades=config.min_trades,
+            stops=config.stops,
+        )
+    except DataError as exc:
+        raise DataError(f"{what} ({len(df):,} bars): {exc}") from None
+
+
+# -- the run ------------------------------------------------------------------------------------
+def _execute(
+    out: Path,
+    config: EvolveConfig,
+    data: pd.DataFrame,
+    *,
+    resume: bool,
+    progress: ProgressReporter | None,
+    echo: Echo,
+    report: bool,
+) -> RunOutcome:
+    splits = _splits(len(data), config)
+    if not config.walk_forward:
+        train, test = splits[0]
+        best = _run_one(
+            out,
+            config,
+            data.iloc[train],
+            None if test is None else data.iloc[test],
+            config.seed,
+            resume=resume,
+            progress=progress,
+            echo=echo,
+        )
+    else:
+        folds = []
+        for i, (train, test) in enumerate(splits):
+            fold_dir = out / "folds" / f"fold-{i:02d}"
+            echo(
+                f"fold {i + 1}/{len(splits)}: train {data.index[train][0]} .. "
+                f"{data.index[train][-1]}, test {data.index[test][0]} .. {data.index[test][-1]}"
+            )
+            done = fold_dir / F.BEST
+            if resume and done.exists() and F.read_json(done).get("status") == "complete":
+                folds.append(F.read_json(done))
+                continue
+            fold_dir.mkdir(parents=True, exist_ok=True)
+            fold_best = _run_one(
+                fold_dir, config, data.iloc[train], data.iloc[test],
+                int(config.seed) + i, resume=resume, progress=progress, echo=echo,
+            )  # fmt: skip
+            if report:
+                _write_report(fold_dir, echo=_quiet)
+            folds.append(fold_best)
+            if fold_best["status"] != "complete":
+                break
+        best = _walk_forward_summary(out, config, data, splits, folds)
+    F.write_json(out / F.BEST, best)
+    path = _write_report(out, echo) if report else None
+    return RunOutcome(out, best, best["status"], path)
+
+
+def _run_one(
+    run_dir: Path,
+    config: EvolveConfig,
+    train: pd.DataFrame,
+    test: pd.DataFrame | None,
+    seed: Any,
+    *,
+    resume: bool,
+    progress: ProgressReporter | None,
+    echo: Echo,
+) -> dict[str, Any]:
+    problem = _problem(config, train, "the training data")
+    test_problem = None if test is None else _problem(config, test, "the test data")
+    ga = GA(problem.space, config.population, seed=int(seed))
+    hof = HallOfFame(problem.space, config.hall_of_fame)
+    sketch = TrialSketch(problem.space)
+    has_checkpoint = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
+    if resume and not has_checkpoint:  # killed before its first checkpoint: start it again
+        shutil.rmtree(run_dir / F.HISTORY, ignore_errors=True)
+    result = maximize(
+        problem,
+        ga,
+        generations=config.generations,
+        memory_limit=config.memory_limit,
+        run_dir=run_dir,
+        checkpoint_every=config.checkpoint_every,
+        resume=resume and has_checkpoint,
+        callbacks=[hof, sketch],
+        progress=progress if progress is not None else False,
+        **_executor_kwargs(config),
+    )
+    status = "interrupted" if result.stop_reason.startswith("interrupted") else "complete"
+    _save_memory(run_dir, result)
+    best = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
+    best.update(
+        status=status,
+        stop_reason=result.stop_reason,
+        n_generations=result.n_generations,
+        n_evaluations=result.n_evaluations,
+        elapsed=result.elapsed,
+        peak_rss=result.memory.peak_rss if result.memory else None,
+        cache=result.memory.cache if result.memory else None,
+    )
+    F.write_json(run_dir / F.BEST, best)
+    return best
+
+
+def _executor_kwargs(config: EvolveConfig) -> dict[str, Any]:
+    """Executor settings for ``maximize`` (only when not the default, serial)."""
+    if config.executor == "serial":
+        return {}
+    executor: Any = config.executor
+    if config.executor == "dask" and config.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ConfigError(
+                "executor 'dask' needs dask.distributed: pip install 'genepool[dask]'"
+            ) from None
+        executor = Client(config.scheduler)
+    return {"executor": executor, "workers": config.workers}
+
+
+def _save_memory(run_dir: Path, result: Any) -> None:
+    if result.memory is None:
+        return
+    samples = result.memory.samples
+    old = F.read_frame(run_dir / F.MEMORY)
+    if old is not None and len(samples):
+        samples = pd.concat([old[old["generation"] < samples["generation"].min()], samples])
+    elif old is not None:
+        samples = old
+    F.write_frame(run_dir / F.MEMORY, samples)
+
+
+def _metrics_dict(row: pd.Series) -> dict[str, Any]:
+    return {m: row[m] for m in METRICS}
+
+
+def _finish(
+    run_dir: Path,
+    config: EvolveConfig,
+    problem: StrategyProblem,
+    test_problem: StrategyProblem | None,
+    train: pd.DataFrame,
+    test: pd.DataFrame | None,
+    ga: GA,
+    hof: HallOfFame,
+    sketch: TrialSketch,
+) -> dict[str, Any]:
+    """Hall of fame in and out of sample, the best strategy's trace, DSR, PBO: to disk."""
+    space = problem.space
+    # final population
+    pop = pd.DataFrame(space.decode(ga.state.X))
+    pop["fitness"] = -ga.state.fitness  # the GA minimizes the negated fitness
+    F.write_frame(run_dir / F.POPULATION, pop)
+    # hall of fame, re-evaluated out of sample
+    is_m = problem.metrics(hof.X)
+    table = is_m[list(space.names)].copy()
+    table.insert(0, "rank", np.arange(1, len(hof.X) + 1))
+    table["fitness"] = hof.fitness
+    for m in METRICS:
+        table[f"is_{m}"] = is_m[m].to_numpy()
+    if test_problem is not None:
+        oos_m = test_problem.metrics(hof.X)
+        for m in METRICS:
+            table[f"oos_{m}"] = oos_m[m].to_numpy()
+    F.write_frame(run_dir / F.HALL_OF_FAME, table)
+    # the best strategy bar by bar
+    params = space.decode_row(hof.X[0])
+    tr_in = trace_strategy(problem, params, index=train.index)
+    frames, trades = [_equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
+    oos = None
+    if test_problem is not None and test is not None:
+        tr_out = trace_strategy(test_problem, params, index=test.index)
+        frames.append(_equity_frame(tr_out, "out"))
+        trades.append(tr_out.trades.assign(sample="out"))
+        oos = _metrics_dict(test_problem.metrics(hof.X[:1]).iloc[0])
+    F.write_frame(run_dir / F.EQUITY, pd.concat(frames))
+    F.write_frame(run_dir / F.TRADES, pd.concat(trades))
+    stats = _honesty(problem, hof, sketch, tr_in.returns, config)
+    return {
+        "strategy": config.strategy,
+        "objective": config.objective,
+        "params": params,
+        "fitness": float(hof.fitness[0]),
+        "in_sample": _metrics_dict(is_m.iloc[0]),
+        "out_of_sample": oos,
+        "train": {"start": train.index[0], "end": train.index[-1], "n_bars": len(train)},
+        "test": None
+        if test is None
+        else {"start": test.index[0], "end": test.index[-1], "n_bars": len(test)},
+        **stats,
+    }
+
+
+def _equity_frame(tr: Any, sample: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "time": tr.value.index,
+            "value": tr.value.to_numpy(),
+            "drawdown": tr.drawdown.to_numpy(),
+            "sample": sample,
+        }
+    )
+
+
+def _honesty(
+    problem: StrategyProblem,
+    hof: HallOfFame,
+    sketch: TrialSketch,
+    best_returns: np.ndarray,
+    config: EvolveConfig,
+) -> dict[str, Any]:
+    """Deflated Sharpe of the best (trials: the sketch) and PBO by CSCV over the hall of fame."""
+    per_bar = math.sqrt(problem.ann_factor)
+    m = problem.metrics_array(sketch.X)
+    sr = m[:, METRICS.index("sharpe_ratio")] / per_bar
+    valid = np.isfinite(sr) & (m[:, METRICS.index("n_trades")] >= max(config.min_trades, 1))
+    n_trials = sketch.n_distinct
+    out: dict[str, Any] = {
+        "trials": {
+            "n_distinct": n_trials,
+            "exact": sketch.exact,
+            "sample": len(sketch.X),
+            "sample_valid": int(valid.sum()),
+        }
+    }
+    dsr = pbo = None
+    try:
+        var = float(np.var(sr[valid], ddof=1)) if valid.sum() >= 2 else 0.0
+        dsr = ovf.deflated_sharpe_ratio(best_returns, n_trials, var)
+    except GenepoolError as exc:
+        out["deflated_sharpe"] = {"error": str(exc)}
+    moments = []
+    for x in hof.X:
+        r = trace_strategy(problem, problem.space.decode_row(x)).returns
+        if np.std(r) > 0:
+            moments.append(ovf.block_moments(r, PBO_BLOCKS))
+    if len(moments) >= 2:
+        try:
+            pbo = ovf.probability_of_backtest_overfitting(np.stack(moments))
+        except GenepoolError as exc:
+            out["pbo"] = {"error": str(exc)}
+    if dsr is not None:
+        out["deflated_sharpe"] = {
+            "dsr": dsr.dsr,
+            "sharpe_per_bar": dsr.sr,
+            "expected_max_sharpe_per_bar": dsr.sr0,
+            "n_trials": dsr.n_trials,
+            "var_trials": dsr.var_trials,
+            "n_obs": dsr.n_obs,
+            "skew": dsr.skew,
+            "kurtosis": dsr.kurtosis,
+            "significant": dsr.significant(),
+        }
+    if pbo is not None:
+        out["pbo"] = {
+            "pbo": pbo.pbo,
+            "n_strategies": pbo.n_strategies,
+            "n_blocks": pbo.n_blocks,
+            "n_combinations": pbo.n_combinations,
+        }
+    if dsr is not None:
+        text = ovf.verdict(dsr, pbo)
+    else:
+        text = "No verdict: no strategy with trades and varying returns was found."
+    out["verdict"] = {
+        "text": text,
+        "significant": None if dsr is None else bool(dsr.significant()),
+        "dsr": None if dsr is None else dsr.dsr,
+        "pbo": None if pbo is None else pbo.pbo,
+    }
+    return out
+
+
+def _write_report(run_dir: Path, echo: Echo) -> Path:
+    from .report_data import write_run_report
+
+    path = write_run_report(run_dir)
+    echo(f"report {path}")
+    return path
+
+
+def _walk_forward_summary(
+    out: Path,
+    config: EvolveConfig,
+    data: pd.DataFrame,
+    splits: list[tuple[slice, slice | None]],
+    folds: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """Per-fold table, the stitched out-of-sample equity, and the verdict on it."""
+    rows = []
+    returns_parts = []
+    for i, fold in enumerate(folds):
+        train, test = splits[i]
+        rows.append(
+            {
+                "fold": i,
+                "train_start": data.index[train][0],
+                "train_end": data.index[train][-1],
+                "test_start": data.index[test][0],
+                "test_end": data.index[test][-1],
+                **{f"param_{k}": v for k, v in fold["params"].items()},
+                **{f"is_{m}": fold["in_sample"][m] for m in METRICS},
+                **{f"oos_{m}": (fold["out_of_sample"] or {}).get(m) for m in METRICS},
+                "dsr": (fold.get("deflated_sharpe") or {}).get("dsr"),
+                "pbo": (fold.get("pbo") or {}).get("pbo"),
+            }
+        )
+        eq = F.read_frame(out / "folds" / f"fold-{i:02d}" / F.EQUITY)
+        seg = eq[eq["sample"] == "out"]
+        v = seg["value"].to_numpy()
+        prev = np.concatenate(([INIT_CASH], v[:-1]))
+        returns_parts.append(pd.Series(v / prev - 1.0, index=pd.DatetimeIndex(seg["time"])))
+    F.write_frame(out / F.WALK_FORWARD, pd.DataFrame(rows))
+    returns = pd.concat(returns_parts)
+    stitched = INIT_CASH * (1.0 + returns).cumprod()
+    stitched_eq = pd.DataFrame(
+        {
+            "time": stitched.index,
+            "value": stitched.to_numpy(),
+            "drawdown": (stitched / stitched.cummax() - 1.0).to_numpy(),
+            "sample": "out",
+        }
+    )
+    last = folds[-1]
+    last_dir = out / "folds" / f"fold-{len(folds) - 1:02d}"
+    in_eq = F.read_frame(last_dir / F.EQUITY)
+    F.write_frame(out / F.EQUITY, pd.concat([in_eq[in_eq["sample"] == "in"], stitched_eq]))
+    for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME, F.MEMORY):
+        src = last_dir / name
+        if src.exists():
+            shutil.copyfile(src, out / name)
+    oos_sr = None
+    verdict: dict[str, Any]
+    try:
+        st = ovf.sharpe_stats(returns.to_numpy())
+        psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
+        oos_sr = st.sr
+        significant = psr > 0.95
+        verdict = {
+            "text": (
+                f"{'Significant' if significant else 'Not significant'}: the walk-forward "
+                f"out-of-sample returns ({len(folds)} folds, {st.n_obs:,} bars) have a "
+                f"probability of {psr:.0%} that their true Sharpe ratio is above zero "
+                f"({'>' if significant else '<='} 95%)."
+            ),
+            "significant": bool(significant),
+            "psr": psr,
+            "dsr": None,
+            "pbo": None,
+        }
+    except GenepoolError as exc:
+        verdict = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
+    status = (
+        "complete"
+        if len(folds) == len(splits) and all(f["status"] == "complete" for f in folds)
+        else "interrupted"
+    )
+    return {
+        "strategy": config.strategy,
+        "objective": config.objective,
+        "walk_forward": {
+            "folds": len(splits),
+            "done": len(folds),
+            "mode": config.walk_forward_mode,
+        },
+        "params": last["params"],
+        "fitness": last["fitness"],
+        "in_sample": last["in_sample"],
+        "out_of_sample": {
+            "total_return": float(stitched.iloc[-1] / INIT_CASH - 1.0),
+            "sharpe_per_bar": oos_sr,
+            "max_drawdown": float(stitched_eq["drawdown"].min()),
+        },
+        "verdict": verdict,
+        "status": status,
+        "n_generations": sum(f.get("n_generations", 0) for f in folds),
+        "n_evaluations": sum(f.get("n_evaluations", 0) for f in folds),
+    }

@@ -1,0 +1,116 @@
+"""``genepool backtest``: one strategy with given parameters, its metrics and its report."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
+from ..backtest import overfitting as ovf
+from ..backtest.trace import trace_strategy
+from ..errors import ConfigError, GenepoolError
+from . import _files as F
+from .runner import RunOutcome, _equity_frame
+
+__all__ = ["backtest_one"]
+
+
+def backtest_one(
+    params: dict[str, Any],
+    *,
+    demo: bool = False,
+    data: str | None = None,
+    strategy: str = "rsi",
+    fees: float = 0.001,
+    slippage: float = 0.0,
+    out: str | Path | None = None,
+    report: bool = True,
+) -> RunOutcome:
+    """Backtest one strategy of ``strategy`` with ``params`` on all the bars.
+
+    No search happened, so its verdict is the probabilistic Sharpe ratio against zero (the
+    deflated Sharpe ratio with a single trial).
+    """
+    if demo == bool(data):
+        raise ConfigError("give either --demo or --data prices.csv")
+    df = demo_data() if demo else load_ohlcv(data)  # type: ignore[arg-type]
+    problem = StrategyProblem(df, strategy, fees=fees, slippage=slippage, min_trades=0)
+    x = problem.space.check(problem.space.encode(params))
+    decoded = problem.space.decode_row(x[0])
+    run_dir = Path(out or f"runs/backtest-{strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output directory {str(run_dir)!r} cannot be created: {exc}") from None
+    metrics = problem.metrics(x).iloc[0]
+    tr = trace_strategy(problem, decoded, index=df.index)
+    F.write_frame(run_dir / F.EQUITY, _equity_frame(tr, "in"))
+    F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
+    pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
+    pop["fitness"] = [metrics["sharpe_ratio"]]
+    F.write_frame(run_dir / F.POPULATION, pop)
+    try:
+        st = ovf.sharpe_stats(tr.returns)
+        psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
+        significant = psr > 0.95
+        verdict = {
+            "text": (
+                f"{'Significant' if significant else 'Not significant'}: with one strategy "
+                f"tried, the probability that its true Sharpe ratio is above zero is "
+                f"{psr:.0%} ({'>' if significant else '<='} 95%)."
+            ),
+            "significant": bool(significant),
+            "psr": psr,
+            "dsr": psr,
+            "pbo": None,
+        }
+    except GenepoolError as exc:
+        verdict = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
+    best = {
+        "strategy": strategy,
+        "objective": "sharpe_ratio",
+        "params": decoded,
+        "fitness": metrics["sharpe_ratio"],
+        "in_sample": {m: metrics[m] for m in METRICS},
+        "out_of_sample": None,
+        "verdict": verdict,
+        "status": "complete",
+        "n_generations": 0,
+        "n_evaluations": 1,
+    }
+    if not math.isfinite(float(metrics["sharpe_ratio"])):
+        best["fitness"] = None
+    F.write_json(run_dir / F.BEST, best)
+    F.write_json(
+        run_dir / F.CONFIG,
+        {
+            "config": {
+                "command": "backtest",
+                "demo": demo,
+                "data": data,
+                "strategy": strategy,
+                "fees": fees,
+                "slippage": slippage,
+                "params": decoded,
+                "seed": None,
+            },
+            "data": {
+                "source": "demo" if demo else str(Path(data).resolve()),  # type: ignore[arg-type]
+                "sha256": F.data_hash(df),
+                "n_bars": len(df),
+                "start": df.index[0],
+                "end": df.index[-1],
+            },
+            "versions": F.versions(),
+        },
+    )
+    path = None
+    if report:
+        from .report_data import write_run_report
+
+        path = write_run_report(run_dir)
+    return RunOutcome(run_dir, best, "complete", path)
