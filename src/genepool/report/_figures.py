@@ -1,0 +1,384 @@
+"""The report's figures: matplotlib (Agg, no pyplot) drawn into PNG bytes.
+
+Every function takes validated report data and returns the PNG of one figure. Figures are
+built on :class:`matplotlib.figure.Figure` with an explicit Agg canvas, so no global pyplot
+state is touched and nothing outlives the call.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from ._format import fmt_bytes
+
+__all__ = [
+    "DPI",
+    "MAX_GENE_PANELS",
+    "MAX_PLOT_POINTS",
+    "convergence_png",
+    "equity_png",
+    "memory_png",
+    "minmax_indices",
+    "parameters_png",
+    "walk_forward_png",
+]
+
+DPI = 100
+#: Series longer than this are downsampled (min and max of each bucket) before plotting.
+MAX_PLOT_POINTS = 4000
+#: At most this many gene panels in the parameter grid (the rest are named in the HTML).
+MAX_GENE_PANELS = 48
+
+IN_COLOR = "#1f77b4"
+OUT_COLOR = "#d62728"
+OUT_SHADE = "#fbe3e3"
+BUDGET_COLOR = "#d62728"
+BEST_COLOR = "#ff7f0e"
+
+
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    # No "Software" tag: the bytes depend on the data only.
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.clear()
+    return buf.getvalue()
+
+
+def _text(s: object, width: int = 0) -> str:
+    """User text for a matplotlib label: ``$`` would start mathtext, so it is escaped."""
+    t = str(s)
+    if width and len(t) > width:
+        t = t[: width - 1] + "\u2026"
+    return t.replace("$", r"\$")
+
+
+def _style(ax: Any) -> None:
+    ax.grid(True, color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(labelsize=8)
+
+
+def minmax_indices(y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> np.ndarray:
+    """Indices of ``y`` to plot: all of them when ``len(y) <= max_points``, else the position
+    of the minimum and of the maximum of each of ``max_points // 2`` equal buckets, in order.
+
+    Keeping both extremes of every bucket keeps peaks and drawdowns visible; NaN is ignored
+    (a bucket of NaN only keeps one NaN, which draws as a gap). The first and last index are
+    always kept.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n,)
+    max_points : int
+
+    Returns
+    -------
+    ndarray of shape (m,), int64, strictly increasing, ``m <= max_points + 2``
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = y.shape[0]
+    if n <= max_points:
+        return np.arange(n)
+    n_buckets = max(1, max_points // 2)
+    k = math.ceil(n / n_buckets)
+    n_buckets = math.ceil(n / k)
+    padded = np.full(n_buckets * k, np.nan)
+    padded[:n] = y
+    rows = padded.reshape(n_buckets, k)
+    nan = np.isnan(rows)
+    lo = np.where(nan, np.inf, rows).argmin(axis=1)
+    hi = np.where(nan, -np.inf, rows).argmax(axis=1)
+    base = np.arange(n_buckets) * k
+    idx = np.concatenate([base + lo, base + hi, [0, n - 1]])
+    return np.unique(idx[idx < n])
+
+
+def _drawdown(v: np.ndarray) -> np.ndarray:
+    """Fraction below the running peak (<= 0); NaN where the peak is not positive."""
+    peak = np.fmax.accumulate(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, v / peak - 1.0, np.nan)
+    return dd
+
+
+def convergence_png(history: pd.DataFrame) -> bytes:
+    """Best and mean fitness per generation with a band of +-1 standard deviation."""
+    h = history.sort_values("generation", kind="stable")
+    g = pd.to_numeric(h["generation"], errors="coerce").to_numpy(dtype=np.float64)
+    best, mean, std = (
+        pd.to_numeric(h[c], errors="coerce").to_numpy(dtype=np.float64)
+        for c in ("best", "mean", "std")
+    )
+    best, mean, std = (np.where(np.isfinite(a), a, np.nan) for a in (best, mean, std))
+    marker = "o" if len(g) <= 30 else None
+    fig = _figure(10, 3.8)
+    ax = fig.add_subplot()
+    ax.fill_between(
+        g, mean - std, mean + std, color=IN_COLOR, alpha=0.18, linewidth=0, label="mean \u00b1 std"
+    )
+    ax.plot(g, mean, color=IN_COLOR, linewidth=1.3, marker=marker, markersize=3, label="mean")
+    ax.plot(g, best, color=BEST_COLOR, linewidth=1.8, marker=marker, markersize=3, label="best")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("fitness")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(g) == 1:
+        ax.set_xlim(g[0] - 1, g[0] + 1)
+    _style(ax)
+    ax.legend(fontsize=8, loc="best")
+    return _png(fig)
+
+
+def _byte_unit(peak: float) -> tuple[float, str]:
+    for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if peak >= scale:
+            return float(scale), unit
+    return 1.0, "B"
+
+
+def memory_png(memory: pd.DataFrame, limit: int | None) -> bytes:
+    """RSS per generation with the budget line; chunk sizes in a second panel when known."""
+    m = memory.sort_values("generation", kind="stable")
+    g = pd.to_numeric(m["generation"], errors="coerce").to_numpy(dtype=np.float64)
+    rss = pd.to_numeric(m["rss"], errors="coerce").to_numpy(dtype=np.float64)
+    chunks = None
+    if "chunk_size" in m.columns:
+        c = pd.to_numeric(m["chunk_size"], errors="coerce").to_numpy(dtype=np.float64)
+        c = np.where(c > 0, c, np.nan)
+        if np.isfinite(c).any():
+            chunks = c
+    finite = rss[np.isfinite(rss)]
+    peak = max(float(finite.max()) if finite.size else 0.0, float(limit or 0))
+    scale, unit = _byte_unit(peak)
+    marker = "o" if len(g) <= 30 else None
+
+    fig = _figure(10, 4.6 if chunks is not None else 3.4)
+    if chunks is not None:
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    else:
+        ax, ax2 = fig.add_subplot(), None
+    ax.plot(
+        g, rss / scale, color=IN_COLOR, linewidth=1.5, marker=marker, markersize=3, label="RSS"
+    )
+    if limit is not None:
+        ax.axhline(
+            limit / scale,
+            color=BUDGET_COLOR,
+            linestyle="--",
+            linewidth=1.3,
+            label=f"budget {fmt_bytes(limit)}",
+        )
+    if peak > 0:
+        ax.set_ylim(0, peak / scale * 1.08)
+    ax.set_ylabel(f"RSS ({unit})")
+    _style(ax)
+    ax.legend(fontsize=8, loc="best")
+    if ax2 is not None:
+        ax2.step(g, chunks, where="mid", color="#2ca02c", linewidth=1.3)
+        if len(g) <= 30:
+            ax2.plot(g, chunks, "o", color="#2ca02c", markersize=3)
+        ax2.set_ylabel("chunk size")
+        ax2.set_ylim(bottom=0)
+        ax2.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        _style(ax2)
+    (ax2 or ax).set_xlabel("generation")
+    (ax2 or ax).xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(g) == 1:
+        (ax2 or ax).set_xlim(g[0] - 1, g[0] + 1)
+    return _png(fig)
+
+
+def _equity_x(
+    equity_in: pd.Series, equity_out: pd.Series | None
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """x values of both segments: timestamps when both have a DatetimeIndex, else bar numbers
+    with the out-of-sample bars following the in-sample ones."""
+    idx_in = equity_in.index
+    idx_out = equity_out.index if equity_out is not None else None
+    if isinstance(idx_in, pd.DatetimeIndex) and (
+        idx_out is None or isinstance(idx_out, pd.DatetimeIndex)
+    ):
+
+        def naive(ix: pd.DatetimeIndex) -> np.ndarray:
+            return (ix.tz_convert(None) if ix.tz is not None else ix).to_numpy()
+
+        x_out = naive(idx_out) if idx_out is not None else np.array([], dtype="datetime64[ns]")
+        return naive(idx_in), x_out, "time"
+    n_in = len(equity_in)
+    n_out = len(equity_out) if equity_out is not None else 0
+    return np.arange(n_in), np.arange(n_in, n_in + n_out), "bar"
+
+
+def equity_png(equity_in: pd.Series, equity_out: pd.Series | None) -> bytes:
+    """Equity and drawdown of the best strategy; out of sample in its own colour on a shaded
+    background after a vertical split line. Each segment's drawdown is from its own peak."""
+    x_in, x_out, xlabel = _equity_x(equity_in, equity_out)
+    fig = _figure(10, 5.2)
+    ax, axd = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
+    segments = [(x_in, equity_in, IN_COLOR, "in sample")]
+    if equity_out is not None and len(equity_out):
+        segments.append((x_out, equity_out, OUT_COLOR, "out of sample"))
+        for a in (ax, axd):
+            a.axvspan(x_out[0], x_out[-1], color=OUT_SHADE, linewidth=0, zorder=0)
+            a.axvline(x_out[0], color="#555555", linestyle="--", linewidth=1.0, zorder=1)
+    for x, series, color, label in segments:
+        v = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        v = np.where(np.isfinite(v), v, np.nan)
+        dd = _drawdown(v)
+        marker = "o" if len(v) <= 30 else None
+        keep = minmax_indices(v)
+        ax.plot(
+            x[keep], v[keep], color=color, linewidth=1.1, marker=marker, markersize=3, label=label
+        )
+        keep = minmax_indices(dd)
+        axd.fill_between(x[keep], dd[keep] * 100, 0, color=color, alpha=0.35, linewidth=0)
+        axd.plot(x[keep], dd[keep] * 100, color=color, linewidth=0.8, marker=marker, markersize=2)
+    ax.set_ylabel("portfolio value")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.6g}"))
+    axd.set_ylabel("drawdown (%)")
+    axd.set_xlabel(xlabel)
+    for a in (ax, axd):
+        _style(a)
+    ax.legend(fontsize=8, loc="upper left")
+    return _png(fig)
+
+
+def _is_categorical(s: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
+
+
+def _category_panel(ax: Any, s: pd.Series, best: Any, has_best: bool) -> None:
+    labels = s.map(lambda v: "NaN" if v is None or (isinstance(v, float) and v != v) else str(v))
+    counts = labels.value_counts(sort=True)
+    if len(counts) > 12:
+        rest = int(counts.iloc[11:].sum())
+        counts = pd.concat([counts.iloc[:11], pd.Series({f"other ({len(counts) - 11})": rest})])
+    else:
+        counts = counts.sort_index()
+    best_label = str(best) if has_best else None
+    colors = [BEST_COLOR if lab == best_label else IN_COLOR for lab in counts.index]
+    pos = np.arange(len(counts))
+    ax.bar(pos, counts.to_numpy(), color=colors, width=0.8)
+    ax.set_xticks(
+        pos,
+        [_text(lab, 12) for lab in counts.index],
+        rotation=30 if len(counts) > 3 else 0,
+        ha="right" if len(counts) > 3 else "center",
+    )
+
+
+def _numeric_panel(ax: Any, s: pd.Series, best: Any, has_best: bool, trim: bool) -> str:
+    """Histogram of the finite values; returns a note for the panel title."""
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    note = ""
+    if finite.size < v.size:
+        note = f"{v.size - finite.size:,} non-finite"
+    if trim and finite.size >= 4:
+        # Sentinel fitness values (penalized individuals) would squash the histogram.
+        q1, q3 = np.percentile(finite, [25, 75])
+        iqr = q3 - q1
+        if iqr > 0:
+            inside = (finite >= q1 - 10 * iqr) & (finite <= q3 + 10 * iqr)
+            if not inside.all():
+                out = int((~inside).sum())
+                note = f"{note}, " if note else ""
+                note += f"{out:,} outliers"
+                finite = finite[inside]
+    if finite.size == 0:
+        ax.text(
+            0.5,
+            0.5,
+            "no finite values",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=9,
+            color="#777777",
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return note
+    lo, hi = float(finite.min()), float(finite.max())
+    integral = pd.api.types.is_integer_dtype(s.dtype) or bool(np.all(finite == np.round(finite)))
+    if lo == hi:
+        bins: Any = [lo - 0.5, lo + 0.5]
+        note = f"{note}, constant" if note else "constant"
+    elif integral and hi - lo <= 60:
+        bins = np.arange(lo - 0.5, hi + 1.5)
+    else:
+        bins = 30
+    ax.hist(finite, bins=bins, color=IN_COLOR, edgecolor="white", linewidth=0.4)
+    if has_best:
+        try:
+            b = float(best)
+        except (TypeError, ValueError):
+            b = math.nan
+        if math.isfinite(b):
+            ax.axvline(b, color=BEST_COLOR, linewidth=1.6)
+    return note
+
+
+def parameters_png(
+    population: pd.DataFrame, best_params: Mapping[str, Any], genes: Sequence[str]
+) -> bytes:
+    """A grid of small panels: a histogram per numeric gene, a bar chart per categorical or
+    boolean gene, then the fitness; the best strategy's value is marked in orange."""
+    names = [*genes, "fitness"] if "fitness" in population.columns else list(genes)
+    ncols = min(4, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig = _figure(3.0 * ncols + 0.4, 2.3 * nrows + 0.2)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax, name in zip(axes, names):
+        s = population[name]
+        has_best = name in best_params
+        best = best_params.get(name)
+        if _is_categorical(s):
+            _category_panel(ax, s, best, has_best)
+            note = ""
+        else:
+            note = _numeric_panel(ax, s, best, has_best, trim=name == "fitness")
+        title = _text(name, 28) + (f" ({note})" if note else "")
+        ax.set_title(title, fontsize=9, loc="left")
+        _style(ax)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(names) :]:
+        ax.set_axis_off()
+    return _png(fig)
+
+
+def walk_forward_png(wf: pd.DataFrame, metrics: Sequence[str]) -> bytes:
+    """One bar per fold for each out-of-sample metric (green >= 0, red < 0)."""
+    metrics = list(metrics)[:4]
+    n = len(metrics)
+    fig = _figure(10, 2.6 * n + 0.3)
+    axes = np.atleast_1d(fig.subplots(n, 1, sharex=True, squeeze=False)).ravel()
+    labels = [_text(f, 10) for f in wf["fold"]]
+    pos = np.arange(len(wf))
+    for ax, name in zip(axes, metrics):
+        v = pd.to_numeric(wf[name], errors="coerce").to_numpy(dtype=np.float64)
+        v = np.where(np.isfinite(v), v, np.nan)
+        colors = np.where(np.isnan(v), "#aaaaaa", np.where(v >= 0, "#2ca02c", OUT_COLOR))
+        ax.bar(pos, np.nan_to_num(v), color=colors, width=0.7)
+        ax.axhline(0, color="#555555", linewidth=0.8)
+        ax.set_title(_text(name, 60), fontsize=9, loc="left")
+        _style(ax)
+    axes[-1].set_xticks(pos, labels)
+    axes[-1].set_xlabel("fold")
+    return _png(fig)

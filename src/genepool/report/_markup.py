@@ -1,0 +1,101 @@
+"""Small HTML builders shared by the sections: escaping, tables, embedded images."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Iterable
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+from ._format import DASH, fmt_value, is_number
+
+__all__ = ["esc", "img", "kv_table", "png_size", "table"]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SIGNED_COLUMNS = frozenset({"pnl", "return"})
+
+
+def esc(value: Any) -> str:
+    """HTML-escaped text of a value (quotes included, so it is safe in attributes too)."""
+    return escape(value if isinstance(value, str) else fmt_value(value), quote=True)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from the IHDR chunk of a PNG."""
+    if png[:8] != PNG_SIGNATURE or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    return struct.unpack(">II", png[16:24])
+
+
+def img(png: bytes, alt: str) -> str:
+    """An ``<img>`` with the PNG embedded as a base64 data URI and its pixel size."""
+    w, h = png_size(png)
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{esc(alt)}" width="{w}" height="{h}">'
+
+
+def _cell(value: Any, column: str) -> str:
+    text = esc(value)
+    cls = []
+    if is_number(value):
+        cls.append("num")
+        if column in SIGNED_COLUMNS:
+            try:
+                f = float(value)
+            except (TypeError, ValueError):
+                f = 0.0
+            if f > 0:
+                cls.append("pos")
+            elif f < 0:
+                cls.append("neg")
+    return f'<td class="{" ".join(cls)}">{text}</td>' if cls else f"<td>{text}</td>"
+
+
+def _time_column(s: pd.Series) -> list[str]:
+    """Timestamps of one column in one shape: dates only when every value is at midnight."""
+    t = s.dt.tz_localize(None) if s.dt.tz is not None else s
+    valid = t.dropna()
+    fmt = (
+        "%Y-%m-%d" if len(valid) and (valid == valid.dt.normalize()).all() else "%Y-%m-%d %H:%M:%S"
+    )
+    text = t.dt.strftime(fmt)
+    if s.dt.tz is not None:
+        text = text + " " + str(s.dt.tz)
+    return [DASH if v != v else v for v in text]
+
+
+def table(df: pd.DataFrame, *, max_rows: int | None = None, index_name: str | None = None) -> str:
+    """A ``<table>`` of ``df`` (the index is dropped unless ``index_name`` is given, then it is
+    written as a first column of row numbers starting at 1); at most ``max_rows`` rows."""
+    head = df if max_rows is None else df.iloc[:max_rows]
+    columns = [str(c) for c in head.columns]
+    header = "".join(f"<th>{esc(c)}</th>" for c in ([index_name] if index_name else []) + columns)
+    rows = []
+    values = head.to_numpy(dtype=object) if len(columns) else [[] for _ in range(len(head))]
+    for j in range(len(columns)):
+        col = head.iloc[:, j]
+        if len(head) and pd.api.types.is_datetime64_any_dtype(col.dtype):
+            values[:, j] = _time_column(col)
+    for i, row in enumerate(values, start=1):
+        cells = "".join(_cell(v, c) for v, c in zip(row, columns))
+        lead = f'<td class="num">{i:,}</td>' if index_name else ""
+        rows.append(f"<tr>{lead}{cells}</tr>")
+    return (
+        f'<div class="table-wrap"><table><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def kv_table(rows: Iterable[tuple[Any, Any]], *, headers: tuple[str, str] | None = None) -> str:
+    """A two-column key/value ``<table>``; values are given as already formatted strings or
+    as raw values (formatted with :func:`fmt_value`)."""
+    head = (
+        f"<thead><tr><th>{esc(headers[0])}</th><th>{esc(headers[1])}</th></tr></thead>"
+        if headers
+        else ""
+    )
+    body = "".join(f"<tr><th>{esc(k)}</th>{_cell(v, str(k))}</tr>" for k, v in rows)
+    return f'<div class="table-wrap"><table class="kv">{head}<tbody>{body}</tbody></table></div>'

@@ -1,0 +1,317 @@
+"""The body of each report section, as HTML (figures drawn by :mod:`._figures`)."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._data import TRADE_COLUMNS, ReportData
+from ._format import flatten_config, fmt_bytes, fmt_config_value, is_number
+from ._markup import esc, img, kv_table, table
+
+__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies"]
+
+#: Tables (trades, hall of fame, walk-forward folds) show at most this many rows.
+MAX_TABLE_ROWS = 500
+
+SECTION_TITLES = {
+    "verdict": "Verdict",
+    "convergence": "Convergence",
+    "memory": "Memory",
+    "equity": "Equity of the best strategy",
+    "parameters": "Parameters of the final population",
+    "trades": "Trades of the best strategy",
+    "hall-of-fame": "Hall of fame",
+    "walk-forward": "Walk-forward",
+    "configuration": "Configuration",
+}
+
+_VERDICT_KEYS = ("text", "significant", "dsr", "pbo")
+
+
+def _p(text: str, cls: str = "") -> str:
+    return f'<p class="{cls}">{text}</p>' if cls else f"<p>{text}</p>"
+
+
+def _empty(text: str) -> str:
+    return _p(esc(text), "empty")
+
+
+def _finite(values: Any) -> np.ndarray:
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def _yes_no(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return "yes" if bool(value) else "no"
+
+
+def verdict(data: ReportData, figures: ModuleType) -> str:
+    v = data.verdict
+    sig = _yes_no(v.get("significant"))
+    chips = [
+        f'<span class="chip chip-{sig}">significant: <b>{sig}</b></span>',
+        f'<span class="chip">deflated Sharpe ratio (DSR): <b>{esc(v.get("dsr"))}</b></span>',
+        f'<span class="chip">probability of backtest overfitting (PBO): '
+        f"<b>{esc(v.get('pbo'))}</b></span>",
+    ]
+    parts = [
+        _p(esc(v["text"]), f"verdict verdict-{sig}"),
+        f'<div class="chips">{"".join(chips)}</div>',
+    ]
+
+    params = data.best["params"]
+    params_html = kv_table(params.items()) if params else _empty("no parameters")
+    ins = data.best["in_sample"]
+    oos = data.best.get("out_of_sample")
+    names = list(ins) + [k for k in (oos or {}) if k not in ins]
+    if not names:
+        metrics_html = _empty("no metrics")
+    else:
+        cols = ["metric", "in sample"] + (["out of sample"] if oos is not None else [])
+        head = "".join(f"<th>{c}</th>" for c in cols)
+        rows = []
+        for k in names:
+            cells = [f"<th>{esc(k)}</th>", _metric_cell(ins.get(k))]
+            if oos is not None:
+                cells.append(_metric_cell(oos.get(k)))
+            rows.append(f"<tr>{''.join(cells)}</tr>")
+        metrics_html = (
+            f'<div class="table-wrap"><table class="metrics"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>"
+        )
+        if oos is None:
+            metrics_html += _p("No out-of-sample split in this run.", "note")
+    parts.append(
+        '<div class="cols">'
+        f"<div><h3>Best parameters</h3>{params_html}</div>"
+        f"<div><h3>Key metrics of the best strategy</h3>{metrics_html}</div>"
+        "</div>"
+    )
+    extra = [(k, _verdict_value(val)) for k, val in v.items() if k not in _VERDICT_KEYS]
+    if extra:
+        parts.append(f"<h3>Other statistics</h3>{kv_table(extra)}")
+    return "".join(parts)
+
+
+def _verdict_value(value: Any) -> Any:
+    if value is None or is_number(value) or isinstance(value, (bool, np.bool_, str)):
+        return value
+    return fmt_config_value(value)
+
+
+def _metric_cell(value: Any) -> str:
+    if value is None:
+        return '<td class="num missing">\u2014</td>'
+    return f'<td class="num">{esc(value)}</td>'
+
+
+def convergence(data: ReportData, figures: ModuleType) -> str:
+    h = data.history
+    if not len(h):
+        return _empty("no generations recorded")
+    h = h.sort_values("generation", kind="stable")
+    last = h.iloc[-1]
+    first = h.iloc[0]
+    text = (
+        f"{len(h):,} generation{'s' if len(h) != 1 else ''}; best went from "
+        f"{esc(first['best'])} (generation {esc(first['generation'])}) to {esc(last['best'])} "
+        f"(generation {esc(last['generation'])}); final mean {esc(last['mean'])} "
+        f"\u00b1 {esc(last['std'])}. The band is the mean \u00b1 one standard deviation."
+    )
+    return img(figures.convergence_png(h), "best and mean fitness per generation") + _p(text)
+
+
+def memory(data: ReportData, figures: ModuleType) -> str:
+    m = data.memory
+    limit = data.memory_limit
+    budget = f" Budget {esc(fmt_bytes(limit))}." if limit is not None else ""
+    if not len(m):
+        return _empty("no memory samples") + (_p(budget.strip(), "note") if budget else "")
+    rss = pd.to_numeric(m["rss"], errors="coerce")
+    if rss.notna().any():
+        at = m["generation"].loc[rss.idxmax()]
+        peak = float(rss.max())
+        text = f"Peak RSS {esc(fmt_bytes(peak))} at generation {esc(at)}"
+        if limit is not None:
+            text += f", {peak / limit:.0%} of the budget of {esc(fmt_bytes(limit))}"
+        text += "."
+    else:
+        text = "No finite RSS values recorded." + budget
+    if "chunk_size" in m.columns:
+        c = _finite(m["chunk_size"])
+        c = c[c > 0]
+        if c.size:
+            text += (
+                f" Chunk sizes {esc(int(c.min()))} to {esc(int(c.max()))} "
+                "individuals (lower panel)."
+            )
+    return img(figures.memory_png(m, limit), "resident memory per generation") + _p(text)
+
+
+def _equity_text(name: str, s: pd.Series) -> str:
+    v = _finite(s)
+    if not v.size:
+        return f"{name}: {len(s):,} bars, no finite values"
+    peak = np.maximum.accumulate(v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, v / peak - 1.0, np.nan)
+    text = f"{name}: {len(s):,} bars, {esc(v[0])} \u2192 {esc(v[-1])}"
+    if np.isfinite(dd).any():
+        text += f", max drawdown {float(np.nanmin(dd)):.1%}"
+    return text
+
+
+def equity(data: ReportData, figures: ModuleType) -> str:
+    eq_in, eq_out = data.equity_in, data.equity_out
+    if not len(eq_in) and (eq_out is None or not len(eq_out)):
+        return _empty("no equity data")
+    text = _equity_text("In sample", eq_in) + "."
+    if eq_out is not None and len(eq_out):
+        text += " " + _equity_text("Out of sample (red, shaded, after the dashed line)", eq_out)
+        text += ". Each drawdown is measured from its own segment's peak."
+    else:
+        text += " No out-of-sample data."
+    n = max(len(eq_in), len(eq_out) if eq_out is not None else 0)
+    if n > figures.MAX_PLOT_POINTS:
+        text += (
+            f" Curves are drawn from the minimum and maximum of each of "
+            f"{figures.MAX_PLOT_POINTS // 2:,} buckets, so peaks and drawdowns stay visible."
+        )
+    alt = "equity and drawdown of the best strategy"
+    return img(figures.equity_png(eq_in, eq_out), alt) + _p(text)
+
+
+def parameters(data: ReportData, figures: ModuleType) -> str:
+    pop = data.population
+    if not len(pop):
+        return _empty("empty population")
+    genes = [str(c) for c in pop.columns if c != "fitness"]
+    pop = pop.set_axis([str(c) for c in pop.columns], axis=1)
+    shown = genes[: figures.MAX_GENE_PANELS]
+    text = (
+        f"Final population of {len(pop):,} individuals, {len(genes):,} "
+        f"gene{'s' if len(genes) != 1 else ''}. Numbers as histograms, categories and booleans "
+        "as bar charts; the best strategy's value is marked in orange."
+    )
+    if len(genes) > len(shown):
+        rest = ", ".join(genes[len(shown) :])
+        text += f" Not drawn ({len(genes) - len(shown):,} more genes): {esc(rest)}."
+    params = {str(k): v for k, v in data.best["params"].items()}
+    png = figures.parameters_png(pop, params, shown)
+    return img(png, "distribution of each gene in the final population") + _p(text)
+
+
+def trades(data: ReportData, figures: ModuleType) -> str:
+    t = data.trades
+    if not len(t):
+        return _empty("no trades")
+    sample = t["sample"].astype(str)
+    n_in, n_out = int((sample == "in").sum()), int((sample == "out").sum())
+    pnl = _finite(t["pnl"])
+    wins = float((pnl > 0).mean()) if pnl.size else math.nan
+    summary = (
+        f"{len(t):,} trades ({n_in:,} in sample, {n_out:,} out of sample); "
+        f"win rate {'' if math.isnan(wins) else f'{wins:.1%}'}; total pnl {esc(pnl.sum())}."
+    )
+    columns = list(TRADE_COLUMNS) + [c for c in t.columns if c not in TRADE_COLUMNS]
+    parts = [_p(summary)]
+    if len(t) > MAX_TABLE_ROWS:
+        parts.append(
+            _p(
+                f"Showing the first {MAX_TABLE_ROWS:,} of {len(t):,} trades "
+                f"({len(t) - MAX_TABLE_ROWS:,} left out).",
+                "note truncated",
+            )
+        )
+    parts.append(table(t[columns], max_rows=MAX_TABLE_ROWS))
+    return "".join(parts)
+
+
+def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
+    hof = data.hall_of_fame
+    if not len(hof):
+        return _empty("no strategies in the hall of fame")
+    parts = []
+    if len(hof) > MAX_TABLE_ROWS:
+        parts.append(
+            _p(
+                f"Showing the first {MAX_TABLE_ROWS:,} of {len(hof):,} strategies "
+                f"({len(hof) - MAX_TABLE_ROWS:,} left out).",
+                "note truncated",
+            )
+        )
+    parts.append(table(hof, max_rows=MAX_TABLE_ROWS, index_name="#"))
+    return "".join(parts)
+
+
+def _walk_forward_metrics(data: ReportData, wf: pd.DataFrame) -> list[str]:
+    if data.walk_forward_metrics is not None:
+        return [str(c) for c in data.walk_forward_metrics]
+    skip = {"fold", "train_start", "train_end", "test_start", "test_end"}
+    numeric = [
+        str(c)
+        for c in wf.columns
+        if str(c) not in skip
+        and pd.api.types.is_numeric_dtype(wf[c].dtype)
+        and not pd.api.types.is_bool_dtype(wf[c].dtype)
+    ]
+    oos = [c for c in numeric if c.lower().startswith(("test", "oos", "out"))]
+    return oos or numeric
+
+
+def walk_forward(data: ReportData, figures: ModuleType) -> str:
+    wf = data.walk_forward
+    assert wf is not None
+    if not len(wf):
+        return _empty("no walk-forward folds")
+    wf = wf.set_axis([str(c) for c in wf.columns], axis=1)
+    metrics = _walk_forward_metrics(data, wf)
+    parts = []
+    if metrics:
+        shown = metrics[:4]
+        parts.append(img(figures.walk_forward_png(wf, shown), "out-of-sample metrics per fold"))
+        parts.append(_p(f"Per fold: {esc(', '.join(shown))}.", "note"))
+    parts.append(table(wf, max_rows=MAX_TABLE_ROWS))
+    return "".join(parts)
+
+
+def configuration(data: ReportData, figures: ModuleType) -> str:
+    rows = flatten_config(data.config)
+    if not rows:
+        return _empty("no configuration recorded")
+    return kv_table((k, fmt_config_value(v)) for k, v in rows)
+
+
+def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str]]:
+    """``(section id, inner HTML)`` of every section, in report order; ``walk-forward`` only
+    when the data has walk-forward folds."""
+    builders: list[tuple[str, Any]] = [
+        ("verdict", verdict),
+        ("convergence", convergence),
+        ("memory", memory),
+        ("equity", equity),
+        ("parameters", parameters),
+        ("trades", trades),
+        ("hall-of-fame", hall_of_fame),
+    ]
+    if data.walk_forward is not None:
+        builders.append(("walk-forward", walk_forward))
+    builders.append(("configuration", configuration))
+    return [(sid, build(data, figures)) for sid, build in builders]
+
+
+def summary_line(data: ReportData) -> str:
+    """One line under the title: generations, population, bars, trades."""
+    bits = [f"{len(data.history):,} generations", f"population {len(data.population):,}"]
+    bars = f"{len(data.equity_in):,} bars in sample"
+    if data.equity_out is not None:
+        bars += f", {len(data.equity_out):,} out of sample"
+    bits += [bars, f"{len(data.trades):,} trades"]
+    return " \u00b7 ".join(bits)
