@@ -66,6 +66,29 @@ REGISTRY = {
         ),
         mixed_fitness,
     ),
+    "pso-default": (lambda seed: gp.PSO(BOX, 40, seed=seed), _sphere),
+    "pso-ring-clip": (
+        lambda seed: gp.PSO(BOX, 31, topology=("ring", {"k": 4}), boundary="clip", seed=seed),
+        _sphere,
+    ),
+    "pso-von-neumann-random-unclamped": (
+        lambda seed: gp.PSO(
+            BOX, 25, topology="von_neumann", boundary="random", velocity_clamp=None, seed=seed
+        ),
+        _sphere,
+    ),
+    "pso-periodic-linear-inertia": (
+        lambda seed: gp.PSO(
+            BOX,
+            30,
+            inertia=("linear", 0.9, 0.4),
+            max_iterations=50,
+            boundary="periodic",
+            seed=seed,
+        ),
+        _sphere,
+    ),
+    "pso-mixed-space": (lambda seed: gp.PSO(MIXED_SPACE, 40, seed=seed), mixed_fitness),
 }
 
 params = pytest.mark.parametrize("name", sorted(REGISTRY))

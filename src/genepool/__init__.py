@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import errors, evaluation, memory, operators, problems
 from ._version import __version__
-from .algorithms import GA, GAState, Optimizer
+from .algorithms import GA, PSO, GAState, Optimizer, PSOState
 from .evaluation import Evaluator, FitnessCache
 from .problem import ElementwiseProblem, FunctionProblem, Problem, elementwise
 from .run import Generation, MemoryReport, Result, maximize, minimize
@@ -22,6 +22,7 @@ from .space import Bool, Categorical, Gene, Integer, Real, Space
 
 __all__ = [
     "GA",
+    "PSO",
     "Bool",
     "Categorical",
     "ElementwiseProblem",
@@ -34,6 +35,7 @@ __all__ = [
     "Integer",
     "MemoryReport",
     "Optimizer",
+    "PSOState",
     "Problem",
     "Real",
     "Result",

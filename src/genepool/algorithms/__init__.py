@@ -2,5 +2,6 @@
 
 from .base import Optimizer
 from .ga import GA, GAState
+from .pso import PSO, PSOState
 
-__all__ = ["GA", "GAState", "Optimizer"]
+__all__ = ["GA", "PSO", "GAState", "Optimizer", "PSOState"]
