@@ -23,8 +23,18 @@ import numpy as np
 from ..errors import ConfigError
 from ..problem import Problem
 from ..space import Space
+from . import control
 
-__all__ = ["BenchmarkProblem", "ackley", "get", "names", "rastrigin", "rosenbrock", "sphere"]
+__all__ = [
+    "BenchmarkProblem",
+    "ackley",
+    "control",
+    "get",
+    "names",
+    "rastrigin",
+    "rosenbrock",
+    "sphere",
+]
 
 
 def sphere(X: np.ndarray) -> np.ndarray:
