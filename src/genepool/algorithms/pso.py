@@ -195,8 +195,11 @@ class PSO(Optimizer):
                 raise ConfigError(
                     f"inertia schedule must be ('linear', w_start, w_end), got {spec!r}"
                 )
-            w0 = check_float("inertia w_start", spec[1], low=0.0, high=1.5)
-            w1 = check_float("inertia w_end", spec[2], low=0.0, high=1.5)
+            try:
+                w0 = check_float("w_start", spec[1], low=0.0, high=1.5)
+                w1 = check_float("w_end", spec[2], low=0.0, high=1.5)
+            except ConfigError as exc:
+                raise ConfigError(f"inertia schedule {spec!r}: {exc}") from None
             if self.max_iterations is None:
                 raise ConfigError(
                     f"inertia schedule {spec!r} needs max_iterations (the schedule's length)"
@@ -226,15 +229,20 @@ class PSO(Optimizer):
         unknown = set(params) - set(TOPOLOGIES[name])
         if unknown:
             raise ConfigError(
-                f"topology {name!r} takes {list(TOPOLOGIES[name]) or 'no parameters'}, "
-                f"got {sorted(unknown)}"
+                f"topology {spec!r}: {name!r} takes {list(TOPOLOGIES[name]) or 'no parameters'}"
+                f", got {sorted(unknown)}"
             )
         if name == "global":
             return name, None
         if name == "ring":
-            k = check_int("topology ring k", params.get("k", 2), minimum=1)
+            try:
+                k = check_int("k", params.get("k", 2), minimum=1)
+            except ConfigError as exc:
+                raise ConfigError(f"topology {spec!r}: {exc}") from None
             if k >= self._n:
-                raise ConfigError(f"topology ring k must be < swarm_size ({self._n}), got {k}")
+                raise ConfigError(
+                    f"topology {spec!r}: k must be < swarm_size ({self._n}), got {k}"
+                )
             return name, _ring_offsets(k)
         cols = max(1, math.ceil(math.sqrt(self._n)))
         return name, np.array([0, -1, 1, -cols, cols], dtype=np.int64)
@@ -299,10 +307,10 @@ class PSO(Optimizer):
 
     def memory_footprint(self) -> int:
         """Positions, velocities, personal bests and the asked batch (4 P d floats), the
-        personal-best fitness, neighbourhood indices and the fitness copy (3 P), and one block
-        of uniforms (2 x block x d)."""
+        personal-best fitness, neighbourhood indices, the fitness copy and its NaN mask (4 P),
+        and one block of uniforms (2 x block x d)."""
         n, d = self._n, self.space.dims
-        return 8 * (4 * n * d + 3 * n + 2 * self._block * d)
+        return 8 * (4 * n * d + 4 * n + 2 * self._block * d)
 
     def best(self) -> tuple[np.ndarray, float] | None:
         st = self.state
@@ -330,9 +338,10 @@ class PSO(Optimizer):
         code = BOUNDARIES[self.boundary]
         n, d = X.shape
         vrel = 0.0
+        buf = np.empty((min(n, self._block), 2, d))  # one block of uniforms, reused
         for start in range(0, n, self._block):
             stop = min(n, start + self._block)
-            r = st.rng.random((stop - start, 2, d))
+            r = st.rng.random(out=buf[: stop - start])
             m, outside = nb.move_nb(
                 X, st.V, st.pbest_X, nbest, r, w, self.cognitive, self.social,
                 self._vmax, lower, upper, code, st.X, start,
