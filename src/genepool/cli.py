@@ -135,6 +135,7 @@ def evolve(
         None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
     """Evolve trading strategies on price data (or minimize a benchmark --problem)."""
@@ -178,7 +179,9 @@ def evolve(
         config, **{**preset, **{k: v for k, v in given.items() if v is not None}}
     )
     echo = (lambda _: None) if json_out else typer.echo
-    outcome = run_evolution(cfg, progress=_reporter(progress, json_out), echo=echo)
+    outcome = run_evolution(
+        cfg, progress=_reporter(progress, json_out), echo=echo, report=not no_report
+    )
     _print_outcome(outcome, json_out)
 
 
@@ -189,12 +192,17 @@ def resume(
         None, "--generations", min=1, help="Run this many generations in all (extend a run)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
     """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C)."""
     echo = (lambda _: None) if json_out else typer.echo
     outcome = resume_evolution(
-        run_dir, generations=generations, progress=_reporter(progress, json_out), echo=echo
+        run_dir,
+        generations=generations,
+        progress=_reporter(progress, json_out),
+        echo=echo,
+        report=not no_report,
     )
     _print_outcome(outcome, json_out)
 

@@ -207,6 +207,18 @@ def _execute(
                 folds.append(F.read_json(done))
                 continue
             fold_dir.mkdir(parents=True, exist_ok=True)
+            fold_doc = F.read_json(out / F.CONFIG)
+            fold_doc["fold"] = {
+                "index": i,
+                "of": len(splits),
+                "train_bars": train.stop - train.start,
+            }
+            fold_doc["data"].update(
+                start=data.index[train][0],
+                end=data.index[test][-1],
+                n_bars=test.stop - train.start,
+            )
+            F.write_json(fold_dir / F.CONFIG, fold_doc)
             fold_best = _run_one(
                 fold_dir, config, data.iloc[train], data.iloc[test],
                 int(config.seed) + i, resume=resume, progress=progress, echo=echo,
