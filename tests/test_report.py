@@ -538,3 +538,14 @@ def test_import_is_lazy_and_pyplot_is_never_used():
     env.pop("MPLBACKEND", None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_axis_tick_labels():
+    from genepool.report._figures import _axis_number
+
+    assert [_axis_number(v) for v in (0.95, 12_500, 1_250_000, 3e9)] == [
+        "0.95",
+        "12,500",
+        "1.25M",
+        "3B",
+    ]

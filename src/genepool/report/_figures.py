@@ -110,6 +110,25 @@ def minmax_indices(y: np.ndarray, max_points: int = MAX_PLOT_POINTS) -> np.ndarr
     return np.unique(idx[idx < n])
 
 
+def _finite(series: pd.Series | None) -> np.ndarray:
+    if series is None:
+        return np.empty(0)
+    v = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def _axis_number(v: float, _pos: object = None) -> str:
+    """Tick label: ``12,500``, ``1.25M``, ``3B``, ``0.95``."""
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:.4g}B"
+    if a >= 1e6:
+        return f"{v / 1e6:.4g}M"
+    if a >= 1e3:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
 def _drawdown(v: np.ndarray) -> np.ndarray:
     """Fraction below the running peak (<= 0); NaN where the peak is not positive."""
     peak = np.fmax.accumulate(v)
@@ -250,7 +269,14 @@ def equity_png(equity_in: pd.Series, equity_out: pd.Series | None) -> bytes:
         axd.fill_between(x[keep], dd[keep] * 100, 0, color=color, alpha=0.35, linewidth=0)
         axd.plot(x[keep], dd[keep] * 100, color=color, linewidth=0.8, marker=marker, markersize=2)
     ax.set_ylabel("portfolio value")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.6g}"))
+    values = np.concatenate([_finite(equity_in), _finite(equity_out)])
+    if values.size and values.min() > 0 and values.max() / values.min() > 20:
+        # A curve that grows by orders of magnitude (or an out-of-sample segment restarting
+        # from the initial cash) is unreadable on a linear axis.
+        ax.set_yscale("log")
+        ax.set_ylabel("portfolio value (log scale)")
+    ax.yaxis.set_major_formatter(FuncFormatter(_axis_number))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     axd.set_ylabel("drawdown (%)")
     axd.set_xlabel(xlabel)
     for a in (ax, axd):
