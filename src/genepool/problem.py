@@ -31,6 +31,35 @@ class Problem:
         """Estimated working memory per candidate during :meth:`evaluate` (None: unknown)."""
         return None
 
+    # -- sharing with worker processes (executor="processes" or "dask") -----------------------
+    def shared_arrays(self) -> dict[str, np.ndarray]:
+        """Read-only arrays (prices, datasets) that workers map from shared memory.
+
+        Used with :meth:`shared_config` and :meth:`from_shared`: the arrays are placed once
+        per pool (one shared-memory segment for local processes, once per Dask worker), never
+        pickled per task. Arrays that are the same object are shared once.
+        """
+        return {}
+
+    def shared_config(self) -> dict[str, Any] | None:
+        """JSON-compatible settings that rebuild this problem from :meth:`shared_arrays`.
+
+        ``None`` (the default): the problem does not implement the sharing protocol and is
+        pickled once per worker (with cloudpickle when installed) when the pool starts.
+        """
+        return None
+
+    @classmethod
+    def from_shared(cls, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> Problem:
+        """Rebuild the problem in a worker from ``shared_arrays()`` and ``shared_config()``.
+
+        ``arrays`` may be views of shared memory: the problem must not write to them.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not implement from_shared")
+
+    def warm_up(self) -> None:
+        """Called once in each worker before its first chunk (e.g. to load numba kernels)."""
+
 
 class FunctionProblem(Problem):
     """A vectorized callable ``f(X) -> y`` on a space."""
@@ -44,6 +73,14 @@ class FunctionProblem(Problem):
 
     def __repr__(self) -> str:
         return f"FunctionProblem({getattr(self.fn, '__name__', self.fn)!r})"
+
+    def shared_config(self) -> dict[str, Any] | None:
+        name = importable_name(self.fn)
+        return None if name is None else {"function": name, "space": self.space.to_dict()}
+
+    @classmethod
+    def from_shared(cls, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> Problem:
+        return cls(_import_name(config["function"]), Space.from_dict(config["space"]))
 
 
 class ElementwiseProblem(Problem):
@@ -78,6 +115,39 @@ class ElementwiseProblem(Problem):
 
     def __call__(self, params: dict[str, Any]) -> Any:
         return self.fn(params)
+
+    def shared_config(self) -> dict[str, Any] | None:
+        name = importable_name(self.fn)
+        if name is None or self.space is None:
+            return None
+        return {"function": name, "space": self.space.to_dict()}
+
+    @classmethod
+    def from_shared(cls, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> Problem:
+        return cls(_import_name(config["function"]), Space.from_dict(config["space"]))
+
+
+def importable_name(fn: Any) -> str | None:
+    """``"module:qualname"`` when ``fn`` can be imported back by that name, else None."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not module or not qualname or module == "__main__" or "<" in qualname:
+        return None
+    try:
+        found = _import_name(f"{module}:{qualname}")
+    except Exception:
+        return None
+    return f"{module}:{qualname}" if found is fn else None
+
+
+def _import_name(name: str) -> Any:
+    import importlib
+
+    module, _, qualname = name.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _py(v: Any) -> Any:

@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, FitnessError, GenepoolError, check_int
+from ..errors import ConfigError, FitnessError, check_int
 from ..memory._size import format_size, parse_size
 from ..memory.monitor import MemoryMonitor
 from ..problem import Problem, as_problem
 from ..space import Space
+from ._dispatch import Dispatcher
+from ._task import Failure, NotNumeric, Outcome, run_chunk
 from .cache import FitnessCache
+from .executors import make_executor
 
 __all__ = ["ChunkPlan", "Evaluator"]
 
@@ -31,6 +34,8 @@ log = logging.getLogger("genepool.evaluation")
 PROBE_CHUNK = 32  # rows evaluated first to calibrate memory when no estimate is known
 AUTO_CACHE_WARMUP = 3  # generations before an automatic cache may decide it does not pay
 DEFAULT_CACHE_BYTES = 256 * 2**20
+PARENT_SHARE = 0.1  # with worker processes: share of the budget kept for the parent ...
+PARENT_RESERVE = 64 * 2**20  # ... at least this, above its RSS when the pool starts
 
 
 @dataclass
@@ -85,6 +90,36 @@ def _make_cache(cache: Any, memory_limit: int | None) -> FitnessCache | None:
     )
 
 
+class _Placed:
+    """Values of the rows being evaluated, placed by position as chunks come back."""
+
+    def __init__(self, n: int, penalty: float) -> None:
+        self.n, self.penalty = n, penalty
+        self.out: np.ndarray | None = None
+        self.bad = np.zeros(n, dtype=bool)
+
+    def put(self, start: int, stop: int, y: np.ndarray | None, bad: np.ndarray) -> None:
+        """Place a chunk's values (None: all penalized, in whatever shape the others have)."""
+        self.bad[start:stop] = bad
+        if y is None:
+            if self.out is not None:
+                self.out[start:stop] = self.penalty
+            return
+        if self.out is None:
+            self.out = np.full((self.n, *y.shape[1:]), self.penalty)
+        elif y.shape[1:] != self.out.shape[1:]:
+            raise FitnessError(
+                f"fitness returned {y.shape[1:] or 1} objective(s) in one "
+                f"chunk and {self.out.shape[1:] or 1} in another"
+            )
+        self.out[start:stop] = y
+
+    def values(self) -> np.ndarray:
+        if self.out is None:
+            return np.full(self.n, self.penalty) if self.n else np.empty(0, dtype=np.float64)
+        return self.out
+
+
 class Evaluator:
     """Evaluates populations for a problem under a memory budget.
 
@@ -115,6 +150,22 @@ class Evaluator:
         Fitness given to failing individuals (default ``+inf``: the worst when minimizing).
     monitor : MemoryMonitor, optional
         Shared with the run loop; one is created when ``memory_limit`` is given.
+    executor : {"serial", "processes", "dask"}, address, distributed.Client or Executor
+        Where chunks are evaluated (see :mod:`genepool.evaluation.executors` and
+        ``docs/parallel.md``). ``"processes"``: a pool of local processes started on the first
+        generation worth shipping, with the problem's read-only arrays in shared memory;
+        ``"dask"``: a local Dask cluster; ``"tcp://host:port"`` or a ``Client``: that
+        cluster. Values are identical whatever the executor; the cache, deduplication and
+        error policy stay here. Executors made from a name are closed by :meth:`close`;
+        executor objects passed in are the caller's to close.
+    workers : int, optional
+        Worker processes (default: one per core, fewer when ``memory_limit`` cannot hold
+        them; with a budget the parent keeps its RSS plus 10 % and the workers share the rest).
+    retries : int, default 2
+        Times a chunk is re-sent after its worker died; after that the chunk is halved until
+        the individual that kills workers is named in a :class:`FitnessError` (or penalized).
+    max_tasks_per_child : int, optional
+        Replace a worker process after this many chunks (for leaky fitness functions).
     """
 
     def __init__(
@@ -128,6 +179,10 @@ class Evaluator:
         on_error: str = "raise",
         penalty: float | None = None,
         monitor: MemoryMonitor | None = None,
+        executor: Any = "serial",
+        workers: int | None = None,
+        retries: int = 2,
+        max_tasks_per_child: int | None = None,
     ) -> None:
         space = space if space is not None else getattr(problem, "space", None)
         if not isinstance(space, Space):
@@ -176,6 +231,36 @@ class Evaluator:
         self.largest_chunk = 0
         #: Extra memory held by the caller (population, history), reported on a budget error.
         self.held_elsewhere: Any = None
+        self.executor, owned = make_executor(
+            executor, workers=workers, retries=retries, max_tasks_per_child=max_tasks_per_child
+        )
+        self._dispatch = Dispatcher(self.executor, owned)
+
+    # -- executor ----------------------------------------------------------------------------
+    def worker_budget(self) -> int | None:
+        """Bytes of the budget left for worker processes: all but the parent's share."""
+        if self.memory_limit is None or self.monitor is None:
+            return None
+        reserve = max(PARENT_RESERVE, int(PARENT_SHARE * self.memory_limit))
+        return int(self.monitor.act_at * self.memory_limit) - self.monitor.rss() - reserve
+
+    def drop_executor(self) -> None:
+        """Evaluate in this process from now on (closing an executor made here)."""
+        if self.executor is not None and self._dispatch.owned:
+            self.executor.close()
+        self.executor = None
+        self._dispatch.executor = None
+
+    def close(self) -> None:
+        """Stop worker processes or detach from the cluster (executors made here only)."""
+        if self.executor is not None and self._dispatch.owned:
+            self.executor.close()
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- statistics --------------------------------------------------------------------------
     @property
@@ -196,6 +281,7 @@ class Evaluator:
             "cache": self.cache_stats(),
             "chunk_sizes": dict(sorted(self.chunk_sizes.items())),
             "bytes_per_candidate": self.bytes_per_candidate,
+            "executor": None if self.executor is None else self._dispatch.stats(),
         }
 
     def cache_stats(self) -> dict[str, Any] | None:
@@ -366,71 +452,133 @@ class Evaluator:
 
     def _evaluate_rows(self, X: np.ndarray, rows: np.ndarray, contiguous: bool) -> np.ndarray:
         """Evaluate rows ``rows`` of ``X`` in chunks; values in the order of ``rows``."""
-        total = rows.shape[0]
-        out: np.ndarray | None = None
-        penalized = np.zeros(total, dtype=bool)
+        acc = _Placed(rows.shape[0], self.penalty)
         start = 0
-        while start < total:
-            measure = self.monitor is not None and self.memory_limit is not None
-            rss = self.monitor.begin_interval() if measure else None  # type: ignore[union-attr]
-            size = self._next_chunk(total - start, rss)
-            probing = self._bpc is None and self.memory_limit is not None
-            stop = start + size
-            if probing:
-                tracemalloc.start()
-            try:
-                Xc = X[start:stop] if contiguous else X[rows[start:stop]]
-                yc, bad = self._evaluate_chunk(Xc, rows[start:stop])
-            finally:
-                traced = tracemalloc.get_traced_memory()[1] if probing else 0
-                if probing:
-                    tracemalloc.stop()
-            if out is None:
-                out = np.empty((total, *yc.shape[1:]), dtype=np.float64)
-            elif yc.shape[1:] != out.shape[1:]:
-                raise FitnessError(
-                    f"fitness returned {yc.shape[1:] or 1} objective(s) in one "
-                    f"chunk and {out.shape[1:] or 1} in another"
-                )
-            out[start:stop] = yc
-            penalized[start:stop] = bad
-            self.chunk_sizes[size] += 1
-            self.largest_chunk = max(self.largest_chunk, size)
-            self.n_evaluated += size
-            if self.monitor is not None and self.memory_limit is not None and rss is not None:
-                peak = self.monitor.end_interval()
-                if probing:
-                    peak = max(peak, rss + traced)
-                self._after_chunk(size, rss, peak)
-            start = stop
-        self._penalized_last = penalized
-        if out is None:
-            return np.empty(0, dtype=np.float64)
-        return out
+        if self.executor is not None and acc.n:
+            start = self._dispatch.run(self, X, rows, contiguous, acc)
+        while start < acc.n:
+            start += self._serial_chunk(X, rows, contiguous, acc, start, acc.n - start)
+        self._penalized_last = acc.bad
+        return acc.values()
 
-    def _evaluate_chunk(self, Xc: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Values of one chunk and the mask of penalized rows."""
+    def _serial_chunk(
+        self,
+        X: np.ndarray,
+        rows: np.ndarray,
+        contiguous: bool,
+        acc: _Placed,
+        start: int,
+        most: int,
+    ) -> int:
+        """Evaluate one chunk (of at most ``most`` rows) here, measured; returns its size."""
+        measure = self.monitor is not None and self.memory_limit is not None
+        rss = self.monitor.begin_interval() if measure else None  # type: ignore[union-attr]
+        size = min(self._next_chunk(acc.n - start, rss), most)
+        probing = self._bpc is None and self.memory_limit is not None
+        stop = start + size
+        if probing:
+            tracemalloc.start()
         try:
-            y = self._call(Xc)
-        except GenepoolError:
-            raise
-        except Exception as exc:
-            if self.on_error == "raise":
-                raise self._located_error(Xc, rows, exc) from exc
-            return self._evaluate_split(Xc, rows)
-        return self._check_finite(y, Xc, rows)
+            Xc = X[start:stop] if contiguous else X[rows[start:stop]]
+            outcome = run_chunk(self.problem, Xc, self.on_error)
+            yc, bad = self._absorb(outcome, X, rows[start:stop])
+        finally:
+            traced = tracemalloc.get_traced_memory()[1] if probing else 0
+            if probing:
+                tracemalloc.stop()
+        acc.put(start, stop, yc, bad)
+        self._dispatch.serial_seconds(outcome.seconds, size)
+        self._count_chunk(size)
+        if measure and rss is not None:
+            peak = self.monitor.end_interval()  # type: ignore[union-attr]
+            if probing:
+                peak = max(peak, rss + traced)
+            self._after_chunk(size, rss, peak)
+        return size
+
+    def _count_chunk(self, size: int) -> None:
+        self.chunk_sizes[size] += 1
+        self.largest_chunk = max(self.largest_chunk, size)
+        self.n_evaluated += size
+
+    def _absorb(
+        self, outcome: Outcome, X: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Values and penalized mask of a chunk (rows ``rows`` of ``X``) from its outcome."""
+        error = outcome.raised()
+        if error is not None:
+            raise error
+        failures = outcome.failures
+        if failures and self.on_error == "raise":
+            raise self._raised_error(failures[0], X, rows) from failures[0].exc
+        n = rows.shape[0]
+        pieces = [(lo, hi, self._as_fitness(raw, hi - lo)) for lo, hi, raw in outcome.pieces]
+        shape = pieces[0][2].shape[1:] if pieces else ()
+        for _, _, yp in pieces:
+            if yp.shape[1:] != shape:
+                raise FitnessError(
+                    f"fitness returned {shape or 1} objective(s) for some rows and "
+                    f"{yp.shape[1:] or 1} for others{self._where()}",
+                    generation=self.generation,
+                )
+        y = np.full((n, *shape), self.penalty)
+        bad = np.zeros(n, dtype=bool)
+        events: list[tuple[int, Any]] = [(lo, (lo, hi, yp)) for lo, hi, yp in pieces]
+        events += [(int(f.local or 0), f) for f in failures]
+        for _, item in sorted(events, key=lambda e: e[0]):  # errors recorded in row order
+            if isinstance(item, Failure):
+                i = int(item.local or 0)
+                self._record_error(
+                    1,
+                    f"fitness raised {item.kind}: {item.message}{self._where()} for "
+                    f"individual {int(rows[i])}",
+                )
+                bad[i] = True
+                continue
+            lo, hi, yp = item
+            y[lo:hi], bad[lo:hi] = self._check_finite(yp, X, rows[lo:hi])
+        return y, bad
+
+    def _raised_error(self, f: Failure, X: np.ndarray, rows: np.ndarray) -> FitnessError:
+        """The error for a fitness that raised, naming the individual when it was located.
+
+        Raised in this process, the original exception is chained (``raise ... from``); raised
+        in a worker, its traceback text is part of the message.
+        """
+        tb = (
+            ""
+            if f.exc is not None
+            else f"\n\nTraceback in worker process {f.pid}:\n{f.traceback.rstrip()}"
+        )
+        if f.local is not None:
+            params = self.space.decode_row(X[rows[f.local]])
+            return FitnessError(
+                f"fitness raised {f.kind}: {f.message}{self._where()} for individual "
+                f"{int(rows[f.local])} with params {params}{tb}",
+                index=int(rows[f.local]),
+                params=params,
+                generation=self.generation,
+            )
+        return FitnessError(
+            f"fitness raised {f.kind}: {f.message}{self._where()} (the batch of "
+            f"{rows.shape[0]} fails as a whole){tb}",
+            generation=self.generation,
+        )
 
     def _check_finite(
-        self, y: np.ndarray, Xc: np.ndarray, rows: np.ndarray
+        self, y: np.ndarray, X: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Raise on NaN/inf (naming the individual), or penalize those rows; returns the mask."""
+        """Raise on NaN/inf (naming the individual), or penalize those rows; returns the mask.
+
+        ``rows`` are the rows of ``X`` (population indices) that ``y`` belongs to.
+        """
         bad = ~np.isfinite(y) if y.ndim == 1 else ~np.isfinite(y).all(axis=1)
         if not bad.any():
             return y, bad
         i = int(np.argmax(bad))
         what = f"fitness returned {y[i]} for individual {int(rows[i])}{self._where()}"
         if self.on_error == "raise":
-            params = self.space.decode_row(Xc[i])
+            params = self.space.decode_row(X[rows[i]])
             raise FitnessError(
                 f"{what} with params {params}",
                 index=int(rows[i]),
@@ -442,16 +590,15 @@ class Evaluator:
         y[bad] = self.penalty
         return y, bad
 
-    def _call(self, Xc: np.ndarray) -> np.ndarray:
-        raw = self.problem.evaluate(Xc)
-        try:
-            y = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+    def _as_fitness(self, raw: Any, n: int) -> np.ndarray:
+        """A float64 array of shape (n,) or (n, m) from what the fitness returned."""
+        if isinstance(raw, NotNumeric):
             raise FitnessError(
-                f"fitness returned {type(raw).__name__} that is not numeric{self._where()}: {exc}",
+                f"fitness returned {raw.type_name} that is not numeric{self._where()}: "
+                f"{raw.message}",
                 generation=self.generation,
-            ) from None
-        n = Xc.shape[0]
+            )
+        y = np.asarray(raw, dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.ndim not in (1, 2) or y.shape[0] != n or (y.ndim == 2 and y.shape[1] == 0):
@@ -469,60 +616,3 @@ class Evaluator:
         self.n_errors += count
         if self.first_error is None:
             self.first_error = message
-
-    def _located_error(self, Xc: np.ndarray, rows: np.ndarray, exc: Exception) -> FitnessError:
-        """Bisect a raising chunk (O(log n) calls, error path only) to name an individual."""
-        lo, hi = 0, Xc.shape[0]
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if self._raises(Xc[lo:mid]):
-                hi = mid
-            elif self._raises(Xc[mid:hi]):
-                lo = mid
-            else:
-                break
-        if hi - lo == 1 and self._raises(Xc[lo:hi]):
-            params = self.space.decode_row(Xc[lo])
-            return FitnessError(
-                f"fitness raised {type(exc).__name__}: {exc}{self._where()} for individual "
-                f"{int(rows[lo])} with params {params}",
-                index=int(rows[lo]),
-                params=params,
-                generation=self.generation,
-            )
-        return FitnessError(
-            f"fitness raised {type(exc).__name__}: {exc}{self._where()} (the "
-            f"batch of {Xc.shape[0]} fails as a whole)",
-            generation=self.generation,
-        )
-
-    def _raises(self, Xs: np.ndarray) -> bool:
-        try:
-            self.problem.evaluate(Xs)
-        except Exception:
-            return True
-        return False
-
-    def _evaluate_split(self, Xc: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Penalize exactly the rows that make the fitness raise, by recursive halving."""
-        n = Xc.shape[0]
-        if n == 1:
-            try:
-                return self._check_finite(self._call(Xc), Xc, rows)
-            except GenepoolError:
-                raise
-            except Exception as exc:
-                self._record_error(
-                    1,
-                    f"fitness raised {type(exc).__name__}: {exc}"
-                    f"{self._where()} for individual {int(rows[0])}",
-                )
-                return np.full(1, self.penalty), np.ones(1, dtype=bool)
-        mid = n // 2
-        parts = [
-            self._evaluate_chunk(Xc[:mid], rows[:mid]),
-            self._evaluate_chunk(Xc[mid:], rows[mid:]),
-        ]
-        if parts[0][0].shape[1:] != parts[1][0].shape[1:]:
-            raise FitnessError("fitness returned different numbers of objectives")
-        return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
