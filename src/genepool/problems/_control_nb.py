@@ -34,7 +34,8 @@ def _accel(th, om, u, cart_mass, pole_mass, length, gravity):
 def rollout_nb(gains, controller, s0, x_ref, plant, dt, n_steps, limits, weights, traj):
     """Cost of one gain vector from one initial state; fills ``traj`` when it has rows.
 
-    ``plant = (cart_mass, pole_mass, length, gravity)``, ``limits = (u_max, theta_max, x_max)``
+    ``plant = (cart_mass, pole_mass, length, gravity, disturbance)`` (a constant force on the
+    cart, added to ``u``), ``limits = (u_max, theta_max, x_max)``
     (``x_max`` inf: no track limit), ``weights = (effort, position, penalty)``. The controller
     samples the state every ``dt`` and holds ``u`` (zero-order hold) over one classical RK4 step:
     PID ``u = kp th + ki z + kd om`` with ``z_{k+1} = z_k + dt th_k``; state feedback
@@ -43,7 +44,7 @@ def rollout_nb(gains, controller, s0, x_ref, plant, dt, n_steps, limits, weights
     step ``k`` with ``|th| > theta_max``, ``|x| > x_max`` or ``|u| > u_max`` (or NaN) fails the
     run: cost ``penalty (2 - k / n_steps)``. Oracle: ``naive_rollout``.
     """
-    M, m, length, g = plant[0], plant[1], plant[2], plant[3]
+    M, m, length, g, dist = plant[0], plant[1], plant[2], plant[3], plant[4]
     u_max, th_max, x_max = limits[0], limits[1], limits[2]
     effort, pos_w, penalty = weights[0], weights[1], weights[2]
     record = traj.shape[0] > 0
@@ -72,13 +73,14 @@ def rollout_nb(gains, controller, s0, x_ref, plant, dt, n_steps, limits, weights
         cost += dt * (t * (abs(th) + pos_w * abs(x - x_ref)) + effort * u * u)
         z += dt * th
         # classical RK4 on (x, v, th, om) with u held; the accelerations do not depend on x
-        a1, b1 = _accel(th, om, u, M, m, length, g)
+        f = u + dist
+        a1, b1 = _accel(th, om, f, M, m, length, g)
         v2, th2, om2 = v + 0.5 * dt * a1, th + 0.5 * dt * om, om + 0.5 * dt * b1
-        a2, b2 = _accel(th2, om2, u, M, m, length, g)
+        a2, b2 = _accel(th2, om2, f, M, m, length, g)
         v3, th3, om3 = v + 0.5 * dt * a2, th + 0.5 * dt * om2, om + 0.5 * dt * b2
-        a3, b3 = _accel(th3, om3, u, M, m, length, g)
+        a3, b3 = _accel(th3, om3, f, M, m, length, g)
         v4, th4, om4 = v + dt * a3, th + dt * om3, om + dt * b3
-        a4, b4 = _accel(th4, om4, u, M, m, length, g)
+        a4, b4 = _accel(th4, om4, f, M, m, length, g)
         x = x + dt / 6.0 * (v + 2.0 * v2 + 2.0 * v3 + v4)
         v = v + dt / 6.0 * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
         th = th + dt / 6.0 * (om + 2.0 * om2 + 2.0 * om3 + om4)

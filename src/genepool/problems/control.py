@@ -41,7 +41,7 @@ __all__ = ["CONTROLLERS", "CartPole"]
 #: Gene names and default bounds of each controller: ``u = sum(gain * signal)``.
 CONTROLLERS: dict[str, tuple[tuple[str, float, float], ...]] = {
     # u = kp theta + ki integral(theta) + kd theta'
-    "pid": (("kp", 0.0, 200.0), ("ki", 0.0, 100.0), ("kd", 0.0, 50.0)),
+    "pid": (("kp", 0.0, 200.0), ("ki", 0.0, 500.0), ("kd", 0.0, 50.0)),
     # u = k_x (x - x_ref) + k_v x' + k_theta theta + k_omega theta'
     "state_feedback": (
         ("k_x", -50.0, 50.0),
@@ -83,6 +83,9 @@ class CartPole(Problem):
         through ``position_weight``).
     cart_mass, pole_mass, pole_length, gravity : float
         Plant: 1.0 kg, 0.1 kg, 0.5 m (pivot to the pole's centre of mass), 9.81 m/s^2.
+    disturbance : float, default 0.0
+        A constant force (N) on the cart besides ``u`` (wind, a slope): a PID needs its integral
+        term to hold the pole upright against it.
     u_max : float, default 20.0
         Actuator limit (N): a controller commanding ``|u| > u_max`` fails.
     theta_max : float, default pi / 4
@@ -116,6 +119,7 @@ class CartPole(Problem):
         pole_mass: float = 0.1,
         pole_length: float = 0.5,
         gravity: float = 9.81,
+        disturbance: float = 0.0,
         u_max: float = 20.0,
         theta_max: float = math.pi / 4,
         x_max: float | None = None,
@@ -165,6 +169,7 @@ class CartPole(Problem):
         self.pole_mass = check_float("pole_mass", pole_mass, low=0.0, low_inclusive=False)
         self.pole_length = check_float("pole_length", pole_length, low=0.0, low_inclusive=False)
         self.gravity = check_float("gravity", gravity, low=0.0)
+        self.disturbance = check_float("disturbance", disturbance)
         self.u_max = check_float("u_max", u_max, low=0.0, low_inclusive=False)
         self.theta_max = check_float(
             "theta_max", theta_max, low=0.0, high=math.pi / 2, low_inclusive=False
@@ -183,7 +188,9 @@ class CartPole(Problem):
 
     # -- kernel arguments --------------------------------------------------------------------
     def _args(self) -> tuple[Any, ...]:
-        plant = np.array([self.cart_mass, self.pole_mass, self.pole_length, self.gravity])
+        plant = np.array(
+            [self.cart_mass, self.pole_mass, self.pole_length, self.gravity, self.disturbance]
+        )
         x_max = np.inf if self.x_max is None else self.x_max
         limits = np.array([self.u_max, self.theta_max, x_max])
         weights = np.array([self.effort_weight, self.position_weight, self.penalty])
