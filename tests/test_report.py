@@ -335,7 +335,7 @@ def test_memory_without_samples_or_chunk_sizes():
     assert "Peak RSS 114.44 MiB at generation 2." in text and len(images) == 1
     mem["chunk_size"] = [0, np.nan, 0]
     text, images, _ = part("memory", dataclasses.replace(data, memory=mem, memory_limit=2**27))
-    assert "89% of the budget" in text and "Chunk sizes" not in text and len(images) == 1
+    assert "89% of the budget" in text and "Chunk size" not in text and len(images) == 1
 
 
 def test_large_equity_and_population():

@@ -405,6 +405,7 @@ def walk_forward_png(wf: pd.DataFrame, metrics: Sequence[str]) -> bytes:
         ax.axhline(0, color="#555555", linewidth=0.8)
         ax.set_title(_text(name, 60), fontsize=9, loc="left")
         _style(ax)
-    axes[-1].set_xticks(pos, labels)
+    step = max(1, math.ceil(len(pos) / 25))  # at most ~25 fold labels
+    axes[-1].set_xticks(pos[::step], labels[::step])
     axes[-1].set_xlabel("fold")
     return _png(fig)

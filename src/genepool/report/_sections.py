@@ -37,6 +37,10 @@ def _p(text: str, cls: str = "") -> str:
     return f'<p class="{cls}">{text}</p>' if cls else f"<p>{text}</p>"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def _empty(text: str) -> str:
     return _p(esc(text), "empty")
 
@@ -117,13 +121,15 @@ def convergence(data: ReportData, figures: ModuleType) -> str:
     if not len(h):
         return _empty("no generations recorded")
     h = h.sort_values("generation", kind="stable")
-    last = h.iloc[-1]
-    first = h.iloc[0]
+
+    def at(column: str, row: int) -> str:
+        return esc(h[column].iloc[row])
+
     text = (
-        f"{len(h):,} generation{'s' if len(h) != 1 else ''}; best went from "
-        f"{esc(first['best'])} (generation {esc(first['generation'])}) to {esc(last['best'])} "
-        f"(generation {esc(last['generation'])}); final mean {esc(last['mean'])} "
-        f"\u00b1 {esc(last['std'])}. The band is the mean \u00b1 one standard deviation."
+        f"{_plural(len(h), 'generation')}; best went from {at('best', 0)} (generation "
+        f"{at('generation', 0)}) to {at('best', -1)} (generation {at('generation', -1)}); "
+        f"final mean {at('mean', -1)} \u00b1 {at('std', -1)}. "
+        "The band is the mean \u00b1 one standard deviation."
     )
     return img(figures.convergence_png(h), "best and mean fitness per generation") + _p(text)
 
@@ -136,7 +142,7 @@ def memory(data: ReportData, figures: ModuleType) -> str:
         return _empty("no memory samples") + (_p(budget.strip(), "note") if budget else "")
     rss = pd.to_numeric(m["rss"], errors="coerce")
     if rss.notna().any():
-        at = m["generation"].loc[rss.idxmax()]
+        at = m["generation"].iloc[int(np.nanargmax(rss.to_numpy(dtype=np.float64)))]
         peak = float(rss.max())
         text = f"Peak RSS {esc(fmt_bytes(peak))} at generation {esc(at)}"
         if limit is not None:
@@ -148,10 +154,12 @@ def memory(data: ReportData, figures: ModuleType) -> str:
         c = _finite(m["chunk_size"])
         c = c[c > 0]
         if c.size:
-            text += (
-                f" Chunk sizes {esc(int(c.min()))} to {esc(int(c.max()))} "
-                "individuals (lower panel)."
+            sizes = (
+                f"{int(c.min()):,}"
+                if c.min() == c.max()
+                else f"{int(c.min()):,} to {int(c.max()):,}"
             )
+            text += f" Chunk size {sizes} individuals (lower panel)."
     return img(figures.memory_png(m, limit), "resident memory per generation") + _p(text)
 
 
@@ -217,7 +225,7 @@ def trades(data: ReportData, figures: ModuleType) -> str:
     pnl = _finite(t["pnl"])
     wins = float((pnl > 0).mean()) if pnl.size else math.nan
     summary = (
-        f"{len(t):,} trades ({n_in:,} in sample, {n_out:,} out of sample); "
+        f"{_plural(len(t), 'trade')} ({n_in:,} in sample, {n_out:,} out of sample); "
         f"win rate {'' if math.isnan(wins) else f'{wins:.1%}'}; total pnl {esc(pnl.sum())}."
     )
     columns = list(TRADE_COLUMNS) + [c for c in t.columns if c not in TRADE_COLUMNS]
@@ -309,9 +317,9 @@ def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str
 
 def summary_line(data: ReportData) -> str:
     """One line under the title: generations, population, bars, trades."""
-    bits = [f"{len(data.history):,} generations", f"population {len(data.population):,}"]
+    bits = [_plural(len(data.history), "generation"), f"population {len(data.population):,}"]
     bars = f"{len(data.equity_in):,} bars in sample"
     if data.equity_out is not None:
         bars += f", {len(data.equity_out):,} out of sample"
-    bits += [bars, f"{len(data.trades):,} trades"]
+    bits += [bars, _plural(len(data.trades), "trade")]
     return " \u00b7 ".join(bits)
