@@ -322,3 +322,23 @@ def test_sigint_checkpoints_and_says_how_to_resume(long_prices, tmp_path):
     assert best["status"] == "interrupted" and best["n_generations"] < 400
     gen = list_checkpoints(out / "checkpoint")[0][0]
     assert gen == best["n_generations"]  # the checkpoint is the generation it stopped at
+
+
+def test_demo_preset_with_overrides(tmp_path):
+    out = tmp_path / "demo"
+    argv = ["evolve", "--demo", "--population", "100", "--generations", "2", "--out", str(out),
+            "--no-progress", "--no-report"]  # fmt: skip
+    assert main(argv) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["strategy"] == "rsi" and cfg["config"]["seed"] == 7  # the preset
+    assert cfg["config"]["population"] == 100  # flags override it
+    assert cfg["data"]["source"] == "demo" and cfg["data"]["n_bars"] == 20_000
+
+
+def test_readme_first_commands_and_ci():
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text().split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = readme.strip().splitlines()
+    assert lines[0] == "pip install -e . && genepool evolve --demo"
+    assert lines[1] == "pip install -e '.[test]' && pytest"
+    assert lines[1] in (root / ".ci" / "run").read_text()
