@@ -159,8 +159,16 @@ def test_executor_dask_starts_a_local_cluster_and_leaves_no_process():
     def spy(info):
         seen.update(c.pid for c in me.children(recursive=True) if c.pid not in before)
 
-    res = gp.minimize(slow, gp.GA(BOX, 20, seed=0), generations=2, executor="dask", workers=2,
-                      cache=False, callbacks=[spy], progress=False)  # fmt: skip
+    res = gp.minimize(
+        slow,
+        gp.GA(BOX, 20, seed=0),
+        generations=2,
+        executor="dask",
+        workers=2,
+        cache=False,
+        callbacks=[spy],
+        progress=False,
+    )
     ref = gp.minimize(slow, gp.GA(BOX, 20, seed=0), generations=2, cache=False, progress=False)
     np.testing.assert_array_equal(res.best_x, ref.best_x)
     assert len(seen) >= 2

@@ -107,11 +107,15 @@ def test_cheap_fitness_stays_in_this_process_without_starting_workers(caplog):
     space = gp.Space.box(-5.12, 5.12, 6)
     with caplog.at_level(logging.INFO, logger="genepool.evaluation"):
         res = gp.minimize(
-            gp.problems.rastrigin, gp.GA(space, 500, seed=0), generations=5, executor=ex,
+            gp.problems.rastrigin,
+            gp.GA(space, 500, seed=0),
+            generations=5,
+            executor=ex,
             progress=False,
-        )  # fmt: skip
-    ref = gp.minimize(gp.problems.rastrigin, gp.GA(space, 500, seed=0), generations=5,
-                      progress=False)  # fmt: skip
+        )
+    ref = gp.minimize(
+        gp.problems.rastrigin, gp.GA(space, 500, seed=0), generations=5, progress=False
+    )
     np.testing.assert_array_equal(res.best_x, ref.best_x)
     assert ex.pool is None  # never started: no process, no shared memory
     assert any("too cheap to ship" in r.getMessage() for r in caplog.records)
@@ -133,9 +137,15 @@ def test_expensive_fitness_is_shipped_and_the_run_leaves_no_process(caplog):
 
     with caplog.at_level(logging.INFO, logger="genepool.evaluation"):
         res = gp.minimize(
-            slow, gp.GA(space, 40, seed=1), generations=3, executor="processes", workers=2,
-            cache=False, callbacks=[spy], progress=False,
-        )  # fmt: skip
+            slow,
+            gp.GA(space, 40, seed=1),
+            generations=3,
+            executor="processes",
+            workers=2,
+            cache=False,
+            callbacks=[spy],
+            progress=False,
+        )
     ref = gp.minimize(slow, gp.GA(space, 40, seed=1), generations=3, cache=False, progress=False)
     np.testing.assert_array_equal(res.best_x, ref.best_x)
     assert len(seen) >= 2 and any("2 worker(s)" in r.getMessage() for r in caplog.records)
@@ -180,8 +190,13 @@ def test_budget_too_small_for_a_worker_falls_back_to_serial(caplog):
         return gp.problems.sphere(X)
 
     space = gp.Space.box(-1, 1, 2)
-    ev = gp.Evaluator(slow, space, memory_limit=psutil.Process().memory_info().rss + 150 * MIB,
-                      executor=ProcessExecutor(min_seconds=0), cache=False)  # fmt: skip
+    ev = gp.Evaluator(
+        slow,
+        space,
+        memory_limit=psutil.Process().memory_info().rss + 150 * MIB,
+        executor=ProcessExecutor(min_seconds=0),
+        cache=False,
+    )
     X = space.sample(20, np.random.default_rng(0))
     with caplog.at_level(logging.WARNING, logger="genepool.evaluation"):
         np.testing.assert_array_equal(ev.evaluate(X), gp.problems.sphere(X))

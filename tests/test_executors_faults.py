@@ -92,8 +92,9 @@ def test_an_individual_that_always_kills_its_worker_is_named(pool):
 @pytest.mark.slow
 def test_an_individual_that_always_kills_its_worker_is_penalized_on_request(pool):
     X = _population(24, 13, 0)
-    ev = gp.Evaluator(_faulty, BOX, cache=True, chunk_size=8, executor=pool,
-                      on_error="penalize", penalty=1e9)  # fmt: skip
+    ev = gp.Evaluator(
+        _faulty, BOX, cache=True, chunk_size=8, executor=pool, on_error="penalize", penalty=1e9
+    )
     y = ev.evaluate(X)
     ok = np.arange(24) != 13
     assert y[13] == 1e9
@@ -111,8 +112,9 @@ def test_fitness_exception_in_a_worker_has_its_traceback_index_and_params(pool):
     assert "individual 77 with params" in msg and "Traceback in worker process" in msg
     assert "in _faulty" in msg and 'raise ValueError("boom: x1 too large")' in msg
     # the pool is still usable, and penalize mode gives only that row the penalty
-    ev = gp.Evaluator(_faulty, BOX, chunk_size=10, cache=False, executor=pool,
-                      on_error="penalize", penalty=1e9)  # fmt: skip
+    ev = gp.Evaluator(
+        _faulty, BOX, chunk_size=10, cache=False, executor=pool, on_error="penalize", penalty=1e9
+    )
     y = ev.evaluate(X)
     assert y[77] == 1e9 and ev.stats["errors"] == 1
     np.testing.assert_array_equal(np.delete(y, 77), gp.problems.sphere(np.delete(X, 77, 0)))
@@ -159,8 +161,16 @@ def test_keyboard_interrupt_in_the_run_stops_the_workers():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        gp.minimize(slow, gp.GA(BOX, 20, seed=0), generations=50, executor="processes",
-                    workers=2, cache=False, callbacks=[ctrl_c], progress=False)  # fmt: skip
+        gp.minimize(
+            slow,
+            gp.GA(BOX, 20, seed=0),
+            generations=50,
+            executor="processes",
+            workers=2,
+            cache=False,
+            callbacks=[ctrl_c],
+            progress=False,
+        )
     assert len(seen) >= 2
     assert _gone(seen)
 

@@ -138,6 +138,7 @@ class DaskExecutor:
         self.n_tasks = self.n_retried = self.n_lost = 0
         self.task_bytes: collections.deque[int] = collections.deque(maxlen=1000)
         self.plan_note = ""
+        self.start_seconds = 0.0
 
     @property
     def started(self) -> bool:
@@ -188,10 +189,11 @@ class DaskExecutor:
         if budget is not None and self.cluster is not None:
             self.worker_room = max(1, budget // self.workers - 200 * 2**20)
         self.task_overhead = self._measure_overhead()
+        self.start_seconds = time.perf_counter() - t0
         self.plan_note = (
             f"{self.plan_note or 'dask: ' + str(self.client.scheduler.address)}; "
             f"{self.workers} worker(s), problem {type(problem).__name__} placed once per "
-            f"worker ({payload.kind}); started in {time.perf_counter() - t0:.1f} s; "
+            f"worker ({payload.kind}); started in {self.start_seconds:.1f} s; "
             f"{self.task_overhead * 1e3:.2f} ms per task"
         )
         log.info(self.plan_note)
@@ -203,6 +205,9 @@ class DaskExecutor:
             t0 = time.perf_counter()
             list(self.map(ping, [X]))
             times.append(time.perf_counter() - t0)
+        self.n_tasks -= repeats  # count chunks only
+        for _ in range(repeats):
+            self.task_bytes.pop()
         return statistics.median(times)
 
     def _submit(self, fn: Any, X: np.ndarray) -> Any:
@@ -255,6 +260,7 @@ class DaskExecutor:
             "retried": self.n_retried,
             "lost": self.n_lost,
             "task_overhead_s": self.task_overhead,
+            "start_s": self.start_seconds,
             "median_task_bytes": int(statistics.median(self.task_bytes))
             if self.task_bytes
             else None,

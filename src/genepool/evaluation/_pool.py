@@ -299,9 +299,12 @@ class Pool:
         if task is not None and task.map_id != -1:
             task.attempts += 1
             log.warning(
-                "worker %d died (%s) evaluating a chunk of %d; attempt %d", w.pid, how,
-                task.X.shape[0], task.attempts,
-            )  # fmt: skip
+                "worker %d died (%s) evaluating a chunk of %d; attempt %d",
+                w.pid,
+                how,
+                task.X.shape[0],
+                task.attempts,
+            )
             if task.attempts > self._task_retries:
                 self.n_lost += 1
                 finished.append((task, WorkerLost(task.attempts, f"last worker {how}")))
@@ -376,8 +379,9 @@ class Pool:
     def _send(self, w: _Worker, task: _Task) -> None:
         data = pickle.dumps((task.tid, self._fn, task.X), protocol=pickle.HIGHEST_PROTOCOL)
         w.task = task
-        self.bytes_sent.append(len(data))
-        self.n_tasks += 1
+        if task.counts:  # chunks, not the pings that measure the overhead
+            self.bytes_sent.append(len(data))
+            self.n_tasks += 1
         try:
             w.conn.send_bytes(data)
         except (OSError, BrokenPipeError):
