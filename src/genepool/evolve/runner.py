@@ -458,6 +458,24 @@ def _write_report(run_dir: Path, echo: Echo) -> Path:
     return path
 
 
+def psr_verdict(returns: np.ndarray, what: str) -> tuple[dict[str, Any], Any]:
+    """Verdict where nothing was selected: the probabilistic Sharpe ratio against zero."""
+    try:
+        st = ovf.sharpe_stats(returns)
+    except GenepoolError as exc:
+        none = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
+        return none, None
+    psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
+    significant = psr > 0.95
+    text = (
+        f"{'Significant' if significant else 'Not significant'}: the probability that the "
+        f"true Sharpe ratio of {what} is above zero is {psr:.0%} ({st.n_obs:,} bars; "
+        f"{'>' if significant else '<='} 95%)."
+    )
+    verdict = {"text": text, "significant": bool(significant), "psr": psr, "dsr": None}
+    return verdict | {"pbo": None}, st
+
+
 def _walk_forward_summary(
     out: Path,
     config: EvolveConfig,
@@ -508,27 +526,11 @@ def _walk_forward_summary(
         src = last_dir / name
         if src.exists():
             shutil.copyfile(src, out / name)
-    oos_sr = None
-    verdict: dict[str, Any]
-    try:
-        st = ovf.sharpe_stats(returns.to_numpy())
-        psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
-        oos_sr = st.sr
-        significant = psr > 0.95
-        verdict = {
-            "text": (
-                f"{'Significant' if significant else 'Not significant'}: the walk-forward "
-                f"out-of-sample returns ({len(folds)} folds, {st.n_obs:,} bars) have a "
-                f"probability of {psr:.0%} that their true Sharpe ratio is above zero "
-                f"({'>' if significant else '<='} 95%)."
-            ),
-            "significant": bool(significant),
-            "psr": psr,
-            "dsr": None,
-            "pbo": None,
-        }
-    except GenepoolError as exc:
-        verdict = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
+    verdict, stats = psr_verdict(
+        returns.to_numpy(),
+        f"the stitched out-of-sample returns of {len(folds)} walk-forward folds",
+    )
+    oos_sr = None if stats is None else stats.sr
     status = (
         "complete"
         if len(folds) == len(splits) and all(f["status"] == "complete" for f in folds)

@@ -10,11 +10,10 @@ from typing import Any
 import pandas as pd
 
 from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
-from ..backtest import overfitting as ovf
 from ..backtest.trace import trace_strategy
-from ..errors import ConfigError, GenepoolError
+from ..errors import ConfigError
 from . import _files as F
-from .runner import RunOutcome, _equity_frame
+from .runner import RunOutcome, _equity_frame, psr_verdict
 
 __all__ = ["backtest_one"]
 
@@ -53,23 +52,7 @@ def backtest_one(
     pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
     pop["fitness"] = [metrics["sharpe_ratio"]]
     F.write_frame(run_dir / F.POPULATION, pop)
-    try:
-        st = ovf.sharpe_stats(tr.returns)
-        psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
-        significant = psr > 0.95
-        verdict = {
-            "text": (
-                f"{'Significant' if significant else 'Not significant'}: with one strategy "
-                f"tried, the probability that its true Sharpe ratio is above zero is "
-                f"{psr:.0%} ({'>' if significant else '<='} 95%)."
-            ),
-            "significant": bool(significant),
-            "psr": psr,
-            "dsr": psr,
-            "pbo": None,
-        }
-    except GenepoolError as exc:
-        verdict = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
+    verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
     best = {
         "strategy": strategy,
         "objective": "sharpe_ratio",
