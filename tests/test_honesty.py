@@ -205,12 +205,6 @@ def strong_edge_runs(tmp_path_factory) -> dict[int, dict]:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the trials' Sharpe variance in the DSR is measured on the GA's own "
-    "sample, so it grows with a real edge (skill dispersion, not noise) and a stronger edge "
-    "reads less significant: dsr 0.63 and 0.84 at out-of-sample Sharpe 9.7 and 12.2",
-)
 def test_strong_edge_is_significant(strong_edge_runs):
     for best in strong_edge_runs.values():
         assert best["out_of_sample"]["sharpe_ratio"] > 5.0  # the edge is real (measured 9.7+)
@@ -219,12 +213,6 @@ def test_strong_edge_is_significant(strong_edge_runs):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: PBO is computed over the hall of fame, the top 20 near-identical "
-    "strategies selected on the whole training sample, which biases CSCV towards 1; measured "
-    "pbo 0.78 and 1.00 on an edge whose out-of-sample Sharpe is 9.7 and 12.2",
-)
 def test_strong_edge_pbo_is_low(strong_edge_runs):
     assert max(b["verdict"]["pbo"] for b in strong_edge_runs.values()) < 0.5
 

@@ -38,6 +38,9 @@ class HallOfFame:
         How many to keep.
     maximize : bool, default True
         Whether larger fitness is better.
+    invalid : float, optional
+        A fitness that marks an invalid individual (e.g. ``StrategyProblem.invalid_fitness``
+        for too few trades): such individuals never enter.
 
     Attributes
     ----------
@@ -46,8 +49,11 @@ class HallOfFame:
     fitness : ndarray of shape (<= size,)
     """
 
-    def __init__(self, space: Space, size: int, maximize: bool = True) -> None:
+    def __init__(
+        self, space: Space, size: int, maximize: bool = True, invalid: float | None = None
+    ) -> None:
         self.space = space
+        self.invalid = invalid
         self.size = check_int("hall_of_fame", size, minimum=1)
         self.sign = -1.0 if maximize else 1.0  # to a minimized scale
         self.X = np.empty((0, space.dims))
@@ -59,6 +65,8 @@ class HallOfFame:
             f = f[:, 0]
         m = self.sign * f
         ok = np.isfinite(m)
+        if self.invalid is not None:
+            ok &= f != self.invalid
         if len(self.fitness) == self.size:  # only rows that beat the current last can enter
             ok &= m < self.sign * self.fitness[-1]
         if not ok.any():

@@ -48,6 +48,7 @@ __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 log = logging.getLogger("genepool")
 
 PBO_BLOCKS = 16
+PBO_STRATEGIES = 256  # trials (a uniform sample of the distinct strategies) in the CSCV
 INIT_CASH = 10_000.0  # StrategyProblem's default initial cash, which runs use
 
 
@@ -248,7 +249,7 @@ def _run_one(
     problem = _problem(config, train, "the training data")
     test_problem = None if test is None else _problem(config, test, "the test data")
     ga = GA(problem.space, config.population, seed=int(seed))
-    hof = HallOfFame(problem.space, config.hall_of_fame)
+    hof = HallOfFame(problem.space, config.hall_of_fame, invalid=problem.invalid_fitness)
     sketch = TrialSketch(problem.space)
     has_checkpoint = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
     if resume and not has_checkpoint:  # killed before its first checkpoint: start it again
@@ -330,20 +331,21 @@ def _finish(
     pop = pd.DataFrame(space.decode(ga.state.X))
     pop["fitness"] = -ga.state.fitness  # the GA minimizes the negated fitness
     F.write_frame(run_dir / F.POPULATION, pop)
-    # hall of fame, re-evaluated out of sample
-    is_m = problem.metrics(hof.X)
+    # hall of fame, re-evaluated out of sample (when no strategy was valid, the GA's best)
+    top_X, top_f = (hof.X, hof.fitness) if len(hof.X) else (ga.state.X[:1], -ga.state.fitness[:1])
+    is_m = problem.metrics(top_X)
     table = is_m[list(space.names)].copy()
-    table.insert(0, "rank", np.arange(1, len(hof.X) + 1))
-    table["fitness"] = hof.fitness
+    table.insert(0, "rank", np.arange(1, len(top_X) + 1))
+    table["fitness"] = top_f
     for m in METRICS:
         table[f"is_{m}"] = is_m[m].to_numpy()
     if test_problem is not None:
-        oos_m = test_problem.metrics(hof.X)
+        oos_m = test_problem.metrics(top_X)
         for m in METRICS:
             table[f"oos_{m}"] = oos_m[m].to_numpy()
     F.write_frame(run_dir / F.HALL_OF_FAME, table)
     # the best strategy bar by bar
-    params = space.decode_row(hof.X[0])
+    params = space.decode_row(top_X[0])
     tr_in = trace_strategy(problem, params, index=train.index)
     frames, trades = [_equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
     oos = None
@@ -351,15 +353,15 @@ def _finish(
         tr_out = trace_strategy(test_problem, params, index=test.index)
         frames.append(_equity_frame(tr_out, "out"))
         trades.append(tr_out.trades.assign(sample="out"))
-        oos = _metrics_dict(test_problem.metrics(hof.X[:1]).iloc[0])
+        oos = _metrics_dict(test_problem.metrics(top_X[:1]).iloc[0])
     F.write_frame(run_dir / F.EQUITY, pd.concat(frames))
     F.write_frame(run_dir / F.TRADES, pd.concat(trades))
-    stats = _honesty(problem, hof, sketch, tr_in.returns, config)
+    stats = _honesty(problem, sketch, tr_in.returns, config)
     return {
         "strategy": config.strategy,
         "objective": config.objective,
         "params": params,
-        "fitness": float(hof.fitness[0]),
+        "fitness": float(top_f[0]),
         "in_sample": _metrics_dict(is_m.iloc[0]),
         "out_of_sample": oos,
         "train": {"start": train.index[0], "end": train.index[-1], "n_bars": len(train)},
@@ -383,33 +385,46 @@ def _equity_frame(tr: Any, sample: str) -> pd.DataFrame:
 
 def _honesty(
     problem: StrategyProblem,
-    hof: HallOfFame,
     sketch: TrialSketch,
     best_returns: np.ndarray,
     config: EvolveConfig,
 ) -> dict[str, Any]:
-    """Deflated Sharpe of the best (trials: the sketch) and PBO by CSCV over the hall of fame."""
+    """Deflated Sharpe of the best strategy and PBO by CSCV over a sample of the trials.
+
+    - Trials: the distinct strategies evaluated (``TrialSketch``). The variance of their
+      Sharpe ratios is taken under the null hypothesis of the test (no strategy has skill):
+      an estimated per-bar Sharpe then has variance 1 / (T - 1) (Lo 2002; Mertens 2002 with
+      SR = 0). The variance measured across the GA's trials is reported too, but not used: with
+      a real edge it is mostly the spread of real skill between strategies, which would make a
+      stronger edge look less significant (tests/test_honesty.py).
+    - PBO: CSCV over up to ``PBO_STRATEGIES`` valid strategies of the sketch's uniform sample of
+      the trials (the set CSCV assumes), not over the hall of fame, whose near-identical top
+      strategies chosen on the whole training sample bias it towards 1.
+    """
     per_bar = math.sqrt(problem.ann_factor)
     m = problem.metrics_array(sketch.X)
     sr = m[:, METRICS.index("sharpe_ratio")] / per_bar
     valid = np.isfinite(sr) & (m[:, METRICS.index("n_trades")] >= max(config.min_trades, 1))
     n_trials = sketch.n_distinct
+    n_obs = len(best_returns)
     out: dict[str, Any] = {
         "trials": {
             "n_distinct": n_trials,
             "exact": sketch.exact,
             "sample": len(sketch.X),
             "sample_valid": int(valid.sum()),
+            "sharpe_variance_measured": float(np.var(sr[valid], ddof=1))
+            if valid.sum() >= 2
+            else None,
         }
     }
     dsr = pbo = None
     try:
-        var = float(np.var(sr[valid], ddof=1)) if valid.sum() >= 2 else 0.0
-        dsr = ovf.deflated_sharpe_ratio(best_returns, n_trials, var)
+        dsr = ovf.deflated_sharpe_ratio(best_returns, n_trials, 1.0 / max(n_obs - 1, 1))
     except GenepoolError as exc:
         out["deflated_sharpe"] = {"error": str(exc)}
     moments = []
-    for x in hof.X:
+    for x in sketch.X[valid][:PBO_STRATEGIES]:
         r = trace_strategy(problem, problem.space.decode_row(x)).returns
         if np.std(r) > 0:
             moments.append(ovf.block_moments(r, PBO_BLOCKS))
