@@ -1,0 +1,402 @@
+"""``GASearchCV``: scikit-learn hyperparameter search driven by a genepool optimizer.
+
+It is a :class:`sklearn.model_selection._search.BaseSearchCV` whose ``_run_search`` (the
+extension point scikit-learn documents for custom searches) runs :func:`genepool.maximize`:
+each generation, the candidates the fitness cache has not seen are decoded into parameter
+dicts and cross-validated by scikit-learn's own ``evaluate_candidates``; the fitness of a
+candidate is its mean test score. So ``cv_results_``, ``best_*``, refit, multimetric scoring,
+``error_score``, metadata routing and the ``predict``/``score`` delegation are scikit-learn's,
+and genepool adds the search, the exact cache (duplicates are never refitted), the budget
+and the executors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection._search import BaseSearchCV
+
+from ..algorithms import GA, PSO
+from ..errors import ConfigError, GenepoolError, check_int
+from ..memory._size import parse_size
+from ..problem import Problem
+from ..run import Generation, maximize
+from ..space import Space
+from ._space import decode_params, to_space
+
+__all__ = ["GASearchCV"]
+
+#: Fitness of a candidate whose mean test score is NaN (failed fits with error_score=nan) or
+#: that was left out by the ``n_iter`` budget: finite, so the cache keeps it and it is never
+#: refitted, and left out of the history's mean (``invalid_fitness``).
+FAILED = -1e300
+OPTIMIZERS = ("ga", "pso")
+
+
+class _Raised(GenepoolError):
+    """Carries an exception of scikit-learn (e.g. ``error_score="raise"``) through the run
+    loop, which would otherwise wrap it in a FitnessError; ``fit`` raises the original."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+class _CandidateProblem(Problem):
+    """Fitness of a batch of encoded candidates: their mean CV test score, via sklearn."""
+
+    def __init__(
+        self,
+        space: Space,
+        lookup: dict[str, list[Any]],
+        evaluate_candidates: Any,
+        metric: str,
+        n_iter: int | None,
+    ) -> None:
+        self.space = space
+        self.lookup = lookup
+        self.evaluate_candidates = evaluate_candidates
+        self.metric = metric
+        self.n_iter = n_iter
+        self.invalid_fitness = FAILED
+        self.generation = 0
+        self.n_candidates = 0  # distinct candidates cross-validated (rows of cv_results_)
+        self.n_dropped = 0  # candidates of a generation whose every fit failed (not recorded)
+        self.n_nonfinite = 0  # recorded candidates with a NaN/inf mean test score
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        n = X.shape[0]
+        take = n if self.n_iter is None else max(0, min(n, self.n_iter - self.n_candidates))
+        y = np.full(n, FAILED)
+        if take == 0:
+            return y
+        params = [decode_params(self.space, self.lookup, X[i]) for i in range(take)]
+        try:
+            with warnings.catch_warnings():
+                # scikit-learn repeats this warning on every call, i.e. every generation;
+                # _run_search warns once at the end instead.
+                warnings.filterwarnings("ignore", "One or more of the .* scores are non-finite")
+                results = self.evaluate_candidates(
+                    params, more_results={"generation": [self.generation] * take}
+                )
+        except Exception as exc:
+            # scikit-learn raises when every fit of one call failed. For the first
+            # generation that is its "model is misconfigured" error; later, it only means
+            # that this generation's new candidates all failed: they get the worst fitness.
+            if self.generation == 0 or "fits failed" not in str(exc):
+                raise _Raised(exc) from exc
+            warnings.warn(
+                f"all {take} new candidate(s) of generation {self.generation} failed to fit; "
+                f"they get the worst fitness and are not in cv_results_. First params: "
+                f"{params[0]}",
+                FitFailedWarning,
+                stacklevel=2,
+            )
+            self.n_dropped += take
+            return y
+        scores = np.asarray(results[f"mean_test_{self.metric}"][-take:], dtype=np.float64)
+        self.n_nonfinite += int((~np.isfinite(scores)).sum())
+        y[:take] = np.where(np.isfinite(scores), scores, FAILED)
+        self.n_candidates += take
+        return y
+
+    def after_generation(self, info: Generation) -> bool:
+        self.generation = info.generation
+        return self.n_iter is not None and self.n_candidates >= self.n_iter
+
+
+@contextmanager
+def _backend(executor: Any, workers: int | None, memory_limit: Any) -> Iterator[None]:
+    """joblib backend of the (candidate x fold) fits for genepool's ``executor`` name."""
+    from joblib import parallel_config
+
+    from ..evaluation.executors import available_cores, plan_workers
+
+    if executor is None or executor == "serial":
+        yield
+        return
+    if executor in ("processes", "threads"):
+        budget = None
+        if memory_limit is not None and executor == "processes":
+            import psutil
+
+            budget = parse_size(memory_limit) - psutil.Process().memory_info().rss
+        n = plan_workers(workers, budget)[0] if executor == "processes" else None
+        n = n or workers or available_cores()
+        backend = "loky" if executor == "processes" else "threading"
+        with parallel_config(backend=backend, n_jobs=n):
+            yield
+        return
+    is_client = type(executor).__name__ == "Client"
+    if executor == "dask" or is_client or (isinstance(executor, str) and "://" in executor):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError(
+                "executor='dask' needs dask.distributed: pip install 'genepool[dask]'"
+            ) from None
+        own = not is_client
+        if is_client:
+            client = executor
+        elif executor == "dask":
+            cluster = LocalCluster(
+                n_workers=workers or available_cores(),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(executor)
+        try:
+            with parallel_config(backend="dask", client=client):
+                yield
+        finally:
+            if own:
+                cluster = getattr(client, "cluster", None)
+                client.close()
+                if cluster is not None and executor == "dask":
+                    cluster.close()
+        return
+    raise ConfigError(
+        f"executor must be 'serial', 'processes', 'threads', 'dask', a scheduler address "
+        f"'tcp://host:port' or a distributed.Client, got {executor!r}"
+    )
+
+
+class GASearchCV(BaseSearchCV):
+    """Hyperparameter search by a genetic algorithm (or PSO), scikit-learn compatible.
+
+    Each generation, the optimizer proposes ``population_size`` parameter sets; those not
+    seen before (the exact fitness cache on decoded parameters) are cross-validated and their
+    mean test score is their fitness, maximized. Use it like ``RandomizedSearchCV``.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        Cloned for every fit; may be a ``Pipeline`` (parameters named ``step__param``).
+    param_space : dict
+        ``{parameter name: spec}`` where spec is a genepool gene (``Real(..., log=True)``,
+        ``Integer``, ``Categorical``, ``Bool``; its name is replaced by the key), a list of
+        values (searched as a categorical) or a frozen ``scipy.stats`` distribution
+        (``randint`` -> Integer, ``uniform`` -> Real, ``loguniform`` -> log-scaled Real,
+        other bounded ones -> their support). See :func:`genepool.ml.to_space`.
+    population_size : int, default 10
+        Candidates per generation (the swarm size with ``optimizer="pso"``).
+    generations : int, default 10
+        Generations at most (the first is the random initial population).
+    n_iter : int, optional
+        At most this many distinct parameter sets are cross-validated (``n_iter * n_splits_``
+        fits, plus the refit), like ``RandomizedSearchCV``'s ``n_iter``; the search stops
+        when it is spent. Default: no limit but ``generations``.
+    scoring, cv, refit, error_score, return_train_score, pre_dispatch :
+        As in :class:`~sklearn.model_selection.GridSearchCV`. With ``error_score=np.nan``
+        (the default) a candidate whose folds fail gets NaN scores in ``cv_results_`` (with a
+        ``FitFailedWarning``) and the worst fitness. With multimetric ``scoring``, ``refit``
+        names the metric that is optimized.
+    optimizer : {"ga", "pso"}, default "ga"
+        ``genepool.GA`` or ``genepool.PSO`` on the encoded space.
+    optimizer_options : dict, optional
+        Keyword arguments of the optimizer (e.g. ``{"mutation": "gaussian"}``).
+    executor : {"serial", "processes", "threads", "dask"}, address or distributed.Client
+        Where the (candidate x fold) fits of a generation run: here, in ``workers`` local
+        processes (joblib's loky, the pool sized by ``memory_limit`` like genepool's process
+        executor), threads, or a Dask cluster (a local one for ``"dask"``).
+    workers : int, optional
+        Processes or threads (default: one per core).
+    memory_limit : int or str, optional
+        Memory budget of the run (``"2GB"``): bounds the fitness cache and the number of
+        worker processes; see :func:`genepool.maximize`.
+    cache : bool, size or FitnessCache, default True
+        The exact fitness cache (``False`` refits duplicates, e.g. for a noisy ``cv``).
+    seed : int, optional
+        Seed of the optimizer: the same seed gives the same ``best_params_`` and
+        ``cv_results_`` (up to times) for a deterministic estimator and ``cv``.
+    verbose : int, default 0
+        >0: genepool's progress lines and scikit-learn's fit messages.
+
+    Attributes
+    ----------
+    cv_results_ : dict of arrays
+        As ``GridSearchCV``'s (one entry per distinct evaluated parameter set, in evaluation
+        order) plus ``generation`` (0 for the initial population).
+    best_estimator_, best_score_, best_params_, best_index_, scorer_, n_splits_,
+    refit_time_, multimetric_, classes_, n_features_in_, feature_names_in_ :
+        As ``GridSearchCV``'s.
+    search_result_ : genepool.Result
+        The genepool run: history per generation, cache statistics, memory report.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from genepool import Integer
+    >>> from genepool.ml import GASearchCV
+    >>> X, y = load_iris(return_X_y=True)
+    >>> search = GASearchCV(DecisionTreeClassifier(random_state=0),
+    ...                     {"max_depth": Integer("max_depth", 1, 8),
+    ...                      "criterion": ["gini", "entropy"]},
+    ...                     population_size=6, generations=3, cv=3, seed=0).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['criterion', 'max_depth']
+    >>> bool(search.best_score_ > 0.9)
+    True
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        param_space: Any,
+        *,
+        population_size: int = 10,
+        generations: int = 10,
+        n_iter: int | None = None,
+        scoring: Any = None,
+        cv: Any = 5,
+        refit: Any = True,
+        error_score: Any = np.nan,
+        return_train_score: bool = False,
+        optimizer: str = "ga",
+        optimizer_options: dict[str, Any] | None = None,
+        executor: Any = "serial",
+        workers: int | None = None,
+        memory_limit: int | str | None = None,
+        cache: Any = True,
+        seed: int | None = None,
+        verbose: int = 0,
+        pre_dispatch: Any = "2*n_jobs",
+    ) -> None:
+        super().__init__(
+            estimator=estimator,
+            scoring=scoring,
+            n_jobs=None,
+            refit=refit,
+            cv=cv,
+            verbose=verbose,
+            pre_dispatch=pre_dispatch,
+            error_score=error_score,
+            return_train_score=return_train_score,
+        )
+        self.param_space = param_space
+        self.population_size = population_size
+        self.generations = generations
+        self.n_iter = n_iter
+        self.optimizer = optimizer
+        self.optimizer_options = optimizer_options
+        self.executor = executor
+        self.workers = workers
+        self.memory_limit = memory_limit
+        self.cache = cache
+        self.seed = seed
+
+    # -- validation --------------------------------------------------------------------------
+    def _check_search(self) -> tuple[Space, dict[str, list[Any]]]:
+        """Validate the genepool arguments and the space (before any fit): ConfigError."""
+        check_int("population_size", self.population_size, minimum=2)
+        check_int("generations", self.generations, minimum=1)
+        if self.n_iter is not None:
+            check_int("n_iter", self.n_iter, minimum=1)
+        if self.workers is not None:
+            check_int("workers", self.workers, minimum=1)
+        if self.memory_limit is not None:
+            parse_size(self.memory_limit)
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.optimizer_options is not None and not isinstance(self.optimizer_options, dict):
+            raise ConfigError(
+                f"optimizer_options must be a dict, got {type(self.optimizer_options).__name__}"
+            )
+        if not hasattr(self.estimator, "get_params"):
+            raise ConfigError(
+                f"estimator must be a scikit-learn estimator, got {type(self.estimator).__name__}"
+            )
+        space, lookup = to_space(self.param_space)
+        valid = self.estimator.get_params(deep=True)
+        for name in space.names:
+            if name not in valid:
+                close = difflib.get_close_matches(name, list(valid), n=3)
+                hint = f"; did you mean {close}?" if close else ""
+                raise ConfigError(
+                    f"param_space[{name!r}]: {type(self.estimator).__name__} has no parameter "
+                    f"{name!r}{hint} (see estimator.get_params().keys())"
+                )
+        return space, lookup
+
+    def _metric(self) -> str:
+        """The cv_results_ column optimized: ``score``, or the ``refit`` metric."""
+        multi = isinstance(self.scoring, (list, tuple, set, dict))
+        if not multi:
+            return "score"
+        if isinstance(self.refit, str):
+            return self.refit
+        raise ConfigError(
+            "with multimetric scoring, refit must name the metric to optimize "
+            f"(one of {list(self.scoring)}), got refit={self.refit!r}"
+        )
+
+    def _make_optimizer(self, space: Space) -> Any:
+        options = dict(self.optimizer_options or {})
+        if self.optimizer == "pso":
+            return PSO(space, self.population_size, seed=self.seed, **options)
+        return GA(space, self.population_size, seed=self.seed, **options)
+
+    # -- search ------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None, **params: Any) -> GASearchCV:
+        """Search the space with cross-validation on ``X``, ``y``, then refit the best.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), optional
+        **params : dict
+            Passed to the estimator's ``fit`` (split by CV when sample-aligned), the scorer
+            and the splitter (``groups``), as in ``GridSearchCV.fit``.
+
+        Returns
+        -------
+        self : GASearchCV
+        """
+        self._check_search()
+        self._metric()
+        with _backend(self.executor, self.workers, self.memory_limit):
+            return super().fit(X, y, **params)
+
+    def _run_search(self, evaluate_candidates: Any) -> None:
+        space, lookup = self._check_search()
+        problem = _CandidateProblem(
+            space, lookup, evaluate_candidates, self._metric(), self.n_iter
+        )
+        try:
+            self.search_result_ = self._maximize(problem, space)
+        except _Raised as raised:
+            raise raised.exc from None
+        self.n_dropped_candidates_ = problem.n_dropped
+        if problem.n_nonfinite:
+            warnings.warn(
+                f"{problem.n_nonfinite} of {problem.n_candidates} candidates have a non-finite "
+                f"mean test {problem.metric} (failed fits with error_score=nan); they rank last",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _maximize(self, problem: _CandidateProblem, space: Space) -> Any:
+        return maximize(
+            problem,
+            self._make_optimizer(space),
+            generations=self.generations,
+            memory_limit=self.memory_limit,
+            # one call to scikit-learn per generation: the (candidate x fold) fits are
+            # parallel there, and a candidate's working memory is one model fit.
+            chunk_size=2**31 - 1,
+            cache=self.cache,
+            callbacks=[problem.after_generation],
+            progress="lines" if self.verbose else False,
+        )
