@@ -405,20 +405,37 @@ def test_ask_tell_allocations_are_linear_in_the_swarm_and_within_the_footprint()
 
 # -- quality (slow) ----------------------------------------------------------------------------
 
-# Medians over seeds 0-9 measured with the defaults below (benchmarks/bench_pso.py prints the
-# same figures beside pyswarms). The bounds leave ~1.5x room.
-QUALITY = {"sphere": 1e-20, "rastrigin": 40.0, "rosenbrock": 30.0}
+# Medians over seeds 0-9, 100 particles x 1,000 iterations, w = 0.729, c1 = c2 = 1.49445
+# (benchmarks/bench_pso.py prints them beside pyswarms' GlobalBestPSO at the same evaluations):
+#
+#   problem      pyswarms   genepool, pyswarms' settings   genepool defaults
+#   sphere       1.5e-24    1.5e-24                         1.3e-25
+#   rastrigin    19.9       16.4                            47.8
+#   rosenbrock   1.86       0.85                            21.6
+#
+# With pyswarms' settings (periodic bounds, no velocity clamp) the bound is pyswarms' own median;
+# the defaults (reflecting bounds, clamp 0.5: robust when the optimum is at a bound, better with
+# large swarms and few iterations) get ~1.5x room over their measured medians.
+QUALITY = {
+    ("sphere", "pyswarms-settings"): 1e-22,
+    ("rastrigin", "pyswarms-settings"): 19.9,
+    ("rosenbrock", "pyswarms-settings"): 1.86,
+    ("sphere", "defaults"): 1e-22,
+    ("rastrigin", "defaults"): 70.0,
+    ("rosenbrock", "defaults"): 35.0,
+}
+SETTINGS = {"pyswarms-settings": {"boundary": "periodic", "velocity_clamp": None}, "defaults": {}}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(QUALITY))
-def test_pso_quality_on_30d_benchmarks(name):
+@pytest.mark.parametrize(("name", "settings"), sorted(QUALITY))
+def test_pso_quality_on_30d_benchmarks(name, settings):
     prob = gp.problems.get(name, 30)
     best = []
     for seed in range(10):
-        pso = gp.PSO(prob.space, 100, seed=seed)
+        pso = gp.PSO(prob.space, 100, seed=seed, **SETTINGS[settings])
         for _ in range(1000):
             X = pso.ask()
             pso.tell(X, prob.evaluate(X))
         best.append(pso.best()[1])
-    assert np.median(best) <= QUALITY[name], sorted(best)
+    assert np.median(best) <= QUALITY[name, settings], sorted(best)
