@@ -1,0 +1,187 @@
+"""genepool.ml benchmarks: GASearchCV vs RandomizedSearchCV, and neuroevolution throughput.
+
+1. Search: RandomForest space on digits, both searches at the same number of candidates
+   (``--n-iter``, x ``cv`` folds), each run in a fresh child process whose RSS is polled from
+   outside: best CV score, wall time, peak RSS, cache hits (GASearchCV). sklearn-genetic-opt
+   is run too when installed.
+2. Neuroevolution: NeuralNetProblem (64-32-10 tanh MLP on digits' training split) evaluated
+   for population sizes 10^2 .. 10^4: networks per second and peak RSS (child processes).
+
+Run: python benchmarks/bench_ml.py [--quick]
+Writes benchmarks/results/bench_ml.json and prints a table. Fixed seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import dist_version, git_revision, run_polled
+
+MARK = "BENCH_ML "
+
+
+def child(cfg: dict) -> None:
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    warnings.simplefilter("ignore")
+    X, y = load_digits(return_X_y=True)
+    out: dict = {}
+    if cfg["kind"] == "search":
+        from scipy.stats import randint, uniform
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.model_selection import RandomizedSearchCV
+
+        from genepool.ml import GASearchCV
+
+        space = {
+            "max_depth": randint(2, 30),
+            "min_samples_leaf": randint(1, 20),
+            "max_features": uniform(0.05, 0.95),
+            "criterion": ["gini", "entropy"],
+            "bootstrap": [True, False],
+        }
+        est = RandomForestClassifier(n_estimators=cfg["trees"], random_state=0)
+        common = {"cv": cfg["cv"], "refit": False}
+        t0 = time.perf_counter()
+        if cfg["search"] == "GASearchCV":
+            s = GASearchCV(
+                est,
+                space,
+                population_size=cfg["population"],
+                generations=1000,
+                n_iter=cfg["n_iter"],
+                seed=cfg["seed"],
+                **common,
+            ).fit(X, y)
+            mem = s.search_result_.memory.evaluations
+            out["proposed"] = int(mem["requested"])
+            out["cache_hits_or_duplicates"] = int(mem["requested"] - mem["evaluated"])
+            out["generations"] = s.search_result_.n_generations
+        elif cfg["search"] == "RandomizedSearchCV":
+            s = RandomizedSearchCV(
+                est, space, n_iter=cfg["n_iter"], random_state=cfg["seed"], **common
+            ).fit(X, y)
+        else:  # sklearn-genetic-opt
+            from sklearn_genetic import GASearchCV as SGO
+            from sklearn_genetic.space import Categorical, Continuous, Integer
+
+            sgo_space = {
+                "max_depth": Integer(2, 29),
+                "min_samples_leaf": Integer(1, 19),
+                "max_features": Continuous(0.05, 1.0),
+                "criterion": Categorical(["gini", "entropy"]),
+                "bootstrap": Categorical([True, False]),
+            }
+            gens = max(1, cfg["n_iter"] // cfg["population"] - 1)
+            s = SGO(
+                est,
+                cv=cfg["cv"],
+                param_grid=sgo_space,
+                population_size=cfg["population"],
+                generations=gens,
+                refit=False,
+                verbose=False,
+            ).fit(X, y)
+        out["wall_s"] = time.perf_counter() - t0
+        out["best_score"] = float(s.best_score_)
+        out["candidates"] = len(s.cv_results_["params"])
+    else:
+        import genepool as gp
+        from genepool.ml import NeuralNetProblem
+
+        p = NeuralNetProblem(X[:1347] / 16.0, y[:1347], hidden=(32,), activation="tanh")
+        W = p.space.sample(cfg["population"], np.random.default_rng(0))
+        ev = gp.Evaluator(p, memory_limit=cfg.get("memory_limit"), cache=False)
+        ev.evaluate(W[: min(100, len(W))])  # warm-up
+        times = []
+        for _ in range(cfg["repeats"]):
+            t0 = time.perf_counter()
+            ev.evaluate(W)
+            times.append(time.perf_counter() - t0)
+        out["median_s"] = statistics.median(times)
+        out["networks_per_s"] = cfg["population"] / out["median_s"]
+        out["chunk_sizes"] = {str(k): v for k, v in ev.chunk_sizes.items()}
+        out["bytes_per_candidate"] = p.bytes_per_candidate()
+    print(MARK + json.dumps(out), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--n-iter", type=int, default=40)
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args()
+    if args.child:
+        child(json.loads(args.child))
+        return
+    quick = args.quick
+    rows = []
+    searches = ["GASearchCV", "RandomizedSearchCV"]
+    if dist_version("sklearn-genetic-opt"):
+        searches.append("sklearn-genetic-opt")
+    n_iter = 20 if quick else args.n_iter
+    for seed in range(1 if quick else args.seeds):
+        for search in searches:
+            cfg = {
+                "kind": "search",
+                "search": search,
+                "n_iter": n_iter,
+                "cv": 3,
+                "trees": 20,
+                "population": 10,
+                "seed": seed,
+            }
+            rows.append(run_polled(__file__, cfg, MARK, timeout=1200))
+    for pop in [100, 1000] if quick else [100, 1000, 10000]:
+        for limit in [None, "512MB"]:
+            cfg = {"kind": "neuro", "population": pop, "repeats": 3, "memory_limit": limit}
+            rows.append(run_polled(__file__, cfg, MARK, timeout=1200))
+    doc = {
+        "benchmark": "bench_ml",
+        "revision": git_revision(),
+        "versions": {d: dist_version(d) for d in ("numpy", "scikit-learn", "sklearn-genetic-opt")},
+        "note": "shared 2-core machine with other jobs running: timings are noisy",
+        "rows": rows,
+    }
+    out = Path(__file__).parent / "results" / "bench_ml.json"
+    out.write_text(json.dumps(doc, indent=1, default=str))
+    print(
+        f"{'search':22} {'seed':>4} {'cands':>5} {'best CV':>8} {'wall s':>7} "
+        f"{'peak RSS MiB':>12} {'cache/dup':>9}"
+    )
+    for r in rows:
+        c = r["config"]
+        if c["kind"] != "search":
+            continue
+        print(
+            f"{c['search']:22} {c['seed']:4d} {r.get('candidates', '-'):>5} "
+            f"{r.get('best_score', float('nan')):8.4f} {r.get('wall_s', float('nan')):7.1f} "
+            f"{r['peak_rss_outside'] / 2**20:12.0f} {r.get('cache_hits_or_duplicates', '-'):>9}"
+            + (f"  ERROR {r['error']}" if "error" in r else "")
+        )
+    print(f"\n{'networks':>8} {'budget':>7} {'net/s':>9} {'peak RSS MiB':>12} chunks")
+    for r in rows:
+        c = r["config"]
+        if c["kind"] != "neuro":
+            continue
+        print(
+            f"{c['population']:8d} {c['memory_limit']!s:>7} "
+            f"{r.get('networks_per_s', float('nan')):9.0f} "
+            f"{r['peak_rss_outside'] / 2**20:12.0f} {r.get('chunk_sizes')}"
+            + (f"  ERROR {r['error']}" if "error" in r else "")
+        )
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
