@@ -342,3 +342,12 @@ def test_readme_first_commands_and_ci():
     assert lines[0] == "pip install -e . && genepool evolve --demo"
     assert lines[1] == "pip install -e '.[test]' && pytest"
     assert lines[1] in (root / ".ci" / "run").read_text()
+
+
+def test_processes_executor_gives_the_same_run(prices, tmp_path):
+    assert main(_args(prices, tmp_path / "serial")) == 0
+    par = _args(prices, tmp_path / "processes", "--executor", "processes", "--workers", "2")
+    assert main(par) == 0
+    _same_run(tmp_path / "serial", tmp_path / "processes")
+    cfg = json.loads((tmp_path / "processes" / "config.json").read_text())["config"]
+    assert cfg["executor"] == "processes" and cfg["workers"] == 2
