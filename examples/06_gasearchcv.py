@@ -22,14 +22,14 @@ from genepool.ml import GASearchCV
 X, y = load_digits(return_X_y=True)
 
 forest = GASearchCV(
-    RandomForestClassifier(n_estimators=30, random_state=0),
+    RandomForestClassifier(n_estimators=20, random_state=0),
     {
         "max_depth": gp.Integer("max_depth", 3, 30),
         "max_features": gp.Real("max_features", 0.05, 1.0, log=True),
         "min_samples_leaf": randint(1, 10),
         "criterion": ["gini", "entropy"],
     },
-    population_size=8,
+    population_size=6,
     generations=4,
     cv=3,
     seed=0,
@@ -43,14 +43,14 @@ print(
 
 # The hybrid: a GA over an MLP's architecture and training hyperparameters.
 mlp = GASearchCV(
-    make_pipeline(StandardScaler(), MLPClassifier(max_iter=60, random_state=0)),
+    make_pipeline(StandardScaler(), MLPClassifier(max_iter=30, random_state=0)),
     {
-        "mlpclassifier__hidden_layer_sizes": [(32,), (64,), (32, 32), (64, 32)],
+        "mlpclassifier__hidden_layer_sizes": [(16,), (32,), (32, 16)],
         "mlpclassifier__learning_rate_init": loguniform(1e-4, 1e-1),
         "mlpclassifier__alpha": loguniform(1e-6, 1e-1),
         "mlpclassifier__activation": ["relu", "tanh"],
     },
-    population_size=6,
+    population_size=4,
     generations=3,
     cv=3,
     seed=0,
