@@ -111,7 +111,7 @@ def child_speed(cfg: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     lib, P, T = cfg["lib"], cfg["P"], cfg["T"]
-    os.chdir(tempfile.mkdtemp())  # pyswarms writes report.log into the working directory
+    os.chdir(tempfile.mkdtemp())  # before importing pyswarms, which opens ./report.log
     probe = Probe(T)
     jit_s = 0.0
     if lib.startswith("genepool"):
@@ -161,11 +161,12 @@ def child_quality(cfg: dict[str, Any]) -> dict[str, Any]:
     import logging
 
     import numpy as np
+
+    os.chdir(tempfile.mkdtemp())  # before importing pyswarms, which opens ./report.log
     import pyswarms as ps
 
     import genepool as gp
 
-    os.chdir(tempfile.mkdtemp())
     logging.disable(logging.CRITICAL)
     name, _, where = cfg["problem"].partition("@")
     prob = gp.problems.get(name, D)
