@@ -94,10 +94,12 @@ class PSO(Optimizer):
         wrapped around). Each costs O(P k) per iteration.
     velocity_clamp : float, array of shape (d,) or None, default 0.5
         Largest ``|v|`` per gene as a fraction of the gene's encoded range; None: unclamped.
-    boundary : {"reflect", "clip", "random"}, default "reflect"
+    boundary : {"reflect", "clip", "random", "periodic"}, default "reflect"
         A particle leaving the bounds is mirrored back and its velocity reversed ("reflect"),
-        put on the bound with zero velocity ("clip"), or re-drawn uniformly within the bounds
-        with zero velocity ("random").
+        put on the bound with zero velocity ("clip"), re-drawn uniformly within the bounds
+        with zero velocity ("random"), or wrapped around to the other side with its velocity
+        kept ("periodic", pyswarms' default: good for small swarms run long on optima inside
+        the box, bad when the optimum is on a bound; see docs/pso.md).
     max_iterations : int, optional
         Iterations of the run; required by a ("linear", ...) inertia schedule. When given,
         :meth:`stop` asks to stop once that many iterations were told.
