@@ -68,6 +68,12 @@ def test_dask_runs_equal_serial_runs(dask_ex, seed, chunk, cache, n):
     )
 
 
+def test_dask_executor_conformance(dask_ex):
+    from test_executors import check_executor_contract
+
+    check_executor_contract(dask_ex)
+
+
 def test_strategy_problem_on_dask_is_bit_identical(dask_ex):
     from genepool.backtest import StrategyProblem
 

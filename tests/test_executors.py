@@ -75,6 +75,19 @@ def test_strategy_problem_values_are_bit_identical_and_prices_are_not_sent_per_t
     assert ev.stats["executor"]["workers"] == 2
 
 
+def test_a_memory_budget_is_split_between_the_parent_and_the_workers():
+    prob = StrategyProblem(_closes(20_000), "rsi", freq="1h")
+    X = prob.space.sample(300, np.random.default_rng(4))
+    limit = psutil.Process().memory_info().rss + 2048 * MIB
+    with ProcessExecutor(workers=2, min_seconds=0) as ex:
+        ev = gp.Evaluator(prob, memory_limit=limit, cache=False, executor=ex)
+        np.testing.assert_array_equal(ev.evaluate(X), prob.evaluate(X))
+        np.testing.assert_array_equal(ev.evaluate(X), prob.evaluate(X))
+        assert ex.worker_room is not None and 0 < 2 * ex.worker_room < limit
+        assert "of working memory per worker" in ex.plan_note
+        assert ev._dispatch.wbpc is not None  # calibrated on the workers' measured peaks
+
+
 def test_strategy_problem_rebuilds_from_its_shared_arrays():
     prob = StrategyProblem(
         _closes(), "bollinger", ["sharpe_ratio", "-max_drawdown"], stops=True, freq="1h"
@@ -201,6 +214,40 @@ def test_budget_too_small_for_a_worker_falls_back_to_serial(caplog):
     with caplog.at_level(logging.WARNING, logger="genepool.evaluation"):
         np.testing.assert_array_equal(ev.evaluate(X), gp.problems.sphere(X))
     assert ev.executor is None and "evaluating in this process" in caplog.text
+
+
+def check_executor_contract(ex) -> None:
+    """Conformance: what every executor must do (also run on Dask in test_dask.py)."""
+    from functools import partial
+
+    from genepool.evaluation._task import run_chunk
+
+    prob = gp.FunctionProblem(mixed_fitness, MIXED_SPACE)
+    ex.start(prob)
+    ex.start(prob)  # idempotent
+    assert isinstance(ex, Executor) and ex.workers >= 1
+    X = MIXED_SPACE.sample(40, np.random.default_rng(9))
+    sizes = [1, 7, 3, 13, 16]
+    chunks = np.split(X, np.cumsum(sizes)[:-1])
+    fn = partial(run_chunk, mode="raise")
+    out = list(ex.map(fn, iter(chunks)))  # any iterable, consumed lazily
+    assert [o.pieces[0][1] for o in out] == sizes  # in chunk order
+    np.testing.assert_array_equal(np.concatenate([o.pieces[0][2] for o in out]), mixed_fitness(X))
+    assert list(ex.map(fn, [])) == []
+    gen = ex.map(fn, chunks)
+    next(gen)
+    gen.close()  # an abandoned map leaves the executor usable
+    assert len(list(ex.map(fn, chunks[:2]))) == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_process_executor_conformance(pools, workers):
+    check_executor_contract(pools[workers])
+
+
+def test_serial_executor_conformance():
+    with SerialExecutor() as ex:
+        check_executor_contract(ex)
 
 
 def test_executor_specs():

@@ -189,7 +189,8 @@ class DaskExecutor:
         if budget is not None and self.cluster is not None:
             self.worker_room = max(1, budget // self.workers - 200 * 2**20)
         self.task_overhead = self._measure_overhead()
-        self.start_seconds = time.perf_counter() - t0
+        if not self.start_seconds:  # the first start (cluster, plugin, warm-up) is the cost
+            self.start_seconds = time.perf_counter() - t0
         self.plan_note = (
             f"{self.plan_note or 'dask: ' + str(self.client.scheduler.address)}; "
             f"{self.workers} worker(s), problem {type(problem).__name__} placed once per "
@@ -261,6 +262,7 @@ class DaskExecutor:
             "lost": self.n_lost,
             "task_overhead_s": self.task_overhead,
             "start_s": self.start_seconds,
+            "plan": self.plan_note,
             "median_task_bytes": int(statistics.median(self.task_bytes))
             if self.task_bytes
             else None,

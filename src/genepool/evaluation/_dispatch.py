@@ -26,7 +26,8 @@ from ._task import Outcome, WorkerLost, run_chunk
 from .executors import NoRoomForWorkers
 
 if TYPE_CHECKING:
-    from .evaluator import Evaluator, _Placed
+    from ._outcomes import Placed
+    from .evaluator import Evaluator
 
 __all__ = ["Dispatcher"]
 
@@ -63,7 +64,7 @@ class Dispatcher:
 
     # -- one generation --------------------------------------------------------------------------
     def run(
-        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: _Placed
+        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed
     ) -> int:
         """Evaluate what should go to the workers; returns the first row left for here."""
         ex = self.executor
@@ -85,7 +86,7 @@ class Dispatcher:
         return acc.n
 
     def _probe(
-        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: _Placed
+        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed
     ) -> int:
         start, size, t0 = 0, 1, time.perf_counter()
         while start < acc.n and time.perf_counter() - t0 < PROBE_S:
@@ -138,7 +139,7 @@ class Dispatcher:
         X: np.ndarray,
         rows: np.ndarray,
         contiguous: bool,
-        acc: _Placed,
+        acc: Placed,
         start: int,
     ) -> None:
         ex = self.executor
@@ -173,7 +174,7 @@ class Dispatcher:
         ev: Evaluator,
         X: np.ndarray,
         rows: np.ndarray,
-        acc: _Placed,
+        acc: Placed,
         a: int,
         b: int,
         res: Any,
@@ -190,7 +191,7 @@ class Dispatcher:
         ev: Evaluator,
         X: np.ndarray,
         rows: np.ndarray,
-        acc: _Placed,
+        acc: Placed,
         a: int,
         b: int,
         lost: WorkerLost,

@@ -137,6 +137,12 @@ class _Worker:
         return int(self.proc.pid or 0)
 
 
+def _shutdown(procs: list[Any], payload: ProblemPayload) -> None:
+    """Finalizer of a pool that was not closed: stop its processes, free its shared memory."""
+    _terminate(procs)
+    payload.release()
+
+
 def _terminate(procs: list[Any]) -> None:
     for p in procs:
         if p.is_alive():
@@ -178,7 +184,7 @@ class Pool:
         self._fn: Any = None
         self._task_retries = retries
         self._queue: collections.deque[_Task] = collections.deque()
-        self._finalizer = weakref.finalize(self, _terminate, self._procs)
+        self._finalizer = weakref.finalize(self, _shutdown, self._procs, payload)
         for _ in range(workers):
             self._spawn()
 

@@ -303,6 +303,7 @@ class ProcessExecutor:
             "task_overhead_s": self.task_overhead,
             "start_s": self.start_seconds,
             "median_task_bytes": int(statistics.median(sent)) if sent else None,
+            "plan": self.plan_note,
         }
 
     def close(self) -> None:
