@@ -18,20 +18,41 @@ BOX = gp.Space.box(-1.0, 1.0, 5)
 MiB = 2**20
 
 
+LEAKY_RUN = """
+import json, warnings
+import numpy as np
+import genepool as gp
+from genepool.errors import MemoryLeakWarning
+
+kept = []
+
+def leaky(X):
+    kept.append(np.ones(10 * 2**20 // 8))  # 10 MiB that are never released
+    return gp.problems.sphere(X)
+
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    res = gp.minimize(leaky, gp.GA(gp.Space.box(-1.0, 1.0, 5), 10, seed=0), generations=12,
+                      cache=False, progress=False)
+print(json.dumps({
+    "warned": [str(w.message) for w in caught if issubclass(w.category, MemoryLeakWarning)],
+    "leak_detected": res.memory.leak_detected,
+    "leaks": [a for a in res.memory.alerts if a["kind"] == "leak"],
+}))
+"""
+
+
 def test_leak_is_detected_within_10_generations():
-    kept = []
-
-    def leaky(X):
-        kept.append(np.ones(10 * MiB // 8))  # 10 MiB that are never released
-        return gp.problems.sphere(X)
-
-    with pytest.warns(MemoryLeakWarning, match="possible memory leak"):
-        res = gp.minimize(
-            leaky, gp.GA(BOX, 10, seed=0), generations=12, cache=False, progress=False
-        )
-    assert res.memory.leak_detected
-    leaks = [a for a in res.memory.alerts if a["kind"] == "leak"]
-    assert len(leaks) == 1 and leaks[0]["generation"] <= 10
+    # In a fresh interpreter: in a long test session, freed heap pages (and glibc's raised
+    # mmap threshold) can absorb the first leaked blocks without any growth of RSS.
+    out = subprocess.run(
+        [sys.executable, "-c", LEAKY_RUN], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(doc["warned"]) == 1 and "possible memory leak" in doc["warned"][0]
+    assert doc["leak_detected"]
+    assert len(doc["leaks"]) == 1 and doc["leaks"][0]["generation"] <= 10
 
 
 def test_no_leak_reported_on_a_clean_run_of_1000_generations():
