@@ -187,6 +187,50 @@ def test_max_tasks_per_child_replaces_workers_without_changing_values():
         assert ex.stats()["workers_started"] > 2
 
 
+class _SlowShipping:
+    """An executor (in-process) whose every task costs 50 ms more than evaluating here."""
+
+    name = "slow"
+    workers = 2
+    min_seconds = 0.005
+
+    def start(self, problem, budget=None):
+        self.problem = problem
+
+    def map(self, fn, chunks, retries=None):
+        for X in chunks:
+            time.sleep(0.05)
+            yield fn(self.problem, X)
+
+    def close(self):
+        pass
+
+
+def test_generations_stay_here_when_workers_are_slower_and_the_log_says_why(caplog):
+    def fitness(X):
+        time.sleep(0.0002 * len(X))
+        return mixed_fitness(X)
+
+    ex = _SlowShipping()
+    with caplog.at_level(logging.INFO, logger="genepool.evaluation"):
+        res = gp.minimize(
+            fitness,
+            gp.GA(MIXED_SPACE, 100, seed=0),
+            generations=4,
+            executor=ex,
+            cache=False,
+            progress=False,
+        )
+    ref = gp.minimize(
+        mixed_fitness, gp.GA(MIXED_SPACE, 100, seed=0), generations=4, cache=False, progress=False
+    )
+    np.testing.assert_array_equal(res.best_x, ref.best_x)
+    stats = res.memory.evaluations
+    assert stats["evaluated"] == 400
+    text = caplog.text
+    assert "evaluating on slow workers" in text and "workers took" in text
+
+
 def test_plan_workers_from_cores_and_budget():
     assert plan_workers(None, None, cores=2)[:2] == (2, 1)
     assert plan_workers(1, None, cores=2)[:2] == (1, 2)

@@ -3,12 +3,15 @@
 Per generation: when the cost of a candidate is unknown, the first rows are evaluated here in
 growing chunks (1, 2, 4, ... rows, until ``PROBE_S`` seconds): real evaluations, not wasted.
 The rest is shipped when its estimated cost here reaches the executor's ``min_seconds`` and
-the workers were not slower per candidate last time (re-checked every ``RECHECK``
-generations); otherwise it stays here, and a log line says why. Shipped rows are cut into about
-``TASKS_PER_WORKER`` chunks per worker, fewer rows per chunk when a worker's share of the
-memory budget needs it (calibrated on the workers' measured peaks). A chunk whose worker died
-more than ``retries`` times is halved, again and again, until the individual that kills
-workers is named (or the halves pass: a chunk too large for a worker's memory is just split).
+the workers were not slower per candidate last time; otherwise it stays here, and a log line
+says why. Every ``RECHECK`` generations the other side is measured again (one generation here
+after ``RECHECK`` on workers, and the reverse), so the choice follows the real costs (a numba
+fitness that already uses every core in the parent is not worth shipping on the same cores).
+Shipped rows are cut into about ``TASKS_PER_WORKER`` chunks per worker, fewer rows per chunk
+when a worker's share of the memory budget needs it (calibrated on the workers' measured
+peaks). A chunk whose worker died more than ``retries`` times is halved, again and again,
+until the individual that kills workers is named (or the halves pass: a chunk too large for a
+worker's memory is just split).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ log = logging.getLogger("genepool.evaluation")
 
 PROBE_S = 0.005  # seconds of evaluation here that measure the cost of a candidate
 TASKS_PER_WORKER = 2  # chunks per worker and generation (load balance vs per-task cost)
-RECHECK = 20  # generations kept here because workers were slower, before trying them again
+RECHECK = 20  # generations here (workers slower) or on workers before measuring the other again
 SLOWER = 0.9  # workers must take less than this share of the time here, per candidate
 AIM = 0.8  # share of a worker's working memory a chunk aims at
 PROBE_CHUNK = 32  # rows per chunk before the workers' memory per candidate is known
@@ -50,7 +53,7 @@ class Dispatcher:
         self.serial_spr: float | None = None  # seconds per candidate here (latest chunk)
         self.parallel_spr: float | None = None  # wall seconds per candidate through workers
         self.shipping: bool | None = None
-        self.streak = 0
+        self.streak = self.shipped_streak = 0
         self.shipped_generations = self.local_generations = 0
         self.wbpc: float | None = None  # workers' measured bytes per candidate
         self.wcap: int | None = None
@@ -117,12 +120,17 @@ class Dispatcher:
                 self.streak += 1
                 why = (
                     f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
-                    f"{self.serial_spr * 1e6:.2f} us here: evaluating here"
+                    f"{self.serial_spr * 1e6:.2f} us here"
                 )
+            elif self.shipped_streak >= RECHECK:
+                ship = False  # the cost here is only known from probes or old generations
+                self.shipped_streak = 0
+                why = f"measuring the cost here again after {RECHECK} generations on workers"
             else:
                 ship = True
         if ship:
             self.streak = 0
+            self.shipped_streak += 1
         if ship != self.shipping:
             self.note = (
                 f"evaluating on {ex.name} workers"
