@@ -4,9 +4,10 @@ Per generation: when the cost of a candidate is unknown, the first rows are eval
 growing chunks (1, 2, 4, ... rows, until ``PROBE_S`` seconds): real evaluations, not wasted.
 The rest is shipped when its estimated cost here reaches the executor's ``min_seconds`` and
 the workers were not slower per candidate last time; otherwise it stays here, and a log line
-says why. Every ``RECHECK`` generations the other side is measured again (one generation here
-after ``RECHECK`` on workers, and the reverse), so the choice follows the real costs (a numba
-fitness that already uses every core in the parent is not worth shipping on the same cores).
+says why. The generation after the first one shipped is evaluated here, so that both costs are
+known for whole generations, and then every ``RECHECK`` generations the other side is measured
+again, so the choice follows the real costs (a numba fitness that already uses every core in
+the parent is not worth shipping to processes on the same cores).
 Shipped rows are cut into about ``TASKS_PER_WORKER`` chunks per worker, fewer rows per chunk
 when a worker's share of the memory budget needs it (calibrated on the workers' measured
 peaks). A chunk whose worker died more than ``retries`` times is halved, again and again,
@@ -54,6 +55,8 @@ class Dispatcher:
         self.parallel_spr: float | None = None  # wall seconds per candidate through workers
         self.shipping: bool | None = None
         self.streak = self.shipped_streak = 0
+        self.recheck_after = 1
+        self._kind = ""
         self.shipped_generations = self.local_generations = 0
         self.wbpc: float | None = None  # workers' measured bytes per candidate
         self.wcap: int | None = None
@@ -99,14 +102,14 @@ class Dispatcher:
 
     def _decide(self, m: int) -> bool:
         ex = self.executor
-        why = ""
+        why, kind = "", "ship"
         if ex.min_seconds <= 0:
             ship = True
         else:
             assert self.serial_spr is not None
             est = m * self.serial_spr
             if est < ex.min_seconds:
-                ship = False
+                ship, kind = False, "cheap"
                 why = (
                     f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than "
                     f"min_seconds={ex.min_seconds:g} s: too cheap to ship to workers"
@@ -116,28 +119,32 @@ class Dispatcher:
                 and self.parallel_spr >= SLOWER * self.serial_spr
                 and self.streak < RECHECK
             ):
-                ship = False
+                ship, kind = False, "slower"
                 self.streak += 1
                 why = (
                     f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
                     f"{self.serial_spr * 1e6:.2f} us here"
                 )
-            elif self.shipped_streak >= RECHECK:
-                ship = False  # the cost here is only known from probes or old generations
-                self.shipped_streak = 0
-                why = f"measuring the cost here again after {RECHECK} generations on workers"
+            elif self.shipped_streak >= self.recheck_after:
+                # The cost here is known only from the probe (small chunks) or old generations:
+                # measure a whole generation here, after the first one shipped, then every
+                # RECHECK generations.
+                why = f"measuring a whole generation here after {self.shipped_streak} on workers"
+                ship, kind = False, "recheck"
+                self.shipped_streak, self.recheck_after = 0, RECHECK
             else:
                 ship = True
         if ship:
             self.streak = 0
             self.shipped_streak += 1
-        if ship != self.shipping:
+        if kind != self._kind:  # each change of decision or reason is logged once
             self.note = (
                 f"evaluating on {ex.name} workers"
                 if ship
                 else f"evaluating in this process: {why}"
             )
             log.info(self.note)
+        self._kind = kind
         self.shipping = ship
         return ship
 
