@@ -2,7 +2,8 @@
 
 Per generation: when the cost of a candidate is unknown, the first rows are evaluated here in
 growing chunks (1, 2, 4, ... rows, until ``PROBE_S`` seconds): real evaluations, not wasted.
-The rest is shipped when its estimated cost here reaches the executor's ``min_seconds`` and
+The rest is shipped when its estimated cost here reaches the executor's ``min_seconds`` (and
+``OVERHEAD_SHARE`` times the measured overhead of its tasks, once the pool runs) and
 the workers were not slower per candidate last time; otherwise it stays here, and a log line
 says why. The generation after the first one shipped is evaluated here, so that both costs are
 known for whole generations, and then every ``RECHECK`` generations the other side is measured
@@ -40,6 +41,7 @@ log = logging.getLogger("genepool.evaluation")
 PROBE_S = 0.005  # seconds of evaluation here that measure the cost of a candidate
 TASKS_PER_WORKER = 2  # chunks per worker and generation (load balance vs per-task cost)
 RECHECK = 20  # generations here (workers slower) or on workers before measuring the other again
+OVERHEAD_SHARE = 10  # a generation is shipped only if it costs this many times its tasks' overhead
 SLOWER = 0.9  # workers must take less than this share of the time here, per candidate
 AIM = 0.8  # share of a worker's working memory a chunk aims at
 PROBE_CHUNK = 32  # rows per chunk before the workers' memory per candidate is known
@@ -108,11 +110,16 @@ class Dispatcher:
         else:
             assert self.serial_spr is not None
             est = m * self.serial_spr
-            if est < ex.min_seconds:
+            overhead = getattr(ex, "task_overhead", None) or 0.0
+            floor = max(
+                ex.min_seconds, OVERHEAD_SHARE * max(1, ex.workers) * TASKS_PER_WORKER * overhead
+            )
+            if est < floor:
                 ship, kind = False, "cheap"
                 why = (
-                    f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than "
-                    f"min_seconds={ex.min_seconds:g} s: too cheap to ship to workers"
+                    f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than the "
+                    f"{floor * 1e3:.0f} ms worth shipping (min_seconds={ex.min_seconds:g} s; "
+                    f"{overhead * 1e3:.2f} ms per task): too cheap to ship to workers"
                 )
             elif (
                 self.parallel_spr is not None
