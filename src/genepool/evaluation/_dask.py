@@ -161,7 +161,7 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 memory_limit=per_worker if per_worker is not None else 0,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # None still binds 8787; any free port
                 silence_logs=logging.ERROR,
             )
         self.client = distributed.Client(self.cluster)
