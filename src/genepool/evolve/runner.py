@@ -283,19 +283,17 @@ def _run_one(
 
 
 def _executor_kwargs(config: EvolveConfig) -> dict[str, Any]:
-    """Executor settings for ``maximize`` (only when not the default, serial)."""
+    """Executor settings for ``maximize``: a ``tcp://`` scheduler address selects that Dask
+    cluster (``--scheduler`` implies ``--executor dask``)."""
+    if config.scheduler:
+        if config.executor not in ("serial", "dask"):
+            raise ConfigError(
+                f"--scheduler needs --executor dask, got --executor {config.executor}"
+            )
+        return {"executor": config.scheduler, "workers": config.workers}
     if config.executor == "serial":
         return {}
-    executor: Any = config.executor
-    if config.executor == "dask" and config.scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise ConfigError(
-                "executor 'dask' needs dask.distributed: pip install 'genepool[dask]'"
-            ) from None
-        executor = Client(config.scheduler)
-    return {"executor": executor, "workers": config.workers}
+    return {"executor": config.executor, "workers": config.workers}
 
 
 def _save_memory(run_dir: Path, result: Any) -> None:
