@@ -54,6 +54,57 @@ class Poller(threading.Thread):
         return 1000 * (self.last - self.first) / (self.samples - 1)
 
 
+class TreePoller(threading.Thread):
+    """Peaks of memory summed over a process and all its descendants, polled from outside.
+
+    ``peak["rss"]`` always; with ``full=True`` also ``uss``, ``pss`` (``memory_full_info``,
+    slower: it reads smaps), the root's USS and the largest worker's USS.
+    """
+
+    def __init__(self, pid: int, interval: float = POLL_S, full: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.full = pid, interval, full
+        self.peak = {"rss": 0, "uss": 0, "pss": 0, "root_uss": 0, "worker_uss": 0}
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._halt.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                break
+            tot = {"rss": 0, "uss": 0, "pss": 0}
+            worker = 0
+            for p in procs:
+                try:
+                    m = p.memory_full_info() if self.full else p.memory_info()
+                except psutil.Error:
+                    continue
+                tot["rss"] += m.rss
+                if not self.full:
+                    continue
+                tot["uss"] += m.uss
+                tot["pss"] += m.pss
+                if p.pid == self.pid:
+                    self.peak["root_uss"] = max(self.peak["root_uss"], m.uss)
+                elif m.uss > 50 * 2**20:  # a worker, not the resource tracker or a nanny
+                    worker = max(worker, m.uss)
+            for k, v in tot.items():
+                self.peak[k] = max(self.peak[k], v)
+            self.peak["worker_uss"] = max(self.peak["worker_uss"], worker)
+            self.samples += 1
+            self._halt.wait(self.interval)
+
+    def halt(self) -> None:
+        self._halt.set()
+        self.join()
+
+
 def dist_version(dist: str) -> str | None:
     """Installed version of a distribution, or None."""
     try:

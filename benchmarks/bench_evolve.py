@@ -28,49 +28,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import dist_version, git_revision
+from _common import TreePoller, dist_version, git_revision
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_evolve.json"
 LIMIT = "1GB"
-
-
-class TreePoller(threading.Thread):
-    """Peak of the summed RSS of a process and its children."""
-
-    def __init__(self, pid: int, interval: float = 0.002) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._halt.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-                total = 0
-                for p in procs:
-                    try:
-                        total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                break
-            self.peak = max(self.peak, total)
-            self._halt.wait(self.interval)
-
-    def halt(self) -> None:
-        self._halt.set()
-        self.join()
 
 
 def genepool_cmd() -> list[str]:
@@ -90,7 +55,7 @@ def run(args: list[str]) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"genepool evolve failed ({proc.returncode}):\n{err[-2000:]}")
     doc = json.loads(out.strip().splitlines()[-1])
-    return {"wall_s": wall, "peak_rss_outside": poller.peak, "best": doc}
+    return {"wall_s": wall, "peak_rss_outside": poller.peak["rss"], "best": doc}
 
 
 def main() -> None:

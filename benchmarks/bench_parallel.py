@@ -61,13 +61,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
-from _common import dist_version, git_revision
+from _common import TreePoller, dist_version, git_revision
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_parallel.json"
 MARK = "@@bench_parallel "
@@ -201,7 +200,7 @@ def child_evaluate(cfg: dict[str, Any]) -> dict[str, Any]:
     ev.evaluate(X[:16])  # pool / cluster start, problem shipped, kernels loaded in workers
     startup = time.perf_counter() - t0
     tasks0 = (ev.stats["executor"] or {}).get("tasks", 0)
-    poller = TreePoller(os.getpid())
+    poller = TreePoller(os.getpid(), POLL_S, full=True)
     poller.start()
     t0 = time.perf_counter()
     y = ev.evaluate(X)
@@ -322,56 +321,11 @@ def effective_cores(n: int = 2) -> tuple[float, float, float]:
     return alone, together, n * alone / together
 
 
-class TreePoller(threading.Thread):
-    """Peaks of RSS, USS and PSS summed over a process and all its descendants."""
-
-    def __init__(self, pid: int, interval: float = POLL_S) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.peak = {"rss": 0, "uss": 0, "pss": 0, "root_uss": 0, "worker_uss": 0}
-        self.samples = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self._halt.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                break
-            tot = {"rss": 0, "uss": 0, "pss": 0}
-            worker = 0
-            for p in procs:
-                try:
-                    m = p.memory_full_info()
-                except psutil.Error:
-                    continue
-                tot["rss"] += m.rss
-                tot["uss"] += m.uss
-                tot["pss"] += m.pss
-                if p.pid == self.pid:
-                    self.peak["root_uss"] = max(self.peak["root_uss"], m.uss)
-                elif m.uss > 50 * MIB:  # a worker, not the resource tracker or a nanny
-                    worker = max(worker, m.uss)
-            for k, v in tot.items():
-                self.peak[k] = max(self.peak[k], v)
-            self.peak["worker_uss"] = max(self.peak["worker_uss"], worker)
-            self.samples += 1
-            self._halt.wait(self.interval)
-
-    def halt(self) -> None:
-        self._halt.set()
-        self.join()
-
-
 def run_child(cfg: dict[str, Any]) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    poller = TreePoller(proc.pid)
+    poller = TreePoller(proc.pid, POLL_S, full=True)
     poller.start()
     try:
         stdout, stderr = proc.communicate(timeout=CHILD_TIMEOUT_S)
