@@ -51,6 +51,32 @@ class KeyedBatch:
         )
 
 
+def key_plan(space: Space, quantize: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(mode, step)`` of the keys of ``space``: integer, categorical and bool genes by their
+    decoded index, real genes by their float64 bits or, with ``quantize``, their grid cell."""
+    real = space.kinds == REAL
+    mode = np.where(real, _nb.KEY_REAL, _nb.KEY_INDEX).astype(np.int64)
+    step = np.ones(space.dims)
+    if quantize is not None:
+        try:
+            q = np.broadcast_to(np.asarray(quantize, dtype=np.float64), (space.dims,))
+        except ValueError:
+            raise ConfigError(
+                f"quantize must be a scalar or have shape ({space.dims},), got {quantize!r}"
+            ) from None
+        if not np.all((q > 0) & (q <= 1)):
+            raise ConfigError(f"quantize must be within (0, 1], got {quantize!r}")
+        mode = np.where(real, _nb.KEY_QUANTIZED, mode).astype(np.int64)
+        step = q * (space.upper - space.lower)
+    return mode, step
+
+
+def keyed_batch(space: Space, X: np.ndarray) -> KeyedBatch:
+    """The exact keys (decoded parameters, no quantization) of a population ``X``."""
+    mode, step = key_plan(space)
+    return KeyedBatch(X, mode, space.lower, space.upper, step)
+
+
 def _pow2_at_least(n: int) -> int:
     return 1 << max(0, int(n) - 1).bit_length()
 
@@ -182,21 +208,7 @@ class FitnessCache:
     def _key_plan(self, space: Space) -> tuple[np.ndarray, np.ndarray]:
         if self._plan is not None and self._plan[0] is space:
             return self._plan[1], self._plan[2]
-        real = space.kinds == REAL
-        mode = np.where(real, _nb.KEY_REAL, _nb.KEY_INDEX).astype(np.int64)
-        step = np.ones(space.dims)
-        if self.quantize is not None:
-            try:
-                q = np.broadcast_to(np.asarray(self.quantize, dtype=np.float64), (space.dims,))
-            except ValueError:
-                raise ConfigError(
-                    f"quantize must be a scalar or have shape ({space.dims},), "
-                    f"got {self.quantize!r}"
-                ) from None
-            if not np.all((q > 0) & (q <= 1)):
-                raise ConfigError(f"quantize must be within (0, 1], got {self.quantize!r}")
-            mode = np.where(real, _nb.KEY_QUANTIZED, mode).astype(np.int64)
-            step = q * (space.upper - space.lower)
+        mode, step = key_plan(space, self.quantize)
         self._plan = (space, mode, step)
         return mode, step
 

@@ -16,16 +16,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import check_int
-from ..evaluation import _nb as keys_nb
-from ..evaluation.cache import KeyedBatch
-from ..space import REAL, Space
+from ..evaluation.cache import keyed_batch
+from ..space import Space
 
 __all__ = ["HallOfFame", "TrialSketch"]
-
-
-def _keyed(space: Space, X: np.ndarray) -> KeyedBatch:
-    mode = np.where(space.kinds == REAL, keys_nb.KEY_REAL, keys_nb.KEY_INDEX).astype(np.int64)
-    return KeyedBatch(X, mode, space.lower, space.upper, np.ones(space.dims))
 
 
 class HallOfFame:
@@ -73,7 +67,7 @@ class HallOfFame:
             return
         X = np.concatenate([self.X, np.asarray(info.X, dtype=np.float64)[ok]])
         score = np.concatenate([self.sign * self.fitness, m[ok]])
-        first, _ = _keyed(self.space, X).group()  # first occurrence of each distinct strategy
+        first, _ = keyed_batch(self.space, X).group()  # first occurrence of each distinct strategy
         first = np.sort(first)
         order = first[np.argsort(score[first], kind="stable")][: self.size]
         self.X = X[order]
@@ -106,7 +100,7 @@ class TrialSketch:
 
     def __call__(self, info: Any) -> None:
         X = np.asarray(info.X, dtype=np.float64)
-        h = _keyed(self.space, X).hashes
+        h = keyed_batch(self.space, X).hashes
         if len(self.hashes) == self.k:
             keep = h < self.hashes[-1]
             if not keep.any():
