@@ -230,7 +230,7 @@ def _execute(
             if fold_best["status"] != "complete":
                 break
         best = _walk_forward_summary(out, config, data, splits, folds)
-    F.write_json(out / F.BEST, best)
+        F.write_json(out / F.BEST, best)  # a single run wrote its own best.json
     path = _write_report(out, echo) if report else None
     return RunOutcome(out, best, best["status"], path)
 
@@ -337,8 +337,8 @@ def _finish(
     table["fitness"] = top_f
     for m in METRICS:
         table[f"is_{m}"] = is_m[m].to_numpy()
-    if test_problem is not None:
-        oos_m = test_problem.metrics(top_X)
+    oos_m = None if test_problem is None else test_problem.metrics(top_X)
+    if oos_m is not None:
         for m in METRICS:
             table[f"oos_{m}"] = oos_m[m].to_numpy()
     F.write_frame(run_dir / F.HALL_OF_FAME, table)
@@ -347,11 +347,11 @@ def _finish(
     tr_in = trace_strategy(problem, params, index=train.index)
     frames, trades = [_equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
     oos = None
-    if test_problem is not None and test is not None:
+    if test_problem is not None and test is not None and oos_m is not None:
         tr_out = trace_strategy(test_problem, params, index=test.index)
         frames.append(_equity_frame(tr_out, "out"))
         trades.append(tr_out.trades.assign(sample="out"))
-        oos = _metrics_dict(test_problem.metrics(top_X[:1]).iloc[0])
+        oos = _metrics_dict(oos_m.iloc[0])
     F.write_frame(run_dir / F.EQUITY, pd.concat(frames))
     F.write_frame(run_dir / F.TRADES, pd.concat(trades))
     stats = _honesty(problem, sketch, tr_in.returns, config)
