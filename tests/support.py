@@ -27,3 +27,15 @@ def mixed_fitness(X: np.ndarray) -> np.ndarray:
         + (p["c"] != "z")
         + p["flag"]
     )
+
+
+#: History columns that a seed fixes (wall_time and rss are measured, not computed).
+DETERMINISTIC = [
+    "generation",
+    "best",
+    "generation_best",
+    "mean",
+    "std",
+    "diversity",
+    "evaluations",
+]

@@ -21,18 +21,9 @@ from genepool.checkpoint import (
     write_checkpoint,
 )
 from genepool.errors import CheckpointError, ConfigError
-from support import MIXED_SPACE, mixed_fitness
+from support import DETERMINISTIC, MIXED_SPACE, mixed_fitness
 
 BOX = gp.Space.box(-5.12, 5.12, 6)
-DETERMINISTIC = [
-    "generation",
-    "best",
-    "generation_best",
-    "mean",
-    "std",
-    "diversity",
-    "evaluations",
-]
 
 
 def _run(run_dir=None, generations=12, seed=3, **kw):

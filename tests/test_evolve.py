@@ -19,17 +19,9 @@ from genepool.backtest import StrategyProblem, synthetic_ohlcv
 from genepool.checkpoint import list_checkpoints
 from genepool.cli import main
 from genepool.evolve import EvolveConfig, run_evolution
+from support import DETERMINISTIC
 
 VOLATILE = {"elapsed", "peak_rss", "cache"}  # measured, not computed: differ between runs
-DETERMINISTIC = [
-    "generation",
-    "best",
-    "generation_best",
-    "mean",
-    "std",
-    "diversity",
-    "evaluations",
-]
 RUN_FILES = [
     "config.json",
     "best.json",
