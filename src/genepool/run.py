@@ -17,32 +17,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from . import _run_state
 from ._progress import ProgressReporter, choose_mode
 from ._result import Generation, MemoryReport, Result
-from ._run_state import (
-    Interrupts as _Interrupts,
-)
-from ._run_state import (
-    LoopState as _LoopState,
-)
-from ._run_state import (
-    checkpoint_plan as _checkpoint_plan,
-)
-from ._run_state import (
-    optimizer_stop as _optimizer_stop,
-)
-from ._run_state import (
-    pending_history,
-)
-from ._run_state import (
-    restore as _restore,
-)
-from ._run_state import (
-    save as _save,
-)
-from ._run_state import (
-    stateful_callbacks as _stateful_callbacks,
-)
 from ._terminators import Terminators
 from .algorithms.base import Optimizer
 from .checkpoint import Checkpoint
@@ -248,7 +225,7 @@ class _Recorder:
         else:  # the rows on disk at the checkpoint, then those it carried in memory
             flushed = int(resume_from.meta["history"]["flushed"])
             self.history = RingHistory(HISTORY_DTYPE, capacity, folder, resume_rows=flushed)
-            pending = pending_history(resume_from, HISTORY_DTYPE)
+            pending = _run_state.pending_history(resume_from, HISTORY_DTYPE)
             for row in pending:
                 self.history.append(tuple(row))
 
@@ -336,7 +313,7 @@ def _run(
             run_path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
-    checkpoint_every, checkpoint = _checkpoint_plan(run_path, checkpoint_every, resume)
+    checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
     _check_budget_fits(monitor, optimizer)
     # The evaluator works in the user's sign: the default penalty is the worst value there.
@@ -376,25 +353,26 @@ def _run(
 
     # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
     invalid = getattr(problem, "invalid_fitness", None)
-    stateful = _stateful_callbacks(callbacks)
-    loop = _LoopState()
+    stateful = _run_state.stateful_callbacks(callbacks)
+    loop = _run_state.LoopState()
     if checkpoint is not None:
-        loop = _restore(checkpoint, optimizer, stateful, sign)
+        loop = _run_state.restore(checkpoint, optimizer, stateful, sign)
         log.info("resuming %s from generation %d", run_path, loop.generation)
     gen, n_eval, best, best_x = loop.generation, loop.n_evaluations, loop.best, loop.best_x
     since_improvement = loop.since_improvement
     reason = None
     if checkpoint is not None:  # a finished run stays finished unless its budget grew
         reason = terms.check(gen, n_eval, best, sign, loop.elapsed, since_improvement)
-        reason = reason or _optimizer_stop(optimizer)
+        reason = reason or _run_state.optimizer_stop(optimizer)
 
     def save_checkpoint(elapsed: float, stop_reason: str | None) -> None:
-        state = _LoopState(gen, n_eval, best, best_x, since_improvement, elapsed)
-        _save(run_path, optimizer, stateful, recorder, state, stop_reason, sign)  # type: ignore[arg-type]
+        state = _run_state.LoopState(gen, n_eval, best, best_x, since_improvement, elapsed)
+        path: Path = run_path  # type: ignore[assignment]  # checkpoints need run_dir
+        _run_state.save(path, optimizer, stateful, recorder, state, stop_reason, sign)
 
     reporter.start(terms.generations)
     start = time.perf_counter() - loop.elapsed
-    interrupts = _Interrupts(enabled=checkpoint_every is not None)
+    interrupts = _run_state.Interrupts(enabled=checkpoint_every is not None)
     try:
         while reason is None:
             X = optimizer.ask()
@@ -437,7 +415,7 @@ def _run(
                 if cb(info) is True:
                     reason = f"callback: {getattr(cb, '__name__', 'callback')} asked to stop"
             reason = reason or terms.check(gen, n_eval, best, sign, elapsed, since_improvement)
-            reason = reason or _optimizer_stop(optimizer)
+            reason = reason or _run_state.optimizer_stop(optimizer)
             if reason is None and interrupts.received:
                 reason = f"interrupted by {interrupts.received}"
             if checkpoint_every and (reason is not None or gen % checkpoint_every == 0):
