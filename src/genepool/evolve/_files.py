@@ -86,6 +86,17 @@ def data_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def data_info(df: pd.DataFrame, path: str | None) -> dict[str, Any]:
+    """What ``config.json`` records of the data: source (a path or "demo"), hash, size, span."""
+    return {
+        "source": "demo" if path is None else str(Path(path).resolve()),
+        "sha256": data_hash(df),
+        "n_bars": len(df),
+        "start": df.index[0],
+        "end": df.index[-1],
+    }
+
+
 def versions() -> dict[str, str]:
     import numba
     import pyarrow

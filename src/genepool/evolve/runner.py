@@ -95,13 +95,7 @@ def run_evolution(
     data = _load(config)
     doc = {
         "config": config.to_dict(),
-        "data": {
-            "source": "demo" if config.demo else str(Path(config.data).resolve()),  # type: ignore[arg-type]
-            "sha256": F.data_hash(data),
-            "n_bars": len(data),
-            "start": data.index[0],
-            "end": data.index[-1],
-        },
+        "data": F.data_info(data, None if config.demo else config.data),
         "versions": F.versions(),
         "created": pd.Timestamp.now(tz="UTC"),
     }

@@ -81,13 +81,7 @@ def backtest_one(
                 "params": decoded,
                 "seed": None,
             },
-            "data": {
-                "source": "demo" if demo else str(Path(data).resolve()),  # type: ignore[arg-type]
-                "sha256": F.data_hash(df),
-                "n_bars": len(df),
-                "start": df.index[0],
-                "end": df.index[-1],
-            },
+            "data": F.data_info(df, None if demo else data),
             "versions": F.versions(),
         },
     )
