@@ -8,25 +8,30 @@ outside (``_common.run_polled``, every ~2 ms):
 
    - ``genepool``: ``gp.PSO(space, P, seed=...)`` (defaults: global topology, reflecting bounds,
      velocity clamp 0.5) driven by ask -> rastrigin -> tell;
-   - ``genepool.minimize``: the same optimizer through ``gp.minimize(..., cache=False)`` (the
-     run loop and its ring-buffer history; the fitness cache is off because a continuous swarm
-     never repeats a point);
+   - ``genepool.minimize``: the same optimizer through ``gp.minimize`` with its defaults (the
+     run loop and its ring-buffer history; the automatic fitness cache stays off for a swarm on
+     continuous genes, ``PSO.cache_by_default``);
    - ``pyswarms``: ``GlobalBestPSO(P, 30, options, bounds)`` and ``optimize(f, T)`` (where
      installed), skipped with a printed reason where its predicted memory (the P x P neighbour
      matrix its star topology allocates, plus the position and velocity history it appends every
      iteration) exceeds half the available memory.
 
    Time per iteration: the median of the intervals between consecutive fitness calls (one per
-   iteration in every library), after ``WARMUP`` intervals; genepool's numba kernels are loaded
-   in an untimed warm-up run first (``jit_s``). RSS: the peak polled from outside, the RSS after
-   imports and warm-up (``base``), and the RSS read inside the fitness at iterations 100 and T.
+   iteration in every library), after ``WARMUP`` intervals; genepool runs an untimed 3-iteration
+   warm-up swarm first (``jit_s``; the swarm loads no numba kernel, so this is small). RSS: the
+   peak polled from outside (the whole process, imports included: that is what the 150 MiB
+   target is judged on), the RSS after imports and warm-up (``base``), and the RSS read inside
+   the fitness at iterations 100 and T.
 
 2. **Quality at equal evaluations.** Sphere, Rastrigin, Rosenbrock (D=30, usual bounds), and
    sphere and Rastrigin shifted so that the optimum sits on the lower corner of the box, seeds
    0-9, the same coefficients, two splits of 100,000 evaluations (100 particles x 1,000
    iterations, 1,000 x 100): pyswarms GlobalBestPSO with its defaults (periodic bounds, no
    velocity clamp), genepool with the same settings (``boundary="periodic"``,
-   ``velocity_clamp=None``), and genepool with its defaults. Median best over the seeds.
+   ``velocity_clamp=None``), and genepool with its defaults. Median best over the seeds. The
+   issue's target ("no worse than pyswarms with the same coefficients") is judged on the
+   same-settings column; genepool's defaults handle bounds differently (reflect, clamp 0.5: see
+   ``docs/pso.md``) and are reported beside it, not judged.
 
 Other jobs may share the machine: run it more than once and compare; RSS figures are stable,
 timings are indicative.
@@ -135,7 +140,7 @@ def child_speed(cfg: dict[str, Any]) -> dict[str, Any]:
         best = pso.best()[1]
     elif lib == "genepool.minimize":
         pso = gp.PSO(gp.Space.box(LOW, HIGH, D), P, inertia=W, cognitive=C1, social=C2, seed=SEED)
-        res = gp.minimize(probe, pso, generations=T, cache=False, progress=False)
+        res = gp.minimize(probe, pso, generations=T, progress=False)
         best = res.best_fitness
     else:
         np.random.seed(SEED)  # noqa: NPY002 - pyswarms draws from the legacy global state
@@ -280,8 +285,6 @@ def targets(speed: list[dict[str, Any]], quality: list[dict[str, Any]]) -> list[
                     f"after imports: {(peak - base) / MIB:.0f} MiB for the run); RSS growth "
                     f"from iteration 100 to 1,000: {growth / MIB:+.1f} MiB",
                     "met": peak <= TARGET_FLAT_MIB * MIB and abs(growth) < 5 * MIB,
-                    "met_excluding_imports": peak - base <= TARGET_FLAT_MIB * MIB
-                    and abs(growth) < 5 * MIB,
                 }
             )
         big = [find(lib, 100_000, T) for T in ITERATIONS]
@@ -320,11 +323,13 @@ def targets(speed: list[dict[str, Any]], quality: list[dict[str, Any]]) -> list[
             pairs = [
                 (r["config"]["problem"], r["median"][name], r["median"]["pyswarms"]) for r in rows
             ]
+            judged = name == "genepool-same-settings"
             out.append(
                 {
-                    "target": f"{name} median best <= pyswarms ({P:,} x {T:,})",
+                    "target": f"{name} median best <= pyswarms ({P:,} x {T:,})"
+                    + ("" if judged else " [informational: different bound handling]"),
                     "measured": ", ".join(f"{p} {a:.4g} vs {b:.4g}" for p, a, b in pairs),
-                    "met": all(a <= b for _, a, b in pairs),
+                    "met": all(a <= b for _, a, b in pairs) if judged else None,
                 }
             )
     return out
@@ -454,9 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         print("| target | measured | met |")
         print("|---|---|---|")
         for t in tg:
-            met = "yes" if t["met"] else "NO"
-            if "met_excluding_imports" in t and not t["met"]:
-                met += f" (excluding imports: {'yes' if t['met_excluding_imports'] else 'NO'})"
+            met = "-" if t["met"] is None else "yes" if t["met"] else "NO"
             print(f"| {t['target']} | {t['measured']} | {met} |")
     total = time.perf_counter() - started
     env["loadavg_1min_after"] = os.getloadavg()[0]

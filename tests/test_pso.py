@@ -4,6 +4,9 @@ schedules, stop reasons, memory, and (slow) quality on the usual benchmark funct
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 
 import numpy as np
@@ -11,7 +14,7 @@ import pytest
 
 import genepool as gp
 from genepool._rng import make_rng
-from genepool.algorithms import _pso_nb as nb
+from genepool.algorithms import _pso_kernels as kn
 from genepool.errors import ConfigError
 from support import MIXED_SPACE, mixed_fitness
 
@@ -90,7 +93,7 @@ def test_update_pbest_equals_naive(seed):
     f[3] = pf[3]  # a tie keeps the old best
     want_X, want_f = naive_update_pbest(X, f, pX, pf)
     got_X, got_f = pX.copy(), pf.copy()
-    improved = nb.update_pbest_nb(X, f, got_X, got_f)
+    improved = kn.update_pbest(X, f, got_X, got_f)
     np.testing.assert_array_equal(got_X, want_X)
     np.testing.assert_array_equal(got_f, want_f)
     assert improved == int(np.sum(f < pf))
@@ -138,12 +141,12 @@ def test_move_equals_naive(boundary, global_best):
     nbest = np.array([7]) if global_best else rng.integers(0, n, size=n)
     r = rng.random((n, 2, d))
     vmax = np.array([np.inf, 0.2, 4.0])
-    code = {"clip": nb.CLIP, "reflect": nb.REFLECT, "periodic": nb.PERIODIC, "random": nb.RANDOM}
+    code = {"clip": kn.CLIP, "reflect": kn.REFLECT, "periodic": kn.PERIODIC, "random": kn.RANDOM}
     want_X, want_V = naive_move(X, V, pX, nbest, r, 0.7, 1.4, 1.6, vmax, lower, upper, boundary)
     got_V, got_X = V.copy(), np.empty_like(X)
     for start in (0, 13, 29):  # in blocks, as the wrapper calls it
         stop = {0: 13, 13: 29, 29: n}[start]
-        nb.move_nb(
+        kn.move(
             X, got_V, pX, nbest, r[start:stop], 0.7, 1.4, 1.6, vmax, lower, upper,
             code[boundary], got_X, start,
         )  # fmt: skip
@@ -159,9 +162,9 @@ def test_move_reports_largest_relative_velocity_and_outside_count():
     V = np.array([[0.1, 0.5], [0.0, -0.4]])
     lower, upper = np.array([-1.0, -1.0]), np.array([1.0, 0.3])
     out = np.empty_like(X)
-    vrel, outside = nb.move_nb(
+    vrel, outside = kn.move(
         X, V, pX, np.array([0]), np.zeros((2, 2, 2)), 1.0, 1.0, 1.0, np.full(2, np.inf),
-        lower, upper, nb.CLIP, out, 0,
+        lower, upper, kn.CLIP, out, 0,
     )  # fmt: skip
     assert outside == 1
     np.testing.assert_array_equal(out, [[0.1, 0.3], [0.0, -0.4]])
@@ -401,6 +404,57 @@ def test_ask_tell_allocations_are_linear_in_the_swarm_and_within_the_footprint()
     held = sum(a.nbytes for a in pso.state_dict()[0].values()) + X.nbytes
     assert held + tell_peak <= pso.memory_footprint()
     assert tell_peak < 8 * n * d / 2  # a few O(P) arrays and one block of uniforms, no (P, d)
+
+
+def test_automatic_cache_is_off_only_for_a_swarm_on_continuous_genes():
+    assert not gp.PSO(BOX, 10, seed=0).cache_by_default
+    assert gp.PSO(MIXED_SPACE, 10, seed=0).cache_by_default
+    assert gp.GA(BOX, 10, seed=0).cache_by_default
+
+    def run(cache):
+        return gp.minimize(
+            gp.problems.sphere, gp.PSO(BOX, 20, seed=3), generations=5, cache=cache,
+            progress=False,
+        )  # fmt: skip
+
+    auto, forced = run(None), run(True)
+    assert auto.memory.cache is None
+    # the one repeat a continuous swarm makes: the global best at rest (p = g = x, v = 0)
+    assert forced.memory.cache is not None and forced.memory.cache["hits"] <= 5
+    assert auto.best_fitness == forced.best_fitness  # the cache never changes a result
+    mixed = gp.minimize(mixed_fitness, gp.PSO(MIXED_SPACE, 20, seed=3), generations=5,
+                        progress=False)  # fmt: skip
+    assert mixed.memory.cache is not None and mixed.memory.cache["hits"] > 0
+
+
+SWARM_RUN = """
+import sys
+import genepool as gp
+from numba.core.dispatcher import Dispatcher
+
+space = gp.Space.box(-5.12, 5.12, 30)
+pso = gp.PSO(space, 2_000, topology={topology!r}, seed=0)
+for _ in range(20):
+    X = pso.ask()
+    pso.tell(X, gp.problems.rastrigin(X))
+gp.minimize(gp.problems.rastrigin, gp.PSO(space, 2_000, seed=0), generations=20,
+            progress=False)
+loaded = sorted(
+    f"{{m}}.{{k}}"
+    for m, mod in list(sys.modules.items()) if m.startswith("genepool")
+    for k, v in vars(mod).items() if isinstance(v, Dispatcher) and v.signatures
+)
+print(sorted(m for m in ("pandas", "pyarrow") if m in sys.modules), loaded)
+"""
+
+
+@pytest.mark.parametrize("topology", ["global", "ring"])
+def test_a_swarm_loads_neither_pandas_nor_any_numba_kernel(topology):
+    # What keeps 10k particles x 1,000 iterations under 150 MiB (benchmarks/bench_pso.py):
+    # pandas/pyarrow are ~70 MiB and the first numba kernel ~65 MiB of RSS.
+    code = textwrap.dedent(SWARM_RUN.format(topology=topology))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []", out.stdout + out.stderr
 
 
 # -- quality (slow) ----------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from .memory._size import format_size
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .algorithms.base import Optimizer
     from .memory.history import RingHistory
 
@@ -46,7 +47,10 @@ class MemoryReport:
         The memory budget.
     samples : pandas.DataFrame
         Per generation: generation, time, rss, uss, peak_rss, chunk_size, accounted (bytes held
-        by genepool: population, cache, history).
+        by genepool: population, cache, history). Built on access from ``sample_array`` (the
+        same records as a numpy structured array), so that a run never imports pandas itself.
+    sample_array : numpy.ndarray
+        The samples as a structured array.
     chunk_sizes : dict
         Evaluation chunk size -> number of chunks of that size.
     bytes_per_candidate : int or None
@@ -66,13 +70,20 @@ class MemoryReport:
     peak_uss: int
     start_rss: int
     limit: int | None
-    samples: pd.DataFrame = field(repr=False)
+    sample_array: np.ndarray = field(repr=False)
     chunk_sizes: dict[int, int]
     bytes_per_candidate: int | None
     cache: dict[str, Any] | None
     alerts: list[dict[str, Any]]
     leak_detected: bool
     evaluations: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        """The per-generation samples as a DataFrame (see the class docstring)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.sample_array)
 
     def __repr__(self) -> str:
         limit = "none" if self.limit is None else format_size(self.limit)
@@ -140,6 +151,8 @@ class Result:
     ) -> pd.DataFrame:
         """Some columns and/or the ``last`` generations of the history, in the user's sign."""
         if self._history is None:
+            import pandas as pd
+
             return pd.DataFrame()
         df = self._history.to_frame(columns, last=last)
         for c in ("best", "generation_best", "mean"):

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from . import _run_state
 from ._progress import ProgressReporter, choose_mode
@@ -102,8 +100,11 @@ def minimize(
     chunk_size : "auto" or int
         Candidates per evaluation call (``"auto"``: sized from the budget, or everything).
     cache : None, bool, size or FitnessCache
-        Exact fitness cache on decoded parameters (default on, 256 MB or a tenth of the
-        budget); ``False`` for noisy fitness (no cache, no deduplication).
+        Exact fitness cache on decoded parameters. ``None`` (default): on (256 MB or a tenth of
+        the budget) unless the optimizer almost never repeats a candidate
+        (``optimizer.cache_by_default``: ``PSO`` on continuous genes), and off again when it
+        does not pay; ``True`` forces it on; ``False`` for noisy
+        fitness (no cache, no deduplication).
     on_error : {"raise", "penalize"}
         What a failing fitness does: raise a :class:`~genepool.errors.FitnessError`, or give
         the individual ``penalty`` (default: the worst value, +inf) and count it in the result.
@@ -259,6 +260,8 @@ class _Recorder:
             cols["fitness"] = y
         else:
             cols.update({f"fitness_{j}": y[:, j] for j in range(y.shape[1])})
+        import pyarrow as pa  # imported when first needed: a run without run_dir never loads it
+
         write_parquet_atomic(pa.table(cols), folder / f"gen-{gen:06d}.parquet")
 
 
@@ -316,6 +319,13 @@ def _run(
     checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
     _check_budget_fits(monitor, optimizer)
+    if cache is None and not optimizer.cache_by_default:
+        cache = False
+        log.info(
+            "fitness cache off: %s on this space almost never repeats a candidate "
+            "(cache=True turns it on)",
+            type(optimizer).__name__,
+        )
     # The evaluator works in the user's sign: the default penalty is the worst value there.
     evaluator = Evaluator(
         problem,
@@ -496,7 +506,7 @@ def _memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport
         peak_uss=max(monitor.peak_uss, 0),
         start_rss=monitor.start_rss,
         limit=monitor.limit,
-        samples=pd.DataFrame(monitor.samples()),
+        sample_array=monitor.samples(),
         chunk_sizes=dict(sorted(evaluator.chunk_sizes.items())),
         bytes_per_candidate=evaluator.bytes_per_candidate,
         cache=evaluator.cache_stats(),

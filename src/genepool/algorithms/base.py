@@ -53,6 +53,15 @@ class Optimizer(ABC):
         """Number of candidates per :meth:`ask`."""
         raise NotImplementedError
 
+    @property
+    def cache_by_default(self) -> bool:
+        """Whether the automatic fitness cache (``cache=None``) starts on for this optimizer.
+
+        ``False`` where the optimizer almost never proposes a candidate it proposed before, so
+        that hashing every batch could not pay.
+        """
+        return True
+
     def memory_footprint(self) -> int | None:
         """Estimated peak bytes the optimizer holds through ask/tell (None: unknown).
 

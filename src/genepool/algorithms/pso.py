@@ -12,8 +12,8 @@ import numpy as np
 from .._rng import make_rng
 from ..errors import ConfigError, OptimizerError, check_float, check_int
 from ..operators import repair as rep
-from ..space import Space
-from . import _pso_nb as nb
+from ..space import Real, Space
+from . import _pso_kernels as kn
 from .base import Optimizer
 
 __all__ = ["PSO", "PSOState"]
@@ -22,17 +22,17 @@ InertiaSpec = Union[float, tuple[str, float, float], Callable[[int], float]]
 TopologySpec = Union[str, tuple[str, Mapping[str, Any]]]
 
 BOUNDARIES = {
-    "clip": nb.CLIP,
-    "periodic": nb.PERIODIC,
-    "random": nb.RANDOM,
-    "reflect": nb.REFLECT,
+    "clip": kn.CLIP,
+    "periodic": kn.PERIODIC,
+    "random": kn.RANDOM,
+    "reflect": kn.REFLECT,
 }
 TOPOLOGIES = {"global": (), "ring": ("k",), "von_neumann": ()}
 SCHEDULES = ("linear",)
 #: Random numbers are drawn and used in blocks of about this many per gene and random stream,
 #: so the move needs no (P, d) temporaries. Fixed (never derived from memory), so runs are
 #: reproducible; the stream does not depend on it anyway (uniforms are drawn in order).
-BLOCK_ELEMENTS = 1 << 16
+BLOCK_ELEMENTS = 1 << 15
 
 
 @dataclass
@@ -269,6 +269,15 @@ class PSO(Optimizer):
     def population_size(self) -> int:
         return self._n
 
+    @property
+    def cache_by_default(self) -> bool:
+        """Off on continuous genes: particles move every iteration, and the only exact repeat
+        is a particle at rest on its own best that is also its neighbourhood's best (at most
+        one evaluation per neighbourhood and iteration). The cache would hash the whole swarm
+        for that, and load its numba kernels (about 65 MiB of RSS). Integer, categorical and
+        bool genes decode to repeats: there it starts on."""
+        return not all(isinstance(g, Real) for g in self.space.genes)
+
     def ask(self) -> np.ndarray:
         if self._pending is not None:
             raise OptimizerError("ask() called twice without tell()")
@@ -288,7 +297,7 @@ class PSO(Optimizer):
         if st.pbest_X is None:
             st.pbest_X, st.pbest_f = X.copy(), f
         else:
-            nb.update_pbest_nb(X, f, st.pbest_X, st.pbest_f)
+            kn.update_pbest(X, f, st.pbest_X, st.pbest_f)
         self._move(X, self._neighbourhood_best(st.pbest_f), self._inertia(st.iteration))
         st.iteration += 1
         st.n_evaluations += X.shape[0]
@@ -308,11 +317,12 @@ class PSO(Optimizer):
         return out
 
     def memory_footprint(self) -> int:
-        """Positions, velocities, personal bests and the asked batch (4 P d floats), the
-        personal-best fitness, neighbourhood indices, the fitness copy and its NaN mask (4 P),
-        and one block of uniforms (2 x block x d)."""
+        """Positions, velocities, personal bests and the asked batch (4 P d floats); the
+        personal-best fitness, the fitness copy and its masks, and the neighbourhood's index,
+        fitness and scratch arrays (8 P); one block of uniforms and two block-sized scratch
+        arrays of the move (4 x block x d)."""
         n, d = self._n, self.space.dims
-        return 8 * (4 * n * d + 4 * n + 2 * self._block * d)
+        return 8 * (4 * n * d + 8 * n + 4 * self._block * d)
 
     def best(self) -> tuple[np.ndarray, float] | None:
         st = self.state
@@ -330,7 +340,7 @@ class PSO(Optimizer):
         if self._offsets is None:
             return np.array([np.argmin(pbest_f)], dtype=np.int64)
         out = np.empty(pbest_f.shape[0], dtype=np.int64)
-        return nb.neighbourhood_best_nb(pbest_f, self._offsets, out)
+        return kn.neighbourhood_best(pbest_f, self._offsets, out)
 
     def _move(self, X: np.ndarray, nbest: np.ndarray, w: float) -> None:
         """New velocities (in place) and positions (into ``state.X``) from the evaluated ``X``."""
@@ -344,12 +354,12 @@ class PSO(Optimizer):
         for start in range(0, n, self._block):
             stop = min(n, start + self._block)
             r = st.rng.random(out=buf[: stop - start])
-            m, outside = nb.move_nb(
+            m, outside = kn.move(
                 X, st.V, st.pbest_X, nbest, r, w, self.cognitive, self.social,
                 self._vmax, lower, upper, code, st.X, start,
             )  # fmt: skip
             vrel = max(vrel, m)
-            if outside and code == nb.RANDOM:
+            if outside and code == kn.RANDOM:
                 rep.resample(st.X[start:stop], lower, upper, st.rng, copy=False)
         st.max_velocity = float(vrel)
 
