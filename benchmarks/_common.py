@@ -58,12 +58,16 @@ class TreePoller(threading.Thread):
     """Peaks of memory summed over a process and all its descendants, polled from outside.
 
     ``peak["rss"]`` always; with ``full=True`` also ``uss``, ``pss`` (``memory_full_info``,
-    slower: it reads smaps), the root's USS and the largest worker's USS.
+    slower: it reads smaps), the root's USS and the largest worker's USS. While the file
+    ``pause`` exists, nothing is polled: reading smaps costs CPU, which timed sections on
+    every core must not share (the process under test creates and removes the file).
     """
 
-    def __init__(self, pid: int, interval: float = POLL_S, full: bool = False) -> None:
+    def __init__(
+        self, pid: int, interval: float = POLL_S, full: bool = False, pause: Path | None = None
+    ) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.full = pid, interval, full
+        self.pid, self.interval, self.full, self.pause = pid, interval, full, pause
         self.peak = {"rss": 0, "uss": 0, "pss": 0, "root_uss": 0, "worker_uss": 0}
         self.samples = 0
         self._halt = threading.Event()
@@ -74,6 +78,9 @@ class TreePoller(threading.Thread):
         except psutil.Error:
             return
         while not self._halt.is_set():
+            if self.pause is not None and self.pause.exists():
+                self._halt.wait(self.interval)
+                continue
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.Error:
