@@ -145,11 +145,14 @@ def _backend(executor: Any, workers: int | None, memory_limit: Any) -> Iterator[
         if is_client:
             client = executor
         elif executor == "dask":
+            import logging
+
             cluster = LocalCluster(
                 n_workers=workers or available_cores(),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # None still binds 8787; any free port
+                silence_logs=logging.ERROR,
             )
             client = Client(cluster)
         else:
@@ -329,6 +332,16 @@ class GASearchCV(BaseSearchCV):
                     f"{name!r}{hint} (see estimator.get_params().keys())"
                 )
         return space, lookup
+
+    def __getstate__(self) -> dict[str, Any]:
+        # scikit-learn ships the search itself (``caller=self``) with every (candidate x
+        # fold) fit; a distributed.Client cannot be pickled (joblib's Dask backend then
+        # waited forever), so an ``executor`` Client travels as its scheduler address.
+        state = dict(super().__getstate__())
+        executor = state.get("executor")
+        if type(executor).__name__ == "Client":
+            state["executor"] = getattr(getattr(executor, "scheduler", None), "address", None)
+        return state
 
     def _metric(self) -> str:
         """The cv_results_ column optimized: ``score``, or the ``refit`` metric."""
