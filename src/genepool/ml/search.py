@@ -22,12 +22,13 @@ import numpy as np
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 
-from ..algorithms import GA, PSO
+from ..algorithms import PSO
 from ..errors import ConfigError, GenepoolError, check_int
 from ..memory._size import parse_size
 from ..problem import Problem
 from ..run import Generation, maximize
 from ..space import Space
+from ._optimizer import INITIAL, SearchGA, search_defaults
 from ._space import decode_params, to_space
 
 __all__ = ["GASearchCV"]
@@ -37,6 +38,11 @@ __all__ = ["GASearchCV"]
 #: refitted, and left out of the history's mean (``invalid_fitness``).
 FAILED = -1e300
 OPTIMIZERS = ("ga", "pso")
+#: Generations without a new candidate after which a search with ``generations=None`` stops
+#: (the space is exhausted, or every new candidate failed).
+STALL = 3
+#: Generations of a search with neither ``generations`` nor ``n_iter``.
+DEFAULT_GENERATIONS = 10
 
 
 class _Raised(GenepoolError):
@@ -69,6 +75,9 @@ class _CandidateProblem(Problem):
         self.n_candidates = 0  # distinct candidates cross-validated (rows of cv_results_)
         self.n_dropped = 0  # candidates of a generation whose every fit failed (not recorded)
         self.n_nonfinite = 0  # recorded candidates with a NaN/inf mean test score
+        self.stall = None if n_iter is None else STALL  # stop after that many empty generations
+        self._stalled = 0
+        self._seen_before = 0
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
@@ -108,7 +117,12 @@ class _CandidateProblem(Problem):
 
     def after_generation(self, info: Generation) -> bool:
         self.generation = info.generation
-        return self.n_iter is not None and self.n_candidates >= self.n_iter
+        if self.n_iter is not None and self.n_candidates >= self.n_iter:
+            return True
+        new = self.n_candidates - self._seen_before
+        self._seen_before = self.n_candidates
+        self._stalled = 0 if new else self._stalled + 1
+        return self.stall is not None and self._stalled >= self.stall
 
 
 @contextmanager
@@ -178,7 +192,24 @@ class GASearchCV(BaseSearchCV):
 
     Each generation, the optimizer proposes ``population_size`` parameter sets; those not
     seen before (the exact fitness cache on decoded parameters) are cross-validated and their
-    mean test score is their fitness, maximized. Use it like ``RandomizedSearchCV``.
+    mean test score is their fitness, maximized. Use it like ``RandomizedSearchCV``:
+    ``GASearchCV(estimator, space, n_iter=30)`` cross-validates exactly 30 distinct
+    parameter sets.
+
+    The GA is tuned for the small budgets of hyperparameter searches (tens to hundreds of
+    fits, where every fit counts): its first generation is a Latin hypercube, so every
+    integer and category gets its share of the first rows, instead of uniform random rows;
+    an offspring that would repeat a parameter set already proposed is moved to a new one
+    before it is fitted, so no generation is wasted on cache hits and ``n_iter`` is spent in
+    full; and mutation moves more genes, further (polynomial, eta 5, per-gene rate
+    ``min(0.5, 3 / n_params)``), because offspring one small step away from their parent
+    often give the same model (a tree's ``max_depth`` beyond its depth, ``max_features`` in
+    the same integer bin). With these, the median best CV score over 30 seeds was at least
+    ``RandomizedSearchCV``'s at 30, 60 and 100 fits on digits, wine and breast cancer
+    (decision tree, k-NN, SVC) in all but two of 24 cases, and there within one test sample
+    of it (``docs/ml.md`` has the table; the GA's defaults lost 4 of 24 and were worse in
+    mean). A larger first generation (half of ``n_iter``) and a surrogate model screening
+    the offspring were measured and not kept.
 
     Parameters
     ----------
@@ -191,9 +222,12 @@ class GASearchCV(BaseSearchCV):
         (``randint`` -> Integer, ``uniform`` -> Real, ``loguniform`` -> log-scaled Real,
         other bounded ones -> their support). See :func:`genepool.ml.to_space`.
     population_size : int, default 10
-        Candidates per generation (the swarm size with ``optimizer="pso"``).
-    generations : int, default 10
-        Generations at most (the first is the random initial population).
+        Candidates per generation (the swarm size with ``optimizer="pso"``); the first
+        generation has at most ``n_iter``.
+    generations : int, optional
+        Generations at most (the first is the initial population). Default: with ``n_iter``,
+        as many as it takes to spend it (the search also ends after 3 generations that bring
+        no new candidate: an exhausted space); without, 10.
     n_iter : int, optional
         At most this many distinct parameter sets are cross-validated (``n_iter * n_splits_``
         fits, plus the refit), like ``RandomizedSearchCV``'s ``n_iter``; the search stops
@@ -206,7 +240,9 @@ class GASearchCV(BaseSearchCV):
     optimizer : {"ga", "pso"}, default "ga"
         ``genepool.GA`` or ``genepool.PSO`` on the encoded space.
     optimizer_options : dict, optional
-        Keyword arguments of the optimizer (e.g. ``{"mutation": "gaussian"}``).
+        Keyword arguments of the optimizer (e.g. ``{"mutation": "gaussian"}``); they replace
+        the search's GA defaults above. ``"initial"``: ``"lhs"`` (default) or ``"random"``
+        (uniform rows) for the first generation of the GA.
     executor : {"serial", "processes", "threads", "dask"}, address or distributed.Client
         Where the (candidate x fold) fits of a generation run: here, in ``workers`` local
         processes (joblib's loky, the pool sized by ``memory_limit`` like genepool's process
@@ -217,7 +253,8 @@ class GASearchCV(BaseSearchCV):
         Memory budget of the run (``"2GB"``): bounds the fitness cache and the number of
         worker processes; see :func:`genepool.maximize`.
     cache : bool, size or FitnessCache, default True
-        The exact fitness cache (``False`` refits duplicates, e.g. for a noisy ``cv``).
+        The exact fitness cache (``False`` refits duplicates, e.g. for a noisy ``cv``, and
+        lets the GA propose them again).
     seed : int, optional
         Seed of the optimizer: the same seed gives the same ``best_params_`` and
         ``cv_results_`` (up to times) for a deterministic estimator and ``cv``.
@@ -258,7 +295,7 @@ class GASearchCV(BaseSearchCV):
         param_space: Any,
         *,
         population_size: int = 10,
-        generations: int = 10,
+        generations: int | None = None,
         n_iter: int | None = None,
         scoring: Any = None,
         cv: Any = 5,
@@ -302,7 +339,8 @@ class GASearchCV(BaseSearchCV):
     def _check_search(self) -> tuple[Space, dict[str, list[Any]]]:
         """Validate the genepool arguments and the space (before any fit): ConfigError."""
         check_int("population_size", self.population_size, minimum=2)
-        check_int("generations", self.generations, minimum=1)
+        if self.generations is not None:
+            check_int("generations", self.generations, minimum=1)
         if self.n_iter is not None:
             check_int("n_iter", self.n_iter, minimum=1)
         if self.workers is not None:
@@ -355,11 +393,35 @@ class GASearchCV(BaseSearchCV):
             f"(one of {list(self.scoring)}), got refit={self.refit!r}"
         )
 
+    def _first_generation(self) -> int:
+        """Candidates of the first generation: ``population_size``, at most ``n_iter``."""
+        if self.n_iter is None:
+            return self.population_size
+        return max(2, min(self.population_size, self.n_iter))
+
     def _make_optimizer(self, space: Space) -> Any:
         options = dict(self.optimizer_options or {})
+        n = self._first_generation()
         if self.optimizer == "pso":
-            return PSO(space, self.population_size, seed=self.seed, **options)
-        return GA(space, self.population_size, seed=self.seed, **options)
+            return PSO(space, n, seed=self.seed, **options)
+        initial = options.pop("initial", "lhs")
+        if initial not in INITIAL:
+            raise ConfigError(
+                f"optimizer_options['initial'] must be one of {list(INITIAL)}, got {initial!r}"
+            )
+        options = {**search_defaults(space.dims), **options}
+        return SearchGA(
+            space, n, initial=initial, dedupe=self.cache is not False, seed=self.seed, **options
+        )
+
+    def _generations(self) -> int:
+        """The generation cap of the run: ``generations``; with ``generations=None``, 10
+        without ``n_iter``, else a bound that the ``n_iter`` budget or a stall reaches first."""
+        if self.generations is not None:
+            return int(self.generations)
+        if self.n_iter is None:
+            return DEFAULT_GENERATIONS
+        return (STALL + 1) * self.n_iter + STALL
 
     # -- search ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None, **params: Any) -> GASearchCV:
@@ -404,7 +466,7 @@ class GASearchCV(BaseSearchCV):
         return maximize(
             problem,
             self._make_optimizer(space),
-            generations=self.generations,
+            generations=self._generations(),
             memory_limit=self.memory_limit,
             # one call to scikit-learn per generation: the (candidate x fold) fits are
             # parallel there, and a candidate's working memory is one model fit.
