@@ -13,6 +13,7 @@ import numpy as np
 
 from ..algorithms.ga import GA, GAState
 from ..errors import ConfigError
+from ..evaluation.cache import keyed_batch
 from ..space import REAL, Space
 
 __all__ = ["INITIAL", "SearchGA", "keys_of", "search_defaults", "space_filling"]
@@ -45,11 +46,10 @@ def search_defaults(dims: int) -> dict[str, Any]:
 
 
 def keys_of(space: Space, X: np.ndarray) -> np.ndarray:
-    """Decoded identity of each row, shape ``(n, d)``: the index of discrete genes and the
-    value of real ones (as the fitness cache keys them), so equal rows are equal parameters."""
-    X = np.asarray(X, dtype=np.float64)
-    index = np.clip(np.floor(X + 0.5), space.lower + 0.5, space.upper - 0.5)
-    return np.where(space.kinds != REAL, index, X)
+    """Decoded identity of each row, shape ``(n, d)``: the fitness cache's own exact keys
+    (discrete genes by index, reals by value), so equal rows are equal parameter sets and a
+    repeat here is exactly a cache hit there."""
+    return keyed_batch(space, np.asarray(X)).keys()
 
 
 def space_filling(space: Space, n: int, rng: np.random.Generator, method: str) -> np.ndarray:
