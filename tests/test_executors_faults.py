@@ -177,7 +177,11 @@ def test_keyboard_interrupt_in_the_run_stops_the_workers():
 
 CHILD = textwrap.dedent(
     """
-    import sys, time, psutil, genepool as gp
+    import signal, sys, time, psutil, genepool as gp
+
+    # A foreground program in a terminal: Python's Ctrl-C handler. (Started from a background
+    # job, e.g. `pytest &` in a script, SIGINT arrives ignored and Python keeps it ignored.)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def slow(X):
         time.sleep(0.02 * len(X))
