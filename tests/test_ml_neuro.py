@@ -1,8 +1,15 @@
-"""genepool.ml.NeuralNetProblem: batched forward pass vs a naive loop, fitness, digits."""
+"""genepool.ml.NeuralNetProblem: batched forward pass vs a naive loop, fitness, digits.
+
+Both backends (numpy, torch) are checked against the same per-sample loop; the torch cases
+skip only where PyTorch is not installed (``.[test]`` installs it), the CUDA ones where torch
+sees no GPU.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import pickle
 
 import numpy as np
 import psutil
@@ -17,7 +24,31 @@ from sklearn.model_selection import train_test_split
 
 import genepool as gp
 from genepool.errors import ConfigError, DataError
+from genepool.evaluation import ProcessExecutor
 from genepool.ml import NeuralNetProblem
+from genepool.ml import neuro as neuro_module
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch not installed")
+
+
+def _has_cuda() -> bool:
+    if not HAS_TORCH:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+BACKENDS = [
+    pytest.param(("numpy", None), id="numpy"),
+    pytest.param(("torch", None), id="torch-cpu", marks=needs_torch),
+    pytest.param(
+        ("torch", "cuda"),
+        id="torch-cuda",
+        marks=pytest.mark.skipif(not _has_cuda(), reason="no CUDA device"),
+    ),
+]
 
 
 def naive_logits(w, X, sizes, activation):
@@ -47,14 +78,18 @@ def naive_cross_entropy(z, y):
     return -logp[np.arange(len(y)), y].mean()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("hidden", [(), (5,), (4, 3)])
-def test_batched_forward_matches_naive_loop(activation, hidden):
+def test_batched_forward_matches_naive_loop(activation, hidden, backend):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(7, 3))
     y = rng.integers(0, 3, size=7)
     y[:3] = [0, 1, 2]
-    p = NeuralNetProblem(X, y, hidden=hidden, activation=activation, dtype=np.float64)
+    backend, device = backend
+    kw = {"activation": activation, "dtype": np.float64, "backend": backend, "device": device}
+    p = NeuralNetProblem(X, y, hidden=hidden, **kw)
+    assert (p.backend, p.device.split(":")[0]) == (backend, device or "cpu")
     W = rng.uniform(-2, 2, size=(6, p.n_weights))
     z = p.logits(W)
     assert z.shape == (6, 7, 3)
@@ -65,23 +100,130 @@ def test_batched_forward_matches_naive_loop(activation, hidden):
         naive_cross_entropy(naive_logits(W[k], X, p.layer_sizes, activation), y) for k in range(6)
     ]
     np.testing.assert_allclose(ce, expected, rtol=1e-10)
-    acc = NeuralNetProblem(
-        X, y, hidden=hidden, activation=activation, fitness="accuracy", dtype=np.float64
-    ).evaluate(W)
+    acc = NeuralNetProblem(X, y, hidden=hidden, fitness="accuracy", **kw).evaluate(W)
     np.testing.assert_allclose(acc, [(z[k].argmax(1) == y).mean() for k in range(6)])
+    # held-out inputs go through the same forward pass
+    X2 = rng.normal(size=(4, 3))
+    np.testing.assert_allclose(
+        p.logits(W[0], X2)[0], naive_logits(W[0], X2, p.layer_sizes, activation)
+    )
 
 
-def test_float32_close_to_float64_and_chunking_invariant():
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("hidden", [(), (8,)])
+def test_float32_close_to_float64_and_chunking_invariant(backend, hidden):
+    backend, device = backend
     rng = np.random.default_rng(2)
     X = rng.normal(size=(50, 4))
     y = rng.integers(0, 2, size=50)
-    p64 = NeuralNetProblem(X, y, hidden=(8,), dtype=np.float64)
-    p32 = NeuralNetProblem(X, y, hidden=(8,))
+    kw = {"hidden": hidden, "backend": backend, "device": device}
+    p64 = NeuralNetProblem(X, y, dtype=np.float64, **kw)
+    p32 = NeuralNetProblem(X, y, **kw)
     W = p64.space.sample(20, rng)
     np.testing.assert_allclose(p32.evaluate(W), p64.evaluate(W), rtol=1e-4)
     whole = p64.evaluate(W)
     parts = np.concatenate([p64.evaluate(W[i : i + 3]) for i in range(0, 20, 3)])
     np.testing.assert_allclose(parts, whole, rtol=1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("fitness", ["cross_entropy", "accuracy"])
+@pytest.mark.parametrize("hidden", [(), (16,), (8, 4)])
+def test_torch_and_numpy_backends_agree(fitness, hidden):
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    kw = {"hidden": hidden, "fitness": fitness, "activation": "relu"}
+    pn = NeuralNetProblem(X, y, backend="numpy", **kw)
+    pt = NeuralNetProblem(X, y, backend="torch", **kw)
+    W = pn.space.sample(64, np.random.default_rng(3))
+    fn, ft = pn.evaluate(W), pt.evaluate(W)
+    assert fn.dtype == ft.dtype == np.float64 and ft.shape == (64,)
+    if fitness == "accuracy":
+        # float32 rounding may flip a near-tie argmax: at most a sample or two per network
+        assert np.abs(fn - ft).max() <= 2 / len(y)
+    else:
+        np.testing.assert_allclose(ft, fn, rtol=1e-5)
+    np.testing.assert_allclose(pt.logits(W[:2]), pn.logits(W[:2]), rtol=1e-4, atol=1e-4)
+
+
+def test_backend_auto_follows_torch_being_installed(monkeypatch):
+    X, y = np.zeros((4, 2)), [0, 1, 0, 1]
+    assert NeuralNetProblem(X, y, backend="numpy").backend == "numpy"
+    assert NeuralNetProblem(X, y).backend == ("torch" if HAS_TORCH else "numpy")
+    monkeypatch.setattr(neuro_module, "torch_installed", lambda: False)
+    p = NeuralNetProblem(X, y)
+    assert (p.backend, p.device) == ("numpy", "cpu")
+    with pytest.raises(ConfigError, match="needs PyTorch.*genepool\\[torch\\]"):
+        NeuralNetProblem(X, y, backend="torch")
+    with pytest.raises(ConfigError, match="needs PyTorch"):
+        NeuralNetProblem(X, y, device="cuda")
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"backend": "jax"}, "backend must be one of"),
+        ({"backend": "numpy", "device": "cuda"}, "needs backend='torch'"),
+        pytest.param({"backend": "torch", "device": "tpu!"}, "device must be", marks=needs_torch),
+        pytest.param(
+            {"backend": "torch", "device": "cuda"},
+            "no CUDA device",
+            marks=pytest.mark.skipif(
+                not HAS_TORCH or _has_cuda(), reason="needs torch on a machine without CUDA"
+            ),
+        ),
+    ],
+)
+def test_bad_backend_or_device(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        NeuralNetProblem(np.zeros((4, 2)), [0, 1, 0, 1], **kw)
+
+
+@needs_torch
+def test_torch_problem_pickles_without_its_tensors_and_shares_training_data():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(30, 5)), rng.integers(0, 3, size=30)
+    p = NeuralNetProblem(X, y, hidden=(4,), backend="torch")
+    W = p.space.sample(5, rng)
+    expected = p.evaluate(W)
+    assert p._tensors is not None
+    assert p._tensors[0].data_ptr() == p.X.ctypes.data  # the CPU tensor is the array, no copy
+    clone = pickle.loads(pickle.dumps(p))
+    assert clone._tensors is None
+    np.testing.assert_array_equal(clone.evaluate(W), expected)
+    assert p.shared_config()["backend"] == "torch"
+    rebuilt = NeuralNetProblem.from_shared(p.shared_arrays(), p.shared_config())
+    np.testing.assert_array_equal(rebuilt.evaluate(W), expected)
+
+
+@needs_torch
+def test_torch_backend_through_process_workers_matches_serial():
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(200, 6)), rng.integers(0, 3, size=200)
+    p = NeuralNetProblem(X, y, hidden=(8,), backend="torch")
+    W = p.space.sample(40, rng)
+    serial = gp.Evaluator(p, cache=False).evaluate(W)
+    ex = ProcessExecutor(workers=2, min_seconds=0)  # ships every chunk, however cheap
+    try:
+        pooled = gp.Evaluator(p, cache=False, chunk_size=10, executor=ex).evaluate(W)
+        assert "shared memory" in ex.plan_note  # the workers rebuilt it from shared_config
+    finally:
+        ex.close()
+    np.testing.assert_array_equal(pooled, serial)
+
+
+@needs_torch
+def test_set_threads_caps_torch_threads_once_torch_is_loaded():
+    import torch
+
+    from genepool.evaluation._pool import set_threads
+
+    before = torch.get_num_threads()
+    try:
+        set_threads(1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_layout_labels_and_bytes():
@@ -162,3 +304,15 @@ def test_digits_reaches_90_percent_held_out():
     res = p.solve(gp.GA(p.space, 100, seed=0, **GA_OPTIONS), generations=300, time_limit=300)
     # measured 0.927 held-out, 0.940 train (seed 0, 31 s on a shared 2-core machine)
     assert p.holdout_accuracy(res, Xte, yte) >= 0.90
+
+
+@needs_torch
+def test_budget_error_on_torch_points_to_the_numpy_backend():
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(500, 8)), rng.integers(0, 3, size=500)
+    p = NeuralNetProblem(X, y, hidden=(8,), backend="torch")
+    assert NeuralNetProblem(X, y, backend="numpy").memory_hint() is None
+    limit = psutil.Process().memory_info().rss - 20 * 2**20  # torch is already over it
+    ev = gp.Evaluator(p, memory_limit=limit, cache=False)
+    with pytest.raises(gp.errors.MemoryBudgetExceeded, match="backend='numpy' is much lighter"):
+        ev.evaluate(p.space.sample(50, rng))

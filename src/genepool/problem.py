@@ -60,6 +60,13 @@ class Problem:
     def warm_up(self) -> None:
         """Called once in each worker before its first chunk (e.g. to load numba kernels)."""
 
+    def memory_hint(self) -> str | None:
+        """A problem-specific way out, added to :class:`~genepool.errors.MemoryBudgetExceeded`.
+
+        ``None`` (the default) adds nothing.
+        """
+        return None
+
 
 class FunctionProblem(Problem):
     """A vectorized callable ``f(X) -> y`` on a space."""

@@ -50,8 +50,8 @@ class ProblemPlugin(WorkerPlugin):  # type: ignore[misc]
         self.problem: Any = None
 
     def setup(self, worker: Any) -> None:
-        set_threads(self.threads)
         self.problem = self.payload.build()
+        set_threads(self.threads)
         if hasattr(self.problem, "warm_up"):
             self.problem.warm_up()
 

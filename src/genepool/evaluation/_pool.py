@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 import weakref
@@ -61,7 +62,11 @@ def _reset_peak() -> bool:
 
 
 def set_threads(threads: int | None) -> None:
-    """Cap numba's threads in this thread of this process (processes x threads <= cores)."""
+    """Cap numba's threads in this thread of this process (processes x threads <= cores).
+
+    Torch's intra-op threads are capped too when the problem has loaded torch (call this after
+    building the problem); its count is per process.
+    """
     if not threads:
         return
     try:
@@ -70,14 +75,17 @@ def set_threads(threads: int | None) -> None:
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     except Exception:  # pragma: no cover - numba missing or layer not started
         pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(max(1, threads))
 
 
 def worker_main(conn: Connection, payload: ProblemPayload, threads: int | None) -> None:
     """Entry point of a worker process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        set_threads(threads)
         problem = payload.build()
+        set_threads(threads)
         if hasattr(problem, "warm_up"):
             problem.warm_up()
         conn.send(("ready", os.getpid(), _vm("VmRSS:")))

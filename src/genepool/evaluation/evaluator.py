@@ -328,7 +328,8 @@ class Evaluator(OutcomeReader):
             self._bpc = max(observed, 0.75 * self._bpc)
         level = self.monitor.level(peak)
         if level == "over" and size <= 1:  # one candidate at a time is already too much
-            raise self.monitor.budget_exceeded(self.generation, self.usage(), rss=peak)
+            hint = self.problem.memory_hint() if hasattr(self.problem, "memory_hint") else None
+            raise self.monitor.budget_exceeded(self.generation, self.usage(), rss=peak, hint=hint)
         if level in ("act", "over"):
             self._calm = 0
             if size > 1:

@@ -298,11 +298,16 @@ class MemoryMonitor:
         self._alert(generation, kind, message, self.rss())
 
     def budget_exceeded(
-        self, generation: int, usage: dict[str, int], rss: int | None = None
+        self,
+        generation: int,
+        usage: dict[str, int],
+        rss: int | None = None,
+        hint: str | None = None,
     ) -> MemoryBudgetExceeded:
         """The error to raise when the limit is exceeded with nothing left to shrink.
 
-        ``rss`` is the offending (peak) figure; the current RSS when omitted.
+        ``rss`` is the offending (peak) figure; the current RSS when omitted. ``hint`` (the
+        problem's :meth:`~genepool.Problem.memory_hint`) ends the message.
         """
         rss = self.rss() if rss is None else rss
         parts = ", ".join(f"{k} {format_size(v)}" for k, v in usage.items())
@@ -314,7 +319,7 @@ class MemoryMonitor:
             f"baseline {format_size(self.start_rss)}; the fitness and the rest "
             f"{format_size(max(0, rss - accounted - self.start_rss))}. Raise memory_limit, "
             f"lower the population size, use float32 genes, or make the fitness use less "
-            f"memory per candidate."
+            f"memory per candidate." + (f" {hint}" if hint else "")
         )
         self._alert(generation, "budget_exceeded", msg, rss, level=logging.ERROR)
         return MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)

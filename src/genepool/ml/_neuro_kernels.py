@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["ACTIVATIONS", "forward", "layer_slices"]
+__all__ = ["ACTIVATIONS", "fitness", "forward", "layer_slices"]
 
 
 def _relu(a: np.ndarray) -> np.ndarray:
@@ -70,3 +70,17 @@ def forward(
         z += W[:, None, bs]
         h = z if i == len(slices) - 1 else act(z)
     return h
+
+
+def fitness(z: np.ndarray, y: np.ndarray, kind: str) -> np.ndarray:
+    """Per-network training accuracy or mean cross-entropy (float64, shape ``(c,)``).
+
+    ``z`` is the ``(c, m, k)`` logits (overwritten), ``y`` the ``(m,)`` class codes.
+    """
+    if kind == "accuracy":
+        return (z.argmax(axis=2) == y).mean(axis=1, dtype=np.float64)
+    # log-softmax of the true class: z_y - logsumexp(z), in place on z
+    z -= z.max(axis=2, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=2))
+    true = np.take_along_axis(z, y[None, :, None], axis=2)[..., 0]
+    return (lse - true).mean(axis=1, dtype=np.float64)
