@@ -5,16 +5,20 @@
    process whose RSS is polled from outside: best CV score, wall time, peak RSS, cache hits
    (GASearchCV), and the median best CV score per search over ``--seeds``.
    sklearn-genetic-opt is run too when installed.
-2. Neuroevolution: NeuralNetProblem (64-32-10 tanh MLP on digits' training split) evaluated
-   for population sizes 10^2 .. 10^4: networks per second and peak RSS (child processes).
+2. Neuroevolution: NeuralNetProblem (a 64-32-10 tanh MLP and the 64-10 linear softmax on
+   digits' training split) evaluated for population sizes 10^2 .. 10^4 on each backend (numpy;
+   torch on the CPU when installed; torch on CUDA with ``--cuda``): networks per second and
+   peak RSS (child processes).
 
 Run: python benchmarks/bench_ml.py [--quick] [--n-iter 40] [--seeds 3] [--skip-neuro]
+     [--skip-search] [--cuda] [--budget 1GB] [--out FILE]
 Writes benchmarks/results/bench_ml.json and prints a table. Fixed seeds.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -92,7 +96,14 @@ def child(cfg: dict) -> None:
         import genepool as gp
         from genepool.ml import NeuralNetProblem
 
-        p = NeuralNetProblem(X[:1347] / 16.0, y[:1347], hidden=(32,), activation="tanh")
+        p = NeuralNetProblem(
+            X[:1347] / 16.0,
+            y[:1347],
+            hidden=tuple(cfg["hidden"]),
+            activation="tanh",
+            backend=cfg["backend"],
+            device=cfg.get("device"),
+        )
         W = p.space.sample(cfg["population"], np.random.default_rng(0))
         ev = gp.Evaluator(p, memory_limit=cfg.get("memory_limit"), cache=False)
         ev.evaluate(W[: min(100, len(W))])  # warm-up
@@ -124,6 +135,19 @@ def main() -> None:
     ap.add_argument("--n-iter", type=int, default=40)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--skip-neuro", action="store_true", help="only the search comparison")
+    ap.add_argument("--skip-search", action="store_true", help="only the neuroevolution rows")
+    ap.add_argument("--cuda", action="store_true", help="also torch on the CUDA device")
+    ap.add_argument(
+        "--budget",
+        default="1GB",
+        help="memory_limit of the budgeted neuroevolution rows (default 1GB; torch's own "
+        "libraries take 180-860 MiB of it)",
+    )
+    ap.add_argument(
+        "--out",
+        default=str(Path(__file__).parent / "results" / "bench_ml.json"),
+        help="where the JSON goes (default benchmarks/results/bench_ml.json)",
+    )
     args = ap.parse_args()
     if args.child:
         child(json.loads(args.child))
@@ -134,7 +158,7 @@ def main() -> None:
     if dist_version("sklearn-genetic-opt"):
         searches.append("sklearn-genetic-opt")
     n_iter = 20 if quick else args.n_iter
-    for seed in range(1 if quick else args.seeds):
+    for seed in [] if args.skip_search else range(1 if quick else args.seeds):
         for search in searches:
             cfg = {
                 "kind": "search",
@@ -146,19 +170,35 @@ def main() -> None:
                 "seed": seed,
             }
             rows.append(run_polled(__file__, cfg, MARK, timeout=1200))
-    for pop in [] if args.skip_neuro else [100, 1000] if quick else [100, 1000, 10000]:
-        for limit in [None, "512MB"]:
-            cfg = {"kind": "neuro", "population": pop, "repeats": 3, "memory_limit": limit}
-            rows.append(run_polled(__file__, cfg, MARK, timeout=1200))
+    backends: list[tuple[str, str | None]] = [("numpy", None)]
+    if dist_version("torch"):
+        backends.append(("torch", None))
+        if args.cuda:
+            backends.append(("torch", "cuda"))
+    for hidden, (backend, device) in itertools.product([[32], []], backends):
+        for pop in [] if args.skip_neuro else [100, 1000] if quick else [100, 1000, 10000]:
+            for limit in [None, args.budget]:
+                cfg = {
+                    "kind": "neuro",
+                    "hidden": hidden,
+                    "backend": backend,
+                    "device": device,
+                    "population": pop,
+                    "repeats": 5,
+                    "memory_limit": limit,
+                }
+                rows.append(run_polled(__file__, cfg, MARK, timeout=1200))
     doc = {
         "benchmark": "bench_ml",
         "revision": git_revision(),
-        "versions": {d: dist_version(d) for d in ("numpy", "scikit-learn", "sklearn-genetic-opt")},
+        "versions": {
+            d: dist_version(d) for d in ("numpy", "scikit-learn", "sklearn-genetic-opt", "torch")
+        },
         "note": "shared 2-core machine with other jobs running: timings are noisy",
         "rows": rows,
         "median_best_score": _medians(rows),
     }
-    out = Path(__file__).parent / "results" / "bench_ml.json"
+    out = Path(args.out)
     out.write_text(json.dumps(doc, indent=1, default=str))
     print(
         f"{'search':22} {'seed':>4} {'cands':>5} {'best CV':>8} {'wall s':>7} "
@@ -178,13 +218,18 @@ def main() -> None:
     print(f"\nmedian best CV at {n_iter} candidates x 3 folds over {n_seeds} seed(s):")
     for search, median in doc["median_best_score"].items():
         print(f"  {search:22} {median:.4f}")
-    print(f"\n{'networks':>8} {'budget':>7} {'net/s':>9} {'peak RSS MiB':>12} chunks")
+    print(
+        f"\n{'layers':>9} {'backend':>10} {'networks':>8} {'budget':>7} {'net/s':>9} "
+        f"{'peak RSS MiB':>12} chunks"
+    )
     for r in rows:
         c = r["config"]
         if c["kind"] != "neuro":
             continue
+        layers = "-".join(str(v) for v in [64, *c["hidden"], 10])
+        backend = c["backend"] + (f"/{c['device']}" if c["device"] else "")
         print(
-            f"{c['population']:8d} {c['memory_limit']!s:>7} "
+            f"{layers:>9} {backend:>10} {c['population']:8d} {c['memory_limit']!s:>7} "
             f"{r.get('networks_per_s', float('nan')):9.0f} "
             f"{r['peak_rss_outside'] / 2**20:12.0f} {r.get('chunk_sizes')}"
             + (f"  ERROR {r['error']}" if "error" in r else "")
