@@ -6,6 +6,7 @@ numpy; ``--backend numpy|torch`` forces one and ``--device cuda`` runs on a GPU.
 training cross-entropy; the held-out accuracy is reported.
 
 Run: python examples/07_neuroevolution_digits.py [--backend auto] [--device cpu]
+     [--memory-limit 2GB]
 """
 
 import argparse
@@ -20,6 +21,8 @@ from genepool.ml import NeuralNetProblem
 ap = argparse.ArgumentParser()
 ap.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
 ap.add_argument("--device", default=None, help="torch device, e.g. cuda")
+# torch's libraries alone take 180-860 MiB of a process (a CUDA context ~350 MiB more)
+ap.add_argument("--memory-limit", default="2GB", help="the memory budget (default 2GB)")
 args = ap.parse_args()
 
 X, y = load_digits(return_X_y=True)
@@ -36,7 +39,7 @@ optimizer = gp.GA(
     seed=0,
 )
 t0 = time.perf_counter()
-result = problem.solve(optimizer, generations=300, memory_limit="1GB")
+result = problem.solve(optimizer, generations=300, memory_limit=args.memory_limit)
 seconds = time.perf_counter() - t0
 print(
     f"best network: training cross-entropy {result.best_fitness:.3f}, "

@@ -318,3 +318,6 @@ def test_budget_error_on_torch_points_to_the_numpy_backend():
     ev = gp.Evaluator(p, memory_limit=limit, cache=False)
     with pytest.raises(gp.errors.MemoryBudgetExceeded, match="backend='numpy' is much lighter"):
         ev.evaluate(p.space.sample(50, rng))
+    # a run refuses such a budget before it starts, with the same advice
+    with pytest.raises(ConfigError, match="too small.*backend='numpy' is much lighter"):
+        p.solve(gp.GA(p.space, 20, seed=0), generations=2, memory_limit=limit)

@@ -318,7 +318,8 @@ def _run(
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
     checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
-    _check_budget_fits(monitor, optimizer)
+    hint = problem.memory_hint() if callable(getattr(problem, "memory_hint", None)) else None
+    _check_budget_fits(monitor, optimizer, hint)
     if cache is None and not optimizer.cache_by_default:
         cache = False
         log.info(
@@ -459,8 +460,13 @@ def _run(
     )
 
 
-def _check_budget_fits(monitor: MemoryMonitor, optimizer: Optimizer) -> None:
-    """Refuse a budget that the process plus the optimizer alone already exceed."""
+def _check_budget_fits(
+    monitor: MemoryMonitor, optimizer: Optimizer, hint: str | None = None
+) -> None:
+    """Refuse a budget that the process plus the optimizer alone already exceed.
+
+    ``hint`` (the problem's :meth:`~genepool.Problem.memory_hint`) ends the message.
+    """
     from .memory._size import format_size
 
     footprint = optimizer.memory_footprint()
@@ -474,7 +480,7 @@ def _check_budget_fits(monitor: MemoryMonitor, optimizer: Optimizer) -> None:
             f"{format_size(monitor.start_rss)} and {type(optimizer).__name__} needs about "
             f"{format_size(footprint)} for its populations, leaving no room under "
             f"{monitor.act_at:.0%} of the budget to evaluate. Raise memory_limit, lower the "
-            f"population size, or use dtype=np.float32."
+            f"population size, or use dtype=np.float32." + (f" {hint}" if hint else "")
         )
 
 
