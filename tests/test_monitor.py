@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -18,47 +19,59 @@ BOX = gp.Space.box(-1.0, 1.0, 5)
 MiB = 2**20
 
 
-LEAKY_RUN = """
-import json, warnings
+def _leak_run(fitness_code: str, generations: int) -> dict:
+    """Minimize ``fitness`` (defined by ``fitness_code``) in a fresh interpreter: leak report.
+
+    In a fresh interpreter: in a long test session, freed heap pages (and glibc's raised mmap
+    threshold) can absorb the first leaked blocks without any growth of RSS.
+    """
+    script = (
+        "import json, warnings\nimport genepool as gp\n"
+        "from genepool.errors import MemoryLeakWarning\n"
+        + textwrap.dedent(fitness_code)
+        + textwrap.dedent(
+            f"""
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                res = gp.minimize(fitness, gp.GA(gp.Space.box(-1.0, 1.0, 5), 10, seed=0),
+                                  generations={generations}, cache=False, progress=False)
+            warned = [w for w in caught if issubclass(w.category, MemoryLeakWarning)]
+            print(json.dumps({{
+                "warned": [str(w.message) for w in warned],
+                "leak_detected": res.memory.leak_detected,
+                "leaks": [a for a in res.memory.alerts if a["kind"] == "leak"],
+                "rss": res.memory.sample_array["rss"].tolist(),
+            }}))
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+LEAKY = """
 import numpy as np
-import genepool as gp
-from genepool.errors import MemoryLeakWarning
 
 kept = []
 
-def leaky(X):
+def fitness(X):
     kept.append(np.ones(10 * 2**20 // 8))  # 10 MiB that are never released
     return gp.problems.sphere(X)
-
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    res = gp.minimize(leaky, gp.GA(gp.Space.box(-1.0, 1.0, 5), 10, seed=0), generations=12,
-                      cache=False, progress=False)
-print(json.dumps({
-    "warned": [str(w.message) for w in caught if issubclass(w.category, MemoryLeakWarning)],
-    "leak_detected": res.memory.leak_detected,
-    "leaks": [a for a in res.memory.alerts if a["kind"] == "leak"],
-}))
 """
 
 
 def test_leak_is_detected_within_10_generations():
-    # In a fresh interpreter: in a long test session, freed heap pages (and glibc's raised
-    # mmap threshold) can absorb the first leaked blocks without any growth of RSS.
-    out = subprocess.run(
-        [sys.executable, "-c", LEAKY_RUN], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    doc = _leak_run(LEAKY, generations=12)
     assert len(doc["warned"]) == 1 and "possible memory leak" in doc["warned"][0]
     assert doc["leak_detected"]
     assert len(doc["leaks"]) == 1 and doc["leaks"][0]["generation"] <= 10
 
 
-CREEPING_RUN = """
-import ctypes, json, warnings
-import genepool as gp
-from genepool.errors import MemoryLeakWarning
+CREEPING = """
+import ctypes
 
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
@@ -68,7 +81,7 @@ libc.mallopt(-1, 2**30)  # M_TRIM_THRESHOLD: keep freed heap memory, never trim 
 libc.mallopt(-3, 2**25)  # M_MMAP_THRESHOLD: blocks up to 32 MiB come from the heap
 calls = [0]
 
-def creeping(X):
+def fitness(X):
     # a block 2 MiB larger at every call, touched and freed: RSS grows by 2 MiB per
     # generation, all of it free heap memory that malloc_trim gives back
     calls[0] += 1
@@ -77,16 +90,6 @@ def creeping(X):
     ctypes.memset(block, 1, size)
     libc.free(block)
     return gp.problems.sphere(X)
-
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    res = gp.minimize(creeping, gp.GA(gp.Space.box(-1.0, 1.0, 5), 10, seed=0), generations=14,
-                      cache=False, progress=False)
-print(json.dumps({
-    "warned": [str(w.message) for w in caught if issubclass(w.category, MemoryLeakWarning)],
-    "leaks": [a for a in res.memory.alerts if a["kind"] == "leak"],
-    "rss": res.memory.sample_array["rss"].tolist(),
-}))
 """
 
 
@@ -96,11 +99,7 @@ print(json.dumps({
 def test_free_memory_the_allocator_keeps_is_not_called_a_leak():
     # Threaded allocators (torch's CPU kernels) creep up like this; before the detector
     # confirmed with malloc_trim, this run was reported as a 2 MiB-per-generation leak.
-    out = subprocess.run(
-        [sys.executable, "-c", CREEPING_RUN], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    doc = _leak_run(CREEPING, generations=14)
     rss = np.asarray(doc["rss"]) / MiB
     assert rss[-1] - rss[2] > 15  # it does look like a leak: +2 MiB every generation
     assert doc["warned"] == [] and doc["leaks"] == []
