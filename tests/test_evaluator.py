@@ -236,3 +236,36 @@ def test_bad_arguments(kw, fragment):
 def test_evaluator_needs_a_space():
     with pytest.raises(ConfigError, match="needs a space"):
         gp.Evaluator(gp.problems.sphere)
+
+
+def test_a_budget_that_leaves_room_for_few_candidates_is_said_once(caplog):
+    class Heavy(gp.Problem):
+        space = BOX
+
+        def evaluate(self, X):
+            return gp.problems.sphere(X)
+
+        def bytes_per_candidate(self):
+            return 40 * 2**20
+
+        def memory_hint(self):
+            return "Try the light backend."
+
+    import psutil
+
+    rss = psutil.Process().memory_info().rss
+    limit = int((rss + 100 * 2**20) / 0.8)  # ~100 MiB of room under the 80% aim: 2 candidates
+    ev = gp.Evaluator(Heavy(), memory_limit=limit, cache=False)
+    assert "room under 80%" in str(ev.plan(50)) and ev.small_chunk_note is None  # plan is quiet
+    X = BOX.sample(50, np.random.default_rng(0))
+    with caplog.at_level("WARNING", logger="genepool.evaluation"):
+        ev.evaluate(X)
+        ev.evaluate(X)
+    notes = [r.getMessage() for r in caplog.records if "room for only" in r.getMessage()]
+    assert len(notes) == 1 and notes[0] == ev.small_chunk_note
+    assert "candidate(s) per chunk" in notes[0] and notes[0].endswith("Try the light backend.")
+    assert max(ev.chunk_sizes) < 16
+    # a roomy budget says nothing
+    roomy = gp.Evaluator(Heavy(), memory_limit="64GB", cache=False)
+    roomy.evaluate(X)
+    assert roomy.small_chunk_note is None

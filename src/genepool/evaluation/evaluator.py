@@ -33,6 +33,7 @@ __all__ = ["ChunkPlan", "Evaluator"]
 log = logging.getLogger("genepool.evaluation")
 
 PROBE_CHUNK = 32  # rows evaluated first to calibrate memory when no estimate is known
+SMALL_CHUNK = 16  # a budget that leaves room for fewer candidates per chunk is said once
 AUTO_CACHE_WARMUP = 3  # generations before an automatic cache may decide it does not pay
 DEFAULT_CACHE_BYTES = 256 * 2**20
 PARENT_SHARE = 0.1  # with worker processes: share of the budget kept for the parent ...
@@ -192,6 +193,7 @@ class Evaluator(OutcomeReader):
         self._calibrated = False
         self._cap: int | None = None  # ceiling after pressure (halvings), relaxed when calm
         self._calm = 0
+        self.small_chunk_note: str | None = None
         self.chunk_sizes: Counter[int] = Counter()
         self.n_requested = self.n_evaluated = self.n_duplicates = self.n_errors = 0
         self.first_error: str | None = None
@@ -310,10 +312,25 @@ class Evaluator(OutcomeReader):
             f"room under {aim:.0%} of the budget: "
             f"{format_size(max(room, 0))} / {format_size(self._bpc)} per candidate"
         )
+        small = size < min(SMALL_CHUNK, remaining)
+        if small and reasons is None and self.small_chunk_note is None:  # evaluating, not plan()
+            self._note_small_chunks(size, rss, aim)
         if self._cap is not None and size > self._cap:
             size = self._cap
             why.append(f"capped at {self._cap} after memory pressure")
         return max(1, min(size, remaining))
+
+    def _note_small_chunks(self, size: int, rss: int, aim: float) -> None:
+        """Say once that the budget leaves room for only a few candidates at a time."""
+        assert self.memory_limit is not None and self._bpc is not None
+        hint = self.problem.memory_hint() if hasattr(self.problem, "memory_hint") else None
+        self.small_chunk_note = (
+            f"the memory budget leaves room for only {size} candidate(s) per chunk: the "
+            f"process holds {format_size(rss)} of {format_size(self.memory_limit)} (aiming at "
+            f"{aim:.0%}) and one candidate needs about {format_size(self._bpc)}, so evaluation "
+            f"will be slow; raise memory_limit for larger chunks." + (f" {hint}" if hint else "")
+        )
+        log.warning(self.small_chunk_note)
 
     def _after_chunk(self, size: int, rss_before: int, peak: int) -> None:
         """Learn from the measured peak of a chunk; shrink under pressure, grow when calm."""
