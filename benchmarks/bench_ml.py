@@ -141,7 +141,7 @@ def main() -> None:
         "--budget",
         default="1GB",
         help="memory_limit of the budgeted neuroevolution rows (default 1GB; torch's own "
-        "libraries take 180-860 MiB of it)",
+        "libraries take 180-550 MiB of it, a CUDA context ~350 MiB more)",
     )
     ap.add_argument(
         "--out",

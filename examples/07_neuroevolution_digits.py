@@ -21,7 +21,7 @@ from genepool.ml import NeuralNetProblem
 ap = argparse.ArgumentParser()
 ap.add_argument("--backend", default="auto", choices=["auto", "numpy", "torch"])
 ap.add_argument("--device", default=None, help="torch device, e.g. cuda")
-# torch's libraries alone take 180-860 MiB of a process (a CUDA context ~350 MiB more)
+# torch's libraries alone take 180-550 MiB of a process (a CUDA context ~350 MiB more)
 ap.add_argument("--memory-limit", default="2GB", help="the memory budget (default 2GB)")
 args = ap.parse_args()
 
