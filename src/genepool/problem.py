@@ -61,11 +61,18 @@ class Problem:
         """Called once in each worker before its first chunk (e.g. to load numba kernels)."""
 
     def memory_hint(self) -> str | None:
-        """A problem-specific way out, added to :class:`~genepool.errors.MemoryBudgetExceeded`.
+        """A problem-specific way out of a tight memory budget, or ``None`` (the default).
 
-        ``None`` (the default) adds nothing.
+        It ends :class:`~genepool.errors.MemoryBudgetExceeded`, the "memory_limit is too
+        small" :class:`~genepool.errors.ConfigError` and the evaluator's tight-budget warning.
         """
         return None
+
+
+def memory_hint_of(problem: Any) -> str | None:
+    """``problem.memory_hint()`` where the problem has one (a plain callable has none)."""
+    hint = getattr(problem, "memory_hint", None)
+    return hint() if callable(hint) else None
 
 
 class FunctionProblem(Problem):

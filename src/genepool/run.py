@@ -25,6 +25,7 @@ from .errors import ConfigError, check_int
 from .evaluation.evaluator import Evaluator
 from .memory.history import RingHistory, write_parquet_atomic
 from .memory.monitor import MemoryMonitor
+from .problem import memory_hint_of
 from .space import Space
 
 __all__ = ["Generation", "MemoryReport", "Result", "maximize", "minimize"]
@@ -318,8 +319,7 @@ def _run(
             raise ConfigError(f"run_dir {str(run_dir)!r} cannot be created: {exc}") from None
     checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
-    hint = problem.memory_hint() if callable(getattr(problem, "memory_hint", None)) else None
-    _check_budget_fits(monitor, optimizer, hint)
+    _check_budget_fits(monitor, optimizer, memory_hint_of(problem))
     if cache is None and not optimizer.cache_by_default:
         cache = False
         log.info(

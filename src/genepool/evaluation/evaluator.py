@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ConfigError, check_int
 from ..memory._size import format_size, parse_size
 from ..memory.monitor import MemoryMonitor
-from ..problem import Problem, as_problem
+from ..problem import Problem, as_problem, memory_hint_of
 from ..space import Space
 from ._dispatch import Dispatcher
 from ._outcomes import OutcomeReader, Placed
@@ -323,7 +323,7 @@ class Evaluator(OutcomeReader):
     def _note_small_chunks(self, size: int, rss: int, aim: float) -> None:
         """Say once that the budget leaves room for only a few candidates at a time."""
         assert self.memory_limit is not None and self._bpc is not None
-        hint = self.problem.memory_hint() if hasattr(self.problem, "memory_hint") else None
+        hint = memory_hint_of(self.problem)
         self.small_chunk_note = (
             f"the memory budget leaves room for only {size} candidate(s) per chunk: the "
             f"process holds {format_size(rss)} of {format_size(self.memory_limit)} (aiming at "
@@ -345,8 +345,9 @@ class Evaluator(OutcomeReader):
             self._bpc = max(observed, 0.75 * self._bpc)
         level = self.monitor.level(peak)
         if level == "over" and size <= 1:  # one candidate at a time is already too much
-            hint = self.problem.memory_hint() if hasattr(self.problem, "memory_hint") else None
-            raise self.monitor.budget_exceeded(self.generation, self.usage(), rss=peak, hint=hint)
+            raise self.monitor.budget_exceeded(
+                self.generation, self.usage(), rss=peak, hint=memory_hint_of(self.problem)
+            )
         if level in ("act", "over"):
             self._calm = 0
             if size > 1:
