@@ -201,13 +201,10 @@ class NeuralNetProblem(Problem):
         ``W`` is ``(n_networks, n_weights)`` (or one genome ``(n_weights,)``); ``X`` defaults
         to the training inputs.
         """
-        W = np.atleast_2d(np.asarray(W))
-        if W.shape[1] != self.n_weights:
-            raise ConfigError(f"W must have {self.n_weights} columns, got shape {W.shape}")
+        W = self._genomes(W)
         Xs = self.X if X is None else np.ascontiguousarray(X, dtype=self.dtype)
         if Xs.ndim != 2 or Xs.shape[1] != self.layer_sizes[0]:
             raise DataError(f"X must have shape (n, {self.layer_sizes[0]}), got {Xs.shape}")
-        W = W.astype(self.dtype, copy=False)
         if self.backend == "numpy":
             return _neuro_kernels.forward(W, Xs, self._slices, self.activation)
         import torch
@@ -227,14 +224,18 @@ class NeuralNetProblem(Problem):
 
         from . import _neuro_torch
 
-        W = np.atleast_2d(np.asarray(X))
-        if W.shape[1] != self.n_weights:
-            raise ConfigError(f"W must have {self.n_weights} columns, got shape {W.shape}")
+        W = self._genomes(X)
         with torch.inference_mode():
             Xt, yt = self._training_tensors()
-            Wt = self._tensor(W.astype(self.dtype, copy=False))
-            z = _neuro_torch.forward(Wt, Xt, self._slices, self.activation)
+            z = _neuro_torch.forward(self._tensor(W), Xt, self._slices, self.activation)
             return _neuro_torch.fitness(z, yt, self.fitness).cpu().numpy()
+
+    def _genomes(self, W: Any) -> np.ndarray:
+        """``W`` as a checked ``(n_networks, n_weights)`` array of the problem's dtype."""
+        W = np.atleast_2d(np.asarray(W))
+        if W.shape[1] != self.n_weights:
+            raise ConfigError(f"W must have {self.n_weights} columns, got shape {W.shape}")
+        return W.astype(self.dtype, copy=False)
 
     def warm_up(self) -> None:
         """Evaluate one network, so that the backend's one-off costs are paid now.
