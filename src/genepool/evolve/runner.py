@@ -620,7 +620,8 @@ def _walk_forward_summary(
         mins = "/".join(sorted({str(folds[i].get("min_trades")) for i in invalid_folds}))
         warnings = [
             f"{len(invalid_folds)} of {len(splits)} walk-forward folds found no valid strategy "
-            f"(most active in sample: {why}; --min-trades {mins}): their test segments are "
+            f"(most active in sample: {why}; --min-trades {mins}): "
+            f"{'their test segments are' if len(invalid_folds) > 1 else 'its test segment is'} "
             f"held in cash and left out of the verdict",
             ADVICE,
         ]
