@@ -205,7 +205,10 @@ def resume(
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
-    """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C)."""
+    """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C).
+
+    Exit codes as for evolve: 0 done, 2 error, 3 no valid strategy found, 130 interrupted.
+    """
     echo = (lambda _: None) if json_out else typer.echo
     outcome = resume_evolution(
         run_dir,

@@ -346,7 +346,10 @@ def _finish(
     if len(hof.X):
         top_X, top_f = hof.X, hof.fitness
     else:  # no strategy was ever valid: the closest to valid, the most active of the population
-        k = int(np.argmax(problem.metrics_array(ga.state.X)[:, METRICS.index("n_trades")]))
+        X = ga.state.X  # in chunks, like the run's evaluation, to stay within its memory
+        n = [problem.metrics_array(X[i : i + 10_000])[:, METRICS.index("n_trades")]
+             for i in range(0, len(X), 10_000)]  # fmt: skip
+        k = int(np.argmax(np.concatenate(n)))
         top_X, top_f = ga.state.X[k : k + 1], -ga.state.fitness[k : k + 1]
     is_m = problem.metrics(top_X)
     table = is_m[list(space.names)].copy()
