@@ -121,6 +121,7 @@ def test_walk_forward_with_one_invalid_fold(one_flat_segment, tmp_path, capsys):
     assert best["status"] == "complete" and best["warnings"]
     assert best["walk_forward"]["valid_folds"] == [0, 2]
     assert best["walk_forward"]["invalid_folds"] == [1]
+    assert best["walk_forward"]["fold_status"] == [f["status"] for f in folds]
     assert "2 walk-forward folds" in best["verdict"]["text"]
     wf = pd.read_parquet(out / "walk_forward.parquet")
     assert list(wf["status"]) == ["complete", "no valid strategy", "complete"]

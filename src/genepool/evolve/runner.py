@@ -616,7 +616,10 @@ def _walk_forward_summary(
         if src.exists():
             shutil.copyfile(src, out / name)
     valid_folds = [i for i, f in enumerate(folds) if f.get("valid", True)]
-    invalid_folds = [i for i in range(len(folds)) if i not in valid_folds]
+    # finished without one (an interrupted fold may still find one when resumed)
+    invalid_folds = [
+        i for i, f in enumerate(folds) if i not in valid_folds and f["status"] in FINISHED
+    ]
     warnings = []
     if invalid_folds:
         why = ", ".join(_fold_why(i, folds[i], config) for i in invalid_folds)
@@ -648,6 +651,7 @@ def _walk_forward_summary(
             "folds": len(splits),
             "done": len(folds),
             "mode": config.walk_forward_mode,
+            "fold_status": [f["status"] for f in folds],
             "valid_folds": valid_folds,
             "invalid_folds": invalid_folds,
         },
