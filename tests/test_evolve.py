@@ -156,7 +156,9 @@ def test_walk_forward(prices, tmp_path):
             == "complete"
         )
     best = json.loads((out / "best.json").read_text())
-    assert best["walk_forward"] == {"folds": 3, "done": 3, "mode": "anchored"}
+    assert best["walk_forward"] == {"folds": 3, "done": 3, "mode": "anchored",
+                                    "fold_status": ["complete"] * 3,
+                                    "valid_folds": [0, 1, 2], "invalid_folds": []}  # fmt: skip
     eq = pd.read_parquet(out / "equity.parquet")
     stitched = eq[eq["sample"] == "out"]
     assert len(stitched) == 4000 - 4000 // 4  # every test segment, one after the other

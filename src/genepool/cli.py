@@ -19,6 +19,7 @@ from .algorithms import GA
 from .errors import ConfigError, GenepoolError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve.report_data import write_run_report
+from .evolve.runner import EXIT_NO_VALID, NO_VALID
 from .evolve.single import backtest_one
 from .memory import format_size
 from .run import minimize
@@ -95,7 +96,10 @@ def evolve(
     fees: float | None = typer.Option(None, "--fees", help="Fees per order (0.001 = 0.1 %)."),
     slippage: float | None = typer.Option(None, "--slippage", help="Slippage per order."),
     min_trades: int | None = typer.Option(
-        None, "--min-trades", help="Fewer trades in sample is an invalid strategy."
+        None,
+        "--min-trades",
+        help="Fewer trades in sample is an invalid strategy (default: 2 per year of training "
+        "data, at most 1 per 20 bars, at least 3).",
     ),
     stops: bool | None = typer.Option(
         None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
@@ -138,7 +142,13 @@ def evolve(
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
-    """Evolve trading strategies on price data (or minimize a benchmark --problem)."""
+    """Evolve trading strategies on price data (or minimize a benchmark --problem).
+
+    Exit codes: 0 done (warnings, e.g. walk-forward folds without a valid strategy, go to
+    stderr); 2 usage or data error; 3 no valid strategy found (too few trades: lower
+    --min-trades, give more data or fewer --walk-forward folds; no verdict is given);
+    130 interrupted (continue with genepool resume).
+    """
     if problem is not None:
         if demo or data or config:
             raise ConfigError("--problem cannot be combined with --demo, --data or --config")
@@ -195,7 +205,10 @@ def resume(
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
 ) -> None:
-    """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C)."""
+    """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C).
+
+    Exit codes as for evolve: 0 done, 2 error, 3 no valid strategy found, 130 interrupted.
+    """
     echo = (lambda _: None) if json_out else typer.echo
     outcome = resume_evolution(
         run_dir,
@@ -242,18 +255,23 @@ def backtest(
 
 
 def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
+    from .evolve._files import _jsonable  # non-finite floats as "inf"/"nan", like best.json
+
     best = outcome.best
     if json_out:
         typer.echo(
             json.dumps(
-                {"run_dir": str(outcome.run_dir), "report": str(outcome.report), **best},
+                _jsonable(
+                    {"run_dir": str(outcome.run_dir), "report": str(outcome.report), **best}
+                ),
                 default=str,
             )
         )
     else:
         params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())
         ins, oos = best.get("in_sample") or {}, best.get("out_of_sample")
-        typer.echo(f"best {best['strategy']}: {params}")
+        invalid = "" if best.get("valid", True) else " (not valid)"
+        typer.echo(f"best {best['strategy']}{invalid}: {params}")
         line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
         line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
         typer.echo(line)
@@ -263,15 +281,20 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
             if oos.get("n_trades") is not None:
                 line += f", trades {_short(oos.get('n_trades'))}"
             typer.echo(line)
-        typer.echo(f"verdict: {best['verdict']['text']}")
+        verdict = best.get("verdict")
+        typer.echo(f"verdict: {verdict['text'] if verdict else best.get('verdict_reason')}")
         if outcome.report is not None:
             typer.echo(f"report: {outcome.report}")
+    for warning in best.get("warnings") or ():
+        print(f"genepool: warning: {warning}", file=sys.stderr)
     if outcome.status == "interrupted":
         print(
             f"genepool: interrupted; resume with: genepool resume {outcome.run_dir}",
             file=sys.stderr,
         )
         raise typer.Exit(130)
+    if outcome.status == NO_VALID:
+        raise typer.Exit(EXIT_NO_VALID)
 
 
 def _short(v: object) -> str:

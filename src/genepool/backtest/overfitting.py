@@ -722,6 +722,11 @@ def verdict(dsr: DeflatedSharpe, pbo: PBO | None = None, alpha: float = 0.05) ->
     Not significant: a Sharpe this high is expected from 4,210 tries on noise
     (deflated Sharpe 0.41 < 0.95). Overfitting is likely: the in-sample winner ranked at or
     below the out-of-sample median in 71% of 12,870 splits (PBO 0.71).
+
+    A best Sharpe at or below zero is never "a Sharpe this high":
+
+    >>> print(verdict(DeflatedSharpe(0.0, -0.02, 0.06, 4210, 0.001, 2000, 0.0, 3.0)))
+    Not significant: the best Sharpe ratio is not above zero (deflated Sharpe 0.00 < 0.95).
     """
     if not isinstance(dsr, DeflatedSharpe):
         raise ConfigError(f"dsr must be a DeflatedSharpe, got {type(dsr).__name__}")
@@ -733,7 +738,9 @@ def verdict(dsr: DeflatedSharpe, pbo: PBO | None = None, alpha: float = 0.05) ->
     level = 1.0 - alpha
     shown = f"deflated Sharpe {_versus(dsr.dsr, level)}"
     tries = f"{dsr.n_trials:,} tries" if dsr.n_trials > 1 else "a single try"
-    if dsr.significant(alpha):
+    if dsr.sr <= 0:  # nothing to explain away: "a Sharpe this high" would read as praise
+        text = f"Not significant: the best Sharpe ratio is not above zero ({shown})."
+    elif dsr.significant(alpha):
         text = (
             f"Significant: a Sharpe this high is unlikely to come from {tries} on noise ({shown})."
         )

@@ -30,8 +30,14 @@ WALK_FORWARD = "walk_forward.parquet"
 REPORT = "report.html"
 
 
+#: Non-finite floats in the JSON files, as strings: strict JSON has no NaN/inf, and None would
+#: lose the difference between "infinite" (a Sharpe without variance) and "undefined" (NaN).
+NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
 def _jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars to Python, NaN/inf to None, timestamps to ISO text."""
+    """Plain JSON values: numpy scalars to Python, NaN/inf to "nan"/"inf"/"-inf", timestamps to
+    ISO text (:func:`read_json` turns those strings back into floats)."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -41,7 +47,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, (pd.Timestamp, np.datetime64)):
         return pd.Timestamp(value).isoformat()
     return value
@@ -56,9 +62,20 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
         raise ConfigError(f"cannot write {path}: {exc}") from None
 
 
+def _decoded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _decoded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decoded(v) for v in value]
+    if isinstance(value, str) and value in NONFINITE:
+        return NONFINITE[value]
+    return value
+
+
 def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file written by :func:`write_json`, with "nan"/"inf"/"-inf" back as floats."""
     try:
-        return json.loads(path.read_text())
+        return _decoded(json.loads(path.read_text()))
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist; is this a genepool run directory?") from None
     except (OSError, ValueError) as exc:

@@ -3,18 +3,59 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ..backtest.strategies import family_names
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import parse_size
 
-__all__ = ["DEMO", "EvolveConfig", "load_toml"]
+__all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "load_toml"]
 
 WALK_FORWARD_MODES = ("rolling", "anchored")
+
+#: The default ``min_trades`` (see :func:`auto_min_trades`).
+MIN_TRADES_FLOOR = 3  # fewer trades than this is never a strategy one can judge
+MIN_TRADES_PER_YEAR = 2  # per year of training data
+MIN_BARS_PER_TRADE = 20  # never ask for more than one trade per 20 bars (monthly, weekly data)
+MIN_TRADES_RULE = (
+    f"auto: {MIN_TRADES_PER_YEAR} per year of training data, at most 1 per "
+    f"{MIN_BARS_PER_TRADE} bars, at least {MIN_TRADES_FLOOR}"
+)
+
+
+def auto_min_trades(index: pd.Index, bars_per_year: float | None = None) -> int:
+    """The default ``min_trades`` of a run: an expected-trades floor for its training bars.
+
+    ``max(3, min(ceil(2 * years), n_bars // 20))``: two trades per year of training data, so a
+    strategy's Sharpe rests on more than a couple of bets, but never more than one trade per
+    20 bars (a few years of monthly bars would otherwise ask for the impossible), and at least
+    3. ``years`` is the calendar span of a DatetimeIndex, otherwise ``n_bars / bars_per_year``
+    (the floor of 3 when neither is known).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> auto_min_trades(pd.bdate_range("2004-08-19", periods=430))  # 1.7 years of daily bars
+    4
+    >>> auto_min_trades(pd.date_range("2000-01-01", periods=120, freq="MS"))  # 10 years monthly
+    6
+    """
+    n = len(index)
+    if isinstance(index, pd.DatetimeIndex) and n >= 2:
+        years = (index[-1] - index[0]) / pd.Timedelta(days=365.25)
+    elif bars_per_year:
+        years = n / bars_per_year
+    else:
+        return MIN_TRADES_FLOOR
+    return max(
+        MIN_TRADES_FLOOR, min(math.ceil(MIN_TRADES_PER_YEAR * years), n // MIN_BARS_PER_TRADE)
+    )
 
 
 @dataclass
@@ -35,8 +76,9 @@ class EvolveConfig:
     population, generations : int
     fees, slippage : float
         Per order, as fractions (0.001 = 0.1 %).
-    min_trades : int
-        Strategies with fewer trades in sample get the invalid fitness.
+    min_trades : int or None
+        Strategies with fewer trades in sample get the invalid fitness. None (or ``"auto"``):
+        :func:`auto_min_trades` of the training bars (of each fold with ``walk_forward``).
     stops : bool
         Evolve stop-loss and take-profit levels too.
     memory_limit : str or None
@@ -71,7 +113,7 @@ class EvolveConfig:
     generations: int = 30
     fees: float = 0.001
     slippage: float = 0.0
-    min_trades: int = 10
+    min_trades: int | None = None
     stops: bool = False
     memory_limit: str | None = None
     seed: int | None = None
@@ -119,7 +161,10 @@ class EvolveConfig:
         self.slippage = check_float(
             "slippage", self.slippage, low=0.0, high=1.0, high_inclusive=False
         )
-        self.min_trades = check_int("min_trades", self.min_trades, minimum=0)
+        if self.min_trades == "auto":
+            self.min_trades = None
+        if self.min_trades is not None:
+            self.min_trades = check_int("min_trades", self.min_trades, minimum=0)
         if self.memory_limit is not None:
             parse_size(self.memory_limit)  # names the bad value
         if self.seed is not None:

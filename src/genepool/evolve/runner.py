@@ -10,13 +10,16 @@ A run directory holds::
     equity.parquet        the best strategy's value and drawdown per bar, in and out of sample
     trades.parquet        its trades
     memory.parquet        RSS and chunk size per generation
-    best.json             the best strategy, its metrics, deflated Sharpe, PBO and the verdict
+    best.json             the best strategy, its metrics, deflated Sharpe, PBO and the verdict,
+                          its status (``complete``, ``interrupted``, ``no valid strategy``),
+                          ``valid`` and ``warnings`` (docs/evolve.md, "Statuses")
     report.html           all of it, self-contained
     folds/fold-NN/        with --walk-forward: one such directory per fold
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import secrets
@@ -41,7 +44,7 @@ from ..errors import ConfigError, DataError, GenepoolError
 from ..run import maximize
 from . import _files as F
 from .callbacks import HallOfFame, TrialSketch
-from .config import EvolveConfig
+from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades
 
 __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 
@@ -50,6 +53,13 @@ log = logging.getLogger("genepool")
 PBO_BLOCKS = 16
 PBO_STRATEGIES = 256  # trials (a uniform sample of the distinct strategies) in the CSCV
 INIT_CASH = 10_000.0  # StrategyProblem's default initial cash, which runs use
+
+#: ``best.json["status"]`` of a run or fold that finished without a valid strategy (its best has
+#: the invalid fitness: fewer trades than ``min_trades``, or a non-finite objective); the CLI
+#: exits with ``EXIT_NO_VALID``. Runs that end with these statuses are finished (not resumed).
+NO_VALID = "no valid strategy"
+FINISHED = ("complete", NO_VALID)
+EXIT_NO_VALID = 3
 
 
 @dataclass
@@ -198,7 +208,7 @@ def _execute(
                 f"{data.index[train][-1]}, test {data.index[test][0]} .. {data.index[test][-1]}"
             )
             done = fold_dir / F.BEST
-            if resume and done.exists() and F.read_json(done).get("status") == "complete":
+            if resume and done.exists() and F.read_json(done).get("status") in FINISHED:
                 folds.append(F.read_json(done))
                 continue
             fold_dir.mkdir(parents=True, exist_ok=True)
@@ -221,7 +231,9 @@ def _execute(
             if report:
                 _write_report(fold_dir, echo=_quiet)
             folds.append(fold_best)
-            if fold_best["status"] != "complete":
+            if not fold_best["valid"]:
+                echo(f"fold {i + 1}/{len(splits)}: {fold_best['warnings'][0]}")
+            if fold_best["status"] not in FINISHED:
                 break
         best = _walk_forward_summary(out, config, data, splits, folds)
         F.write_json(out / F.BEST, best)  # a single run wrote its own best.json
@@ -240,6 +252,9 @@ def _run_one(
     progress: ProgressReporter | None,
     echo: Echo,
 ) -> dict[str, Any]:
+    auto = config.min_trades is None
+    if auto:  # resolved per training window (per fold); resume recomputes the same value
+        config = dataclasses.replace(config, min_trades=auto_min_trades(train.index))
     problem = _problem(config, train, "the training data")
     test_problem = None if test is None else _problem(config, test, "the test data")
     ga = GA(problem.space, config.population, seed=int(seed))
@@ -263,7 +278,11 @@ def _run_one(
     status = "interrupted" if result.stop_reason.startswith("interrupted") else "complete"
     _save_memory(run_dir, result)
     best = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
+    if status == "complete" and not best["valid"]:
+        status = NO_VALID
     best.update(
+        min_trades=config.min_trades,
+        min_trades_rule=MIN_TRADES_RULE if auto else "--min-trades",
         status=status,
         stop_reason=result.stop_reason,
         n_generations=result.n_generations,
@@ -323,8 +342,15 @@ def _finish(
     pop = pd.DataFrame(space.decode(ga.state.X))
     pop["fitness"] = -ga.state.fitness  # the GA minimizes the negated fitness
     F.write_frame(run_dir / F.POPULATION, pop)
-    # hall of fame, re-evaluated out of sample (when no strategy was valid, the GA's best)
-    top_X, top_f = (hof.X, hof.fitness) if len(hof.X) else (ga.state.X[:1], -ga.state.fitness[:1])
+    # hall of fame, re-evaluated out of sample
+    if len(hof.X):
+        top_X, top_f = hof.X, hof.fitness
+    else:  # no strategy was ever valid: the closest to valid, the most active of the population
+        X = ga.state.X  # in chunks, like the run's evaluation, to stay within its memory
+        n = [problem.metrics_array(X[i : i + 10_000])[:, METRICS.index("n_trades")]
+             for i in range(0, len(X), 10_000)]  # fmt: skip
+        k = int(np.argmax(np.concatenate(n)))
+        top_X, top_f = ga.state.X[k : k + 1], -ga.state.fitness[k : k + 1]
     is_m = problem.metrics(top_X)
     table = is_m[list(space.names)].copy()
     table.insert(0, "rank", np.arange(1, len(top_X) + 1))
@@ -348,10 +374,21 @@ def _finish(
         oos = _metrics_dict(oos_m.iloc[0])
     F.write_frame(run_dir / F.EQUITY, pd.concat(frames))
     F.write_frame(run_dir / F.TRADES, pd.concat(trades))
-    stats = _honesty(problem, sketch, tr_in.returns, config)
+    why = _invalid_reason(float(top_f[0]), is_m.iloc[0], problem, config)
+    if why is None:
+        stats = _honesty(problem, sketch, tr_in.returns, config)
+        warnings = []
+    else:  # nothing valid was found: no DSR, PBO or verdict computed from invalid strategies
+        stats = {"deflated_sharpe": None, "pbo": None, "verdict": None}
+        tried = f"{sketch.n_distinct:,}{'' if sketch.exact else ' (about)'}"
+        warnings = [f"no valid strategy among {tried} tried: {why}", ADVICE]
     return {
         "strategy": config.strategy,
         "objective": config.objective,
+        "valid": why is None,
+        "invalid_reason": why,
+        "warnings": warnings,
+        "verdict_reason": None if why is None else f"No verdict: no valid strategy ({why}).",
         "params": params,
         "fitness": float(top_f[0]),
         "in_sample": _metrics_dict(is_m.iloc[0]),
@@ -362,6 +399,29 @@ def _finish(
         else {"start": test.index[0], "end": test.index[-1], "n_bars": len(test)},
         **stats,
     }
+
+
+ADVICE = (
+    "to find one: lower --min-trades, give the GA more training bars (more data, a larger "
+    "--train-frac, fewer --walk-forward folds), or try another --strategy"
+)
+
+
+def _invalid_reason(
+    fitness: float, metrics: pd.Series, problem: StrategyProblem, config: EvolveConfig
+) -> str | None:
+    """Why the best strategy is not valid (None when it is): fewer trades than ``min_trades``
+    or a non-finite objective (which :class:`StrategyProblem` gives the invalid fitness)."""
+    n_trades = int(metrics["n_trades"])
+    if n_trades < config.min_trades:
+        return (
+            f"the most active made {n_trades} trades in sample, --min-trades is "
+            f"{config.min_trades}"
+        )
+    if not math.isfinite(fitness) or fitness == problem.invalid_fitness:
+        name = config.objective.lstrip("-")
+        return f"the best has a non-finite {name} ({metrics.get(name, fitness)}) in sample"
+    return None
 
 
 def _equity_frame(tr: Any, sample: str) -> pd.DataFrame:
@@ -483,6 +543,14 @@ def psr_verdict(returns: np.ndarray, what: str) -> tuple[dict[str, Any], Any]:
     return verdict | {"pbo": None}, st
 
 
+def _fold_why(i: int, fold: dict[str, Any], config: EvolveConfig) -> str:
+    n = fold["in_sample"].get("n_trades")
+    n = 0 if n is None or not math.isfinite(n) else int(n)
+    if fold.get("min_trades") is not None and n < fold["min_trades"]:
+        return f"fold {i + 1} made {n} trades"
+    return f"fold {i + 1} has a non-finite {config.objective.lstrip('-')}"
+
+
 def _walk_forward_summary(
     out: Path,
     config: EvolveConfig,
@@ -490,14 +558,25 @@ def _walk_forward_summary(
     splits: list[tuple[slice, slice | None]],
     folds: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Per-fold table, the stitched out-of-sample equity, and the verdict on it."""
+    """Per-fold table, the stitched out-of-sample equity, and the verdict on it.
+
+    A fold without a valid strategy trades nothing: its test segment is held in cash (return 0)
+    in the stitched equity and left out of the verdict, which is over the valid folds only (none
+    when no fold is valid). The run is ``complete`` when at least one fold is valid (with a
+    warning naming the others), ``no valid strategy`` when none is.
+    """
     rows = []
     returns_parts = []
+    valid_parts = []
     for i, fold in enumerate(folds):
         train, test = splits[i]
+        valid = bool(fold.get("valid", True))
         rows.append(
             {
                 "fold": i,
+                "status": fold["status"],
+                "valid": valid,
+                "min_trades": fold.get("min_trades"),
                 "train_start": data.index[train][0],
                 "train_end": data.index[train][-1],
                 "test_start": data.index[test][0],
@@ -513,7 +592,10 @@ def _walk_forward_summary(
         seg = eq[eq["sample"] == "out"]
         v = seg["value"].to_numpy()
         prev = np.concatenate(([INIT_CASH], v[:-1]))
-        returns_parts.append(pd.Series(v / prev - 1.0, index=pd.DatetimeIndex(seg["time"])))
+        r = pd.Series(v / prev - 1.0, index=pd.DatetimeIndex(seg["time"]))
+        returns_parts.append(r if valid else pd.Series(0.0, index=r.index))  # nothing traded
+        if valid:
+            valid_parts.append(r)
     F.write_frame(out / F.WALK_FORWARD, pd.DataFrame(rows))
     returns = pd.concat(returns_parts)
     stitched = INIT_CASH * (1.0 + returns).cumprod()
@@ -533,16 +615,35 @@ def _walk_forward_summary(
         src = last_dir / name
         if src.exists():
             shutil.copyfile(src, out / name)
-    verdict, stats = psr_verdict(
-        returns.to_numpy(),
-        f"the stitched out-of-sample returns of {len(folds)} walk-forward folds",
-    )
+    valid_folds = [i for i, f in enumerate(folds) if f.get("valid", True)]
+    # finished without one (an interrupted fold may still find one when resumed)
+    invalid_folds = [
+        i for i, f in enumerate(folds) if i not in valid_folds and f["status"] in FINISHED
+    ]
+    warnings = []
+    if invalid_folds:
+        why = ", ".join(_fold_why(i, folds[i], config) for i in invalid_folds)
+        mins = "/".join(sorted({str(folds[i].get("min_trades")) for i in invalid_folds}))
+        warnings = [
+            f"{len(invalid_folds)} of {len(splits)} walk-forward folds found no valid strategy "
+            f"(most active in sample: {why}; --min-trades {mins}): "
+            f"{'their test segments are' if len(invalid_folds) > 1 else 'its test segment is'} "
+            f"held in cash and left out of the verdict",
+            ADVICE,
+        ]
+    verdict, stats, verdict_reason = None, None, None
+    if valid_parts:
+        what = f"the stitched out-of-sample returns of {len(valid_folds)} walk-forward folds"
+        if invalid_folds:
+            what += f" (of {len(folds)}; the folds without a valid strategy left out)"
+        verdict, stats = psr_verdict(pd.concat(valid_parts).to_numpy(), what)
+    else:
+        verdict_reason = "No verdict: no walk-forward fold found a valid strategy."
     oos_sr = None if stats is None else stats.sr
-    status = (
-        "complete"
-        if len(folds) == len(splits) and all(f["status"] == "complete" for f in folds)
-        else "interrupted"
-    )
+    if len(folds) < len(splits) or any(f["status"] not in FINISHED for f in folds):
+        status = "interrupted"
+    else:
+        status = "complete" if valid_folds else NO_VALID
     return {
         "strategy": config.strategy,
         "objective": config.objective,
@@ -550,7 +651,15 @@ def _walk_forward_summary(
             "folds": len(splits),
             "done": len(folds),
             "mode": config.walk_forward_mode,
+            "fold_status": [f["status"] for f in folds],
+            "valid_folds": valid_folds,
+            "invalid_folds": invalid_folds,
         },
+        "valid": bool(last.get("valid", True)),
+        "warnings": warnings,
+        "verdict_reason": verdict_reason,
+        "min_trades": last.get("min_trades"),
+        "min_trades_rule": last.get("min_trades_rule"),
         "params": last["params"],
         "fitness": last["fitness"],
         "in_sample": last["in_sample"],
