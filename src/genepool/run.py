@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _run_state
+from ._numba import compile_notice
 from ._progress import ProgressReporter, choose_mode
 from ._result import Generation, MemoryReport, Result
 from ._terminators import Terminators
@@ -409,6 +410,9 @@ def _run(
     reporter.start(terms.generations)
     start = time.perf_counter() - loop.elapsed
     interrupts = _run_state.Interrupts(enabled=checkpoint_every is not None)
+    # on a cold numba cache the first generation waits for the JIT: say so, once, before it
+    notice = compile_notice(reporter.notice)
+    notice.__enter__()
     try:
         while reason is None:
             X = optimizer.ask()
@@ -458,6 +462,7 @@ def _run(
                 save_checkpoint(elapsed, reason)
             del X, y, f, info, valid  # nothing of this generation may survive into the next
     finally:
+        notice.__exit__(None, None, None)
         interrupts.restore()
         reporter.close()
         recorder.history.flush()
