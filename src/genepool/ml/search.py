@@ -13,6 +13,7 @@ and the executors.
 from __future__ import annotations
 
 import difflib
+import operator
 import sys
 import warnings
 from collections.abc import Iterator
@@ -162,7 +163,13 @@ def _sklearn_verbosity(search: GASearchCV) -> Iterator[int]:
     genepool's line per generation alone, 2 adds scikit-learn's "Fitting k folds" line, and so
     on (``verbose`` is restored when the fit ends)."""
     verbose = search.verbose
-    level = int(verbose or 0)
+    try:
+        level = operator.index(verbose)
+    except TypeError:
+        level = -1
+    if level < 0:  # not a verbosity: left to scikit-learn's validation, which rejects it
+        yield 0
+        return
     search.verbose = max(0, level - 1)
     try:
         yield level
