@@ -378,9 +378,41 @@ def test_processes_executor_gives_the_serial_results(wine):
 
 
 def test_memory_limit_and_verbose(wine, capsys):
-    search = tree_search(generations=2, memory_limit="4GB", verbose=1).fit(*wine)
+    search = tree_search(generations=2, memory_limit="4GB", verbose=2).fit(*wine)
     assert search.search_result_.memory.limit == 4 * 10**9 or search.search_result_.memory.limit
-    assert "Fitting 3 folds" in capsys.readouterr().out
+    assert "Fitting 3 folds" in capsys.readouterr().out  # scikit-learn's, from verbose=2
+
+
+def _progress_lines(err):
+    return [line for line in err.splitlines() if line.startswith("GASearchCV gen")]
+
+
+def test_verbose_1_prints_one_line_per_generation(wine, capsys):
+    search = tree_search(generations=4, verbose=1).fit(*wine)
+    out, err = capsys.readouterr()
+    lines = _progress_lines(err)
+    assert len(lines) == search.search_result_.n_generations == 4
+    gens = search.cv_results_["generation"]
+    best_so_far = np.maximum.accumulate(
+        [search.cv_results_["mean_test_score"][gens <= g].max() for g in range(4)]
+    )
+    for g, line in enumerate(lines):
+        n = int((gens <= g).sum())  # distinct candidates cross-validated so far
+        assert line.startswith(f"GASearchCV gen {g + 1}/4  best score {best_so_far[g]:.4f}  ")
+        assert f"candidates {n}  fits {3 * n}  " in line and line.endswith(" s")
+    assert "refitting" in err
+    assert "Fitting" not in out  # scikit-learn's own line comes at verbose=2
+    assert search.get_params()["verbose"] == 1  # restored after fit
+
+
+def test_verbose_shows_the_n_iter_budget_and_level_0_is_silent(wine, capsys):
+    tree_search(generations=None, n_iter=12, verbose=2, refit=False).fit(*wine)
+    err = capsys.readouterr().err
+    lines = _progress_lines(err)
+    assert lines[-1].split("candidates ")[1].startswith("12/12  fits 36")
+    assert all("proposed" in line for line in lines) and "refitting" not in err
+    tree_search(generations=2).fit(*wine)
+    assert capsys.readouterr() == ("", "")
 
 
 # -- quality: at least as good as RandomizedSearchCV with the same number of fits ----------------

@@ -120,7 +120,8 @@ class Result:
     memory : MemoryReport
     history : pandas.DataFrame
         One row per generation: ``generation``, ``best`` (best so far), ``generation_best``,
-        ``mean``, ``std`` (of the generation's finite fitness values), ``diversity`` (mean
+        ``mean`` (these three in the user's sign: larger is better for ``maximize``, on disk
+        too), ``std`` (of the generation's finite fitness values), ``diversity`` (mean
         per-gene standard deviation relative to the gene's range, estimated on up to 4,096
         evenly spaced rows), ``evaluations`` (cumulative), ``wall_time`` (seconds since start),
         ``rss`` (bytes at the end of the generation). In memory it keeps the newest
@@ -139,7 +140,9 @@ class Result:
     first_error: str | None = None
     memory: MemoryReport | None = field(default=None, repr=False)
     _history: RingHistory | None = field(default=None, repr=False)
-    _sign: float = field(default=1.0, repr=False)
+    #: multiplies the stored fitness columns to give the user's sign (-1 only for a resumed
+    #: maximizing run directory written before the history recorded its direction)
+    _history_sign: float = field(default=1.0, repr=False)
 
     @property
     def history(self) -> pd.DataFrame:
@@ -155,9 +158,10 @@ class Result:
 
             return pd.DataFrame()
         df = self._history.to_frame(columns, last=last)
-        for c in ("best", "generation_best", "mean"):
-            if c in df:
-                df[c] = df[c] * self._sign
+        if self._history_sign != 1.0:
+            for c in ("best", "generation_best", "mean"):
+                if c in df:
+                    df[c] = df[c] * self._history_sign
         return df
 
     def __repr__(self) -> str:

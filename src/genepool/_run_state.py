@@ -121,7 +121,7 @@ def save(
             "stop_reason": stop_reason,
         },
         "optimizer": {**_fingerprint(optimizer), "meta": opt_meta},
-        "history": {"flushed": recorder.history.n_flushed},
+        "history": {"flushed": recorder.history.n_flushed, "sense": recorder.sense},
         "callbacks": cb_meta,
     }
     return write_checkpoint(run_path / CHECKPOINT_DIR, loop.generation, arrays, meta)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import _run_state
+from ._numba import compile_notice
 from ._progress import ProgressReporter, choose_mode
 from ._result import Generation, MemoryReport, Result
 from ._terminators import Terminators
@@ -23,7 +24,7 @@ from .algorithms.base import Optimizer
 from .checkpoint import Checkpoint
 from .errors import ConfigError, check_int
 from .evaluation.evaluator import Evaluator
-from .memory.history import RingHistory, write_parquet_atomic
+from .memory.history import SENSE_KEY, RingHistory, write_parquet_atomic
 from .memory.monitor import MemoryMonitor
 from .problem import memory_hint_of
 from .space import Space
@@ -206,8 +207,20 @@ def maximize(
     return _run(sign=-1.0, **locals())
 
 
+#: The fitness columns of the history (``best``, ``generation_best``, ``mean``) are stored in
+#: the user's sign, with the direction in the Parquet schema metadata (``SENSE_KEY``) and in
+#: the checkpoint, so that a reader never has to guess.
+SENSES = {1.0: "minimize", -1.0: "maximize"}
+
+
 class _Recorder:
-    """Per-generation statistics into a RingHistory (minimized scale), snapshots to Parquet."""
+    """Per-generation statistics into a RingHistory (user's sign), snapshots to Parquet.
+
+    ``sign`` is the run's (1: minimize, -1: maximize); the optimizer works on ``sign * y``.
+    A run directory written before the direction was recorded (its checkpoint has no
+    ``history.sense``) holds the minimized scale: resuming it keeps that scale, so that one
+    directory never mixes signs (``to_user`` converts it back when the history is read).
+    """
 
     def __init__(
         self,
@@ -216,17 +229,27 @@ class _Recorder:
         run_dir: Path | None,
         snapshot_every: int | None,
         resume_from: Checkpoint | None = None,
+        sign: float = 1.0,
     ) -> None:
         self.space = space
         self._span = space.upper - space.lower
         self.run_dir = run_dir
         self.snapshot_every = snapshot_every
+        legacy = resume_from is not None and not resume_from.meta["history"].get("sense")
+        #: multiplies the minimized-scale statistics before they are stored
+        self.store_sign = 1.0 if legacy else sign
+        #: multiplies the stored statistics to give the user's sign
+        self.to_user = sign * self.store_sign
+        self.sense = None if legacy else SENSES[sign]
+        meta = None if self.sense is None else {SENSE_KEY: self.sense}
         folder = None if run_dir is None else run_dir / "history.parquet"
         if resume_from is None:
-            self.history = RingHistory(HISTORY_DTYPE, capacity, folder)
+            self.history = RingHistory(HISTORY_DTYPE, capacity, folder, metadata=meta)
         else:  # the rows on disk at the checkpoint, then those it carried in memory
             flushed = int(resume_from.meta["history"]["flushed"])
-            self.history = RingHistory(HISTORY_DTYPE, capacity, folder, resume_rows=flushed)
+            self.history = RingHistory(
+                HISTORY_DTYPE, capacity, folder, resume_rows=flushed, metadata=meta
+            )
             pending = _run_state.pending_history(resume_from, HISTORY_DTYPE)
             for row in pending:
                 self.history.append(tuple(row))
@@ -249,7 +272,9 @@ class _Recorder:
         )
         step = max(1, -(-X.shape[0] // DIVERSITY_SAMPLE))
         diversity = float(np.mean(X[::step].std(axis=0) / self._span))
-        self.history.append((gen, best, float(f.min()), mean, std, diversity, n_eval, wall, rss))
+        k = self.store_sign  # exact: negation commutes with min, sum and rounding
+        row = (gen, k * best, k * float(f.min()), k * mean, std, diversity, n_eval, wall, rss)
+        self.history.append(row)
 
     def snapshot(self, gen: int, X: np.ndarray, y: np.ndarray) -> None:
         if self.run_dir is None or not self.snapshot_every or gen % self.snapshot_every:
@@ -347,6 +372,7 @@ def _run(
         run_path,
         snapshot_every,
         resume_from=checkpoint,
+        sign=sign,
     )
     monitor.add_cleanup("history flush", lambda: recorder.history.flush() and 0)
     evaluator.held_elsewhere = lambda: {
@@ -384,6 +410,9 @@ def _run(
     reporter.start(terms.generations)
     start = time.perf_counter() - loop.elapsed
     interrupts = _run_state.Interrupts(enabled=checkpoint_every is not None)
+    # on a cold numba cache the first generation waits for the JIT: say so, once, before it
+    notice = compile_notice(reporter.notice)
+    notice.__enter__()
     try:
         while reason is None:
             X = optimizer.ask()
@@ -433,6 +462,7 @@ def _run(
                 save_checkpoint(elapsed, reason)
             del X, y, f, info, valid  # nothing of this generation may survive into the next
     finally:
+        notice.__exit__(None, None, None)
         interrupts.restore()
         reporter.close()
         recorder.history.flush()
@@ -456,7 +486,7 @@ def _run(
         first_error=evaluator.first_error,
         memory=_memory_report(monitor, evaluator),
         _history=recorder.history,
-        _sign=sign,
+        _history_sign=recorder.to_user,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..memory._size import parse_size
+from ..memory.history import SENSE_KEY, read_metadata
 from . import _files as F
 
 __all__ = ["report_data", "write_run_report"]
@@ -17,9 +18,10 @@ def _history(run_dir: Path) -> pd.DataFrame:
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return pd.DataFrame(columns=["generation", "best", "mean", "std"])
     df = pd.read_parquet(folder).sort_values("generation", kind="stable")
-    for col in ("best", "generation_best", "mean"):  # stored minimized: back to maximized
-        if col in df:
-            df[col] = -df[col]
+    if not read_metadata(folder).get(SENSE_KEY):  # an older run: stored minimized (negated)
+        for col in ("best", "generation_best", "mean"):
+            if col in df:
+                df[col] = -df[col]
     return df.reset_index(drop=True)
 
 

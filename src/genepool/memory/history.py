@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 # pandas and pyarrow are imported inside the functions that need them: a run without a run
 # directory never loads them (together ~80 MiB of RSS, half of ``import genepool``).
 
-__all__ = ["RingHistory", "write_parquet_atomic"]
+__all__ = ["SENSE_KEY", "RingHistory", "read_metadata", "write_parquet_atomic"]
+
+#: Schema metadata key of the run loop's history: ``"minimize"`` or ``"maximize"``, the
+#: direction of its fitness columns, which are stored in the user's sign.
+SENSE_KEY = "genepool.sense"
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
@@ -34,6 +38,22 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
+
+
+def read_metadata(directory: str | Path) -> dict[str, str]:
+    """The schema metadata of the first part file in ``directory`` (empty when it has none).
+
+    A history written before genepool recorded the fitness direction has no
+    ``genepool.sense`` key: its ``best``/``generation_best``/``mean`` are on the minimized
+    scale (negated for a maximizing run).
+    """
+    import pyarrow.parquet as pq
+
+    parts = sorted(Path(directory).glob("part-*.parquet"))
+    if not parts:
+        return {}
+    raw = pq.read_schema(parts[0]).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if not k.startswith(b"pandas")}
 
 
 class RingHistory:
@@ -52,6 +72,10 @@ class RingHistory:
     resume_rows : int, optional
         Continue the history already in ``directory`` after its first ``resume_rows`` rows
         (rows after them are deleted): how a resumed run picks up its checkpoint's history.
+    metadata : dict of str, optional
+        Key-value pairs written into the schema metadata of every part file (the run loop
+        records ``genepool.sense``, the direction of the fitness columns; see
+        :func:`read_metadata`).
 
     Examples
     --------
@@ -69,7 +93,9 @@ class RingHistory:
         directory: str | Path | None = None,
         flush_every: int | None = None,
         resume_rows: int | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
+        self.metadata = dict(metadata or {})
         self.dtype = np.dtype(list(dtype) if not isinstance(dtype, np.dtype) else dtype)
         if self.dtype.names is None:
             raise ConfigError("RingHistory needs a structured dtype (named columns)")
@@ -171,7 +197,7 @@ class RingHistory:
         import pyarrow as pa
 
         rows = self._memory_rows(self._flushed)
-        table = pa.table({c: rows[c] for c in self.columns})
+        table = pa.table({c: rows[c] for c in self.columns}, metadata=self.metadata or None)
         write_parquet_atomic(table, self.directory / f"part-{self._parts:06d}.parquet")
         self._parts += 1
         written = len(rows)

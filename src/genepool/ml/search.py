@@ -13,6 +13,8 @@ and the executors.
 from __future__ import annotations
 
 import difflib
+import operator
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,6 +125,56 @@ class _CandidateProblem(Problem):
         self._seen_before = self.n_candidates
         self._stalled = 0 if new else self._stalled + 1
         return self.stall is not None and self._stalled >= self.stall
+
+
+class _SearchProgress:
+    """``verbose >= 1``: one line per generation on stderr (best score so far, candidates
+    and fits done, elapsed time); ``verbose >= 2`` adds what the optimizer proposed."""
+
+    def __init__(self, search: GASearchCV, problem: _CandidateProblem, level: int) -> None:
+        self.search = search
+        self.problem = problem
+        self.level = level
+        self.stream = sys.stderr
+        self.total = "" if search.n_iter is not None else f"/{search._generations()}"
+
+    def __call__(self, info: Generation) -> None:
+        problem, search = self.problem, self.search
+        best = info.best_fitness
+        score = f"{best:.4f}" if np.isfinite(best) and best > FAILED else "none yet"
+        done = f"{problem.n_candidates}" + ("" if search.n_iter is None else f"/{search.n_iter}")
+        fits = problem.n_candidates * int(getattr(search, "n_splits_", 0) or 0)
+        line = (
+            f"GASearchCV gen {info.generation}{self.total}  best {problem.metric} {score}  "
+            f"candidates {done}  fits {fits:,}  {info.elapsed:.1f} s"
+        )
+        if self.level >= 2:
+            line += f"  (proposed {info.n_evaluations:,}, {problem.n_dropped} dropped)"
+        print(line, file=self.stream, flush=True)
+
+    def refit(self) -> None:
+        if self.search.refit:
+            print("GASearchCV refitting the best parameters", file=self.stream, flush=True)
+
+
+@contextmanager
+def _sklearn_verbosity(search: GASearchCV) -> Iterator[int]:
+    """Yields the user's ``verbose`` while scikit-learn sees one level less: ``verbose=1`` is
+    genepool's line per generation alone, 2 adds scikit-learn's "Fitting k folds" line, and so
+    on (``verbose`` is restored when the fit ends)."""
+    verbose = search.verbose
+    try:
+        level = operator.index(verbose)
+    except TypeError:
+        level = -1
+    if level < 0:  # not a verbosity: left to scikit-learn's validation, which rejects it
+        yield 0
+        return
+    search.verbose = max(0, level - 1)
+    try:
+        yield level
+    finally:
+        search.verbose = verbose
 
 
 @contextmanager
@@ -259,7 +311,11 @@ class GASearchCV(BaseSearchCV):
         Seed of the optimizer: the same seed gives the same ``best_params_`` and
         ``cv_results_`` (up to times) for a deterministic estimator and ``cv``.
     verbose : int, default 0
-        >0: genepool's progress lines and scikit-learn's fit messages.
+        0: silent. 1: one line per generation on stderr: the best mean test score so far,
+        the distinct candidates and fits done, the elapsed time (and a line before the
+        refit). 2: adds what the optimizer proposed, and scikit-learn's own "Fitting k folds
+        for each of n candidates" line per generation; 3 and more: scikit-learn's per-fit
+        messages at ``verbose - 1``.
 
     Attributes
     ----------
@@ -442,15 +498,18 @@ class GASearchCV(BaseSearchCV):
         self._check_search()
         self._metric()
         with _backend(self.executor, self.workers, self.memory_limit):
-            return super().fit(X, y, **params)
+            with _sklearn_verbosity(self) as self._level:
+                return super().fit(X, y, **params)
 
     def _run_search(self, evaluate_candidates: Any) -> None:
         space, lookup = self._check_search()
         problem = _CandidateProblem(
             space, lookup, evaluate_candidates, self._metric(), self.n_iter
         )
+        level = getattr(self, "_level", 0)  # set by fit: the user's verbose
+        progress = _SearchProgress(self, problem, level) if level else None
         try:
-            self.search_result_ = self._maximize(problem, space)
+            self.search_result_ = self._maximize(problem, space, progress)
         except _Raised as raised:
             raise raised.exc from None
         self.n_dropped_candidates_ = problem.n_dropped
@@ -462,8 +521,10 @@ class GASearchCV(BaseSearchCV):
                 stacklevel=3,
             )
 
-    def _maximize(self, problem: _CandidateProblem, space: Space) -> Any:
-        return maximize(
+    def _maximize(
+        self, problem: _CandidateProblem, space: Space, progress: _SearchProgress | None = None
+    ) -> Any:
+        result = maximize(
             problem,
             self._make_optimizer(space),
             generations=self._generations(),
@@ -472,6 +533,9 @@ class GASearchCV(BaseSearchCV):
             # parallel there, and a candidate's working memory is one model fit.
             chunk_size=2**31 - 1,
             cache=self.cache,
-            callbacks=[problem.after_generation],
-            progress="lines" if self.verbose else False,
+            callbacks=[problem.after_generation, *([progress] if progress else [])],
+            progress=False,
         )
+        if progress is not None:
+            progress.refit()
+        return result
