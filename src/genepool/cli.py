@@ -18,6 +18,7 @@ from ._progress import ProgressReporter
 from .algorithms import GA
 from .errors import ConfigError, GenepoolError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
+from .evolve._rundir import existing_run_dir
 from .evolve.report_data import write_run_report
 from .evolve.single import backtest_one
 from .memory import format_size
@@ -109,6 +110,9 @@ def evolve(
     out: str | None = typer.Option(
         None, "--out", help="Run directory (default runs/<strategy>-<date>-<time>)."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the genepool run already in --out (never other files)."
+    ),
     config: str | None = typer.Option(
         None, "--config", help="TOML file with the same settings; flags override it."
     ),
@@ -180,7 +184,11 @@ def evolve(
     )
     echo = (lambda _: None) if json_out else typer.echo
     outcome = run_evolution(
-        cfg, progress=_reporter(progress, json_out), echo=echo, report=not no_report
+        cfg,
+        progress=_reporter(progress, json_out),
+        echo=echo,
+        report=not no_report,
+        overwrite=overwrite,
     )
     _print_outcome(outcome, json_out)
 
@@ -210,7 +218,8 @@ def resume(
 @app.command()
 def report(run_dir: str = typer.Argument(..., help="The run directory.")) -> None:
     """Write (again) the HTML report of a run directory."""
-    typer.echo(str(write_run_report(run_dir)))
+    with existing_run_dir(run_dir, command="report"):  # not while another command writes it
+        typer.echo(str(write_run_report(run_dir)))
 
 
 @app.command()
@@ -226,6 +235,9 @@ def backtest(
     fees: float = typer.Option(0.001, "--fees", help="Fees per order."),
     slippage: float = typer.Option(0.0, "--slippage", help="Slippage per order."),
     out: str | None = typer.Option(None, "--out", help="Directory for the report."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the genepool output already in --out."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as one JSON line."),
 ) -> None:
     """Backtest one strategy and write its report."""
@@ -236,8 +248,9 @@ def backtest(
     if not isinstance(values, dict):
         raise ConfigError(f"--params must be a JSON object of parameters, got {params!r}")
     outcome = backtest_one(
-        values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out
-    )
+        values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out,
+        overwrite=overwrite,
+    )  # fmt: skip
     _print_outcome(outcome, json_out)
 
 
