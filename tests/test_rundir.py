@@ -113,6 +113,9 @@ def templates(prices, tmp_path_factory) -> dict[str, Path]:
     (foreign / "data").mkdir(parents=True)
     (foreign / "notes.txt").write_text("not genepool's\n")
     (foreign / "data" / "prices.csv").write_text(prices.read_text())
+    api = root / "api"  # checkpoints of a Python API run (maximize(run_dir=...)): no config.json
+    for name in ("checkpoint", "history.parquet"):
+        shutil.copytree(finished / name, api / name)
     empty = root / "empty"
     empty.mkdir()
     a_file = root / "file"
@@ -123,6 +126,7 @@ def templates(prices, tmp_path_factory) -> dict[str, Path]:
         "crashed": crashed,
         "foreign": foreign,
         "backtest": backtest,
+        "api": api,
         "empty": empty,
         "file": a_file,
     }
@@ -137,6 +141,7 @@ REFUSED_NEW = {
     "crashed": "already holds an unfinished evolve run",
     "foreign": "not a genepool run directory (it holds data, notes.txt)",
     "backtest": "already holds a backtest output",
+    "api": "already holds genepool files without a config.json (checkpoint, history.parquet)",
     "file": "is a file, not a directory",
 }
 OVERWRITE = {
@@ -145,6 +150,7 @@ OVERWRITE = {
     "crashed": (0, "removing a stale lock of `genepool evolve`", "run"),
     "foreign": (2, "genepool never deletes files it did not write", "none"),
     "backtest": (0, "", "run"),
+    "api": (0, "", "run"),
     "empty": (0, "", "run"),
     "file": (2, REFUSED_NEW["file"], "none"),
 }
@@ -169,6 +175,7 @@ EXPECTED = {
             "holds a backtest output of `genepool backtest` (rsi), not an evolve run",
             "none",
         ),
+        "api": (2, "not a run of `genepool evolve` or `genepool backtest`; nothing", "none"),
         "empty": (2, "is an empty directory, not a genepool run; nothing to resume", "none"),
         "file": (2, "is a file, not a run directory; nothing to resume", "none"),
     },
@@ -178,6 +185,7 @@ EXPECTED = {
         "crashed": (2, "with no results yet; continue it with `genepool resume", "none"),
         "foreign": (2, "is not a genepool run directory", "none"),
         "backtest": (0, "", "report"),
+        "api": (2, "not a run of `genepool evolve` or `genepool backtest`; nothing", "none"),
         "empty": (2, "is an empty directory, not a genepool run; nothing to report", "none"),
         "file": (2, "is a file, not a run directory; nothing to report", "none"),
     },
@@ -386,7 +394,7 @@ def test_a_run_locked_by_another_process_then_killed_9_resumes(
 def test_two_resumes_started_together_one_writes(templates, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(templates["crashed"], run)
-    cmd = [sys.executable, "-m", "genepool.cli", *_resume(run)]
+    cmd = [sys.executable, "-m", "genepool.cli", *_resume(run, "--generations", "30")]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]  # fmt: skip
     results = sorted((p.wait(timeout=300), p.communicate()[1]) for p in procs)

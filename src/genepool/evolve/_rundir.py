@@ -320,8 +320,9 @@ class RunDir:
 
     ``kind`` is one of ``"missing"``, ``"file"``, ``"empty"``, ``"evolve"`` (a run of
     ``genepool evolve``), ``"backtest"`` (an output of ``genepool backtest``), ``"genepool"``
-    (genepool's files without ``config.json``: checkpoints of a ``--problem`` or Python API
-    run, or a half-made directory) and ``"foreign"`` (anything else non-empty). An evolve run's
+    (another command's run, named by ``"command"`` in its ``config.json``, or genepool's files
+    without a ``config.json``: checkpoints of a Python API run, a half-made directory) and
+    ``"foreign"`` (anything else non-empty). An evolve run's
     ``state`` is ``"finished"``, ``"interrupted"`` (Ctrl-C) or ``"crashed"`` (no ``best.json``);
     ``lock`` is its lock, if any (``lock.state == "live"``: in progress).
     """
@@ -353,6 +354,8 @@ class RunDir:
             return "an empty directory"
         if self.kind == "foreign":
             return f"a directory of other files ({_names(self.entries)})"
+        if self.kind == "genepool" and self.config.get("command"):
+            return f"a run of `genepool {self.config['command']}`"
         if self.kind == "genepool":
             return f"genepool files without a config.json ({_names(self.entries)})"
         if self.kind == "backtest":
@@ -362,7 +365,7 @@ class RunDir:
             return f"a finished evolve run ({what})"
         done = (self.best or {}).get("n_generations")
         if self.state == "interrupted":
-            return f"an interrupted evolve run ({what}, stopped after {done})"
+            return f"an interrupted evolve run ({what}, stopped after generation {done})"
         return f"an unfinished evolve run ({what}, {_checkpoint_note(self.path)})"
 
 
@@ -390,11 +393,11 @@ def _read_dict(path: Path) -> dict[str, Any] | None:
 def classify(path: str | Path) -> RunDir:
     """Say what ``path`` is (without changing anything)."""
     path = Path(path)
-    if not path.exists() and not path.is_symlink():
-        return RunDir(path, "missing")
-    if not path.is_dir():
-        return RunDir(path, "file")
     try:
+        if not os.path.lexists(path):
+            return RunDir(path, "missing")
+        if not path.is_dir():
+            return RunDir(path, "file")
         names = sorted(os.listdir(path))
     except OSError as exc:
         raise RunDirError(f"{path} cannot be read: {exc}") from None
@@ -408,7 +411,9 @@ def classify(path: str | Path) -> RunDir:
         genepool = all(_is_genepool_name(n) for n in entries)
         return RunDir(path, "genepool" if genepool else "foreign", lock=lock, entries=entries)
     best = _read_dict(path / F.BEST)
-    kind = "backtest" if cfg.get("command") == "backtest" else "evolve"
+    kind = cfg.get("command", "evolve")  # evolve runs store no command
+    if kind not in ("evolve", "backtest"):  # another command's (e.g. `evolve --problem`)
+        return RunDir(path, "genepool", lock=lock, entries=entries, config=cfg, best=best)
     state = None
     if kind == "evolve" and best is None:
         state = "crashed"
