@@ -246,6 +246,28 @@ def test_every_command_against_every_kind_of_directory(
         assert json.loads((target / "best.json").read_text())["status"] == "complete"
 
 
+def test_classify_says_what_a_directory_is(templates, tmp_path):
+    said = {k: R.classify(p).describe() for k, p in templates.items()}
+    assert said["finished"] == "a finished evolve run (rsi, 2 generations)"
+    assert said["crashed"] == (
+        "an unfinished evolve run (rsi, 2 generations, last checkpoint at generation 1)"
+    )
+    assert R.classify(templates["crashed"]).lock.state == "stale"
+    assert R.classify(templates["in_progress"]).in_use
+    assert said["foreign"] == "a directory of other files (data, notes.txt)"
+    assert said["empty"] == "an empty directory" and said["file"] == "a file, not a directory"
+    assert R.classify(tmp_path / "nothing").kind == "missing"
+    run = tmp_path / "interrupted"  # Ctrl-C: best.json says so, and resume continues it
+    shutil.copytree(templates["crashed"], run)
+    (run / "best.json").write_text(json.dumps({"status": "interrupted", "n_generations": 1}))
+    assert R.classify(run).describe() == (
+        "an interrupted evolve run (rsi, 2 generations, stopped after generation 1)"
+    )
+    assert main(_evolve(Path("unused.csv"), run)) == 2
+    assert main(_resume(run)) == 0
+    assert R.classify(run).state == "finished"
+
+
 def test_resume_then_continues_a_finished_run_only_with_more_generations(templates, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(templates["finished"], run)

@@ -402,12 +402,12 @@ def classify(path: str | Path) -> RunDir:
     except OSError as exc:
         raise RunDirError(f"{path} cannot be read: {exc}") from None
     lock = read_lock(path) if LOCK in names else None
-    entries = [n for n in names if n != LOCK]
+    entries = [n for n in names if n != LOCK and not n.startswith(LOCK + ".")]
     if not entries:
         return RunDir(path, "empty", lock=lock)
-    doc = _read_dict(path / F.CONFIG)
-    cfg = doc.get("config") if doc is not None else None
-    if not isinstance(cfg, dict) or not isinstance(doc.get("versions"), dict):  # type: ignore[union-attr]
+    doc = _read_dict(path / F.CONFIG) or {}
+    cfg = doc.get("config")
+    if not isinstance(cfg, dict) or not isinstance(doc.get("versions"), dict):
         genepool = all(_is_genepool_name(n) for n in entries)
         return RunDir(path, "genepool" if genepool else "foreign", lock=lock, entries=entries)
     best = _read_dict(path / F.BEST)
@@ -415,10 +415,10 @@ def classify(path: str | Path) -> RunDir:
     if kind not in ("evolve", "backtest"):  # another command's (e.g. `evolve --problem`)
         return RunDir(path, "genepool", lock=lock, entries=entries, config=cfg, best=best)
     state = None
-    if kind == "evolve" and best is None:
-        state = "crashed"
-    elif kind == "evolve":
-        state = "interrupted" if best.get("status") == "interrupted" else "finished"
+    if kind == "evolve":
+        state = "crashed" if best is None else "finished"
+        if best is not None and best.get("status") == "interrupted":
+            state = "interrupted"
     return RunDir(path, kind, state, lock, entries, cfg, best)
 
 
@@ -526,10 +526,7 @@ def new_run_dir(path: str | Path, *, command: str, overwrite: bool = False) -> I
                 raise (RunLockedError if info.in_use else RunDirError)(why)
             lock._acquire_locked()
             if info.kind not in ("missing", "empty"):
-                log.warning("%s: replacing %s (--overwrite)", path, info.describe())
-                for name in info.entries:
-                    if _is_genepool_name(name):
-                        _remove(path / name)
+                _clear(info)
         before = set(os.listdir(path))
     except BaseException:
         lock.release()
@@ -541,14 +538,32 @@ def new_run_dir(path: str | Path, *, command: str, overwrite: bool = False) -> I
     except BaseException:
         failed = not _has_checkpoint(path)
         if failed:  # nothing to resume: remove what this run wrote
-            for name in set(os.listdir(path)) - before:
-                if _is_genepool_name(name):
-                    _remove(path / name)
+            _remove_new(path, before)
         raise
     finally:
         lock.release()
         if failed:
             _rmdirs(made)
+
+
+def _clear(info: RunDir) -> None:
+    """--overwrite: remove the files genepool wrote in ``info.path``, keep any other."""
+    log.warning("%s: replacing %s (--overwrite)", info.path, info.describe())
+    for name in info.entries:
+        if _is_genepool_name(name):
+            try:
+                _remove(info.path / name)
+            except OSError as exc:
+                raise RunDirError(f"--overwrite cannot remove {info.path / name}: {exc}") from None
+
+
+def _remove_new(path: Path, before: set[str]) -> None:
+    try:
+        for name in set(os.listdir(path)) - before:
+            if _is_genepool_name(name):
+                _remove(path / name)
+    except OSError:
+        pass  # best effort: the error being raised matters more
 
 
 def _rmdirs(made: list[Path]) -> None:
