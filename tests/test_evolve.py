@@ -255,7 +255,7 @@ def test_changed_data_is_refused_on_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(_args(path, out)) == 0
     synthetic_ohlcv(3000, freq="1h", seed=4).to_csv(path)
-    assert main(["resume", str(out)]) == 2
+    assert main(["resume", str(out), "--generations", "8"]) == 2  # a finished run: extend it
     assert "changed since the run started" in capsys.readouterr().err
 
 

@@ -18,6 +18,7 @@ from ._progress import ProgressReporter
 from .algorithms import GA
 from .errors import ConfigError, GenepoolError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
+from .evolve._rundir import existing_run_dir
 from .evolve.report_data import write_run_report
 from .evolve.runner import EXIT_NO_VALID, NO_VALID
 from .evolve.single import backtest_one
@@ -113,6 +114,9 @@ def evolve(
     out: str | None = typer.Option(
         None, "--out", help="Run directory (default runs/<strategy>-<date>-<time>)."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the genepool run already in --out (never other files)."
+    ),
     config: str | None = typer.Option(
         None, "--config", help="TOML file with the same settings; flags override it."
     ),
@@ -190,7 +194,11 @@ def evolve(
     )
     echo = (lambda _: None) if json_out else typer.echo
     outcome = run_evolution(
-        cfg, progress=_reporter(progress, json_out), echo=echo, report=not no_report
+        cfg,
+        progress=_reporter(progress, json_out),
+        echo=echo,
+        report=not no_report,
+        overwrite=overwrite,
     )
     _print_outcome(outcome, json_out)
 
@@ -223,7 +231,8 @@ def resume(
 @app.command()
 def report(run_dir: str = typer.Argument(..., help="The run directory.")) -> None:
     """Write (again) the HTML report of a run directory."""
-    typer.echo(str(write_run_report(run_dir)))
+    with existing_run_dir(run_dir, command="report"):  # not while another command writes it
+        typer.echo(str(write_run_report(run_dir)))
 
 
 @app.command()
@@ -239,6 +248,9 @@ def backtest(
     fees: float = typer.Option(0.001, "--fees", help="Fees per order."),
     slippage: float = typer.Option(0.0, "--slippage", help="Slippage per order."),
     out: str | None = typer.Option(None, "--out", help="Directory for the report."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the genepool output already in --out."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as one JSON line."),
 ) -> None:
     """Backtest one strategy and write its report."""
@@ -249,8 +261,9 @@ def backtest(
     if not isinstance(values, dict):
         raise ConfigError(f"--params must be a JSON object of parameters, got {params!r}")
     outcome = backtest_one(
-        values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out
-    )
+        values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out,
+        overwrite=overwrite,
+    )  # fmt: skip
     _print_outcome(outcome, json_out)
 
 

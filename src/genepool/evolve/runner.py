@@ -43,6 +43,7 @@ from ..checkpoint import list_checkpoints
 from ..errors import ConfigError, DataError, GenepoolError
 from ..run import maximize
 from . import _files as F
+from ._rundir import check_new_run_dir, existing_run_dir, new_run_dir
 from .callbacks import HallOfFame, TrialSketch
 from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades
 
@@ -86,32 +87,32 @@ def run_evolution(
     progress: ProgressReporter | None = None,
     echo: Echo = _quiet,
     report: bool = True,
+    overwrite: bool = False,
 ) -> RunOutcome:
-    """Start a run: write ``config.json``, evolve, and write the results and the report."""
+    """Start a run: write ``config.json``, evolve, and write the results and the report.
+
+    An existing non-empty ``config.out`` is refused, unless ``overwrite`` and it holds a
+    genepool run (then genepool's files in it are replaced); see ``_rundir``.
+    """
     config.validate()
     if config.seed is None:
         config.seed = secrets.randbelow(2**31)
     out = Path(config.out or f"runs/{config.strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if (out / F.CONFIG).exists():
-        raise ConfigError(
-            f"{out} already holds a run; continue it with `genepool resume {out}` or choose "
-            f"another --out"
-        )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"output directory {str(out)!r} cannot be created: {exc}") from None
+    check_new_run_dir(out, overwrite=overwrite)  # refuse at once, before the data load
     config.out = str(out)
-    data = _load(config)
-    doc = {
-        "config": config.to_dict(),
-        "data": F.data_info(data, None if config.demo else config.data),
-        "versions": F.versions(),
-        "created": pd.Timestamp.now(tz="UTC"),
-    }
-    F.write_json(out / F.CONFIG, doc)
-    echo(f"run directory {out}")
-    return _execute(out, config, data, resume=False, progress=progress, echo=echo, report=report)
+    data = _load(config)  # before the directory is made: a bad file leaves nothing behind
+    with new_run_dir(out, command="evolve", overwrite=overwrite):
+        doc = {
+            "config": config.to_dict(),
+            "data": F.data_info(data, None if config.demo else config.data),
+            "versions": F.versions(),
+            "created": pd.Timestamp.now(tz="UTC"),
+        }
+        F.write_json(out / F.CONFIG, doc)
+        echo(f"run directory {out}")
+        return _execute(
+            out, config, data, resume=False, progress=progress, echo=echo, report=report
+        )
 
 
 def resume_evolution(
@@ -122,22 +123,30 @@ def resume_evolution(
     echo: Echo = _quiet,
     report: bool = True,
 ) -> RunOutcome:
-    """Continue the run in ``run_dir`` from its last checkpoint (optionally for longer)."""
-    out = Path(run_dir)
-    doc = F.read_json(out / F.CONFIG)
-    config = EvolveConfig(**doc["config"])
-    if generations is not None:
-        config.generations = generations
-        doc["config"] = config.to_dict()
-    config.validate()
-    data = _load(config)
-    if F.data_hash(data) != doc["data"]["sha256"]:
-        raise DataError(
-            f"the data of {out} changed since the run started ({doc['data']['source']} no "
-            f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
+    """Continue the run in ``run_dir`` from its last checkpoint (optionally for longer).
+
+    Refused (:class:`~genepool.errors.ConfigError`, nothing changed) when ``run_dir`` is not
+    an unfinished evolve run, is finished and ``generations`` is not above its own, or another
+    process holds its lock.
+    """
+    with existing_run_dir(run_dir, command="resume", generations=generations):
+        out = Path(run_dir)
+        doc = F.read_json(out / F.CONFIG)
+        config = EvolveConfig(**doc["config"])
+        if generations is not None:
+            config.generations = generations
+            doc["config"] = config.to_dict()
+        config.validate()
+        data = _load(config)
+        if F.data_hash(data) != doc["data"]["sha256"]:
+            raise DataError(
+                f"the data of {out} changed since the run started ({doc['data']['source']} no "
+                f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
+            )
+        F.write_json(out / F.CONFIG, doc)
+        return _execute(
+            out, config, data, resume=True, progress=progress, echo=echo, report=report
         )
-    F.write_json(out / F.CONFIG, doc)
-    return _execute(out, config, data, resume=True, progress=progress, echo=echo, report=report)
 
 
 # -- data and splits -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
 from ..backtest.trace import trace_strategy
 from ..errors import ConfigError
 from . import _files as F
+from ._rundir import check_new_run_dir, new_run_dir
 from .runner import RunOutcome, _equity_frame, psr_verdict
 
 __all__ = ["backtest_one"]
@@ -28,66 +29,66 @@ def backtest_one(
     slippage: float = 0.0,
     out: str | Path | None = None,
     report: bool = True,
+    overwrite: bool = False,
 ) -> RunOutcome:
     """Backtest one strategy of ``strategy`` with ``params`` on all the bars.
 
     No search happened, so its verdict is the probabilistic Sharpe ratio against zero (the
-    deflated Sharpe ratio with a single trial).
+    deflated Sharpe ratio with a single trial). ``out`` follows the rules of ``evolve``: an
+    existing non-empty directory is refused unless ``overwrite`` and it holds genepool's files.
     """
     if demo == bool(data):
         raise ConfigError("give either --demo or --data prices.csv")
+    run_dir = Path(out or f"runs/backtest-{strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
+    check_new_run_dir(run_dir, overwrite=overwrite)  # refuse at once, before the data load
     df = demo_data() if demo else load_ohlcv(data)  # type: ignore[arg-type]
     problem = StrategyProblem(df, strategy, fees=fees, slippage=slippage, min_trades=0)
     x = problem.space.check(problem.space.encode(params))
     decoded = problem.space.decode_row(x[0])
-    run_dir = Path(out or f"runs/backtest-{strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"output directory {str(run_dir)!r} cannot be created: {exc}") from None
-    metrics = problem.metrics(x).iloc[0]
-    tr = trace_strategy(problem, decoded, index=df.index)
-    F.write_frame(run_dir / F.EQUITY, _equity_frame(tr, "in"))
-    F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
-    pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
-    pop["fitness"] = [metrics["sharpe_ratio"]]
-    F.write_frame(run_dir / F.POPULATION, pop)
-    verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
-    best = {
-        "strategy": strategy,
-        "objective": "sharpe_ratio",
-        "params": decoded,
-        "fitness": metrics["sharpe_ratio"],
-        "in_sample": {m: metrics[m] for m in METRICS},
-        "out_of_sample": None,
-        "verdict": verdict,
-        "status": "complete",
-        "n_generations": 0,
-        "n_evaluations": 1,
-    }
-    if not math.isfinite(float(metrics["sharpe_ratio"])):
-        best["fitness"] = None
-    F.write_json(run_dir / F.BEST, best)
-    F.write_json(
-        run_dir / F.CONFIG,
-        {
-            "config": {
-                "command": "backtest",
-                "demo": demo,
-                "data": data,
-                "strategy": strategy,
-                "fees": fees,
-                "slippage": slippage,
-                "params": decoded,
-                "seed": None,
+    with new_run_dir(run_dir, command="backtest", overwrite=overwrite):
+        metrics = problem.metrics(x).iloc[0]
+        tr = trace_strategy(problem, decoded, index=df.index)
+        F.write_frame(run_dir / F.EQUITY, _equity_frame(tr, "in"))
+        F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
+        pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
+        pop["fitness"] = [metrics["sharpe_ratio"]]
+        F.write_frame(run_dir / F.POPULATION, pop)
+        verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
+        best = {
+            "strategy": strategy,
+            "objective": "sharpe_ratio",
+            "params": decoded,
+            "fitness": metrics["sharpe_ratio"],
+            "in_sample": {m: metrics[m] for m in METRICS},
+            "out_of_sample": None,
+            "verdict": verdict,
+            "status": "complete",
+            "n_generations": 0,
+            "n_evaluations": 1,
+        }
+        if not math.isfinite(float(metrics["sharpe_ratio"])):
+            best["fitness"] = None
+        F.write_json(run_dir / F.BEST, best)
+        F.write_json(
+            run_dir / F.CONFIG,
+            {
+                "config": {
+                    "command": "backtest",
+                    "demo": demo,
+                    "data": data,
+                    "strategy": strategy,
+                    "fees": fees,
+                    "slippage": slippage,
+                    "params": decoded,
+                    "seed": None,
+                },
+                "data": F.data_info(df, None if demo else data),
+                "versions": F.versions(),
             },
-            "data": F.data_info(df, None if demo else data),
-            "versions": F.versions(),
-        },
-    )
-    path = None
-    if report:
-        from .report_data import write_run_report
+        )
+        path = None
+        if report:
+            from .report_data import write_run_report
 
-        path = write_run_report(run_dir)
-    return RunOutcome(run_dir, best, "complete", path)
+            path = write_run_report(run_dir)
+        return RunOutcome(run_dir, best, "complete", path)
