@@ -219,12 +219,14 @@ def test_auto_min_trades_per_fold_and_recorded(one_flat_segment, tmp_path):
     assert cfg["min_trades"] is None  # auto: resume computes the same values again
 
 
-def test_min_trades_auto_in_toml(one_flat_segment, tmp_path):
+def test_min_trades_auto_in_toml(tmp_path):
+    moving = tmp_path / "moving.csv"  # no flat segment: valid strategies exist
+    synthetic_ohlcv(1000, freq="1D", seed=5).to_csv(moving)
     toml = tmp_path / "run.toml"
     toml.write_text('min_trades = "auto"\n')
     out = tmp_path / "run"
-    assert main([*_run(one_flat_segment, out), "--config", str(toml)]) == 0
-    data = pd.read_csv(one_flat_segment, index_col=0, parse_dates=True)
+    assert main([*_run(moving, out), "--config", str(toml)]) == 0
+    data = pd.read_csv(moving, index_col=0, parse_dates=True)
     assert _best(out)["min_trades"] == auto_min_trades(data.index[: round(0.7 * len(data))])
 
 
