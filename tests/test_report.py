@@ -27,13 +27,13 @@ from genepool.report._format import flatten_config, fmt_value
 
 SECTIONS = [
     "verdict",
-    "convergence",
-    "memory",
+    "walk-forward",
     "equity",
-    "parameters",
     "trades",
     "hall-of-fame",
-    "walk-forward",
+    "convergence",
+    "parameters",
+    "memory",
     "configuration",
 ]
 NO_WF = [s for s in SECTIONS if s != "walk-forward"]
@@ -198,9 +198,12 @@ def test_user_strings_are_escaped():
 def test_trades_are_truncated_with_a_count():
     data = example_data(2, bars_in=4000, bars_out=1000, trades=1234, generations=3)
     _, doc = check(data)
-    assert "first 500 of 1,234 trades (734 left out)" in doc.text["trades"]
-    assert doc.rows["trades"] == 500
     n_in = int((data.trades["sample"] == "in").sum())
+    assert n_in > 500 > 1234 - n_in
+    assert (
+        f"first 500 of {n_in:,} in-sample trades ({n_in - 500:,} left out)" in doc.text["trades"]
+    )
+    assert doc.rows["trades"] == 500 + 1234 - n_in  # out of sample in full, then in sample
     assert (
         f"1,234 trades ({n_in:,} in sample, {1234 - n_in:,} out of sample)" in doc.text["trades"]
     )
@@ -266,7 +269,9 @@ def test_nan_metrics_and_values():
     )
     _, doc = check(data)
     assert "significant: unknown" in doc.text["verdict"]
-    assert "NaN" in doc.text["verdict"] and "\u221e" in doc.text["verdict"]
+    # undefined metrics read n/a, never NaN or infinity
+    assert "n/a" in doc.text["verdict"]
+    assert "NaN" not in doc.text["verdict"] and "\u221e" not in doc.text["verdict"]
 
 
 def test_constant_and_degenerate_gene_columns():

@@ -19,13 +19,13 @@ from genepool.report._example import example_data
 
 SECTIONS = [
     "verdict",
-    "convergence",
-    "memory",
+    "walk-forward",
     "equity",
-    "parameters",
     "trades",
     "hall-of-fame",
-    "walk-forward",
+    "convergence",
+    "parameters",
+    "memory",
     "configuration",
 ]
 TIMEOUT_S = 180

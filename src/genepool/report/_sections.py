@@ -9,11 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._check import plotted_facts
 from ._data import TRADE_COLUMNS, ReportData
-from ._format import flatten_config, fmt_bytes, fmt_config_value, is_number
-from ._markup import esc, img, kv_table, table
+from ._format import (
+    flatten_config,
+    fmt_bytes,
+    fmt_config_value,
+    fmt_price,
+    is_number,
+    price_decimals,
+)
+from ._markup import NA, esc, img, kv_table, table
 
-__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies"]
+__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies", "summary_line"]
 
 #: Tables (trades, hall of fame, walk-forward folds) show at most this many rows.
 MAX_TABLE_ROWS = 500
@@ -29,6 +37,19 @@ SECTION_TITLES = {
     "walk-forward": "Walk-forward",
     "configuration": "Configuration",
 }
+
+#: Report order: results, then the search, then the settings.
+SECTION_ORDER = (
+    "verdict",
+    "walk-forward",
+    "equity",
+    "trades",
+    "hall-of-fame",
+    "convergence",
+    "parameters",
+    "memory",
+    "configuration",
+)
 
 _VERDICT_KEYS = ("text", "significant", "dsr", "pbo")
 
@@ -61,9 +82,10 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
     sig = _yes_no(v.get("significant"))
     chips = [
         f'<span class="chip chip-{sig}">significant: <b>{sig}</b></span>',
-        f'<span class="chip">deflated Sharpe ratio (DSR): <b>{esc(v.get("dsr"))}</b></span>',
+        f'<span class="chip">deflated Sharpe ratio (DSR): <b>{_chip_value(v.get("dsr"))}'
+        "</b></span>",
         f'<span class="chip">probability of backtest overfitting (PBO): '
-        f"<b>{esc(v.get('pbo'))}</b></span>",
+        f"<b>{_chip_value(v.get('pbo'))}</b></span>",
     ]
     parts = [
         _p(esc(v["text"]), f"verdict verdict-{sig}"),
@@ -104,6 +126,12 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
     return "".join(parts)
 
 
+def _chip_value(value: Any) -> str:
+    if is_number(value) and not math.isfinite(float(value)):
+        return NA
+    return esc(value)
+
+
 def _verdict_value(value: Any) -> Any:
     if value is None or is_number(value) or isinstance(value, (bool, np.bool_, str)):
         return value
@@ -113,6 +141,8 @@ def _verdict_value(value: Any) -> Any:
 def _metric_cell(value: Any) -> str:
     if value is None:
         return '<td class="num missing">\u2014</td>'
+    if is_number(value) and not math.isfinite(float(value)):
+        return f'<td class="num missing" title="{esc(value)}">{NA}</td>'
     return f'<td class="num">{esc(value)}</td>'
 
 
@@ -125,13 +155,25 @@ def convergence(data: ReportData, figures: ModuleType) -> str:
     def at(column: str, row: int) -> str:
         return esc(h[column].iloc[row])
 
-    text = (
-        f"{_plural(len(h), 'generation')}; best went from {at('best', 0)} (generation "
-        f"{at('generation', 0)}) to {at('best', -1)} (generation {at('generation', -1)}); "
-        f"final mean {at('mean', -1)} \u00b1 {at('std', -1)}. "
-        "The band is the mean \u00b1 one standard deviation."
-    )
-    return img(figures.convergence_png(h), "best and mean fitness per generation") + _p(text)
+    folds = h["fold"].nunique() if "fold" in h.columns else 1
+    if folds > 1:
+        text = (
+            f"{_plural(len(h), 'generation')} in {folds:,} walk-forward folds, one after "
+            "the other (dotted lines mark where each fold starts); the last fold's best is "
+            f"{at('best', -1)}. "
+        )
+    else:
+        text = (
+            f"{_plural(len(h), 'generation')}; best went from {at('best', 0)} (generation "
+            f"{at('generation', 0)}) to {at('best', -1)} (generation {at('generation', -1)}); "
+            f"final mean {at('mean', -1)} \u00b1 {at('std', -1)}. "
+        )
+    text += "The band is the mean \u00b1 one standard deviation."
+    return img(
+        figures.convergence_png(h),
+        "best and mean fitness per generation",
+        {"generations": len(h)},
+    ) + _p(text)
 
 
 def memory(data: ReportData, figures: ModuleType) -> str:
@@ -176,13 +218,31 @@ def _equity_text(name: str, s: pd.Series) -> str:
     return text
 
 
+def _continue_scale(data: ReportData) -> float | None:
+    """Factor that continues the out-of-sample curve from the in-sample end value, or None."""
+    if data.initial_cash is None or data.equity_out is None or not len(data.equity_out):
+        return None
+    v = _finite(data.equity_in)
+    if not v.size or not v[-1] > 0:
+        return None
+    return float(v[-1]) / float(data.initial_cash)
+
+
 def equity(data: ReportData, figures: ModuleType) -> str:
     eq_in, eq_out = data.equity_in, data.equity_out
     if not len(eq_in) and (eq_out is None or not len(eq_out)):
         return _empty("no equity data")
-    text = _equity_text("In sample", eq_in) + "."
+    scale = _continue_scale(data)
+    text = _equity_text(data.equity_in_label or "In sample", eq_in) + "."
     if eq_out is not None and len(eq_out):
         text += " " + _equity_text("Out of sample (red, shaded, after the dashed line)", eq_out)
+        if scale is not None:
+            text += (
+                f" on its own initial cash of {esc(data.initial_cash)}; drawn continuing from "
+                f"the in-sample end value (scaled by {scale:.4g}), so the split shows no jump"
+            )
+        else:
+            text += "; drawn as it is: it restarts at its own initial cash after the split"
         text += ". Each drawdown is measured from its own segment's peak."
     else:
         text += " No out-of-sample data."
@@ -193,7 +253,10 @@ def equity(data: ReportData, figures: ModuleType) -> str:
             f"{figures.MAX_PLOT_POINTS // 2:,} buckets, so peaks and drawdowns stay visible."
         )
     alt = "equity and drawdown of the best strategy"
-    return img(figures.equity_png(eq_in, eq_out), alt) + _p(text)
+    shown = plotted_facts(data)
+    attrs = {"split": shown.get("split"), "in-end": shown.get("in_end")}
+    png = figures.equity_png(eq_in, eq_out, scale=scale)
+    return img(png, alt, attrs) + _p(text)
 
 
 def parameters(data: ReportData, figures: ModuleType) -> str:
@@ -212,14 +275,50 @@ def parameters(data: ReportData, figures: ModuleType) -> str:
         rest = ", ".join(genes[len(shown) :])
         text += f" Not drawn ({len(genes) - len(shown):,} more genes): {esc(rest)}."
     params = {str(k): v for k, v in data.best["params"].items()}
+    if "fitness" in pop.columns and "fitness" not in params:
+        best_fit = data.best.get("fitness")
+        if best_fit is None or not is_number(best_fit):
+            fit = _finite(pop["fitness"])
+            best_fit = float(fit.max()) if fit.size else None
+        if best_fit is not None:
+            params["fitness"] = best_fit
+            text += f" The best fitness is {esc(best_fit)}."
     png = figures.parameters_png(pop, params, shown)
     return img(png, "distribution of each gene in the final population") + _p(text)
+
+
+#: Trade columns the report does not show: bar numbers count from the start of the data a
+#: segment was cut from, which a reader cannot map to a date; the times are shown instead.
+HIDDEN_TRADE_COLUMNS = frozenset({"entry_bar", "exit_bar"})
+PRICE_COLUMNS = ("entry_price", "exit_price")
+
+
+def _trade_table(t: pd.DataFrame, what: str, decimals: int) -> str:
+    if not len(t):
+        return _empty(f"no {what} trades")
+    columns = [c for c in TRADE_COLUMNS if c != "sample"]
+    columns += [
+        str(c) for c in t.columns if c not in TRADE_COLUMNS and str(c) not in HIDDEN_TRADE_COLUMNS
+    ]
+    parts = []
+    if len(t) > MAX_TABLE_ROWS:
+        parts.append(
+            _p(
+                f"Showing the first {MAX_TABLE_ROWS:,} of {len(t):,} {what} trades "
+                f"({len(t) - MAX_TABLE_ROWS:,} left out).",
+                "note truncated",
+            )
+        )
+    formats = {c: (lambda v, d=decimals: fmt_price(v, d)) for c in PRICE_COLUMNS}
+    parts.append(table(t[columns], max_rows=MAX_TABLE_ROWS, formats=formats))
+    return "".join(parts)
 
 
 def trades(data: ReportData, figures: ModuleType) -> str:
     t = data.trades
     if not len(t):
         return _empty("no trades")
+    t = t.set_axis([str(c) for c in t.columns], axis=1)
     sample = t["sample"].astype(str)
     n_in, n_out = int((sample == "in").sum()), int((sample == "out").sum())
     pnl = _finite(t["pnl"])
@@ -228,25 +327,85 @@ def trades(data: ReportData, figures: ModuleType) -> str:
         f"{_plural(len(t), 'trade')} ({n_in:,} in sample, {n_out:,} out of sample); "
         f"win rate {'' if math.isnan(wins) else f'{wins:.1%}'}; total pnl {esc(pnl.sum())}."
     )
-    columns = list(TRADE_COLUMNS) + [c for c in t.columns if c not in TRADE_COLUMNS]
+    decimals = price_decimals(pd.concat([t[c] for c in PRICE_COLUMNS]))
+    summary += f" Prices with {decimals} decimals (the smallest price step in the data)."
     parts = [_p(summary)]
-    if len(t) > MAX_TABLE_ROWS:
-        parts.append(
-            _p(
-                f"Showing the first {MAX_TABLE_ROWS:,} of {len(t):,} trades "
-                f"({len(t) - MAX_TABLE_ROWS:,} left out).",
-                "note truncated",
-            )
-        )
-    parts.append(table(t[columns], max_rows=MAX_TABLE_ROWS))
+    rest = t[~sample.isin(["in", "out"])]
+    if n_out or data.equity_out is not None:
+        parts.append(f"<h3>Out of sample ({n_out:,})</h3>")
+        parts.append(_trade_table(t[sample == "out"], "out-of-sample", decimals))
+    parts.append(f"<h3>In sample ({n_in:,})</h3>")
+    parts.append(_trade_table(t[sample == "in"], "in-sample", decimals))
+    if len(rest):
+        parts.append(f"<h3>Other ({len(rest):,})</h3>")
+        parts.append(_trade_table(rest, "other", decimals))
     return "".join(parts)
+
+
+#: Metrics shown first in the hall of fame, in this order (then the others).
+KEY_METRICS = ("sharpe_ratio", "sharpe", "total_return", "max_drawdown", "n_trades")
+_IN_AFFIXES = (("is_", ""), ("", "_in"), ("in_", ""))
+_OUT_AFFIXES = (("oos_", ""), ("", "_out"), ("out_", ""))
+
+
+def _pairs(columns: list[str]) -> list[tuple[str, str | None, str | None]]:
+    """``(metric, in-sample column, out-of-sample column)`` of metric columns named
+    ``is_x``/``oos_x`` or ``x_in``/``x_out``, key metrics first."""
+    found: dict[str, list[str | None]] = {}
+    for c in columns:
+        for side, affixes in ((0, _IN_AFFIXES), (1, _OUT_AFFIXES)):
+            for pre, suf in affixes:
+                if c.startswith(pre) and c.endswith(suf) and len(c) > len(pre) + len(suf):
+                    name = c[len(pre) : len(c) - len(suf)]
+                    found.setdefault(name, [None, None])[side] = c
+                    break
+            else:
+                continue
+            break
+
+    def order(name: str) -> int:
+        return KEY_METRICS.index(name) if name in KEY_METRICS else len(KEY_METRICS)
+
+    names = sorted(found, key=order)  # stable: the others keep their column order
+    return [(n, found[n][0], found[n][1]) for n in names]
+
+
+_SHORT = {
+    "sharpe_ratio": "Sharpe",
+    "total_return": "return",
+    "max_drawdown": "max DD",
+    "n_trades": "trades",
+}
 
 
 def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
     hof = data.hall_of_fame
     if not len(hof):
         return _empty("no strategies in the hall of fame")
-    parts = []
+    hof = hof.set_axis([str(c) for c in hof.columns], axis=1)
+    columns = list(hof.columns)
+    pairs = _pairs(columns)
+    paired = {c for _, a, b in pairs for c in (a, b) if c is not None}
+    lead = [c for c in ("rank",) if c in columns]
+    params = [c for c in columns if c not in paired and c not in lead and c != "fitness"]
+    order = lead + params + [c for c in ("fitness",) if c in columns]
+    labels, classes = {}, {}
+    for name, a, b in pairs:
+        short = _SHORT.get(name, name)
+        for col, side in ((a, "IS"), (b, "OOS")):
+            if col is not None:
+                order.append(col)
+                labels[col] = f"{short} {side}"
+                classes[col] = "oos" if side == "OOS" else ""
+        if b is not None:
+            classes[b] = "oos"
+    parts = [
+        _p(
+            "In- and out-of-sample metrics side by side (IS | OOS; out of sample shaded), "
+            "key metrics first; hover a header for the column's name in the files.",
+            "note",
+        )
+    ]
     if len(hof) > MAX_TABLE_ROWS:
         parts.append(
             _p(
@@ -255,7 +414,15 @@ def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
                 "note truncated",
             )
         )
-    parts.append(table(hof, max_rows=MAX_TABLE_ROWS, index_name="#"))
+    parts.append(
+        table(
+            hof[order],
+            max_rows=MAX_TABLE_ROWS,
+            index_name=None if lead else "#",
+            labels=labels,
+            classes={k: v for k, v in classes.items() if v},
+        )
+    )
     return "".join(parts)
 
 
@@ -282,10 +449,30 @@ def walk_forward(data: ReportData, figures: ModuleType) -> str:
     wf = wf.set_axis([str(c) for c in wf.columns], axis=1)
     metrics = _walk_forward_metrics(data, wf)
     parts = []
+    if "status" in wf.columns:
+        status = wf["status"].astype(str)
+        bad = status != "complete"
+        if bad.any():
+            folds = ", ".join(
+                f"{esc(f)} ({esc(st)})" for f, st in zip(wf["fold"][bad], status[bad])
+            )
+            parts.append(
+                _p(
+                    f"{int(bad.sum()):,} of {len(wf):,} folds did not end complete: {folds}. "
+                    "Their metrics are of the best invalid strategy, or n/a where undefined.",
+                    "note truncated",
+                )
+            )
     if metrics:
         shown = metrics[:4]
-        parts.append(img(figures.walk_forward_png(wf, shown), "out-of-sample metrics per fold"))
-        parts.append(_p(f"Per fold: {esc(', '.join(shown))}.", "note"))
+        parts.append(
+            img(
+                figures.walk_forward_png(wf, shown),
+                "out-of-sample metrics per fold",
+                {"folds": len(wf)},
+            )
+        )
+        parts.append(_p(f"Per fold: {esc(', '.join(shown))}. Grey bars are n/a.", "note"))
     parts.append(table(wf, max_rows=MAX_TABLE_ROWS))
     return "".join(parts)
 
@@ -298,26 +485,30 @@ def configuration(data: ReportData, figures: ModuleType) -> str:
 
 
 def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str]]:
-    """``(section id, inner HTML)`` of every section, in report order; ``walk-forward`` only
-    when the data has walk-forward folds."""
-    builders: list[tuple[str, Any]] = [
-        ("verdict", verdict),
-        ("convergence", convergence),
-        ("memory", memory),
-        ("equity", equity),
-        ("parameters", parameters),
-        ("trades", trades),
-        ("hall-of-fame", hall_of_fame),
-    ]
+    """``(section id, inner HTML)`` of every section, in report order (:data:`SECTION_ORDER`);
+    ``walk-forward`` only when the data has walk-forward folds."""
+    # Results first (what a trader reads), then how the search went, then the settings.
+    builders: list[tuple[str, Any]] = [("verdict", verdict)]
     if data.walk_forward is not None:
         builders.append(("walk-forward", walk_forward))
-    builders.append(("configuration", configuration))
+    builders += [
+        ("equity", equity),
+        ("trades", trades),
+        ("hall-of-fame", hall_of_fame),
+        ("convergence", convergence),
+        ("parameters", parameters),
+        ("memory", memory),
+        ("configuration", configuration),
+    ]
     return [(sid, build(data, figures)) for sid, build in builders]
 
 
 def summary_line(data: ReportData) -> str:
     """One line under the title: generations, population, bars, trades."""
-    bits = [_plural(len(data.history), "generation"), f"population {len(data.population):,}"]
+    bits = [_plural(len(data.history), "generation")]
+    if data.walk_forward is not None:
+        bits.append(_plural(len(data.walk_forward), "walk-forward fold"))
+    bits.append(f"population {len(data.population):,}")
     bars = f"{len(data.equity_in):,} bars in sample"
     if data.equity_out is not None:
         bars += f", {len(data.equity_out):,} out of sample"
