@@ -210,7 +210,7 @@ def resume(
 @app.command()
 def report(run_dir: str = typer.Argument(..., help="The run directory.")) -> None:
     """Write (again) the HTML report of a run directory."""
-    typer.echo(str(write_run_report(run_dir)))
+    typer.echo(str(write_run_report(run_dir).resolve()))
 
 
 @app.command()

@@ -733,7 +733,9 @@ def verdict(dsr: DeflatedSharpe, pbo: PBO | None = None, alpha: float = 0.05) ->
     level = 1.0 - alpha
     shown = f"deflated Sharpe {_versus(dsr.dsr, level)}"
     tries = f"{dsr.n_trials:,} tries" if dsr.n_trials > 1 else "a single try"
-    if dsr.significant(alpha):
+    if dsr.sr <= 0:  # "a Sharpe this high" would misread a Sharpe ratio at or below zero
+        text = f"Not significant: the best Sharpe ratio is not above zero ({shown})."
+    elif dsr.significant(alpha):
         text = (
             f"Significant: a Sharpe this high is unlikely to come from {tries} on noise ({shown})."
         )
