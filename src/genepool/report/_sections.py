@@ -104,9 +104,9 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
         head = "".join(f"<th>{c}</th>" for c in cols)
         rows = []
         for k in names:
-            cells = [f"<th>{esc(k)}</th>", _metric_cell(ins.get(k))]
+            cells = [f"<th>{esc(k)}</th>", _metric_cell(ins.get(k), k in ins)]
             if oos is not None:
-                cells.append(_metric_cell(oos.get(k)))
+                cells.append(_metric_cell(oos.get(k), k in oos))
             rows.append(f"<tr>{''.join(cells)}</tr>")
         metrics_html = (
             f'<div class="table-wrap"><table class="metrics"><thead><tr>{head}</tr></thead>'
@@ -138,8 +138,12 @@ def _verdict_value(value: Any) -> Any:
     return fmt_config_value(value)
 
 
-def _metric_cell(value: Any) -> str:
+def _metric_cell(value: Any, recorded: bool = False) -> str:
+    """A metric's cell: "n/a" when recorded but undefined (None, NaN or infinite: JSON stores
+    an infinite Sharpe ratio as null), a dash when not recorded at all."""
     if value is None:
+        if recorded:
+            return f'<td class="num missing" title="undefined">{NA}</td>'
         return '<td class="num missing">\u2014</td>'
     if is_number(value) and not math.isfinite(float(value)):
         return f'<td class="num missing" title="{esc(value)}">{NA}</td>'
