@@ -882,3 +882,18 @@ def test_cli_prints_the_report_path_once_and_absolute(tmp_path, monkeypatch, cap
     oos = trades[trades["sample"] == "out"]
     n_train = F.read_json(tmp_path / "rel" / "best.json")["train"]["n_bars"]
     assert len(oos) and (oos["entry_bar"] >= n_train).all()  # bars count from the first bar
+
+
+def test_history_with_a_recorded_direction_is_read_in_the_users_sign(tmp_path):
+    run = tmp_path / "run"
+    _single(run, BARS[:800], BARS[800:], gens=4, status="complete", n_in=3, n_out=2, seed=5)
+    old = report_data(run).history  # no direction recorded: stored minimized, negated back
+    part_file = run / F.HISTORY / "part-000000.parquet"
+    stored = pd.read_parquet(part_file)
+    np.testing.assert_array_equal(old["best"], -stored["best"])
+    stored.assign(best=-stored["best"], mean=-stored["mean"], direction="maximize").to_parquet(
+        part_file
+    )
+    new = report_data(run).history  # in the user's sign with its direction: read as it is
+    np.testing.assert_array_equal(new["best"], old["best"])
+    np.testing.assert_array_equal(new["mean"], old["mean"])

@@ -114,6 +114,12 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
         )
         if oos is None:
             metrics_html += _p("No out-of-sample split in this run.", "note")
+        elif data.walk_forward is not None:
+            metrics_html += _p(
+                "Walk-forward: the parameters and in-sample metrics are the last fold's; out "
+                "of sample is the stitched test segments of all folds.",
+                "note",
+            )
     parts.append(
         '<div class="cols">'
         f"<div><h3>Best parameters</h3>{params_html}</div>"
