@@ -897,3 +897,12 @@ def test_history_with_a_recorded_direction_is_read_in_the_users_sign(tmp_path):
     new = report_data(run).history  # in the user's sign with its direction: read as it is
     np.testing.assert_array_equal(new["best"], old["best"])
     np.testing.assert_array_equal(new["mean"], old["mean"])
+
+
+def test_old_run_whose_best_is_the_invalid_penalty_says_so(tmp_path):
+    run = tmp_path / "run"
+    best = _single(run, BARS[:800], BARS[800:], gens=3, status="complete", n_in=1, n_out=0,
+                   seed=6)  # fmt: skip
+    F.write_json(run / F.BEST, {**best, "fitness": -1e12})  # what runs wrote before
+    html, _ = _coherent(run)
+    assert "The best strategy is invalid (fitness -1e+12" in html.split("<main>")[0]

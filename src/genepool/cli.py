@@ -7,6 +7,7 @@ with code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 
@@ -246,7 +247,11 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
     if json_out:
         typer.echo(
             json.dumps(
-                {"run_dir": str(outcome.run_dir), "report": str(outcome.report), **best},
+                {
+                    "run_dir": os.path.abspath(outcome.run_dir),
+                    "report": outcome.report and os.path.abspath(outcome.report),
+                    **best,
+                },
                 default=str,
             )
         )
@@ -265,7 +270,7 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
             typer.echo(line)
         typer.echo(f"verdict: {best['verdict']['text']}")
         if outcome.report is not None:
-            typer.echo(f"report: {outcome.report}")
+            typer.echo(f"report: {os.path.abspath(outcome.report)}")  # once, absolute
     if outcome.status == "interrupted":
         print(
             f"genepool: interrupted; resume with: genepool resume {outcome.run_dir}",

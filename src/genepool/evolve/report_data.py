@@ -134,6 +134,7 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     other, the first fold's in-sample curve followed by the stitched out-of-sample curve, and
     every fold's out-of-sample trades.
     """
+    from ..backtest.problem import INVALID_FITNESS
     from ..report import ReportData
     from .runner import INIT_CASH
 
@@ -174,6 +175,17 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     if trades is None:
         trades = pd.DataFrame(columns=_TRADE_COLUMNS)
     ins = best.get("in_sample") or {}
+    fitness = best.get("fitness")
+    if (
+        isinstance(fitness, (int, float))
+        and fitness <= INVALID_FITNESS / 2
+        and status in (None, "complete")
+    ):  # a run from before runs said so: its best is the penalty for too few trades
+        warnings.append(
+            f"The best strategy is invalid (fitness {fitness:g}, the penalty for fewer trades "
+            "than --min-trades): no valid strategy was found; lower --min-trades or use "
+            "more data."
+        )
     n_trades = ins.get("n_trades")
     if n_trades is not None and n_trades == 0 and not any("no trade" in w for w in warnings):
         warnings.append(
