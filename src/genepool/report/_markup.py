@@ -9,11 +9,28 @@ from collections.abc import Callable, Iterable, Mapping
 from html import escape
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._format import DASH, fmt_value, is_number
 
-__all__ = ["NA", "data_attrs", "esc", "img", "kv_table", "png_size", "table"]
+__all__ = [
+    "MAX_TABLE_ROWS",
+    "NA",
+    "data_attrs",
+    "empty",
+    "esc",
+    "finite",
+    "img",
+    "kv_table",
+    "p",
+    "plural",
+    "png_size",
+    "table",
+]
+
+#: Tables (trades, hall of fame, walk-forward folds) show at most this many rows.
+MAX_TABLE_ROWS = 500
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SIGNED_COLUMNS = frozenset({"pnl", "return"})
@@ -146,3 +163,20 @@ def kv_table(rows: Iterable[tuple[Any, Any]], *, headers: tuple[str, str] | None
     )
     body = "".join(f"<tr><th>{esc(k)}</th>{_cell(v, str(k))}</tr>" for k, v in rows)
     return f'<div class="table-wrap"><table class="kv">{head}<tbody>{body}</tbody></table></div>'
+
+
+def p(text: str, cls: str = "") -> str:
+    return f'<p class="{cls}">{text}</p>' if cls else f"<p>{text}</p>"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def empty(text: str) -> str:
+    return p(esc(text), "empty")
+
+
+def finite(values: Any) -> np.ndarray:
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    return v[np.isfinite(v)]
