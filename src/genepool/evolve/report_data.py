@@ -38,6 +38,8 @@ def _history(run_dir: Path) -> pd.DataFrame:
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return pd.DataFrame(columns=["generation", "best", "mean", "std"])
     df = pd.read_parquet(folder).sort_values("generation", kind="stable")
+    # a generation redone after a crash is drawn once, from its last record
+    df = df.drop_duplicates("generation", keep="last")
     if not _stored_in_user_sign(folder, df):
         for col in ("best", "generation_best", "mean"):  # stored minimized: back to maximized
             if col in df:
