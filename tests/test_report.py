@@ -798,7 +798,7 @@ def test_out_of_sample_equity_continues_from_the_in_sample_end():
         text = part("equity", dataclasses.replace(data, initial_cash=10_000.0))[0]
         assert calls[-1] == pytest.approx(end / 10_000.0)
         assert "continuing from the in-sample end value" in text
-        text = part("equity", data)[0]
+        text = part("equity", dataclasses.replace(data, initial_cash=None))[0]
         assert calls[-1] is None and "restarts at its own initial cash" in text
     finally:
         _figures.equity_png = real
