@@ -7,6 +7,7 @@ import dataclasses
 import io
 import math
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -27,13 +28,13 @@ from genepool.report._format import flatten_config, fmt_value
 
 SECTIONS = [
     "verdict",
-    "convergence",
-    "memory",
+    "walk-forward",
     "equity",
-    "parameters",
     "trades",
     "hall-of-fame",
-    "walk-forward",
+    "convergence",
+    "parameters",
+    "memory",
     "configuration",
 ]
 NO_WF = [s for s in SECTIONS if s != "walk-forward"]
@@ -198,9 +199,12 @@ def test_user_strings_are_escaped():
 def test_trades_are_truncated_with_a_count():
     data = example_data(2, bars_in=4000, bars_out=1000, trades=1234, generations=3)
     _, doc = check(data)
-    assert "first 500 of 1,234 trades (734 left out)" in doc.text["trades"]
-    assert doc.rows["trades"] == 500
     n_in = int((data.trades["sample"] == "in").sum())
+    assert n_in > 500 > 1234 - n_in
+    assert (
+        f"first 500 of {n_in:,} in-sample trades ({n_in - 500:,} left out)" in doc.text["trades"]
+    )
+    assert doc.rows["trades"] == 500 + 1234 - n_in  # out of sample in full, then in sample
     assert (
         f"1,234 trades ({n_in:,} in sample, {1234 - n_in:,} out of sample)" in doc.text["trades"]
     )
@@ -266,7 +270,9 @@ def test_nan_metrics_and_values():
     )
     _, doc = check(data)
     assert "significant: unknown" in doc.text["verdict"]
-    assert "NaN" in doc.text["verdict"] and "\u221e" in doc.text["verdict"]
+    # undefined metrics read n/a, never NaN or infinity
+    assert "n/a" in doc.text["verdict"]
+    assert "NaN" not in doc.text["verdict"] and "\u221e" not in doc.text["verdict"]
 
 
 def test_constant_and_degenerate_gene_columns():
@@ -549,3 +555,339 @@ def test_axis_tick_labels():
         "1.25M",
         "3B",
     ]
+
+
+# -- run directories: coherent reports whatever the runs found (issue 14, items 3, 8, 9) --------
+from genepool.evolve import _files as F  # noqa: E402
+from genepool.evolve.report_data import report_data, write_run_report  # noqa: E402
+from genepool.report._check import fact_problems  # noqa: E402
+
+BARS = pd.date_range("2021-01-04 00:00", periods=1200, freq="h")
+METRIC_NAMES = ("total_return", "sharpe_ratio", "max_drawdown", "n_trades", "final_value")
+NO_VALID = "no valid strategy"
+
+
+def _metrics(n_trades: int, rng: np.random.Generator) -> dict:
+    if n_trades == 0:  # what the engine gives a strategy without trades
+        return {"total_return": 0.0, "sharpe_ratio": math.inf, "max_drawdown": 0.0,
+                "n_trades": 0, "final_value": 10_000.0}  # fmt: skip
+    return {"total_return": float(rng.normal(0.02, 0.01)), "sharpe_ratio": float(rng.normal(1)),
+            "max_drawdown": -0.05, "n_trades": n_trades, "final_value": 10_200.0}  # fmt: skip
+
+
+def _history(d: Path, gens: int, rng: np.random.Generator) -> None:
+    g = np.arange(1, gens + 1)
+    best = -np.maximum.accumulate(rng.normal(1, 0.1, gens))  # stored minimized (old runs)
+    df = pd.DataFrame({"generation": g, "best": best, "mean": best + 0.5, "std": 0.2})
+    (d / F.HISTORY).mkdir(parents=True)
+    df.to_parquet(d / F.HISTORY / "part-000000.parquet")
+
+
+def _equity(train: pd.DatetimeIndex, test: pd.DatetimeIndex, rng) -> pd.DataFrame:
+    parts = []
+    for sample, ix in (("in", train), ("out", test)):
+        v = 10_000 * np.exp(np.cumsum(rng.normal(0, 0.001, len(ix))))
+        parts.append(pd.DataFrame({"time": ix, "value": v, "drawdown": 0.0, "sample": sample}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _trades(train, test, n_in: int, n_out: int) -> pd.DataFrame:
+    rows = []
+    for sample, ix, n in (("in", train, n_in), ("out", test, n_out)):
+        for k in range(n):
+            a, b = 10 + 20 * k, 15 + 20 * k
+            rows.append({"entry_bar": a, "exit_bar": b, "entry_time": ix[a], "exit_time": ix[b],
+                         "entry_price": 1.07219 + k * 1e-5, "exit_price": 1.0726,
+                         "pnl": 4.0, "return": 0.0004, "status": "closed",
+                         "sample": sample})  # fmt: skip
+    cols = ["entry_bar", "exit_bar", "entry_time", "exit_time", "entry_price", "exit_price",
+            "pnl", "return", "status", "sample"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _config(d: Path, start, end, n_bars: int, walk_forward: int = 0) -> None:
+    F.write_json(d / F.CONFIG, {
+        "config": {"strategy": "rsi", "seed": 7, "memory_limit": None, "population": 8,
+                   "walk_forward": walk_forward},
+        "data": {"source": "demo", "n_bars": n_bars, "start": start, "end": end},
+    })  # fmt: skip
+
+
+def _single(d: Path, train, test, *, gens: int, status: str, n_in: int, n_out: int, seed: int,
+            warnings: list[str] | None = None) -> dict:  # fmt: skip
+    """One run (or fold) directory, as the runner writes it; returns its best.json."""
+    rng = np.random.default_rng(seed)
+    d.mkdir(parents=True, exist_ok=True)
+    _config(d, train[0], test[-1], len(train) + len(test))
+    _history(d, gens, rng)
+    F.write_frame(d / F.EQUITY, _equity(train, test, rng))
+    F.write_frame(d / F.TRADES, _trades(train, test, n_in, n_out))
+    pop = pd.DataFrame({"window": rng.integers(5, 30, 8), "fitness": rng.normal(1, 0.3, 8)})
+    F.write_frame(d / F.POPULATION, pop)
+    ins, oos = _metrics(n_in, rng), _metrics(n_out, rng)
+    hof = pd.DataFrame({"rank": [1], "window": [14], "fitness": [1.0]})
+    for m in METRIC_NAMES:
+        hof[f"is_{m}"], hof[f"oos_{m}"] = ins[m], oos[m]
+    F.write_frame(d / F.HALL_OF_FAME, hof)
+    best = {
+        "strategy": "rsi", "params": {"window": 14}, "fitness": 1.0 if n_in else -1e12,
+        "in_sample": ins, "out_of_sample": oos, "status": status, "n_generations": gens,
+        "n_evaluations": 8 * gens,
+        "train": {"start": train[0], "end": train[-1], "n_bars": len(train)},
+        "test": {"start": test[0], "end": test[-1], "n_bars": len(test)},
+        "verdict": None if status == NO_VALID else
+        {"text": "Not significant.", "significant": False, "dsr": 0.2, "pbo": None},
+    }  # fmt: skip
+    if warnings is not None:
+        best["warnings"] = warnings
+    F.write_json(d / F.BEST, best)
+    return best
+
+
+def _walk_forward_run(d: Path, statuses: list[str], gens: int = 4) -> Path:
+    """A walk-forward run directory of ``len(statuses)`` rolling folds."""
+    k = len(statuses)
+    seg = len(BARS) // (k + 1)
+    d.mkdir(parents=True)
+    rows, stitched, docs = [], [], []
+    for i, status in enumerate(statuses):
+        train, test = BARS[i * seg : (i + 1) * seg], BARS[(i + 1) * seg : (i + 2) * seg]
+        n = 0 if status == NO_VALID else 3
+        doc = _single(d / "folds" / f"fold-{i:02d}", train, test, gens=gens, status=status,
+                      n_in=n, n_out=n, seed=i)  # fmt: skip
+        docs.append(doc)
+        rows.append({"fold": i, "train_start": train[0], "train_end": train[-1],
+                     "test_start": test[0], "test_end": test[-1],
+                     **{f"is_{m}": doc["in_sample"][m] for m in METRIC_NAMES},
+                     **{f"oos_{m}": doc["out_of_sample"][m] for m in METRIC_NAMES}})  # fmt: skip
+        eq = F.read_frame(d / "folds" / f"fold-{i:02d}" / F.EQUITY)
+        stitched.append(eq[eq["sample"] == "out"])
+    F.write_frame(d / F.WALK_FORWARD, pd.DataFrame(rows))
+    first = F.read_frame(d / "folds" / "fold-00" / F.EQUITY)
+    last = F.read_frame(d / "folds" / f"fold-{k - 1:02d}" / F.EQUITY)
+    # the runner's top-level equity: the LAST fold's in-sample curve, then the stitched one
+    F.write_frame(d / F.EQUITY, pd.concat([last[last["sample"] == "in"], *stitched]))
+    assert len(first)
+    for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME):
+        (d / name).write_bytes((d / "folds" / f"fold-{k - 1:02d}" / name).read_bytes())
+    _config(d, BARS[0], BARS[k * seg + seg - 1], len(BARS), walk_forward=k)
+    bad = [s for s in statuses if s != "complete"]
+    best = {
+        "strategy": "rsi", "params": {"window": 14}, "fitness": docs[-1]["fitness"],
+        "in_sample": docs[-1]["in_sample"], "out_of_sample": {"total_return": 0.0},
+        "walk_forward": {"folds": k, "done": k, "mode": "rolling"},
+        "status": NO_VALID if len(bad) == k else "complete",
+        "n_generations": gens * k, "n_evaluations": 8 * gens * k,
+        "verdict": None if len(bad) == k else
+        {"text": "Not significant.", "significant": False, "dsr": None, "pbo": None},
+    }  # fmt: skip
+    if bad:
+        best["warnings"] = [f"{len(bad)} of {k} folds found no valid strategy; lower "
+                            "--min-trades or use more data"]  # fmt: skip
+    F.write_json(d / F.BEST, best)
+    return d
+
+
+def _coherent(run: Path) -> tuple[str, Doc]:
+    """Write the report of ``run`` and check that its header agrees with its plots."""
+    data = report_data(run)
+    assert fact_problems(data) == []
+    html = write_run_report(run).read_text(encoding="utf-8")
+    doc = Doc(html)
+    header = re.search(r"<header([^>]*)>", html).group(1)
+    said = dict(re.findall(r'data-(\w[\w-]*)="([^"]*)"', header))
+    for key in ("generations", "folds", "split"):
+        shown = re.findall(rf'<img [^>]*data-{key}="([^"]*)"', html)
+        if key in said:
+            assert shown == [said[key]], key
+    assert "Self-check:" not in doc.text.get("verdict", "")
+    # undefined metrics read n/a (the raw value stays in the cell's tooltip)
+    assert not any("\u221e" in t for t in doc.text.values())
+    return html, doc
+
+
+def test_walk_forward_all_folds_valid(tmp_path):
+    run = _walk_forward_run(tmp_path / "wf", ["complete"] * 3)
+    html, doc = _coherent(run)
+    header = re.search(r"<header([^>]*)>", html).group(1)
+    assert 'data-generations="12"' in header and 'data-folds="3"' in header
+    assert 'id="warnings"' not in html
+    assert "12 generations in 3 walk-forward folds" in doc.text["convergence"]
+    assert len(re.findall(r"<img [^>]*data-generations=", html)) == 1
+    # the in-sample curve shown is the first fold's, which ends where out of sample starts
+    m = re.search(r'data-split="([^"]+)" data-in-end="([^"]+)"', html)
+    assert m and m.group(2) < m.group(1)
+    # out-of-sample trades of every fold are listed, with their fold
+    assert "Out of sample (9)" in doc.text["trades"]
+
+
+def test_walk_forward_some_folds_invalid(tmp_path):
+    run = _walk_forward_run(tmp_path / "wf", ["complete", NO_VALID, "complete"])
+    html, doc = _coherent(run)
+    top = html.split("<main>")[0]
+    assert 'id="warnings"' in top and "1 of 3 folds found no valid strategy" in top
+    assert "did not end complete: 1 (no valid strategy)" in doc.text["walk-forward"]
+    assert "n/a" in doc.text["walk-forward"]
+
+
+def test_walk_forward_all_folds_invalid(tmp_path):
+    run = _walk_forward_run(tmp_path / "wf", [NO_VALID] * 3)
+    html, doc = _coherent(run)
+    top = html.split("<main>")[0]
+    assert "Status: no valid strategy." in top
+    assert "3 of 3 folds found no valid strategy" in top
+    assert "No verdict: no valid strategy." in doc.text["verdict"]
+    assert "significant: unknown" in doc.text["verdict"]
+
+
+def test_zero_trade_best(tmp_path):
+    run = tmp_path / "run"
+    _single(run, BARS[:800], BARS[800:], gens=5, status=NO_VALID, n_in=0, n_out=0, seed=3,
+            warnings=["no strategy made 10 trades; lower --min-trades"])  # fmt: skip
+    html, doc = _coherent(run)
+    top = html.split("<main>")[0]
+    assert "no strategy made 10 trades; lower --min-trades" in top
+    assert "made no trades in sample" in top
+    assert "n/a" in doc.text["verdict"] and "\u221e" not in doc.text["verdict"]
+    assert "5 generations" in doc.text["convergence"]
+
+
+def test_old_run_without_status_or_warnings(tmp_path):
+    run = tmp_path / "run"
+    best = _single(run, BARS[:800], BARS[800:], gens=3, status="complete", n_in=4, n_out=2,
+                   seed=4)  # fmt: skip
+    del best["status"], best["test"]
+    F.write_json(run / F.BEST, best)
+    html, _ = _coherent(run)
+    assert 'id="warnings"' not in html
+
+
+def test_header_and_plots_that_disagree_fail_the_check():
+    data = example_data(5, generations=6, walk_forward=True)
+    split = data.equity_out.index[0]
+    ok = dataclasses.replace(data, facts={"generations": 6, "folds": 5, "split": split})
+    assert fact_problems(ok) == []
+    bad = dataclasses.replace(
+        data,
+        facts={"generations": 40, "folds": 4, "split": split + pd.Timedelta("1h")},
+        equity_in=pd.concat([data.equity_in, data.equity_out.iloc[:3]]),
+    )
+    problems = fact_problems(bad)
+    assert len(problems) == 4
+    html = render_report(bad)
+    top = html.split("<main>")[0]
+    assert "Self-check: the header says 40 generations but the convergence plot shows 6" in top
+    assert "4 walk-forward folds but the report lists 5" in top
+    assert "runs into the out-of-sample region" in top
+
+
+def test_out_of_sample_equity_continues_from_the_in_sample_end():
+    from genepool.report import _figures
+
+    data = example_data(9, generations=3, walk_forward=False)
+    end = data.equity_in.iloc[-1]
+    calls = []
+    real = _figures.equity_png
+
+    def spy(eq_in, eq_out, scale=None):
+        calls.append(scale)
+        return real(eq_in, eq_out, scale=scale)
+
+    _figures.equity_png = spy
+    try:
+        text = part("equity", dataclasses.replace(data, initial_cash=10_000.0))[0]
+        assert calls[-1] == pytest.approx(end / 10_000.0)
+        assert "continuing from the in-sample end value" in text
+        text = part("equity", dataclasses.replace(data, initial_cash=None))[0]
+        assert calls[-1] is None and "restarts at its own initial cash" in text
+    finally:
+        _figures.equity_png = real
+
+
+def test_hall_of_fame_puts_in_and_out_of_sample_side_by_side():
+    hof = pd.DataFrame({"rank": [1, 2], "window": [14, 9], "fitness": [2.0, 1.5]})
+    for m in ("total_return", "sharpe_ratio", "sortino_ratio", "max_drawdown", "n_trades"):
+        hof[f"is_{m}"] = 1.0
+    for m in ("total_return", "sharpe_ratio", "sortino_ratio", "max_drawdown", "n_trades"):
+        hof[f"oos_{m}"] = 0.5
+    data = dataclasses.replace(example_data(1, generations=2), hall_of_fame=hof)
+    from genepool.report import _figures, _sections
+
+    body = _sections.hall_of_fame(data, _figures)
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", body)
+    assert heads == ["rank", "window", "fitness", "Sharpe IS", "Sharpe OOS", "return IS",
+                     "return OOS", "max DD IS", "max DD OOS", "trades IS", "trades OOS",
+                     "sortino_ratio IS", "sortino_ratio OOS"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("prices", "decimals"),
+    [
+        ([1.07219, 1.0716, 1.0726], 5),  # FX: pips and pipettes
+        ([602.5, 601.25, 600.0], 2),
+        ([105, 110, 120], 2),
+        ([0.00001234, 0.00001301], 8),
+        ([1.0726 * 1.0005, 1.0716 * 0.9995], 5),  # slippage: six significant digits
+    ],
+)
+def test_price_decimals_follow_the_tick(prices, decimals):
+    from genepool.report._format import fmt_price, price_decimals
+
+    assert price_decimals(prices) == decimals
+    assert fmt_price(1.07219, 5) == "1.07219"
+
+
+def test_fx_trade_prices_show_every_pip():
+    data = example_data(3, generations=2, trades=20)
+    trades = data.trades.assign(entry_price=1.07219, exit_price=1.0726)
+    text = part("trades", dataclasses.replace(data, trades=trades))[0]
+    assert "1.07219" in text and "1.07260" in text and "1.072" + "<" not in text
+
+
+def test_out_of_sample_trades_come_first():
+    data = example_data(3, generations=2, trades=60)
+    text = part("trades", data)[0]
+    assert text.index("Out of sample (") < text.index("In sample (")
+
+
+def test_fitness_panel_marks_the_best():
+    data = example_data(3, generations=2)
+    text = part("parameters", dataclasses.replace(data, best={**data.best, "fitness": 1.25}))[0]
+    assert "The best fitness is 1.25." in text
+
+
+def test_verdict_wording_follows_the_sign_of_the_sharpe():
+    from genepool.backtest.overfitting import DeflatedSharpe, verdict
+
+    def text(sr: float) -> str:
+        d = DeflatedSharpe(dsr=0.01, sr=sr, sr0=0.06, n_trials=500, var_trials=0.001,
+                           n_obs=2000, skew=0.0, kurtosis=3.0)  # fmt: skip
+        return verdict(d)
+
+    assert "this high" in text(0.05)
+    assert "this high" not in text(-0.05) and "not above zero" in text(-0.05)
+
+
+def test_cli_prints_the_report_path_once_and_absolute(tmp_path, monkeypatch, capsys):
+    from genepool.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["evolve", "--demo", "--strategy", "rsi", "--population", "8", "--generations",
+            "2", "--min-trades", "1", "--out", "rel", "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.count("report.html") == 1
+    assert f"report: {tmp_path / 'rel' / 'report.html'}" in out
+    trades = pd.read_parquet(tmp_path / "rel" / "trades.parquet")
+    oos = trades[trades["sample"] == "out"]
+    n_train = F.read_json(tmp_path / "rel" / "best.json")["train"]["n_bars"]
+    assert len(oos) and (oos["entry_bar"] >= n_train).all()  # bars count from the first bar
+
+
+def test_old_run_whose_best_is_the_invalid_penalty_says_so(tmp_path):
+    run = tmp_path / "run"
+    best = _single(run, BARS[:800], BARS[800:], gens=3, status="complete", n_in=1, n_out=0,
+                   seed=6)  # fmt: skip
+    F.write_json(run / F.BEST, {**best, "fitness": -1e12})  # what runs wrote before
+    html, _ = _coherent(run)
+    assert "The best strategy is invalid (fitness -1e+12" in html.split("<main>")[0]

@@ -19,13 +19,13 @@ from genepool.report._example import example_data
 
 SECTIONS = [
     "verdict",
-    "convergence",
-    "memory",
+    "walk-forward",
     "equity",
-    "parameters",
     "trades",
     "hall-of-fame",
-    "walk-forward",
+    "convergence",
+    "parameters",
+    "memory",
     "configuration",
 ]
 TIMEOUT_S = 180
@@ -139,3 +139,61 @@ def test_report_without_walk_forward_or_out_of_sample(tmp_path: Path) -> None:
         s for s in SECTIONS if s != "walk-forward"
     ]
     assert 'data-report-check="ok"' in dom
+
+
+# The report inside an <iframe> of the given width (headless Chromium has no window narrower
+# than 500 px); a probe measures the page and every section as laid out.
+_FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe id="f" src="%(page)s" style="width:%(width)dpx;height:900px;border:0"></iframe>
+<script>
+document.getElementById("f").addEventListener("load", function () {
+  var w = this.contentWindow, doc = w.document, vw = w.innerWidth, bad = [];
+  var sw = doc.documentElement.scrollWidth;
+  if (sw > vw) { bad.push("page is " + sw + " px wide"); }
+  doc.querySelectorAll("header, nav, main > section, main img").forEach(function (el) {
+    var r = el.getBoundingClientRect(), name = el.id || el.tagName.toLowerCase();
+    if (!(r.width > 0 && r.height > 0)) { bad.push(name + " is not visible"); }
+    if (r.right > vw + 0.5) { bad.push(name + " ends at " + Math.round(r.right) + " px"); }
+  });
+  document.body.dataset.layout = bad.length ? bad.join("; ") : "ok " + vw;
+  document.body.dataset.check = doc.body.dataset.reportCheck || "did not run";
+});
+</script></body></html>
+"""
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_layout_at_desktop_and_phone_width(report: Path, tmp_path: Path, width: int) -> None:
+    page = report.parent / f"frame-{width}.html"
+    page.write_text(_FRAME % {"page": report.name, "width": width}, encoding="utf-8")
+    dom = chromium(
+        page,
+        tmp_path / "profile",
+        "--allow-file-access-from-files",
+        "--window-size=1500,1000",
+        "--virtual-time-budget=8000",
+        "--dump-dom",
+    ).stdout
+    layout = re.search(r'data-layout="([^"]*)"', dom)
+    assert layout is not None, "the probe did not run"
+    assert layout.group(1) == f"ok {width}"  # no horizontal overflow, every section shown
+    assert 'data-check="ok"' in dom
+
+
+def test_check_fails_when_header_and_plots_disagree(tmp_path: Path) -> None:
+    data = example_data(23, generations=6, trades=30)
+    split = data.equity_out.index[0]
+    good = dataclasses.replace(data, facts={"generations": 6, "folds": 5, "split": split})
+    bad = dataclasses.replace(data, facts={"generations": 40, "folds": 4, "split": split})
+    results = {}
+    for name, d in (("good", good), ("bad", bad)):
+        page = tmp_path / f"{name}.html"
+        page.write_text(render_report(d), encoding="utf-8")
+        dom = chromium(page, tmp_path / "profile", "--virtual-time-budget=5000", "--dump-dom")
+        check = re.search(r'data-report-check="([^"]*)"', dom.stdout)
+        assert check is not None
+        results[name] = check.group(1)
+    assert results["good"] == "ok"
+    assert results["bad"].startswith("failed:")
+    assert "header says generations 40 but the convergence plot shows 6" in results["bad"]
+    assert "header says folds 4 but the walk-forward figure shows 5" in results["bad"]

@@ -56,3 +56,20 @@ def test_bad_parameters_are_named():
     prob = StrategyProblem(DATA, "rsi")
     with pytest.raises(SpaceError, match="window"):
         trace_strategy(prob, {"lower": 30.0, "upper": 70.0})
+
+
+def test_bar_offset_counts_bars_from_the_start_of_the_data():
+    # An out-of-sample segment replayed alone: with its offset, its bar numbers point at the
+    # same bars of the whole data as its timestamps (they used to count from the segment).
+    k = 1700
+    seg = DATA.iloc[k:]
+    prob = StrategyProblem(seg, "rsi")
+    params = {"window": 10, "lower": 30.0, "upper": 70.0}
+    tr = trace_strategy(prob, params, index=seg.index, bar_offset=k)
+    plain = trace_strategy(prob, params, index=seg.index)
+    assert len(tr.trades) > 2
+    assert (DATA.index[tr.trades["entry_bar"]] == tr.trades["entry_time"]).all()
+    closed = tr.trades[tr.trades["status"] == "closed"]
+    assert (DATA.index[closed["exit_bar"]] == closed["exit_time"]).all()
+    assert (tr.trades["entry_bar"] == plain.trades["entry_bar"] + k).all()
+    assert (tr.trades.loc[tr.trades["status"] == "open", "exit_bar"] == -1).all()

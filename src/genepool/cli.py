@@ -7,6 +7,7 @@ with code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 
@@ -232,7 +233,7 @@ def resume(
 def report(run_dir: str = typer.Argument(..., help="The run directory.")) -> None:
     """Write (again) the HTML report of a run directory."""
     with existing_run_dir(run_dir, command="report"):  # not while another command writes it
-        typer.echo(str(write_run_report(run_dir)))
+        typer.echo(str(write_run_report(run_dir).resolve()))
 
 
 @app.command()
@@ -275,7 +276,11 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         typer.echo(
             json.dumps(
                 _jsonable(
-                    {"run_dir": str(outcome.run_dir), "report": str(outcome.report), **best}
+                    {
+                        "run_dir": os.path.abspath(outcome.run_dir),
+                        "report": outcome.report and os.path.abspath(outcome.report),
+                        **best,
+                    }
                 ),
                 default=str,
             )
@@ -297,7 +302,7 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         verdict = best.get("verdict")
         typer.echo(f"verdict: {verdict['text'] if verdict else best.get('verdict_reason')}")
         if outcome.report is not None:
-            typer.echo(f"report: {outcome.report}")
+            typer.echo(f"report: {os.path.abspath(outcome.report)}")  # once, absolute
     for warning in best.get("warnings") or ():
         print(f"genepool: warning: {warning}", file=sys.stderr)
     if outcome.status == "interrupted":

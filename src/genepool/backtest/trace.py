@@ -51,7 +51,10 @@ class Trace:
 
 
 def trace_strategy(
-    problem: StrategyProblem, params: Mapping[str, Any], index: Any = None
+    problem: StrategyProblem,
+    params: Mapping[str, Any],
+    index: Any = None,
+    bar_offset: int = 0,
 ) -> Trace:
     """Replay one strategy of ``problem`` with its decoded ``params``.
 
@@ -63,6 +66,11 @@ def trace_strategy(
         Decoded parameters, e.g. ``result.best_params``.
     index : pandas.Index, optional
         Timestamps of the bars (default: the problem's own index, else 0..T-1).
+    bar_offset : int, optional
+        Added to ``entry_bar`` and ``exit_bar``: the position of the problem's first bar in
+        the data it was cut from (an out-of-sample segment's bars then count from the start
+        of the run's data, like its in-sample bars, not from the start of the segment). The
+        times ``entry_time``/``exit_time`` do not depend on it.
 
     Examples
     --------
@@ -108,5 +116,9 @@ def trace_strategy(
     trades.insert(2, "entry_time", index[trades["entry_bar"].to_numpy()])
     exit_at = np.where(is_open, n - 1, trades["exit_bar"].to_numpy())
     trades.insert(3, "exit_time", index[exit_at])
+    offset = int(bar_offset)
+    if offset:
+        trades["entry_bar"] += offset
+        trades.loc[~is_open, "exit_bar"] += offset
     trades["status"] = np.where(is_open, "open", "closed")
     return Trace(pd.Series(value, index=index, name="value"), returns, trades)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -18,11 +19,36 @@ def _history(run_dir: Path) -> pd.DataFrame:
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return pd.DataFrame(columns=["generation", "best", "mean", "std"])
     df = pd.read_parquet(folder).sort_values("generation", kind="stable")
+    # a generation redone after a crash is drawn once, from its last record
+    df = df.drop_duplicates("generation", keep="last")
     if not read_metadata(folder).get(SENSE_KEY):  # an older run: stored minimized (negated)
         for col in ("best", "generation_best", "mean"):
             if col in df:
                 df[col] = -df[col]
     return df.reset_index(drop=True)
+
+
+def _fold_dirs(run_dir: Path) -> list[Path]:
+    return sorted(p for p in (run_dir / "folds").glob("fold-*") if p.is_dir())
+
+
+def _folds_history(folds: list[Path]) -> pd.DataFrame:
+    """The folds' histories one after the other: ``generation`` counts on across folds,
+    ``fold`` and ``fold_generation`` say where each row came from."""
+    parts = []
+    for i, d in enumerate(folds):
+        h = _history(d)
+        if len(h):
+            parts.append(h.assign(fold=i, fold_generation=h["generation"]))
+    if not parts:
+        return pd.DataFrame(columns=["generation", "best", "mean", "std"])
+    df = pd.concat(parts, ignore_index=True)
+    df["generation"] = range(1, len(df) + 1)
+    return df
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return F.read_json(path) if path.is_file() else {}
 
 
 def _series(eq: pd.DataFrame | None, sample: str) -> pd.Series | None:
@@ -35,24 +61,119 @@ def _series(eq: pd.DataFrame | None, sample: str) -> pd.Series | None:
     return pd.Series(part["value"].to_numpy(), index=index, name="value")
 
 
+_TRADE_COLUMNS = ["entry_time", "exit_time", "entry_price", "exit_price", "pnl", "return",
+                  "sample"]  # fmt: skip
+
+
+def _walk_forward_parts(run_dir: Path, folds: list[Path], wf: pd.DataFrame | None) -> dict:
+    """What a walk-forward report shows beyond the summary files: every fold's history, the
+    first fold's in-sample curve (it ends where the stitched out-of-sample curve starts), the
+    out-of-sample trades of every fold and each fold's status."""
+    first = F.read_frame(folds[0] / F.EQUITY) if folds else None
+    trades = []
+    docs = [_read_json(d / F.BEST) for d in folds]
+    for i, d in enumerate(folds):
+        t = F.read_frame(d / F.TRADES)
+        if t is None or not len(t):
+            continue
+        keep = t["sample"] == "out" if i else t["sample"].isin(["in", "out"])
+        trades.append(t[keep].assign(fold=i))
+    if wf is not None and len(wf) and "status" not in wf.columns:
+        status = [
+            docs[int(f)].get("status", "?") if int(f) < len(docs) else "?" for f in wf["fold"]
+        ]
+        wf = wf.assign(status=status)
+    return {
+        "history": _folds_history(folds),
+        "equity_in": _series(first, "in"),
+        "trades": pd.concat(trades, ignore_index=True) if trades else None,
+        "walk_forward": wf,
+        "split": (docs[0].get("test") or {}).get("start") if docs else None,
+    }
+
+
+def _verdict(best: dict[str, Any], status: str | None) -> dict[str, Any]:
+    if best.get("verdict"):
+        verdict = dict(best["verdict"])
+    elif status not in (None, "complete", "interrupted"):
+        verdict = {"text": f"No verdict: {status}.", "significant": None}
+    else:
+        verdict = {"text": "No verdict.", "significant": None}
+    if not isinstance(verdict.get("text"), str):
+        verdict["text"] = "No verdict."
+    for key in ("dsr", "pbo", "significant"):
+        verdict.setdefault(key, None)
+    extra = best.get("trials")
+    if extra:
+        verdict["distinct strategies tried"] = extra.get("n_distinct")
+    return verdict
+
+
 def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported lazily)
-    """Read a run directory (written by ``genepool evolve``) into the report's inputs."""
+    """Read a run directory (written by ``genepool evolve``) into the report's inputs.
+
+    Keys a run of an older version did not write (``status``, ``warnings``, per-fold
+    statuses) are optional. A walk-forward run shows the folds' histories one after the
+    other, the first fold's in-sample curve followed by the stitched out-of-sample curve, and
+    every fold's out-of-sample trades.
+    """
+    from ..backtest.problem import INVALID_FITNESS
     from ..report import ReportData
+    from .runner import INIT_CASH
 
     run_dir = Path(run_dir)
     doc = F.read_json(run_dir / F.CONFIG)
     best = F.read_json(run_dir / F.BEST)
     cfg = doc["config"]
+    status = best.get("status")
+    status = None if status is None else str(status)
+    warnings = best.get("warnings") or []
+    warnings = [str(w) for w in warnings] if isinstance(warnings, list) else [str(warnings)]
     eq = F.read_frame(run_dir / F.EQUITY)
     equity_in = _series(eq, "in")
+    trades = F.read_frame(run_dir / F.TRADES)
+    wf = F.read_frame(run_dir / F.WALK_FORWARD)
+    history = _history(run_dir)
+    split = (best.get("test") or {}).get("start")
+    label = None
+    facts: dict[str, Any] = {"generations": best.get("n_generations")}
+    folds = _fold_dirs(run_dir) if isinstance(best.get("walk_forward"), dict) else []
+    if isinstance(best.get("walk_forward"), dict):
+        parts = _walk_forward_parts(run_dir, folds, wf)
+        history, wf, split = parts["history"], parts["walk_forward"], parts["split"]
+        equity_in, label = parts["equity_in"], "In sample (the first fold's training)"
+        if parts["trades"] is not None:
+            trades = parts["trades"]
+        facts["folds"] = best["walk_forward"].get("done")
+        bad = [f"fold {i}" for i, d in enumerate(folds)
+               if _read_json(d / F.BEST).get("status", "complete") != "complete"]  # fmt: skip
+        if bad and not any("fold" in w for w in warnings):
+            warnings.append(
+                f"{len(bad)} of {len(folds)} folds did not end complete ({', '.join(bad)}); "
+                "see the walk-forward table."
+            )
+    facts["split"] = split
     if equity_in is None:
         equity_in = pd.Series([], dtype=float, name="value")
-    trades = F.read_frame(run_dir / F.TRADES)
     if trades is None:
-        trades = pd.DataFrame(
-            columns=["entry_time", "exit_time", "entry_price", "exit_price", "pnl", "return",
-                     "sample"]
-        )  # fmt: skip
+        trades = pd.DataFrame(columns=_TRADE_COLUMNS)
+    ins = best.get("in_sample") or {}
+    fitness = best.get("fitness")
+    if (
+        isinstance(fitness, (int, float))
+        and fitness <= INVALID_FITNESS / 2
+        and status in (None, "complete")
+    ):  # a run from before runs said so: its best is the penalty for too few trades
+        warnings.append(
+            f"The best strategy is invalid (fitness {fitness:g}, the penalty for fewer trades "
+            "than --min-trades): no valid strategy was found; lower --min-trades or use "
+            "more data."
+        )
+    n_trades = ins.get("n_trades")
+    if n_trades is not None and n_trades == 0 and not any("no trade" in w for w in warnings):
+        warnings.append(
+            "The best strategy made no trades in sample: its ratios are undefined (n/a)."
+        )
     memory = F.read_frame(run_dir / F.MEMORY)
     if memory is None:
         memory = pd.DataFrame(columns=["generation", "rss", "chunk_size"])
@@ -61,22 +182,23 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     source = doc["data"]["source"]
     title = f"{cfg['strategy']} on {Path(source).name if source != 'demo' else 'the demo data'}"
     title += f", seed {cfg['seed']}"
-    verdict = dict(best.get("verdict") or {"text": "No verdict.", "significant": None})
-    for key in ("dsr", "pbo", "significant"):
-        verdict.setdefault(key, None)
-    extra = best.get("trials")
-    if extra:
-        verdict["distinct strategies tried"] = extra.get("n_distinct")
+    n_gen = best.get("n_generations")
+    n_eval = best.get("n_evaluations")
+    subtitle = (
+        f"{doc['data']['n_bars']:,} bars from {doc['data']['start']} to "
+        f"{doc['data']['end']}; status {status or '?'}, "
+        f"{'?' if n_gen is None else f'{n_gen:,}'} generations"
+    )
+    if facts.get("folds") is not None:
+        subtitle += f" in {facts['folds']:,} walk-forward folds"
+    subtitle += f", {'?' if n_eval is None else f'{n_eval:,}'} evaluations"
+    if split is not None:
+        subtitle += f"; out of sample from {split}"
     return ReportData(
         title=title,
-        subtitle=(
-            f"{doc['data']['n_bars']:,} bars from {doc['data']['start']} to "
-            f"{doc['data']['end']}; status {best.get('status', '?')}, "
-            f"{best.get('n_generations', 0)} generations, "
-            f"{best.get('n_evaluations', 0):,} evaluations"
-        ),
+        subtitle=subtitle,
         config={**cfg, "data": doc["data"], "versions": doc.get("versions", {})},
-        history=_history(run_dir),
+        history=history,
         memory=memory,
         memory_limit=None if not cfg.get("memory_limit") else parse_size(cfg["memory_limit"]),
         equity_in=equity_in,
@@ -85,12 +207,18 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
         trades=trades,
         best={
             "params": best.get("params", {}),
-            "in_sample": best.get("in_sample") or {},
+            "in_sample": ins,
             "out_of_sample": best.get("out_of_sample"),
+            "fitness": best.get("fitness"),
         },
         hall_of_fame=hof if hof is not None else pd.DataFrame(),
-        verdict=verdict,
-        walk_forward=F.read_frame(run_dir / F.WALK_FORWARD),
+        verdict=_verdict(best, status),
+        walk_forward=wf,
+        status=status,
+        warnings=warnings,
+        facts={k: v for k, v in facts.items() if v is not None},
+        initial_cash=float(best.get("init_cash") or INIT_CASH),
+        equity_in_label=label,
     )
 
 

@@ -377,7 +377,8 @@ def _finish(
     frames, trades = [_equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
     oos = None
     if test_problem is not None and test is not None and oos_m is not None:
-        tr_out = trace_strategy(test_problem, params, index=test.index)
+        # bar numbers count from the first training bar, like the in-sample trades'
+        tr_out = trace_strategy(test_problem, params, index=test.index, bar_offset=len(train))
         frames.append(_equity_frame(tr_out, "out"))
         trades.append(tr_out.trades.assign(sample="out"))
         oos = _metrics_dict(oos_m.iloc[0])
@@ -529,9 +530,7 @@ def _honesty(
 def _write_report(run_dir: Path, echo: Echo) -> Path:
     from .report_data import write_run_report
 
-    path = write_run_report(run_dir)
-    echo(f"report {path}")
-    return path
+    return write_run_report(run_dir).resolve()  # the CLI prints it once, absolute
 
 
 def psr_verdict(returns: np.ndarray, what: str) -> tuple[dict[str, Any], Any]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ._format import is_number
 
 __all__ = ["HISTORY_COLUMNS", "MEMORY_COLUMNS", "TRADE_COLUMNS", "ReportData", "validate"]
 
@@ -69,6 +70,23 @@ class ReportData:
         names start with ``test``/``oos``/``out`` (all numeric metric columns when none does).
     subtitle : str or None, optional
         One line under the title (e.g. when and where the run was made).
+    status : str or None, optional
+        Outcome of the run (``"complete"``, ``"interrupted"``, ``"no valid strategy"``, ...);
+        anything but ``"complete"`` is shown as a warning at the top.
+    warnings : sequence of str, optional
+        Warnings of the run, shown prominently at the top.
+    facts : dict, optional
+        What the header states, from the run's own record (``best.json``), checked against
+        what is plotted: ``generations`` (int, all folds together), ``folds`` (int, folds
+        done) and ``split`` (timestamp where out of sample starts). A disagreement is shown as
+        a warning and fails the self-check.
+    initial_cash : float or None, optional
+        Cash each segment starts with. When given, the out-of-sample equity is drawn continuing
+        from the in-sample end value (scaled by ``equity_in[-1] / initial_cash``); when None it
+        is drawn as it is, restarting, after a marked split.
+    equity_in_label : str or None, optional
+        What the in-sample curve is, when not simply "In sample" (e.g. the first
+        walk-forward fold's training segment).
     """
 
     title: str
@@ -86,6 +104,11 @@ class ReportData:
     walk_forward: pd.DataFrame | None = None
     walk_forward_metrics: Sequence[str] | None = field(default=None)
     subtitle: str | None = None
+    status: str | None = None
+    warnings: Sequence[str] = ()
+    facts: Mapping[str, Any] | None = None
+    initial_cash: float | None = None
+    equity_in_label: str | None = None
 
 
 def _frame(name: str, value: Any) -> pd.DataFrame:
@@ -167,6 +190,19 @@ def validate(data: ReportData) -> None:
         raise ConfigError(
             f"ReportData.verdict['text'] must be a str, got {data.verdict.get('text')!r}"
         )
+
+    if data.status is not None and not isinstance(data.status, str):
+        raise ConfigError(f"ReportData.status must be a str or None, got {data.status!r}")
+    if isinstance(data.warnings, str) or not all(isinstance(w, str) for w in data.warnings):
+        raise ConfigError(f"ReportData.warnings must be a sequence of str, got {data.warnings!r}")
+    _mapping("facts", data.facts, optional=True)
+    if data.equity_in_label is not None and not isinstance(data.equity_in_label, str):
+        raise ConfigError(
+            f"ReportData.equity_in_label must be a str or None, got {data.equity_in_label!r}"
+        )
+    cash = data.initial_cash
+    if cash is not None and (not is_number(cash) or not float(cash) > 0):
+        raise ConfigError(f"ReportData.initial_cash must be a positive number, got {cash!r}")
 
     if data.walk_forward is not None:
         wf = _frame("walk_forward", data.walk_forward)

@@ -157,4 +157,5 @@ def example_data(
             "n_trials": generations * population,
         },
         walk_forward=wf,
+        initial_cash=10_000.0,  # the out-of-sample curve is drawn from the in-sample end
     )

@@ -152,8 +152,31 @@ def convergence_png(history: pd.DataFrame) -> bytes:
     ax.fill_between(
         g, mean - std, mean + std, color=IN_COLOR, alpha=0.18, linewidth=0, label="mean \u00b1 std"
     )
-    ax.plot(g, mean, color=IN_COLOR, linewidth=1.3, marker=marker, markersize=3, label="mean")
-    ax.plot(g, best, color=BEST_COLOR, linewidth=1.8, marker=marker, markersize=3, label="best")
+    segments = [np.arange(len(g))]
+    if "fold" in h.columns and h["fold"].nunique() > 1:
+        # Folds one after the other: one line per fold, a dotted line where each starts.
+        fold = h["fold"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, fold[1:] != fold[:-1]])
+        segments = np.split(np.arange(len(g)), starts[1:])
+        for i in starts:
+            ax.axvline(g[i] - 0.5, color="#888888", linestyle=":", linewidth=1.0)
+            ax.annotate(
+                _text(f"fold {fold[i]}", 12),
+                (g[i] - 0.4, 1.0),
+                xycoords=("data", "axes fraction"),
+                va="top",
+                fontsize=8,
+                color="#555555",
+            )
+    for k, seg in enumerate(segments):
+        ax.plot(
+            g[seg], mean[seg], color=IN_COLOR, linewidth=1.3, marker=marker, markersize=3,
+            label="mean" if k == 0 else None,
+        )  # fmt: skip
+        ax.plot(
+            g[seg], best[seg], color=BEST_COLOR, linewidth=1.8, marker=marker, markersize=3,
+            label="best" if k == 0 else None,
+        )  # fmt: skip
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -244,15 +267,27 @@ def _equity_x(
     return np.arange(n_in), np.arange(n_in, n_in + n_out), "bar"
 
 
-def equity_png(equity_in: pd.Series, equity_out: pd.Series | None) -> bytes:
+def equity_png(
+    equity_in: pd.Series, equity_out: pd.Series | None, scale: float | None = None
+) -> bytes:
     """Equity and drawdown of the best strategy; out of sample in its own colour on a shaded
-    background after a vertical split line. Each segment's drawdown is from its own peak."""
+    background after a vertical split line. Each segment's drawdown is from its own peak.
+
+    ``scale`` (the in-sample end value over the initial cash) continues the out-of-sample
+    curve from where the in-sample one ends; without it the out-of-sample curve restarts at
+    its own initial cash, which the legend says."""
     x_in, x_out, xlabel = _equity_x(equity_in, equity_out)
+    out_label = "out of sample"
+    if equity_out is not None and scale is not None:
+        equity_out = equity_out * scale
+        out_label = "out of sample (continued from the in-sample end)"
+    elif equity_out is not None:
+        out_label = "out of sample (restarts at the initial cash)"
     fig = _figure(10, 5.2)
     ax, axd = fig.subplots(2, 1, sharex=True, height_ratios=[2.2, 1])
     segments = [(x_in, equity_in, IN_COLOR, "in sample")]
     if equity_out is not None and len(equity_out):
-        segments.append((x_out, equity_out, OUT_COLOR, "out of sample"))
+        segments.append((x_out, equity_out, OUT_COLOR, out_label))
         for a in (ax, axd):
             a.axvspan(x_out[0], x_out[-1], color=OUT_SHADE, linewidth=0, zorder=0)
             a.axvline(x_out[0], color="#555555", linestyle="--", linewidth=1.0, zorder=1)
@@ -271,8 +306,7 @@ def equity_png(equity_in: pd.Series, equity_out: pd.Series | None) -> bytes:
     ax.set_ylabel("portfolio value")
     values = np.concatenate([_finite(equity_in), _finite(equity_out)])
     if values.size and values.min() > 0 and values.max() / values.min() > 20:
-        # A curve that grows by orders of magnitude (or an out-of-sample segment restarting
-        # from the initial cash) is unreadable on a linear axis.
+        # A curve that grows by orders of magnitude is unreadable on a linear axis.
         ax.set_yscale("log")
         ax.set_ylabel("portfolio value (log scale)")
     ax.yaxis.set_major_formatter(FuncFormatter(_axis_number))
@@ -283,6 +317,13 @@ def equity_png(equity_in: pd.Series, equity_out: pd.Series | None) -> bytes:
         _style(a)
     ax.legend(fontsize=8, loc="upper left")
     return _png(fig)
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        return math.isfinite(float(v)) and not isinstance(v, (bool, np.bool_))
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -369,7 +410,7 @@ def parameters_png(
     names = [*genes, "fitness"] if "fitness" in population.columns else list(genes)
     ncols = min(4, len(names))
     nrows = math.ceil(len(names) / ncols)
-    fig = _figure(3.0 * ncols + 0.4, 2.3 * nrows + 0.2)
+    fig = _figure(3.0 * ncols + 0.4, 2.6 * nrows + 0.2)
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for ax, name in zip(axes, names):
         s = population[name]
@@ -381,9 +422,13 @@ def parameters_png(
         else:
             note = _numeric_panel(ax, s, best, has_best, trim=name == "fitness")
         title = _text(name, 28) + (f" ({note})" if note else "")
-        ax.set_title(title, fontsize=9, loc="left")
+        if has_best and name == "fitness":
+            title += f" (best {_axis_number(float(best))})" if _is_number(best) else ""
+        ax.set_title(title, fontsize=11, loc="left")
         _style(ax)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=10)
+        if not _is_categorical(s):
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     for ax in axes[len(names) :]:
         ax.set_axis_off()
     return _png(fig)

@@ -11,7 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["flatten_config", "fmt_bytes", "fmt_config_value", "fmt_value", "is_number"]
+__all__ = [
+    "flatten_config",
+    "fmt_bytes",
+    "fmt_config_value",
+    "fmt_price",
+    "fmt_value",
+    "is_number",
+    "price_decimals",
+]
 
 DASH = "\u2014"
 
@@ -113,3 +121,30 @@ def fmt_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def price_decimals(values: Any, max_decimals: int = 6) -> int:
+    """Decimals that show every price of an instrument exactly: its tick size, inferred as
+    the smallest decimal step the prices use (``1.07219`` -> 5, ``602.5`` -> 2; at least 2).
+
+    Prices that fit no step up to ``max_decimals`` (slippage makes them arbitrary) get enough
+    decimals for six significant digits of their median (``1.0726`` -> 5, ``602.51`` -> 3).
+    """
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    v = np.abs(v[np.isfinite(v) & (v != 0)])
+    if not v.size:
+        return 2
+    v = v[:: max(1, v.size // 5000)]
+    for d in range(max_decimals + 1):
+        if np.all(np.abs(np.round(v, d) - v) <= 1e-9 * np.maximum(1.0, v)):
+            return max(d, 2)
+    magnitude = math.floor(math.log10(float(np.median(v))))
+    return int(min(max(5 - magnitude, 2), 8))
+
+
+def fmt_price(value: Any, decimals: int) -> str:
+    """A price with a fixed number of decimals (``fmt_price(1.07219, 5) == '1.07219'``);
+    other values as :func:`fmt_value`."""
+    if is_number(value) and math.isfinite(float(value)):
+        return f"{float(value):,.{decimals}f}"
+    return fmt_value(value)

@@ -8,8 +8,9 @@ import secrets
 from pathlib import Path
 
 from .._version import __version__
+from ._check import fact_problems, header_facts
 from ._data import ReportData, validate
-from ._markup import esc
+from ._markup import data_attrs, esc
 from ._sections import SECTION_TITLES, section_bodies, summary_line
 
 __all__ = ["render_report", "write_report"]
@@ -27,6 +28,7 @@ _CSS = """
 body { margin: 0; color: var(--fg); background: #fff;
        font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
 header, main, footer { max-width: 1120px; margin: 0 auto; padding: 0 24px; }
+@media (max-width: 600px) { header, main, footer { padding: 0 12px; } }
 header { padding-top: 24px; border-bottom: 1px solid var(--line); }
 h1 { font-size: 24px; margin: 0 0 4px; overflow-wrap: anywhere; }
 h2 { font-size: 19px; margin: 0 0 12px; padding-top: 8px; }
@@ -43,7 +45,13 @@ img { display: block; max-width: 100%; height: auto; margin: 8px 0; }
 .chip { border: 1px solid var(--line); border-radius: 999px; padding: 2px 12px; }
 .chip-yes b { color: var(--good); } .chip-no b { color: var(--bad); }
 .chip-unknown b { color: var(--warn); }
-.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 24px; }
+.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(320px, 100%), 1fr));
+        gap: 24px; }
+.cols > div { min-width: 0; }
+.warnings { margin: 12px 0; padding: 10px 16px; border: 1px solid #f0c36d;
+            border-left: 5px solid var(--warn); background: #fffaeb; overflow-wrap: anywhere; }
+.warnings ul { margin: 4px 0 0; padding-left: 20px; }
+th.oos, td.oos { background: #fdf1f1; }
 .table-wrap { max-height: 640px; overflow: auto; border: 1px solid var(--line); }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { padding: 3px 10px; text-align: left; border-bottom: 1px solid var(--line);
@@ -60,8 +68,11 @@ td.missing { color: var(--muted); }
 footer { padding: 16px 24px 32px; font-size: 12px; }
 """
 
-# Runs on load: every expected section is there, in order, and not empty; every figure decoded.
-# The outcome goes into <body data-report-check="..."> and the footer.
+# Runs on load: every expected section is there, in order, and not empty; every figure decoded;
+# the facts the header states (data-* on <header>, from the run's record) are the ones the
+# figures show (data-* on them, from the plotted frames), and the in-sample curve ends before
+# the out-of-sample one starts. The outcome goes into <body data-report-check="..."> and the
+# footer.
 _CHECK_JS = """
 (function () {
   "use strict";
@@ -82,6 +93,22 @@ _CHECK_JS = """
         problems.push("empty section " + id);
       }
     });
+    var header = document.querySelector("header");
+    [["generations", "the convergence plot"], ["folds", "the walk-forward figure"],
+     ["split", "the equity plot"]].forEach(function (f) {
+      var said = header ? header.getAttribute("data-" + f[0]) : null;
+      if (said === null) { return; }
+      var el = document.querySelector("main [data-" + f[0] + "]");
+      var shown = el ? el.getAttribute("data-" + f[0]) : null;
+      if (shown !== said) {
+        problems.push("header says " + f[0] + " " + said + " but " + f[1] + " shows " +
+                      (shown === null ? "none" : shown));
+      }
+    });
+    var eq = document.querySelector("main [data-in-end][data-split]");
+    if (eq && eq.getAttribute("data-in-end") >= eq.getAttribute("data-split")) {
+      problems.push("the in-sample curve runs into the out-of-sample region");
+    }
     var imgs = document.images;
     if (imgs.length !== nImages) {
       problems.push("expected " + nImages + " figures, found " + imgs.length);
@@ -120,8 +147,10 @@ def render_report(data: ReportData) -> str:
     -------
     str
         The complete document (``<!DOCTYPE html>...``), with one ``<section>`` per part in the
-        order verdict, convergence, memory, equity, parameters, trades, hall-of-fame,
-        walk-forward (only when ``data.walk_forward`` is given), configuration.
+        order verdict, walk-forward (only when ``data.walk_forward`` is given), equity,
+        trades, hall-of-fame, convergence, parameters, memory, configuration. Warnings (a
+        status other than ``"complete"``, ``data.warnings``, and any disagreement between
+        the header's facts and the figures) are listed at the top.
 
     Raises
     ------
@@ -160,6 +189,7 @@ def render_report(data: ReportData) -> str:
     nav = "".join(f'<a href="#{sid}">{esc(SECTION_TITLES[sid])}</a>' for sid, _ in bodies)
     script = _CHECK_JS % {"expected": json.dumps([sid for sid, _ in bodies]), "n_images": n_images}
     subtitle = f'<p class="subtitle">{esc(data.subtitle)}</p>' if data.subtitle else ""
+    facts = header_facts(data)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -168,13 +198,27 @@ def render_report(data: ReportData) -> str:
         f'<meta name="generator" content="genepool {esc(__version__)}">\n'
         f"<title>{esc(data.title)} \u2014 genepool report</title>\n"
         f"<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<header><h1>{esc(data.title)}</h1>{subtitle}"
-        f'<p class="summary">{esc(summary_line(data))}</p><nav>{nav}</nav></header>\n'
+        f"<header{data_attrs(facts)}><h1>{esc(data.title)}</h1>{subtitle}"
+        f'<p class="summary">{esc(summary_line(data))}</p>{_warnings(data)}<nav>{nav}</nav>'
+        "</header>\n"
         f"<main>\n{sections}\n</main>\n"
         f'<footer><p id="report-check">Self-check needs JavaScript.</p>'
         f"<p>Made by genepool {esc(__version__)}.</p></footer>\n"
         f"<script>{script}</script>\n</body>\n</html>\n"
     )
+
+
+def _warnings(data: ReportData) -> str:
+    """The warning box at the top: the run's status and warnings, then incoherences."""
+    items = []
+    if data.status is not None and data.status != "complete":
+        items.append(f"Status: {data.status}.")
+    items += [str(w) for w in data.warnings]
+    items += [f"Self-check: {p}." for p in fact_problems(data)]
+    if not items:
+        return ""
+    lis = "".join(f"<li>{esc(w)}</li>" for w in items)
+    return f'<div class="warnings" id="warnings" role="alert"><b>Warnings</b><ul>{lis}</ul></div>'
 
 
 def write_report(data: ReportData, path: str | os.PathLike[str]) -> Path:

@@ -9,14 +9,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._data import TRADE_COLUMNS, ReportData
-from ._format import flatten_config, fmt_bytes, fmt_config_value, is_number
-from ._markup import esc, img, kv_table, table
+from ._check import plotted_facts
+from ._data import ReportData
+from ._format import (
+    flatten_config,
+    fmt_bytes,
+    fmt_config_value,
+    is_number,
+)
+from ._markup import MAX_TABLE_ROWS, NA, esc, img, kv_table, table
+from ._markup import empty as _empty
+from ._markup import finite as _finite
+from ._markup import p as _p
+from ._markup import plural as _plural
+from ._tables import hall_of_fame, trades
 
-__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies"]
+__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies", "summary_line"]
 
-#: Tables (trades, hall of fame, walk-forward folds) show at most this many rows.
-MAX_TABLE_ROWS = 500
 
 SECTION_TITLES = {
     "verdict": "Verdict",
@@ -30,24 +39,20 @@ SECTION_TITLES = {
     "configuration": "Configuration",
 }
 
+#: Report order: results, then the search, then the settings.
+SECTION_ORDER = (
+    "verdict",
+    "walk-forward",
+    "equity",
+    "trades",
+    "hall-of-fame",
+    "convergence",
+    "parameters",
+    "memory",
+    "configuration",
+)
+
 _VERDICT_KEYS = ("text", "significant", "dsr", "pbo")
-
-
-def _p(text: str, cls: str = "") -> str:
-    return f'<p class="{cls}">{text}</p>' if cls else f"<p>{text}</p>"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _empty(text: str) -> str:
-    return _p(esc(text), "empty")
-
-
-def _finite(values: Any) -> np.ndarray:
-    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
-    return v[np.isfinite(v)]
 
 
 def _yes_no(value: Any) -> str:
@@ -61,9 +66,10 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
     sig = _yes_no(v.get("significant"))
     chips = [
         f'<span class="chip chip-{sig}">significant: <b>{sig}</b></span>',
-        f'<span class="chip">deflated Sharpe ratio (DSR): <b>{esc(v.get("dsr"))}</b></span>',
+        f'<span class="chip">deflated Sharpe ratio (DSR): <b>{_chip_value(v.get("dsr"))}'
+        "</b></span>",
         f'<span class="chip">probability of backtest overfitting (PBO): '
-        f"<b>{esc(v.get('pbo'))}</b></span>",
+        f"<b>{_chip_value(v.get('pbo'))}</b></span>",
     ]
     parts = [
         _p(esc(v["text"]), f"verdict verdict-{sig}"),
@@ -82,9 +88,9 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
         head = "".join(f"<th>{c}</th>" for c in cols)
         rows = []
         for k in names:
-            cells = [f"<th>{esc(k)}</th>", _metric_cell(ins.get(k))]
+            cells = [f"<th>{esc(k)}</th>", _metric_cell(ins.get(k), k in ins)]
             if oos is not None:
-                cells.append(_metric_cell(oos.get(k)))
+                cells.append(_metric_cell(oos.get(k), k in oos))
             rows.append(f"<tr>{''.join(cells)}</tr>")
         metrics_html = (
             f'<div class="table-wrap"><table class="metrics"><thead><tr>{head}</tr></thead>'
@@ -92,6 +98,12 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
         )
         if oos is None:
             metrics_html += _p("No out-of-sample split in this run.", "note")
+        elif data.walk_forward is not None:
+            metrics_html += _p(
+                "Walk-forward: the parameters and in-sample metrics are the last fold's; out "
+                "of sample is the stitched test segments of all folds.",
+                "note",
+            )
     parts.append(
         '<div class="cols">'
         f"<div><h3>Best parameters</h3>{params_html}</div>"
@@ -104,15 +116,27 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
     return "".join(parts)
 
 
+def _chip_value(value: Any) -> str:
+    if is_number(value) and not math.isfinite(float(value)):
+        return NA
+    return esc(value)
+
+
 def _verdict_value(value: Any) -> Any:
     if value is None or is_number(value) or isinstance(value, (bool, np.bool_, str)):
         return value
     return fmt_config_value(value)
 
 
-def _metric_cell(value: Any) -> str:
+def _metric_cell(value: Any, recorded: bool = False) -> str:
+    """A metric's cell: "n/a" when recorded but undefined (None, NaN or infinite: JSON stores
+    an infinite Sharpe ratio as null), a dash when not recorded at all."""
     if value is None:
+        if recorded:
+            return f'<td class="num missing" title="undefined">{NA}</td>'
         return '<td class="num missing">\u2014</td>'
+    if is_number(value) and not math.isfinite(float(value)):
+        return f'<td class="num missing" title="{esc(value)}">{NA}</td>'
     return f'<td class="num">{esc(value)}</td>'
 
 
@@ -125,13 +149,25 @@ def convergence(data: ReportData, figures: ModuleType) -> str:
     def at(column: str, row: int) -> str:
         return esc(h[column].iloc[row])
 
-    text = (
-        f"{_plural(len(h), 'generation')}; best went from {at('best', 0)} (generation "
-        f"{at('generation', 0)}) to {at('best', -1)} (generation {at('generation', -1)}); "
-        f"final mean {at('mean', -1)} \u00b1 {at('std', -1)}. "
-        "The band is the mean \u00b1 one standard deviation."
-    )
-    return img(figures.convergence_png(h), "best and mean fitness per generation") + _p(text)
+    folds = h["fold"].nunique() if "fold" in h.columns else 1
+    if folds > 1:
+        text = (
+            f"{_plural(len(h), 'generation')} in {folds:,} walk-forward folds, one after "
+            "the other (dotted lines mark where each fold starts); the last fold's best is "
+            f"{at('best', -1)}. "
+        )
+    else:
+        text = (
+            f"{_plural(len(h), 'generation')}; best went from {at('best', 0)} (generation "
+            f"{at('generation', 0)}) to {at('best', -1)} (generation {at('generation', -1)}); "
+            f"final mean {at('mean', -1)} \u00b1 {at('std', -1)}. "
+        )
+    text += "The band is the mean \u00b1 one standard deviation."
+    return img(
+        figures.convergence_png(h),
+        "best and mean fitness per generation",
+        {"generations": len(h)},
+    ) + _p(text)
 
 
 def memory(data: ReportData, figures: ModuleType) -> str:
@@ -176,13 +212,31 @@ def _equity_text(name: str, s: pd.Series) -> str:
     return text
 
 
+def _continue_scale(data: ReportData) -> float | None:
+    """Factor that continues the out-of-sample curve from the in-sample end value, or None."""
+    if data.initial_cash is None or data.equity_out is None or not len(data.equity_out):
+        return None
+    v = _finite(data.equity_in)
+    if not v.size or not v[-1] > 0:
+        return None
+    return float(v[-1]) / float(data.initial_cash)
+
+
 def equity(data: ReportData, figures: ModuleType) -> str:
     eq_in, eq_out = data.equity_in, data.equity_out
     if not len(eq_in) and (eq_out is None or not len(eq_out)):
         return _empty("no equity data")
-    text = _equity_text("In sample", eq_in) + "."
+    scale = _continue_scale(data)
+    text = _equity_text(data.equity_in_label or "In sample", eq_in) + "."
     if eq_out is not None and len(eq_out):
         text += " " + _equity_text("Out of sample (red, shaded, after the dashed line)", eq_out)
+        if scale is not None:
+            text += (
+                f" on its own initial cash of {esc(data.initial_cash)}; drawn continuing from "
+                f"the in-sample end value (scaled by {scale:.4g}), so the split shows no jump"
+            )
+        else:
+            text += "; drawn as it is: it restarts at its own initial cash after the split"
         text += ". Each drawdown is measured from its own segment's peak."
     else:
         text += " No out-of-sample data."
@@ -193,7 +247,10 @@ def equity(data: ReportData, figures: ModuleType) -> str:
             f"{figures.MAX_PLOT_POINTS // 2:,} buckets, so peaks and drawdowns stay visible."
         )
     alt = "equity and drawdown of the best strategy"
-    return img(figures.equity_png(eq_in, eq_out), alt) + _p(text)
+    shown = plotted_facts(data)
+    attrs = {"split": shown.get("split"), "in-end": shown.get("in_end")}
+    png = figures.equity_png(eq_in, eq_out, scale=scale)
+    return img(png, alt, attrs) + _p(text)
 
 
 def parameters(data: ReportData, figures: ModuleType) -> str:
@@ -212,51 +269,16 @@ def parameters(data: ReportData, figures: ModuleType) -> str:
         rest = ", ".join(genes[len(shown) :])
         text += f" Not drawn ({len(genes) - len(shown):,} more genes): {esc(rest)}."
     params = {str(k): v for k, v in data.best["params"].items()}
+    if "fitness" in pop.columns and "fitness" not in params:
+        best_fit = data.best.get("fitness")
+        if best_fit is None or not is_number(best_fit):
+            fit = _finite(pop["fitness"])
+            best_fit = float(fit.max()) if fit.size else None
+        if best_fit is not None:
+            params["fitness"] = best_fit
+            text += f" The best fitness is {esc(best_fit)}."
     png = figures.parameters_png(pop, params, shown)
     return img(png, "distribution of each gene in the final population") + _p(text)
-
-
-def trades(data: ReportData, figures: ModuleType) -> str:
-    t = data.trades
-    if not len(t):
-        return _empty("no trades")
-    sample = t["sample"].astype(str)
-    n_in, n_out = int((sample == "in").sum()), int((sample == "out").sum())
-    pnl = _finite(t["pnl"])
-    wins = float((pnl > 0).mean()) if pnl.size else math.nan
-    summary = (
-        f"{_plural(len(t), 'trade')} ({n_in:,} in sample, {n_out:,} out of sample); "
-        f"win rate {'' if math.isnan(wins) else f'{wins:.1%}'}; total pnl {esc(pnl.sum())}."
-    )
-    columns = list(TRADE_COLUMNS) + [c for c in t.columns if c not in TRADE_COLUMNS]
-    parts = [_p(summary)]
-    if len(t) > MAX_TABLE_ROWS:
-        parts.append(
-            _p(
-                f"Showing the first {MAX_TABLE_ROWS:,} of {len(t):,} trades "
-                f"({len(t) - MAX_TABLE_ROWS:,} left out).",
-                "note truncated",
-            )
-        )
-    parts.append(table(t[columns], max_rows=MAX_TABLE_ROWS))
-    return "".join(parts)
-
-
-def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
-    hof = data.hall_of_fame
-    if not len(hof):
-        return _empty("no strategies in the hall of fame")
-    parts = []
-    if len(hof) > MAX_TABLE_ROWS:
-        parts.append(
-            _p(
-                f"Showing the first {MAX_TABLE_ROWS:,} of {len(hof):,} strategies "
-                f"({len(hof) - MAX_TABLE_ROWS:,} left out).",
-                "note truncated",
-            )
-        )
-    parts.append(table(hof, max_rows=MAX_TABLE_ROWS, index_name="#"))
-    return "".join(parts)
 
 
 def _walk_forward_metrics(data: ReportData, wf: pd.DataFrame) -> list[str]:
@@ -282,10 +304,30 @@ def walk_forward(data: ReportData, figures: ModuleType) -> str:
     wf = wf.set_axis([str(c) for c in wf.columns], axis=1)
     metrics = _walk_forward_metrics(data, wf)
     parts = []
+    if "status" in wf.columns:
+        status = wf["status"].astype(str)
+        bad = status != "complete"
+        if bad.any():
+            folds = ", ".join(
+                f"{esc(f)} ({esc(st)})" for f, st in zip(wf["fold"][bad], status[bad])
+            )
+            parts.append(
+                _p(
+                    f"{int(bad.sum()):,} of {len(wf):,} folds did not end complete: {folds}. "
+                    "Their metrics are of the best invalid strategy, or n/a where undefined.",
+                    "note truncated",
+                )
+            )
     if metrics:
         shown = metrics[:4]
-        parts.append(img(figures.walk_forward_png(wf, shown), "out-of-sample metrics per fold"))
-        parts.append(_p(f"Per fold: {esc(', '.join(shown))}.", "note"))
+        parts.append(
+            img(
+                figures.walk_forward_png(wf, shown),
+                "out-of-sample metrics per fold",
+                {"folds": len(wf)},
+            )
+        )
+        parts.append(_p(f"Per fold: {esc(', '.join(shown))}. Grey bars are n/a.", "note"))
     parts.append(table(wf, max_rows=MAX_TABLE_ROWS))
     return "".join(parts)
 
@@ -298,26 +340,30 @@ def configuration(data: ReportData, figures: ModuleType) -> str:
 
 
 def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str]]:
-    """``(section id, inner HTML)`` of every section, in report order; ``walk-forward`` only
-    when the data has walk-forward folds."""
-    builders: list[tuple[str, Any]] = [
-        ("verdict", verdict),
-        ("convergence", convergence),
-        ("memory", memory),
-        ("equity", equity),
-        ("parameters", parameters),
-        ("trades", trades),
-        ("hall-of-fame", hall_of_fame),
-    ]
+    """``(section id, inner HTML)`` of every section, in report order (:data:`SECTION_ORDER`);
+    ``walk-forward`` only when the data has walk-forward folds."""
+    # Results first (what a trader reads), then how the search went, then the settings.
+    builders: list[tuple[str, Any]] = [("verdict", verdict)]
     if data.walk_forward is not None:
         builders.append(("walk-forward", walk_forward))
-    builders.append(("configuration", configuration))
+    builders += [
+        ("equity", equity),
+        ("trades", trades),
+        ("hall-of-fame", hall_of_fame),
+        ("convergence", convergence),
+        ("parameters", parameters),
+        ("memory", memory),
+        ("configuration", configuration),
+    ]
     return [(sid, build(data, figures)) for sid, build in builders]
 
 
 def summary_line(data: ReportData) -> str:
     """One line under the title: generations, population, bars, trades."""
-    bits = [_plural(len(data.history), "generation"), f"population {len(data.population):,}"]
+    bits = [_plural(len(data.history), "generation")]
+    if data.walk_forward is not None:
+        bits.append(_plural(len(data.walk_forward), "walk-forward fold"))
+    bits.append(f"population {len(data.population):,}")
     bars = f"{len(data.equity_in):,} bars in sample"
     if data.equity_out is not None:
         bars += f", {len(data.equity_out):,} out of sample"
