@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..backtest.calendar import format_bars
 from ..memory._size import parse_size
 from . import _files as F
 
@@ -62,6 +63,8 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     verdict = dict(best.get("verdict") or {"text": "No verdict.", "significant": None})
     for key in ("dsr", "pbo", "significant"):
         verdict.setdefault(key, None)
+    annual = best.get("annualization") or doc.get("annualization")
+    per_year = "" if not annual else f"; {format_bars(annual['bars_per_year'])} bars/year"
     extra = best.get("trials")
     if extra:
         verdict["distinct strategies tried"] = extra.get("n_distinct")
@@ -71,9 +74,14 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
             f"{doc['data']['n_bars']:,} bars from {doc['data']['start']} to "
             f"{doc['data']['end']}; status {best.get('status', '?')}, "
             f"{best.get('n_generations', 0)} generations, "
-            f"{best.get('n_evaluations', 0):,} evaluations"
+            f"{best.get('n_evaluations', 0):,} evaluations{per_year}"
         ),
-        config={**cfg, "data": doc["data"], "versions": doc.get("versions", {})},
+        config={
+            **cfg,
+            "data": doc["data"],
+            "annualization": annual or "365 days / median bar spacing (not recorded)",
+            "versions": doc.get("versions", {}),
+        },
         history=_history(run_dir),
         memory=memory,
         memory_limit=None if not cfg.get("memory_limit") else parse_size(cfg["memory_limit"]),
