@@ -35,7 +35,7 @@ from .._run_state import CHECKPOINT_DIR
 from ..algorithms import GA
 from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
 from ..backtest import overfitting as ovf
-from ..backtest.calendar import BarsPerYear, infer_bars_per_year
+from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
 from ..backtest.trace import trace_strategy
 from ..checkpoint import list_checkpoints
 from ..errors import ConfigError, DataError, GenepoolError
@@ -182,7 +182,8 @@ def _recorded_annualization(
     annual = BarsPerYear(float(recorded["bars_per_year"]), str(recorded["method"]))
     if given is not None and not math.isclose(float(given), annual.value, rel_tol=1e-12):
         raise ConfigError(
-            f"{out} was evolved with {annual}; --bars-per-year {given:g} would change every "
+            f"{out} was evolved with {format_bars(annual.value)} bars/year; --bars-per-year "
+            f"{given:g} would change every "
             f"fitness in the middle of the run: start a new run with it instead (genepool "
             "evolve --bars-per-year ...)"
         )
