@@ -71,7 +71,9 @@ def infer_bars_per_year(index: Any) -> BarsPerYear:
     3. At least one full calendar day lies inside the data: the mean number of bars per day
        with bars, times 7 days a week when some bars fall on a weekend and 5 otherwise, times
        365 / 7.
-    4. Otherwise: 365 days divided by the median spacing of the bars (vectorbt's convention).
+    4. Otherwise, or when bars are sparser than weekly (rule 2) or daily (rule 3) so that
+       counting them in a few weeks or days would be noise: 365 days divided by the median
+       spacing of the bars (vectorbt's convention; monthly bars give about 12).
 
     A year (week, day) is full when the data have bars before and after it; a year also when
     its first and last bars are within 4 days (and within the largest gap between bars) of its
@@ -117,9 +119,13 @@ def infer_bars_per_year(index: Any) -> BarsPerYear:
     largest = int(gaps.max())
     if largest == 0:
         raise DataError(f"cannot infer bars per year: all {n:,} bars have the same time")
-    return (
-        _by_years(times, largest) or _by_weeks(times) or _by_days(times, gaps) or _by_spacing(gaps)
-    )
+    median = float(np.median(gaps))
+    found = _by_years(times, largest)
+    if found is None and median <= 7 * _NS_DAY:
+        found = _by_weeks(times)
+    if found is None and median <= _NS_DAY:
+        found = _by_days(times)
+    return found or _by_spacing(gaps)
 
 
 def _wall_times(index: Any) -> np.ndarray:
@@ -184,7 +190,8 @@ def _by_weeks(times: np.ndarray) -> BarsPerYear | None:
     n_days = int(np.count_nonzero(np.diff(times[lo:hi] // _NS_DAY))) + 1
     per_week = n_bars / n_full
     if n_days >= n_full:
-        detail = f"{n_days / n_full:.3g} days/week x {_per_day(n_bars / n_days)}"
+        per = n_days / n_full
+        detail = f"{per:.3g} day{'s' if per != 1 else ''}/week x {_per_day(n_bars / n_days)}"
     else:
         detail = f"{per_week:.3g} bars/week"
     return BarsPerYear(
@@ -193,10 +200,10 @@ def _by_weeks(times: np.ndarray) -> BarsPerYear | None:
     )
 
 
-def _by_days(times: np.ndarray, gaps: np.ndarray) -> BarsPerYear | None:
+def _by_days(times: np.ndarray) -> BarsPerYear | None:
     """Mean bars per full day inside the data, times 5 or 7 days a week, times 365 / 7."""
     first, last = times[[0, -1]] // _NS_DAY
-    if last - first < 2 or np.median(gaps) > _NS_DAY:
+    if last - first < 2:
         return None
     lo, hi = np.searchsorted(times, _day_starts([first + 1, last]))
     if hi == lo:
@@ -219,7 +226,7 @@ def _by_spacing(gaps: np.ndarray) -> BarsPerYear:
     spacing = int(np.median(gaps[gaps > 0]))
     return BarsPerYear(
         365 * _NS_DAY / spacing,
-        f"365 days / median bar spacing of {_duration(spacing)} (less than one full day of data)",
+        f"365 days / median bar spacing of {_duration(spacing)}",
     )
 
 
@@ -228,8 +235,10 @@ def _per_day(value: float) -> str:
 
 
 def _duration(ns: int) -> str:
-    for unit, size in (("day", _NS_DAY), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9)):
+    if ns >= _NS_DAY:
+        days = ns / _NS_DAY
+        return f"{days:.4g} day{'s' if days != 1 else ''}"
+    for unit, size in (("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9)):
         if ns % size == 0:
-            count = ns // size
-            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+            return f"{ns // size} {unit}"
     return str(pd.Timedelta(ns, unit="ns"))
