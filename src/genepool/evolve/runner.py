@@ -127,6 +127,7 @@ def resume_evolution(
     out = Path(run_dir)
     doc = F.read_json(out / F.CONFIG)
     config = EvolveConfig(**doc["config"])
+    annual = _recorded_annualization(out, doc, bars_per_year, echo)  # refused: nothing written
     if generations is not None:
         config.generations = generations
         doc["config"] = config.to_dict()
@@ -138,7 +139,7 @@ def resume_evolution(
             f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
         )
     F.write_json(out / F.CONFIG, doc)
-    config.bars_per_year = _recorded_annualization(out, doc, bars_per_year, echo)
+    config.bars_per_year = annual
     return _execute(out, config, data, resume=True, progress=progress, echo=echo, report=report)
 
 
