@@ -270,3 +270,17 @@ def test_resume_of_a_run_without_recorded_bars_per_year_keeps_the_365_day_rule(t
     best = json.loads((run / "best.json").read_text())
     assert best["annualization"]["bars_per_year"] == 365
     assert main(["resume", str(run), "--bars-per-year", "252"]) == 2
+
+
+def test_toml_and_config_validation(tmp_path):
+    from genepool.evolve import EvolveConfig
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('data = "x.csv"\nbars-per-year = 252\nsep = "tab"\ntime-column = "Gmt time"\n')
+    cfg = EvolveConfig.from_sources(toml)
+    assert (cfg.bars_per_year, cfg.sep, cfg.time_column) == (252.0, "\t", "Gmt time")
+    for bad, fragment in (({"bars_per_year": 0}, "bars_per_year must be > 0"),
+                          ({"bars_per_year": "many"}, "bars_per_year must be a number"),
+                          ({"sep": ""}, "sep must be a non-empty string")):  # fmt: skip
+        with pytest.raises(ConfigError, match=fragment):
+            EvolveConfig.from_sources(None, data="x.csv", **bad)
