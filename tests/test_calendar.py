@@ -284,3 +284,11 @@ def test_toml_and_config_validation(tmp_path):
                           ({"sep": ""}, "sep must be a non-empty string")):  # fmt: skip
         with pytest.raises(ConfigError, match=fragment):
             EvolveConfig.from_sources(None, data="x.csv", **bad)
+
+
+def test_price_errors_show_plain_numbers():
+    close = np.linspace(1.0, 2.0, 500)
+    close[5] = np.nan
+    with pytest.raises(DataError) as info:
+        StrategyProblem(close, "rsi", bars_per_year=252)
+    assert "invalid price nan at row 5" in str(info.value) and "np." not in str(info.value)

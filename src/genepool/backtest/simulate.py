@@ -67,7 +67,7 @@ def check_prices(close: np.ndarray, name: str = "close") -> None:
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
         raise DataError(
-            f"{name} has an invalid price {close.reshape(len(close), -1)[row][0]!r}"
+            f"{name} has an invalid price {float(close.reshape(len(close), -1)[row][0])!r}"
             f" at row {row}: prices must be finite and > 0"
         )
 
