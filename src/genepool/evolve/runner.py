@@ -225,7 +225,9 @@ def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProbl
             ),
         )
     except DataError as exc:
-        raise DataError(f"{what} ({len(df):,} bars): {exc}") from None
+        text = str(exc)  # "data has 21 bars; ..." -> "the training data has 21 bars; ..."
+        text = text[5:] if text.startswith("data ") else f"({len(df):,} bars): {text}"
+        raise DataError(f"{what} {text}") from None
 
 
 # -- the run ------------------------------------------------------------------------------------
