@@ -147,12 +147,13 @@ def resume_evolution(
 def _load(config: EvolveConfig) -> pd.DataFrame:
     if config.demo:
         return demo_data()
+    options: dict[str, Any] = {"sep": config.sep} if config.sep else {}
     return load_ohlcv(
         config.data,  # type: ignore[arg-type]
         min_bars=2,  # a one-row file is "too short", before anything else
         time_column=config.time_column,
         price_column=config.price_column,
-        **({"sep": config.sep} if config.sep else {}),
+        **options,
     )
 
 
