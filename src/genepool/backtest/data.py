@@ -312,16 +312,16 @@ def _map_columns(
             raise DataError(f"{name}: columns {both} all mean {role!r}; keep one of them")
     adjust = None
     if price_column is not None:
-        j = _find(labels, price_column)
-        if j is None:
+        price = _find(labels, price_column)
+        if price is None:
             raise DataError(f"{name}: no price column {price_column!r} among {labels}")
-        role = _ALIASES.get(_norm(labels[j]))
+        role = _ALIASES.get(_norm(labels[price]))
         if role == "adj close" and "close" in found:
             adjust = found["close"][0]
         elif role not in ("close", "adj close"):  # bid, mid, ...: flat bars at that price
             for c in ("open", "high", "low"):
                 found.pop(c, None)
-        found["close"] = [j]
+        found["close"] = [price]
     elif "close" not in found and "adj close" in found:
         found["close"] = found["adj close"]
     if "close" not in found:
@@ -344,12 +344,12 @@ def _map_columns(
     cols = {c: found[c][0] for c in COLUMNS if c in found}
     use_index = _index_is_time(df)
     if time_column is not None:
-        j = _find(labels, time_column)
-        if j is None and use_index and str(df.index.name) == time_column:
+        at = _find(labels, time_column)
+        if at is None and use_index and str(df.index.name) == time_column:
             return _Plan(cols, [], True, False, adjust)
-        if j is None:
+        if at is None:
             raise DataError(f"{name}: no time column {time_column!r} among {labels}")
-        return _Plan(cols, [j], False, _time_name(labels[j])[1], adjust)
+        return _Plan(cols, [at], False, _time_name(labels[at])[1], adjust)
     time_names = [t for t in _TIME_NAMES if t in found]
     if len(time_names) == 2 and set(time_names) == {"date", "time"}:
         time_cols = [found["date"][0], found["time"][0]]
