@@ -292,3 +292,12 @@ def test_price_errors_show_plain_numbers():
     with pytest.raises(DataError) as info:
         StrategyProblem(close, "rsi", bars_per_year=252)
     assert "invalid price nan at row 5" in str(info.value) and "np." not in str(info.value)
+
+
+def test_demo_data_keeps_the_annualization_of_earlier_runs():
+    # `genepool evolve --demo` gives the same numbers as before bars per year were counted
+    from genepool.backtest import demo_data
+
+    bars = demo_data()
+    for part in (bars, bars.iloc[:14_000], bars.iloc[14_000:]):  # whole, train, test
+        assert infer_bars_per_year(part.index).value == annualization_factor("1h") == 8760
