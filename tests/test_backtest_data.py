@@ -104,8 +104,10 @@ def test_format_override_and_reader_options(tmp_path, bars):
     path = tmp_path / "bars.txt"
     bars.to_csv(path, sep=";")
     pd.testing.assert_frame_equal(load_ohlcv(path, format="csv", sep=";"), bars)
-    with pytest.raises(DataError, match=r"bars\.txt: no close column.*pass sep=';'"):
-        load_ohlcv(path, format="csv")
+    pd.testing.assert_frame_equal(load_ohlcv(path, format="csv"), bars)  # ';' detected
+    with pytest.raises(DataError, match=r"bars\.txt: no close column.*pass sep=';'") as info:
+        load_ohlcv(path, format="csv", sep=",")
+    assert info.value.cli_message.endswith("use --sep ';'")  # what the command line shows
     with pytest.raises(ConfigError, match="format must be 'csv' or 'parquet'"):
         load_ohlcv(path, format="xlsx")
     with pytest.raises(ConfigError, match="unexpected keyword argument 'bogus'"):
@@ -299,9 +301,8 @@ def test_frame_level_errors(edit, fragment):
 def test_min_bars():
     raw = _raw(30)
     assert len(validate_ohlcv(raw, min_bars=30)) == 30
-    with pytest.raises(DataError, match="has 30 bars, fewer than min_bars=31") as info:
+    with pytest.raises(DataError, match="has 30 bars; at least 31 are needed"):
         validate_ohlcv(raw, min_bars=31)
-    assert "longest indicator window needs at least 31 bars" in str(info.value)
     for bad in (0, 2.5, True):
         with pytest.raises(ConfigError, match="min_bars"):
             validate_ohlcv(raw, min_bars=bad)
@@ -369,7 +370,7 @@ def test_validation_errors_from_a_file_name_the_path(tmp_path):
     assert str(info.value) == f"{path}: close is missing (NaN) at {_row17()}"
     _raw().to_csv(path, index=False)
     assert len(load_ohlcv(path, min_bars=30)) == 30
-    with pytest.raises(DataError, match=r"bars\.csv has 30 bars, fewer than min_bars=99"):
+    with pytest.raises(DataError, match=r"bars\.csv has 30 bars; at least 99 are needed"):
         load_ohlcv(path, min_bars=99)
 
 
@@ -544,3 +545,203 @@ def test_demo_data_is_fixed_and_valid():
     assert demo["close"].iloc[0] == pytest.approx(99.54564578536773, rel=1e-9)
     assert demo["close"].iloc[-1] == pytest.approx(97.87803100181578, rel=1e-9)
     assert demo["volume"].sum() == pytest.approx(27440858.495129213, rel=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# the files people have
+
+
+def _sample_path(name: str) -> str:
+    backtesting = pytest.importorskip("backtesting")
+    import os
+
+    return os.path.join(os.path.dirname(backtesting.__file__), "test", f"{name}.csv")
+
+
+@pytest.mark.parametrize("name", ["GOOG", "EURUSD"])
+def test_sample_files_in_pandas_default_layout(name):
+    # backtesting.py ships DataFrame.to_csv() of an unnamed DatetimeIndex: header ",Open,..."
+    path = _sample_path(name)
+    with open(path) as f:
+        assert f.readline().startswith(",Open")
+    expected = pd.read_csv(path, index_col=0, parse_dates=True)
+    loaded = load_ohlcv(path)
+    np.testing.assert_array_equal(loaded.index.asi8, expected.index.as_unit("ns").asi8)
+    np.testing.assert_array_equal(loaded["close"], expected["Close"])
+    np.testing.assert_array_equal(loaded["volume"], expected["Volume"])
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "Asia/Tokyo", "America/New_York"])
+def test_to_csv_of_an_unnamed_index_round_trips(tmp_path, bars, tz):
+    frame = bars.rename_axis(None)
+    frame = frame if tz is None else frame.tz_localize("UTC").tz_convert(tz)
+    path = tmp_path / "bars.csv"
+    frame.to_csv(path)
+    loaded = load_ohlcv(path)
+    # same instants; a CSV keeps UTC offsets, not zone names (varying offsets come back as UTC)
+    np.testing.assert_array_equal(loaded.index.asi8, frame.index.as_unit("ns").asi8)
+    assert (loaded.index.tz is None) == (tz is None)
+    np.testing.assert_array_equal(loaded.to_numpy(), frame.to_numpy())
+
+
+def test_an_unnamed_row_counter_is_not_time(tmp_path, bars):
+    path = tmp_path / "counted.csv"
+    bars.reset_index(drop=True).to_csv(path)  # "Unnamed: 0" = 0, 1, 2, ...: no time at all
+    with pytest.raises(DataError, match="no time column") as info:
+        load_ohlcv(path)
+    assert "time_column=" in str(info.value) and "time_column" not in info.value.cli_message
+    assert info.value.cli_message.endswith("--time-column")
+    bars.reset_index().to_csv(path)  # a counter and a time column
+    pd.testing.assert_frame_equal(load_ohlcv(path), bars)
+
+
+@pytest.mark.parametrize(
+    "header", ["Date", "Datetime", "TIME", "Timestamp", "Gmt time", "date_time", "Open time"]
+)
+def test_time_column_names(tmp_path, bars, header):
+    path = tmp_path / "bars.csv"
+    bars.reset_index(names=header).to_csv(path, index=False)
+    loaded = load_ohlcv(path)
+    expected = bars.tz_localize("UTC") if "gmt" in header.lower() else bars
+    pd.testing.assert_frame_equal(loaded, expected)
+
+
+def test_dukascopy_gmt_time_is_day_first_and_utc(tmp_path, bars):
+    # Dukascopy exports "Gmt time" as dd.mm.yyyy: 04.05.2003 is the 4th of May
+    index = pd.date_range("2003-05-04 21:00", periods=len(bars), freq="h")
+    text = index.strftime("%d.%m.%Y %H:%M:%S.000")
+    raw = bars.reset_index(drop=True).rename(columns=str.title)
+    raw.insert(0, "Gmt time", text)
+    path = tmp_path / "EURUSD_Candlestick_1_Hour_BID.csv"
+    raw.to_csv(path, index=False)
+    loaded = load_ohlcv(path)
+    assert loaded.index.equals(pd.DatetimeIndex(index, tz="UTC").as_unit("ns").rename("time"))
+    # the same day-month order on its own line: 13 can only be a day
+    one = pd.DataFrame({"Date": ["12.05.2003", "13.05.2003"], "Close": [1.0, 2.0]})
+    assert list(validate_ohlcv(one).index.month) == [5, 5]
+    # and US month-first dates stay month-first
+    us = pd.DataFrame({"Date": ["05/12/2003", "05/13/2003"], "Close": [1.0, 2.0]})
+    assert list(validate_ohlcv(us).index.day) == [12, 13]
+
+
+@pytest.mark.parametrize(("unit", "scale"), [("s", 10**9), ("ms", 10**6)])
+def test_epoch_time_in_a_file(tmp_path, bars, unit, scale):
+    path = tmp_path / "klines.csv"
+    stamps = bars.index.asi8 // scale
+    bars.reset_index(drop=True).assign(**{"Open time": stamps}).to_csv(path, index=False)
+    pd.testing.assert_frame_equal(load_ohlcv(path), bars)
+
+
+@pytest.mark.parametrize(
+    ("options", "ending"),
+    [
+        ({"sep": ";", "decimal": ","}, ".csv"),  # Excel in a European locale
+        ({"sep": ";"}, ".csv"),
+        ({"sep": "\t"}, ".tsv"),
+        ({"sep": "|", "decimal": ","}, ".txt"),
+        ({"sep": ";", "decimal": ","}, ".csv.gz"),
+    ],
+)
+def test_separator_and_decimal_comma_are_detected(tmp_path, bars, options, ending):
+    path = tmp_path / f"bars{ending}"
+    bars.to_csv(path, **options)
+    pd.testing.assert_frame_equal(load_ohlcv(path), bars)
+
+
+def test_thousands_dots_with_decimal_commas(tmp_path):
+    path = tmp_path / "index.csv"
+    path.write_text("Date;Close\n2024-01-02;1.234,5\n2024-01-03;1.240,25\n")
+    np.testing.assert_array_equal(load_ohlcv(path)["close"], [1234.5, 1240.25])
+
+
+def test_adj_close_beside_close(tmp_path):
+    raw = _raw(6)
+    raw["Adj Close"] = raw["close"] * np.linspace(0.5, 0.6, 6)  # dividends and splits
+    path = tmp_path / "yahoo.csv"
+    raw.to_csv(path, index=False)
+    plain = load_ohlcv(path)
+    np.testing.assert_array_equal(plain["close"], raw["close"])  # default: close
+    adjusted = load_ohlcv(path, price_column="Adj Close")
+    ratio = (raw["Adj Close"] / raw["close"]).to_numpy()
+    np.testing.assert_allclose(adjusted["close"], raw["Adj Close"])
+    for c in ("open", "high", "low"):
+        np.testing.assert_allclose(adjusted[c], raw[c] * ratio, rtol=1e-15)
+    assert (adjusted["high"] >= adjusted["close"]).all() and (
+        adjusted["low"] <= adjusted["close"]
+    ).all()
+    np.testing.assert_array_equal(adjusted["volume"], raw["volume"])
+    # another column: flat bars at that price
+    mid = validate_ohlcv(raw.assign(mid=raw["close"] + 0.25), price_column="mid")
+    np.testing.assert_array_equal(mid["close"], raw["close"] + 0.25)
+    np.testing.assert_array_equal(mid["open"], mid["close"])
+    with pytest.raises(DataError, match="no price column 'Bid'"):
+        validate_ohlcv(raw, price_column="Bid")
+
+
+def test_time_column_option_chooses_among_several(bars):
+    raw = bars.reset_index(names="timestamp").assign(Date=bars.index + pd.Timedelta("1D"))
+    with pytest.raises(DataError, match="several time columns") as info:
+        validate_ohlcv(raw)
+    assert "--time-column" in info.value.cli_message and "time_column=" not in (
+        info.value.cli_message
+    )
+    pd.testing.assert_frame_equal(validate_ohlcv(raw, time_column="timestamp"), bars)
+    shifted = validate_ohlcv(raw, time_column="Date")
+    assert shifted.index.equals(bars.index + pd.Timedelta("1D"))
+    with pytest.raises(DataError, match="no time column 'when'"):
+        validate_ohlcv(raw, time_column="when")
+
+
+def test_parquet_with_an_unnamed_index_or_a_time_column(tmp_path, bars):
+    berlin = bars.tz_localize("Europe/Berlin").rename_axis(None)
+    berlin.to_parquet(tmp_path / "a.parquet")  # worked before: kept as a guard
+    pd.testing.assert_frame_equal(load_ohlcv(tmp_path / "a.parquet"), berlin.rename_axis("time"))
+    raw = bars.reset_index(names="Gmt time").rename(columns=str.title)
+    raw.to_parquet(tmp_path / "b.parquet", index=False)  # naive times in a GMT column: UTC
+    pd.testing.assert_frame_equal(load_ohlcv(tmp_path / "b.parquet"), bars.tz_localize("UTC"))
+    raw["Adj Close"] = raw["Close"] / 2
+    raw.to_parquet(tmp_path / "c.parquet", index=False)
+    halved = load_ohlcv(tmp_path / "c.parquet", price_column="adj_close")
+    np.testing.assert_allclose(halved[["open", "high", "low", "close"]], bars.iloc[:, :4] / 2)
+
+
+def test_bare_gz_and_zip_names(tmp_path, bars):
+    import zipfile
+
+    bars.to_csv(tmp_path / "bars.gz", compression="gzip")
+    pd.testing.assert_frame_equal(load_ohlcv(tmp_path / "bars.gz"), bars)
+    with zipfile.ZipFile(tmp_path / "export.zip", "w") as archive:  # a member of another name
+        archive.writestr("EURUSD_H1.csv", bars.to_csv(sep=";", decimal=","))
+    pd.testing.assert_frame_equal(load_ohlcv(tmp_path / "export.zip"), bars)
+
+
+def test_command_line_hints_speak_in_flags():
+    raw = _raw()
+    shuffled = raw.iloc[::-1]
+    with pytest.raises(DataError) as info:
+        validate_ohlcv(shuffled)
+    assert "sort=True" in str(info.value) and "sort=True" not in info.value.cli_message
+    for message in (str(info.value), info.value.cli_message):
+        assert "np.float64" not in message
+
+
+def test_cli_flags_reach_the_loader(tmp_path, bars, capsys):
+    from genepool.cli import main
+
+    long = synthetic_ohlcv(400, "1h", seed=3)
+    path = tmp_path / "export.txt"
+    long.reset_index(names="when").to_csv(path, sep=";", index=False)
+    params = '{"window": 14, "lower": 30, "upper": 70}'
+    code = main(["backtest", "--data", str(path), "--params", params, "--out",
+                 str(tmp_path / "no")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--time-column" in err and "time_column" not in err
+    flags = ["--time-column", "when", "--sep", ";", "--price-column", "open"]
+    code = main(["backtest", "--data", str(path), "--params", params, *flags, "--out",
+                 str(tmp_path / "ok")])  # fmt: skip
+    assert code == 0
+    import json
+
+    config = json.loads((tmp_path / "ok" / "config.json").read_text())["config"]
+    assert (config["time_column"], config["sep"], config["price_column"]) == ("when", ";", "open")

@@ -81,6 +81,20 @@ def evolve(
         "--data",
         help="Price bars: CSV (optionally .gz/.zip) or Parquet with a close column.",
     ),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="Column holding the bar times (default: found by name)."
+    ),
+    sep: str | None = typer.Option(
+        None, "--sep", help="CSV separator, e.g. ';' or tab (default: detected)."
+    ),
+    price_column: str | None = typer.Option(
+        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+    ),
+    bars_per_year: float | None = typer.Option(
+        None,
+        "--bars-per-year",
+        help="Annualization, e.g. 252 for daily stocks (default: counted on the data's calendar).",
+    ),
     strategy: str | None = typer.Option(
         None, "--strategy", help="Strategy family: rsi, ma_cross, bollinger, macd, breakout."
     ),
@@ -170,6 +184,10 @@ def evolve(
     preset = dict(DEMO) if demo else {}
     given = {
         "data": data,
+        "time_column": time_column,
+        "sep": sep,
+        "price_column": price_column,
+        "bars_per_year": bars_per_year,
         "strategy": strategy,
         "objective": objective,
         "population": population,
@@ -210,6 +228,9 @@ def resume(
     generations: int | None = typer.Option(
         None, "--generations", min=1, help="Run this many generations in all (extend a run)."
     ),
+    bars_per_year: float | None = typer.Option(
+        None, "--bars-per-year", help="Must equal the run's own (it cannot change mid-run)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
@@ -222,6 +243,7 @@ def resume(
     outcome = resume_evolution(
         run_dir,
         generations=generations,
+        bars_per_year=bars_per_year,
         progress=_reporter(progress, json_out),
         echo=echo,
         report=not no_report,
@@ -245,6 +267,16 @@ def backtest(
     ),
     demo: bool = typer.Option(False, "--demo", help="Use the embedded demo data."),
     data: str | None = typer.Option(None, "--data", help="Price bars: CSV or Parquet."),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="Column holding the bar times (default: found by name)."
+    ),
+    sep: str | None = typer.Option(None, "--sep", help="CSV separator (default: detected)."),
+    price_column: str | None = typer.Option(
+        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+    ),
+    bars_per_year: float | None = typer.Option(
+        None, "--bars-per-year", help="Annualization (default: counted on the data's calendar)."
+    ),
     strategy: str = typer.Option("rsi", "--strategy", help="Strategy family."),
     fees: float = typer.Option(0.001, "--fees", help="Fees per order."),
     slippage: float = typer.Option(0.0, "--slippage", help="Slippage per order."),
@@ -264,6 +296,8 @@ def backtest(
     outcome = backtest_one(
         values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out,
         overwrite=overwrite,
+        bars_per_year=bars_per_year, time_column=time_column, sep=sep, price_column=price_column,
+        echo=(lambda _: None) if json_out else typer.echo,
     )  # fmt: skip
     _print_outcome(outcome, json_out)
 
@@ -387,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     except GenepoolError as exc:
         if debug:
             raise
-        print(f"genepool: error: {exc}", file=sys.stderr)
+        # a DataError may carry its hint in flags rather than Python arguments
+        print(f"genepool: error: {getattr(exc, 'cli_message', exc)}", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):
         print("genepool: interrupted", file=sys.stderr)

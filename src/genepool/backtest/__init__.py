@@ -7,6 +7,7 @@
 
 from . import indicators
 from ._sim_nb import METRICS
+from .calendar import BarsPerYear, infer_bars_per_year
 from .data import demo_data, load_ohlcv, synthetic_ohlcv, validate_ohlcv
 from .problem import INVALID_FITNESS, StrategyProblem
 from .simulate import annualization_factor, simulate_signals
@@ -15,12 +16,14 @@ from .strategies import family_names, get_family
 __all__ = [
     "INVALID_FITNESS",
     "METRICS",
+    "BarsPerYear",
     "StrategyProblem",
     "annualization_factor",
     "demo_data",
     "family_names",
     "get_family",
     "indicators",
+    "infer_bars_per_year",
     "load_ohlcv",
     "simulate_signals",
     "synthetic_ohlcv",

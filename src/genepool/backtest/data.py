@@ -12,10 +12,16 @@ relies on:
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import math
 import os
+import re
 import warnings
+import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -32,16 +38,24 @@ __all__ = ["COLUMNS", "demo_data", "load_ohlcv", "synthetic_ohlcv", "validate_oh
 #: Columns of the canonical frame, in order.
 COLUMNS = ("open", "high", "low", "close", "volume")
 
-#: File name endings :func:`load_ohlcv` understands, and the reader each one uses.
+#: File name endings :func:`load_ohlcv` understands, and the reader each one uses. A bare
+#: compression ending (``prices.gz``, ``prices.zip``) holds a CSV file.
 FORMATS = {
     ".csv": "csv",
     ".csv.gz": "csv",
     ".csv.bz2": "csv",
     ".csv.xz": "csv",
     ".csv.zip": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".gz": "csv",
+    ".bz2": "csv",
+    ".xz": "csv",
+    ".zip": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+_SEPARATORS = (",", ";", "\t", "|")
 
 # Header names after _norm (lower case, '_'/'-' as spaces, whitespace collapsed).
 _ALIASES = {
@@ -60,7 +74,9 @@ _ALIASES = {
     "vol": "volume",
     "v": "volume",
 }
-_TIME_NAMES = ("timestamp", "datetime", "date time", "date", "time")
+_TIME_NAMES = ("timestamp", "datetime", "date time", "date", "time", "local time", "open time")
+_UTC_WORDS = ("utc", "gmt", "(utc)", "(gmt)", "[utc]", "[gmt]")
+_DAY_MONTH = re.compile(r"\s*(\d{1,2})([./-])(\d{1,2})\2\d{2,4}\b")
 _YEAR = pd.Timedelta(days=365)  # the year of vectorbt's default ``year_freq``
 
 
@@ -89,7 +105,13 @@ def _rows(mask: np.ndarray, times: pd.DatetimeIndex | None = None) -> tuple[int,
 
 
 def validate_ohlcv(
-    df: pd.DataFrame, *, min_bars: int = 1, sort: bool = False, name: str = "data"
+    df: pd.DataFrame,
+    *,
+    min_bars: int = 1,
+    sort: bool = False,
+    name: str = "data",
+    time_column: str | None = None,
+    price_column: str | None = None,
 ) -> pd.DataFrame:
     """Check OHLCV bars and return them as the canonical float64 frame.
 
@@ -98,14 +120,20 @@ def validate_ohlcv(
 
     - ``open``/``o``, ``high``/``h``, ``low``/``l``, ``close``/``c``, ``volume``/``vol``/``v``;
     - ``adj close`` (also ``adjclose``, ``adjusted close``) is used as ``close`` only when there
-      is no ``close`` column, and is ignored otherwise (mixing adjusted closes with unadjusted
-      open/high/low would break the bar's consistency);
-    - time: a ``DatetimeIndex``, an index named like a time column, or one column named
-      ``timestamp``, ``datetime``, ``date time``, ``date`` or ``time``; separate ``date`` and
-      ``time`` columns are joined. Text is parsed with :func:`pandas.to_datetime` (timestamps with
-      different UTC offsets, such as local times across a DST change, are converted to UTC);
-      integers between 19000101 and 22001231 are read as ``YYYYMMDD``; other numbers as Unix
-      epoch time, in seconds, milliseconds, microseconds or nanoseconds judged by magnitude.
+      is no ``close`` column or when ``price_column`` names it; then open, high and low are
+      adjusted too (multiplied by ``adj close / close``, bar by bar), so bars stay consistent;
+    - time: a ``DatetimeIndex``, an index named like a time column, one column named
+      ``timestamp``, ``datetime``, ``date time``, ``date``, ``time``, ``local time`` or
+      ``open time``, optionally with ``utc``/``gmt`` (``Gmt time``, ``Time (UTC)``: naive times
+      are then UTC), or ``time_column``; separate ``date`` and ``time`` columns are joined.
+      Without any of these, an unnamed first column (pandas' ``to_csv`` of an unnamed index:
+      ``Unnamed: 0``) holds the time, unless it counts rows 0, 1, 2, ...
+    - time values: text is parsed with :func:`pandas.to_datetime`; ``dd.mm.yyyy`` (dots) is read
+      day first and ``mm/dd/yyyy`` month first, unless only the other order gives valid
+      increasing times (``13.05.2003``, ``05/13/2003`` decide it). Timestamps with different
+      UTC offsets, such as local times across a DST change, are converted to UTC. Integers
+      between 19000101 and 22001231 are read as ``YYYYMMDD``; other numbers as Unix epoch
+      time, in seconds, milliseconds, microseconds or nanoseconds judged by magnitude.
 
     Only ``close`` is required. A missing ``open`` is set to ``close``; a missing ``high``
     (``low``) to the larger (smaller) of ``open`` and ``close``, so a close-only series becomes
@@ -122,6 +150,13 @@ def validate_ohlcv(
         rejected).
     name : str, default "data"
         How messages refer to the data (:func:`load_ohlcv` passes the path).
+    time_column : str, optional
+        The column (or the index's name) holding the time, matched exactly or like the other
+        names; other time-like columns are then ignored.
+    price_column : str, optional
+        The column traded as ``close``. ``"Adj Close"`` adjusts open/high/low with it (see
+        above); another column than close/adj close gives flat bars at that price (open, high
+        and low dropped). Default: ``close``, else ``adj close``.
 
     Returns
     -------
@@ -161,9 +196,11 @@ def validate_ohlcv(
     if len(df) == 0:
         raise DataError(f"{name} is empty: it has no rows (columns: {list(df.columns)})")
 
-    cols, time_cols = _map_columns(df, name)
-    times = _parse_times(df, time_cols, name)
-    values = {c: _as_float(df.iloc[:, j], c, times, name) for c, j in cols.items()}
+    plan = _map_columns(df, name, time_column, price_column)
+    times = _parse_times(df, plan, name)
+    values = {c: _as_float(df.iloc[:, j], c, times, name) for c, j in plan.cols.items()}
+    if plan.adjust is not None:
+        _adjust(values, _as_float(df.iloc[:, plan.adjust], "close", times, name), times, name)
     _check_values(values, times, name)
 
     close = values["close"]
@@ -179,60 +216,172 @@ def validate_ohlcv(
     frame = _check_order(frame, sort, name)
     if len(frame) < min_bars:
         raise DataError(
-            f"{name} has {len(frame)} bar{'s' if len(frame) != 1 else ''}, fewer than "
-            f"min_bars={min_bars}: the longest indicator window needs at least {min_bars} bars"
+            f"{name} has {len(frame)} bar{'s' if len(frame) != 1 else ''}; at least "
+            f"{min_bars} are needed"
         )
     return frame
 
 
-def _map_columns(df: pd.DataFrame, name: str) -> tuple[dict[str, int], list[int]]:
+def _adjust(
+    values: dict[str, np.ndarray], raw_close: np.ndarray, times: pd.DatetimeIndex, name: str
+) -> None:
+    """Open/high/low scaled by adj close / close (the adjusted close is ``values["close"]``)."""
+    _check_values({"close": values["close"]}, times, name)
+    _check_values({"close": raw_close}, times, name)
+    ratio = values["close"] / raw_close
+    for c in ("open", "high", "low"):
+        if c in values:
+            values[c] = values[c] * ratio
+    # rounding must not put the adjusted close a hair outside its scaled high/low
+    if "high" in values:
+        values["high"] = np.maximum(values["high"], values["close"])
+    if "low" in values:
+        values["low"] = np.minimum(values["low"], values["close"])
+
+
+@dataclass
+class _Plan:
+    """Where the canonical columns come from: positions in the frame."""
+
+    cols: dict[str, int]  # canonical name -> column position
+    time_cols: list[int]  # one column, or date and time columns to join
+    use_index: bool  # the index holds the time
+    utc: bool  # naive times are UTC (a header says utc or gmt)
+    adjust: int | None  # unadjusted close, when the close is an adjusted one
+
+
+def _error(message: str, python: str = "", cli: str = "") -> DataError:
+    """A DataError whose hint names the Python argument, or the flag on the command line."""
+    exc = DataError(message + python)
+    exc.cli_message = message + cli  # type: ignore[attr-defined]  # printed by genepool.cli
+    return exc
+
+
+def _time_name(label: Any) -> tuple[str | None, bool]:
+    """``("time", True)`` for ``Gmt time``: the time name of a header, and whether it is UTC."""
+    words = _norm(label).split()
+    utc = any(w in _UTC_WORDS for w in words)
+    base = " ".join(w for w in words if w not in _UTC_WORDS)
+    if base in _TIME_NAMES:
+        return base, utc
+    return None, False
+
+
+def _find(labels: list[Any], wanted: str) -> int | None:
+    """Position of the column named ``wanted``: exactly, else the one matching it loosely."""
+    exact = [j for j, label in enumerate(labels) if str(label) == wanted]
+    loose = [j for j, label in enumerate(labels) if _norm(label) == _norm(wanted)]
+    hits = exact or loose
+    return hits[0] if len(hits) == 1 else None
+
+
+def _index_is_time(df: pd.DataFrame) -> bool:
+    index = df.index
+    return isinstance(index, pd.DatetimeIndex) or (
+        index.name is not None and _time_name(index.name)[0] is not None
+    )
+
+
+def _row_numbers(col: pd.Series) -> bool:
+    """True for a saved row counter (0, 1, 2, ... or 1, 2, 3, ...), which is not time."""
+    if not pd.api.types.is_integer_dtype(col.dtype):
+        return False
+    values = col.to_numpy()
+    return bool(values[0] in (0, 1) and (np.diff(values) == 1).all())
+
+
+def _map_columns(
+    df: pd.DataFrame, name: str, time_column: str | None, price_column: str | None
+) -> _Plan:
     """Positions of the OHLCV columns and of the time column(s)."""
+    labels = list(df.columns)
     found: dict[str, list[int]] = {}
-    for j, label in enumerate(df.columns):
+    utc_cols: set[int] = set()
+    for j, label in enumerate(labels):
         key = _norm(label)
-        role = _ALIASES.get(key, key if key in _TIME_NAMES else None)
+        role = _ALIASES.get(key)
+        if role is None and time_column is None:
+            role, utc = _time_name(label)
+            if utc:
+                utc_cols.add(j)
         if role is not None:
             found.setdefault(role, []).append(j)
-    labels = list(df.columns)
     for role, where in found.items():
         if len(where) > 1:
             both = ", ".join(repr(labels[j]) for j in where)
             raise DataError(f"{name}: columns {both} all mean {role!r}; keep one of them")
-    if "close" not in found and "adj close" in found:
+    adjust = None
+    if price_column is not None:
+        price = _find(labels, price_column)
+        if price is None:
+            raise DataError(f"{name}: no price column {price_column!r} among {labels}")
+        role = _ALIASES.get(_norm(labels[price]))
+        if role == "adj close" and "close" in found:
+            adjust = found["close"][0]
+        elif role not in ("close", "adj close"):  # bid, mid, ...: flat bars at that price
+            for c in ("open", "high", "low"):
+                found.pop(c, None)
+        found["close"] = [price]
+    elif "close" not in found and "adj close" in found:
         found["close"] = found["adj close"]
     if "close" not in found:
-        hint = ""
-        if len(labels) == 1 and any(sep in str(labels[0]) for sep in ";\t|"):
-            sep = next(sep for sep in ";\t|" if sep in str(labels[0]))
-            hint = f"; the file looks {sep!r}-separated: pass sep={sep!r}"
-        raise DataError(
+        message = (
             f"{name}: no close column among {labels} (expected close or adj close, and "
-            f"optionally open, high, low, volume; case-insensitive){hint}"
+            "optionally open, high, low, volume; case-insensitive)"
+        )
+        if len(labels) == 1 and any(sep in str(labels[0]) for sep in ";\t|,"):
+            sep = next(sep for sep in ";\t|," if sep in str(labels[0]))
+            raise _error(
+                message + f"; the file looks {sep!r}-separated",
+                f": pass sep={sep!r}",
+                f": use --sep {sep!r}",
+            )
+        raise _error(
+            message,
+            "; name the price column with price_column=",
+            "; name the price column with --price-column",
         )
     cols = {c: found[c][0] for c in COLUMNS if c in found}
+    use_index = _index_is_time(df)
+    if time_column is not None:
+        at = _find(labels, time_column)
+        if at is None and use_index and str(df.index.name) == time_column:
+            return _Plan(cols, [], True, False, adjust)
+        if at is None:
+            raise DataError(f"{name}: no time column {time_column!r} among {labels}")
+        return _Plan(cols, [at], False, _time_name(labels[at])[1], adjust)
     time_names = [t for t in _TIME_NAMES if t in found]
     if len(time_names) == 2 and set(time_names) == {"date", "time"}:
         time_cols = [found["date"][0], found["time"][0]]
     elif len(time_names) > 1:
         names = [labels[j] for j in sorted(found[t][0] for t in time_names)]
-        raise DataError(f"{name}: several time columns {names}; keep one of them")
+        raise _error(
+            f"{name}: several time columns {names}; keep one of them",
+            " or choose it with time_column=",
+            " or choose it with --time-column",
+        )
     else:
         time_cols = [found[t][0] for t in time_names]
-    return cols, time_cols
-
-
-def _parse_times(df: pd.DataFrame, time_cols: list[int], name: str) -> pd.DatetimeIndex:
-    index = df.index
-    index_is_time = isinstance(index, pd.DatetimeIndex) or (
-        index.name is not None and _norm(index.name) in _TIME_NAMES
-    )
-    if index_is_time and time_cols:
+    if use_index and time_cols:
         column = df.columns[time_cols[0]]
         raise DataError(
             f"{name}: both the index and column {column!r} hold time; drop one of them"
         )
-    if index_is_time:
-        raw = pd.Series(index, index=None, copy=False)
+    if not use_index and not time_cols and labels and _is_unnamed(labels[0]):
+        if not _row_numbers(df.iloc[:, 0]):  # pandas' to_csv() of an unnamed DatetimeIndex
+            time_cols = [0]
+    return _Plan(cols, time_cols, use_index, any(j in utc_cols for j in time_cols), adjust)
+
+
+def _is_unnamed(label: Any) -> bool:
+    key = _norm(label)
+    return key in ("", "index") or re.fullmatch(r"unnamed: \d+", key) is not None
+
+
+def _parse_times(df: pd.DataFrame, plan: _Plan, name: str) -> pd.DatetimeIndex:
+    time_cols = plan.time_cols
+    if plan.use_index:
+        raw = pd.Series(df.index, index=None, copy=False)
     elif len(time_cols) == 2:
         date, clock = (df.iloc[:, j].astype(str).str.strip() for j in time_cols)
         raw = date + " " + clock
@@ -240,9 +389,11 @@ def _parse_times(df: pd.DataFrame, time_cols: list[int], name: str) -> pd.Dateti
     elif time_cols:
         raw = df.iloc[:, time_cols[0]]
     else:
-        raise DataError(
+        raise _error(
             f"{name}: no time column among {list(df.columns)} and the index is not a "
-            f"DatetimeIndex (expected a column named one of {', '.join(_TIME_NAMES)})"
+            f"DatetimeIndex (expected a column named one of {', '.join(_TIME_NAMES)})",
+            "; name it with time_column=",
+            "; name it with --time-column",
         )
     raw = raw.reset_index(drop=True)
     try:
@@ -263,6 +414,8 @@ def _parse_times(df: pd.DataFrame, time_cols: list[int], name: str) -> pd.Dateti
     if parsed.hasnans:
         pos, where = _rows(np.asarray(parsed.isna()))
         raise DataError(f"{name}: missing time ({_show(raw.iloc[pos])}) at {where}")
+    if plan.utc and parsed.tz is None:
+        parsed = parsed.tz_localize("UTC")
     try:
         return parsed.as_unit("ns")
     except (ValueError, OverflowError) as exc:
@@ -285,15 +438,43 @@ def _to_datetime(raw: pd.Series, name: str, errors: str = "raise") -> Any:
         top = float(np.abs(finite).max()) if finite.size else 0.0
         unit = "s" if top < 1e11 else "ms" if top < 1e14 else "us" if top < 1e17 else "ns"
         return pd.to_datetime(values, unit=unit, errors=errors)
-    with warnings.catch_warnings():
-        # "Could not infer format": elements are then parsed one by one, which is fine here.
-        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+    text = raw.dropna()
+    match = _DAY_MONTH.match(str(text.iloc[0])) if len(text) else None
+    if match is None:
+        return _parse_text(raw, errors, dayfirst=False)
+    # dd.mm.yyyy (Europe, dukascopy) or mm/dd/yyyy (US): the order that gives valid,
+    # increasing times wins; the separator's usual order when both do.
+    orders = (True, False) if match.group(2) == "." else (False, True)
+    if errors == "coerce":
+        return _parse_text(raw, errors, dayfirst=orders[0])
+    results: list[Any] = []
+    for dayfirst in orders:
         try:
-            return pd.to_datetime(raw, errors=errors)
+            parsed = _parse_text(raw, errors, dayfirst=dayfirst)
+        except ValueError as exc:
+            results.append(exc)
+            continue
+        if pd.DatetimeIndex(parsed).is_monotonic_increasing:
+            return parsed
+        results.append(parsed)
+    for result in results:
+        if not isinstance(result, Exception):
+            return result
+    raise results[0]
+
+
+def _parse_text(raw: pd.Series, errors: str, dayfirst: bool) -> Any:
+    with warnings.catch_warnings():
+        # "Could not infer format": elements are then parsed one by one, which is fine here;
+        # "Parsing dates in %d.%m.%Y format when dayfirst=False": the order is chosen above.
+        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+        warnings.filterwarnings("ignore", "Parsing dates in", UserWarning)
+        try:
+            return pd.to_datetime(raw, errors=errors, dayfirst=dayfirst)
         except ValueError as exc:
             if "Mixed timezones" not in str(exc):
                 raise
-            return pd.to_datetime(raw, errors=errors, utc=True)
+            return pd.to_datetime(raw, errors=errors, utc=True, dayfirst=dayfirst)
 
 
 def _as_float(col: pd.Series, role: str, times: pd.DatetimeIndex, name: str) -> np.ndarray:
@@ -374,9 +555,11 @@ def _check_order(frame: pd.DataFrame, sort: bool, name: str) -> pd.DataFrame:
             n_dup = int(np.count_nonzero(step == 0))
             more = f" ({n_dup - 1} more duplicates follow)" if n_dup > 1 else ""
             raise DataError(f"{name}: duplicate time {tb} at rows {a} and {b}{more}")
-        raise DataError(
+        raise _error(
             f"{name}: time goes backwards at row {b} (time {tb} comes after {ta} at row {a}); "
-            "sort the bars by time or pass sort=True"
+            "sort the bars by time",
+            " or pass sort=True",
+            " in the file",
         )
     return frame.iloc[order] if sort else frame
 
@@ -391,6 +574,8 @@ def load_ohlcv(
     format: str | None = None,
     min_bars: int = 1,
     sort: bool = False,
+    time_column: str | None = None,
+    price_column: str | None = None,
     **read_kwargs: Any,
 ) -> pd.DataFrame:
     """Read OHLCV bars from a CSV or Parquet file and validate them (:func:`validate_ohlcv`).
@@ -398,15 +583,20 @@ def load_ohlcv(
     Parameters
     ----------
     path : str or path-like
-        The file. Its ending picks the reader: ``.csv`` (also compressed: ``.csv.gz``,
-        ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``) or ``.parquet``/``.pq`` (a file, or a folder of
-        Parquet files). Case does not matter.
+        The file. Its ending picks the reader: ``.csv``, ``.tsv``, ``.txt`` (also compressed:
+        ``.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``, or a bare ``.gz``/``.zip``/...
+        holding one CSV file) or ``.parquet``/``.pq`` (a file, or a folder of Parquet files).
+        Case does not matter. A CSV file's separator (``,``, ``;``, tab or ``|``) and decimal
+        comma (``1,0716`` beside ``;``: Excel in many European locales) are detected from its
+        first lines unless ``sep``/``decimal`` are given.
     format : {"csv", "parquet"}, optional
         Reader to use whatever the ending, for files named otherwise (``bars.txt``).
     min_bars : int, default 1
         Fewest bars accepted (the longest indicator window a strategy will use).
     sort : bool, default False
         Sort the bars by time instead of rejecting unsorted files.
+    time_column, price_column : str, optional
+        As in :func:`validate_ohlcv`: the column holding the time, the column traded as close.
     **read_kwargs
         Passed to :func:`pandas.read_csv` (``sep=";"``, ``decimal=","``, ...) or
         :func:`pandas.read_parquet` (``columns=...``).
@@ -452,6 +642,8 @@ def load_ohlcv(
     if os.path.isfile(path) and os.path.getsize(path) == 0:
         raise DataError(f"{path} is empty (0 bytes)")
     reader = pd.read_csv if kind == "csv" else pd.read_parquet
+    if kind == "csv" and os.path.isfile(path):
+        read_kwargs = {**_sniff_csv(path, read_kwargs), **read_kwargs}
     try:
         df = reader(path, **read_kwargs)
     except pd.errors.EmptyDataError as exc:
@@ -461,7 +653,76 @@ def load_ohlcv(
     except Exception as exc:
         reason = f"{type(exc).__name__}: {str(exc).strip()}"
         raise DataError(f"cannot read {path} as {kind}: {reason}") from exc
-    return validate_ohlcv(df, min_bars=min_bars, sort=sort, name=str(path))
+    return validate_ohlcv(
+        df,
+        min_bars=min_bars,
+        sort=sort,
+        name=str(path),
+        time_column=time_column,
+        price_column=price_column,
+    )
+
+
+def _head(path: str | os.PathLike[str], size: int = 1 << 16) -> str | None:
+    """The first ``size`` bytes of a (compressed) text file as text, or None."""
+    lowered = Path(path).name.lower()
+    try:
+        if lowered.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+                if len(members) != 1:
+                    return None  # pandas says why
+                with archive.open(members[0]) as f:
+                    data = f.read(size)
+        else:
+            opener: Any = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(
+                Path(lowered).suffix, open
+            )
+            with opener(path, "rb") as f:
+                data = f.read(size)
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError):
+        return None  # the reader reports it
+    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def _sniff_csv(path: str | os.PathLike[str], given: dict[str, Any]) -> dict[str, Any]:
+    """``sep`` and ``decimal`` (and ``thousands``) of a CSV file, from its first lines.
+
+    The separator is the candidate found the same number of times on every line (text in
+    quotes ignored), the most frequent one if several are; decimal commas are numbers like
+    ``1,0716`` in the fields of a file not separated by commas.
+    """
+    if "delimiter" in given or ("sep" in given and "decimal" in given):
+        return {}
+    text = _head(path)
+    if not text:
+        return {}
+    lines = [re.sub(r'"[^"]*"', "x", line) for line in text.splitlines()[:21] if line.strip()]
+    if len(text) == 1 << 16 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    if not lines:
+        return {}
+    out: dict[str, Any] = {}
+    sep = given.get("sep")
+    if sep is None:
+        counts = {c: [line.count(c) for line in lines] for c in _SEPARATORS}
+        steady = [c for c, n in counts.items() if min(n) == max(n) > 0]
+        ranked = steady or [c for c, n in counts.items() if min(n) > 0]
+        if not ranked:
+            return {}
+        sep = max(ranked, key=lambda c: min(counts[c]))
+        if sep != ",":
+            out["sep"] = sep
+    if sep == "," or "decimal" in given or not isinstance(sep, str) or len(sep) != 1:
+        return out
+    fields = [f.strip().strip('"') for line in lines[1:] for f in line.split(sep)]
+    if any(re.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+,\d+", f) for f in fields):
+        out.update(decimal=",", thousands=".")  # 1.234,56
+    elif any(re.fullmatch(r"[-+]?\d+,\d+", f) for f in fields) and not any(
+        re.fullmatch(r"[-+]?\d+\.\d+", f) for f in fields
+    ):
+        out["decimal"] = ","
+    return out
 
 
 def _format_of(path: str | os.PathLike[str], format: str | None) -> str:

@@ -12,6 +12,7 @@ from ..errors import ConfigError, DataError, check_float, check_int
 from ..problem import Problem
 from ..space import Space
 from ._sim_nb import METRICS, N_METRICS, simulate_family_nb
+from .calendar import BarsPerYear, infer_bars_per_year
 from .data import validate_ohlcv
 from .simulate import annualization_factor, check_prices
 from .strategies import STOP_GENES, get_family
@@ -56,6 +57,24 @@ def _prices(data: Any, needs_high_low: bool) -> tuple[dict[str, np.ndarray], Any
     return out, index
 
 
+def _annualization(bars_per_year: Any, freq: Any, year: Any, index: Any) -> BarsPerYear:
+    """Given bars per year, else vectorbt's ``year / freq``, else the data's calendar."""
+    if bars_per_year is not None:
+        value = check_float("bars_per_year", bars_per_year, low=0.0, low_inclusive=False)
+        return BarsPerYear(value, "given")
+    if freq is not None or year is not None:
+        year = "365 days" if year is None else year
+        value = annualization_factor(freq, year, index)
+        bar = "the median bar spacing" if freq is None else f"a bar of {freq}"
+        return BarsPerYear(value, f"{year} / {bar} (vectorbt's convention)")
+    if isinstance(index, pd.DatetimeIndex):
+        return infer_bars_per_year(index)
+    raise ConfigError(
+        "cannot annualize prices without times: pass bars_per_year (e.g. 252 for daily stock "
+        "bars), or freq (e.g. '1h'), or data with a DatetimeIndex"
+    )
+
+
 class StrategyProblem(Problem):
     """Evolve trading strategies of one family on price data (fitness to maximize).
 
@@ -83,8 +102,23 @@ class StrategyProblem(Problem):
         Add ``stop_loss`` and ``take_profit`` genes.
     rsi_method : {"wilder", "sma"}
         RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
-    freq, year
-        Bar duration (inferred from a DatetimeIndex) and year length for annualization.
+    bars_per_year : float, optional
+        Bars per year for the annualized metrics (Sharpe, Sortino, annualized return and
+        volatility, Calmar), e.g. 252 for daily stock bars. Default: counted on the calendar of
+        the data's DatetimeIndex (:func:`~genepool.backtest.calendar.infer_bars_per_year`),
+        unless ``freq`` or ``year`` is given.
+    freq, year : str or Timedelta, optional
+        vectorbt's convention instead: ``year / freq`` bars per year (``year`` defaults to
+        "365 days", ``freq`` to the median spacing of the DatetimeIndex), as
+        :func:`simulate_signals` uses. Needed for data without times when ``bars_per_year`` is
+        not given. See docs/backtest.md, "Annualization".
+
+    Attributes
+    ----------
+    bars_per_year : float
+        The annualization factor used (also ``ann_factor``).
+    annualization : BarsPerYear
+        The same with ``method``, a sentence saying how it was found.
 
     Examples
     --------
@@ -111,8 +145,9 @@ class StrategyProblem(Problem):
         min_trades: int = 1,
         stops: bool = False,
         rsi_method: str = "wilder",
+        bars_per_year: float | None = None,
         freq: Any = None,
-        year: Any = "365 days",
+        year: Any = None,
     ) -> None:
         self._configure(
             family,
@@ -126,7 +161,6 @@ class StrategyProblem(Problem):
         )
         self.data, index = _prices(data, self.family.needs_high_low)
         self.n_bars = self.data["close"].shape[0]
-        self.ann_factor = annualization_factor(freq, year, index)
         longest = self.family.longest_window(
             {
                 g.name: np.array([g.high])
@@ -134,11 +168,14 @@ class StrategyProblem(Problem):
                 if hasattr(g, "high") and isinstance(g.high, int)
             }
         )
-        if self.n_bars <= longest:
+        if self.n_bars <= longest:  # before annualizing: too short is the message that helps
             raise DataError(
-                f"data has {self.n_bars} bars but the longest indicator window of "
-                f"the {self.family.name!r} family needs more than {longest}"
+                f"data has {self.n_bars:,} bar{'s' if self.n_bars != 1 else ''}; at least "
+                f"{longest + 1} are needed: the longest indicator window of the "
+                f"{self.family.name!r} family is {longest}"
             )
+        self.annualization = _annualization(bars_per_year, freq, year, index)
+        self.ann_factor = self.annualization.value
 
     def _configure(
         self,
@@ -198,6 +235,7 @@ class StrategyProblem(Problem):
         self = cls.__new__(cls)
         settings = {k: v for k, v in config.items() if k not in ("family", "objective")}
         self.ann_factor = float(settings.pop("ann_factor"))
+        self.annualization = BarsPerYear(self.ann_factor, "as in the parent process")
         self._configure(config["family"], config["objective"], **settings)
         self.data = {name: arrays[name] for name in ("close", "high", "low")}
         self.n_bars = self.data["close"].shape[0]
@@ -206,6 +244,11 @@ class StrategyProblem(Problem):
     def warm_up(self) -> None:
         """Load (or compile) the numba kernels once, on one strategy at the centre of the space."""
         self.evaluate(((self.space.lower + self.space.upper) / 2)[None, :])
+
+    @property
+    def bars_per_year(self) -> float:
+        """Bars per year of the annualized metrics (``annualization.value``)."""
+        return self.ann_factor
 
     #: Fitness of invalid strategies; the run loop leaves it out of the mean/std it reports.
     invalid_fitness = INVALID_FITNESS

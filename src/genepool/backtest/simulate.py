@@ -14,10 +14,12 @@ __all__ = ["METRICS", "annualization_factor", "simulate_signals"]
 
 
 def annualization_factor(freq: Any, year: Any = "365 days", index: Any = None) -> float:
-    """Bars per year: ``Timedelta(year) / Timedelta(freq)``.
+    """Bars per year: ``Timedelta(year) / Timedelta(freq)`` (vectorbt's convention).
 
     ``freq`` may be None when ``index`` is a DatetimeIndex: its ``freq``, else the median
-    spacing of the timestamps.
+    spacing of the timestamps. On data with weekends and holidays this is not the number of
+    bars in a year (365 for daily stock bars, not 252): :func:`infer_bars_per_year` counts
+    that, and ``StrategyProblem`` uses it by default. See docs/backtest.md, "Annualization".
     """
     if freq is None:
         if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
@@ -65,7 +67,7 @@ def check_prices(close: np.ndarray, name: str = "close") -> None:
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
         raise DataError(
-            f"{name} has an invalid price {close.reshape(len(close), -1)[row][0]!r}"
+            f"{name} has an invalid price {float(close.reshape(len(close), -1)[row][0])!r}"
             f" at row {row}: prices must be finite and > 0"
         )
 
@@ -99,7 +101,9 @@ def simulate_signals(
     freq : str or Timedelta, optional
         Bar duration; inferred from a DatetimeIndex of ``close`` when omitted.
     year : str or Timedelta, default "365 days"
-        Length of a year for annualization (vectorbt's default).
+        Length of a year for annualization (vectorbt's default, kept so that the metrics equal
+        vectorbt's; ``StrategyProblem`` counts bars per year on the calendar instead, see
+        docs/backtest.md, "Annualization").
 
     Returns
     -------

@@ -66,6 +66,14 @@ class EvolveConfig:
     ----------
     data : str or None
         CSV (optionally compressed) or Parquet file of OHLCV bars; None with ``demo``.
+    time_column, price_column : str or None
+        The data's time column and the column traded as close (default: found by name; see
+        :func:`~genepool.backtest.validate_ohlcv`).
+    sep : str or None
+        The CSV separator (default: detected; ``\\t`` or ``tab`` for tabs).
+    bars_per_year : float or None
+        Annualization of the metrics; None: counted on the data's calendar
+        (:func:`~genepool.backtest.infer_bars_per_year`).
     demo : bool
         Use the embedded demo data (20,000 hourly bars of a regime-switching random walk).
     strategy : str
@@ -107,6 +115,10 @@ class EvolveConfig:
 
     data: str | None = None
     demo: bool = False
+    time_column: str | None = None
+    sep: str | None = None
+    price_column: str | None = None
+    bars_per_year: float | None = None
     strategy: str = "rsi"
     objective: str = "sharpe_ratio"
     population: int = 2000
@@ -151,6 +163,16 @@ class EvolveConfig:
             raise ConfigError("give either --demo or --data, not both")
         if not self.demo and not self.data:
             raise ConfigError("no price data: give --data prices.csv, or --demo")
+        for key in ("time_column", "sep", "price_column"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ConfigError(f"{key} must be a non-empty string, got {value!r}")
+        if self.sep in ("\\t", "tab"):
+            self.sep = "\t"
+        if self.bars_per_year is not None:
+            self.bars_per_year = check_float(
+                "bars_per_year", self.bars_per_year, low=0.0, low_inclusive=False
+            )
         if self.strategy not in family_names():
             raise ConfigError(
                 f"unknown strategy {self.strategy!r}; choose one of {family_names()}"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..backtest.calendar import format_bars
 from ..memory._size import parse_size
 from ..memory.history import SENSE_KEY, read_metadata
 from . import _files as F
@@ -184,6 +185,7 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     title += f", seed {cfg['seed']}"
     n_gen = best.get("n_generations")
     n_eval = best.get("n_evaluations")
+    annual = best.get("annualization") or doc.get("annualization")
     subtitle = (
         f"{doc['data']['n_bars']:,} bars from {doc['data']['start']} to "
         f"{doc['data']['end']}; status {status or '?'}, "
@@ -192,12 +194,19 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     if facts.get("folds") is not None:
         subtitle += f" in {facts['folds']:,} walk-forward folds"
     subtitle += f", {'?' if n_eval is None else f'{n_eval:,}'} evaluations"
+    if annual:
+        subtitle += f"; {format_bars(annual['bars_per_year'])} bars/year"
     if split is not None:
         subtitle += f"; out of sample from {split}"
     return ReportData(
         title=title,
         subtitle=subtitle,
-        config={**cfg, "data": doc["data"], "versions": doc.get("versions", {})},
+        config={
+            **cfg,
+            "data": doc["data"],
+            "annualization": annual or "365 days / median bar spacing (not recorded)",
+            "versions": doc.get("versions", {}),
+        },
         history=history,
         memory=memory,
         memory_limit=None if not cfg.get("memory_limit") else parse_size(cfg["memory_limit"]),

@@ -38,6 +38,7 @@ from .._run_state import CHECKPOINT_DIR
 from ..algorithms import GA
 from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
 from ..backtest import overfitting as ovf
+from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
 from ..backtest.trace import trace_strategy
 from ..checkpoint import list_checkpoints
 from ..errors import ConfigError, DataError, GenepoolError
@@ -101,15 +102,19 @@ def run_evolution(
     check_new_run_dir(out, overwrite=overwrite)  # refuse at once, before the data load
     config.out = str(out)
     data = _load(config)  # before the directory is made: a bad file leaves nothing behind
+    annual = _annualization(config, data)
     with new_run_dir(out, command="evolve", overwrite=overwrite):
         doc = {
             "config": config.to_dict(),
             "data": F.data_info(data, None if config.demo else config.data),
+            "annualization": {"bars_per_year": annual.value, "method": annual.method},
             "versions": F.versions(),
             "created": pd.Timestamp.now(tz="UTC"),
         }
         F.write_json(out / F.CONFIG, doc)
         echo(f"run directory {out}")
+        echo(f"annualization: {annual}")
+        config.bars_per_year = annual.value  # in memory: every problem of the run uses it
         return _execute(
             out, config, data, resume=False, progress=progress, echo=echo, report=report
         )
@@ -119,6 +124,7 @@ def resume_evolution(
     run_dir: str | Path,
     *,
     generations: int | None = None,
+    bars_per_year: float | None = None,
     progress: ProgressReporter | None = None,
     echo: Echo = _quiet,
     report: bool = True,
@@ -127,12 +133,15 @@ def resume_evolution(
 
     Refused (:class:`~genepool.errors.ConfigError`, nothing changed) when ``run_dir`` is not
     an unfinished evolve run, is finished and ``generations`` is not above its own, or another
-    process holds its lock.
+    process holds its lock. The run keeps the bars per year it was started with
+    (``bars_per_year``, when given, must equal it); a run recorded before bars per year were
+    recorded keeps vectorbt's 365-day annualization, so that it continues exactly as it began.
     """
     with existing_run_dir(run_dir, command="resume", generations=generations):
         out = Path(run_dir)
         doc = F.read_json(out / F.CONFIG)
         config = EvolveConfig(**doc["config"])
+        annual = _recorded_annualization(out, doc, bars_per_year, echo)  # refused: no writes
         if generations is not None:
             config.generations = generations
             doc["config"] = config.to_dict()
@@ -144,6 +153,7 @@ def resume_evolution(
                 f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
             )
         F.write_json(out / F.CONFIG, doc)
+        config.bars_per_year = annual
         return _execute(
             out, config, data, resume=True, progress=progress, echo=echo, report=report
         )
@@ -151,7 +161,52 @@ def resume_evolution(
 
 # -- data and splits -----------------------------------------------------------------------------
 def _load(config: EvolveConfig) -> pd.DataFrame:
-    return demo_data() if config.demo else load_ohlcv(config.data)  # type: ignore[arg-type]
+    if config.demo:
+        return demo_data()
+    options: dict[str, Any] = {"sep": config.sep} if config.sep else {}
+    return load_ohlcv(
+        config.data,  # type: ignore[arg-type]
+        min_bars=2,  # a one-row file is "too short", before anything else
+        time_column=config.time_column,
+        price_column=config.price_column,
+        **options,
+    )
+
+
+def _annualization(config: EvolveConfig, data: pd.DataFrame) -> BarsPerYear:
+    """Bars per year of a new run: ``--bars-per-year``, else counted on the whole data's
+    calendar once (so training and test data, and every fold, use the same figure)."""
+    if config.bars_per_year is not None:
+        return BarsPerYear(float(config.bars_per_year), "given with --bars-per-year")
+    return infer_bars_per_year(data.index)
+
+
+def _recorded_annualization(
+    out: Path, doc: dict[str, Any], given: float | None, echo: Echo
+) -> float | None:
+    """Bars per year a resumed run continues with; None: the 365-day rule of older runs."""
+    recorded = doc.get("annualization")
+    if recorded is None:
+        if given is not None:
+            raise ConfigError(
+                f"{out} was started before bars per year were recorded and continues with "
+                "its 365-day annualization; --bars-per-year needs a new run (genepool evolve)"
+            )
+        echo(
+            "annualization: 365 days / median bar spacing, as when this run was started "
+            "(before bars per year were recorded)"
+        )
+        return None
+    annual = BarsPerYear(float(recorded["bars_per_year"]), str(recorded["method"]))
+    if given is not None and not math.isclose(float(given), annual.value, rel_tol=1e-12):
+        raise ConfigError(
+            f"{out} was evolved with {format_bars(annual.value)} bars/year; --bars-per-year "
+            f"{given:g} would change every "
+            f"fitness in the middle of the run: start a new run with it instead (genepool "
+            "evolve --bars-per-year ...)"
+        )
+    echo(f"annualization: {annual}")
+    return annual.value
 
 
 def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
@@ -179,9 +234,17 @@ def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProbl
             slippage=config.slippage,
             min_trades=config.min_trades,
             stops=config.stops,
+            # None only when resuming a run from before bars per year: its 365-day rule
+            **(
+                {"bars_per_year": config.bars_per_year}
+                if config.bars_per_year is not None
+                else {"year": "365 days"}
+            ),
         )
     except DataError as exc:
-        raise DataError(f"{what} ({len(df):,} bars): {exc}") from None
+        text = str(exc)  # "data has 21 bars; ..." -> "the training data has 21 bars; ..."
+        text = text[5:] if text.startswith("data ") else f"({len(df):,} bars): {text}"
+        raise DataError(f"{what} {text}") from None
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -407,6 +470,8 @@ def _finish(
         "test": None
         if test is None
         else {"start": test.index[0], "end": test.index[-1], "n_bars": len(test)},
+        "annualization": F.read_json(run_dir / F.CONFIG).get("annualization")
+        or {"bars_per_year": problem.bars_per_year, "method": problem.annualization.method},
         **stats,
     }
 
@@ -677,6 +742,7 @@ def _walk_forward_summary(
             "max_drawdown": float(stitched_eq["drawdown"].min()),
         },
         "verdict": verdict,
+        "annualization": last.get("annualization"),
         "status": status,
         "n_generations": sum(f.get("n_generations", 0) for f in folds),
         "n_evaluations": sum(f.get("n_evaluations", 0) for f in folds),

@@ -9,12 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
+from ..backtest import METRICS, StrategyProblem
 from ..backtest.trace import trace_strategy
 from ..errors import ConfigError
 from . import _files as F
 from ._rundir import check_new_run_dir, new_run_dir
-from .runner import RunOutcome, _equity_frame, psr_verdict
+from .config import EvolveConfig
+from .runner import Echo, RunOutcome, _annualization, _equity_frame, _load, _quiet, psr_verdict
 
 __all__ = ["backtest_one"]
 
@@ -30,19 +31,39 @@ def backtest_one(
     out: str | Path | None = None,
     report: bool = True,
     overwrite: bool = False,
+    bars_per_year: float | None = None,
+    time_column: str | None = None,
+    sep: str | None = None,
+    price_column: str | None = None,
+    echo: Echo = _quiet,
 ) -> RunOutcome:
     """Backtest one strategy of ``strategy`` with ``params`` on all the bars.
 
     No search happened, so its verdict is the probabilistic Sharpe ratio against zero (the
     deflated Sharpe ratio with a single trial). ``out`` follows the rules of ``evolve``: an
     existing non-empty directory is refused unless ``overwrite`` and it holds genepool's files.
+    ``bars_per_year``, ``time_column``, ``sep`` and ``price_column`` are those of
+    :class:`EvolveConfig`.
     """
     if demo == bool(data):
         raise ConfigError("give either --demo or --data prices.csv")
     run_dir = Path(out or f"runs/backtest-{strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
     check_new_run_dir(run_dir, overwrite=overwrite)  # refuse at once, before the data load
-    df = demo_data() if demo else load_ohlcv(data)  # type: ignore[arg-type]
-    problem = StrategyProblem(df, strategy, fees=fees, slippage=slippage, min_trades=0)
+    loading = EvolveConfig(
+        data=data,
+        demo=demo,
+        time_column=time_column,
+        sep=sep,
+        price_column=price_column,
+        bars_per_year=bars_per_year,
+    )
+    loading.validate()
+    df = _load(loading)
+    annual = _annualization(loading, df)
+    echo(f"annualization: {annual}")
+    problem = StrategyProblem(
+        df, strategy, fees=fees, slippage=slippage, min_trades=0, bars_per_year=annual.value
+    )
     x = problem.space.check(problem.space.encode(params))
     decoded = problem.space.decode_row(x[0])
     with new_run_dir(run_dir, command="backtest", overwrite=overwrite):
@@ -65,6 +86,7 @@ def backtest_one(
             "status": "complete",
             "n_generations": 0,
             "n_evaluations": 1,
+            "annualization": {"bars_per_year": annual.value, "method": annual.method},
         }
         if not math.isfinite(float(metrics["sharpe_ratio"])):
             best["fitness"] = None
@@ -81,8 +103,13 @@ def backtest_one(
                     "slippage": slippage,
                     "params": decoded,
                     "seed": None,
+                    "bars_per_year": bars_per_year,
+                    "time_column": loading.time_column,
+                    "sep": loading.sep,
+                    "price_column": loading.price_column,
                 },
                 "data": F.data_info(df, None if demo else data),
+                "annualization": {"bars_per_year": annual.value, "method": annual.method},
                 "versions": F.versions(),
             },
         )
