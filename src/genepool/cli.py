@@ -100,6 +100,11 @@ def evolve(
     stops: bool | None = typer.Option(
         None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
     ),
+    ranges: str | None = typer.Option(
+        None,
+        "--ranges",
+        help='Search ranges as JSON, e.g. \'{"window": [5, 100], "upper": [60, 95]}\'.',
+    ),
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Random seed (default: drawn and recorded)."
     ),
@@ -163,6 +168,7 @@ def evolve(
         "slippage": slippage,
         "min_trades": min_trades,
         "stops": stops,
+        "ranges": _json_ranges(ranges),
         "memory_limit": memory_limit,
         "seed": seed,
         "out": out,
@@ -239,6 +245,20 @@ def backtest(
         values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out
     )
     _print_outcome(outcome, json_out)
+
+
+def _json_ranges(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--ranges is not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f'--ranges must be a JSON object like \'{{"window": [5, 100]}}\', got {text!r}'
+        )
+    return values
 
 
 def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:

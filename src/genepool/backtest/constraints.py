@@ -365,7 +365,7 @@ def check_params(
             windows = ", ".join(f"{g.name} {out[g.name]}" for g in genes if isinstance(g, Integer))
             raise DataError(
                 f"the data have {n_bars:,} bars, too few for {fam.name} with {windows} "
-                f"(it needs more than {need})"
+                f"(it needs more than {need} bars)"
             )
     return out
 

@@ -160,6 +160,7 @@ def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProbl
             slippage=config.slippage,
             min_trades=config.min_trades,
             stops=config.stops,
+            ranges=config.ranges,
         )
     except DataError as exc:
         raise DataError(f"{what} ({len(df):,} bars): {exc}") from None

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
+from ..backtest.constraints import check_params, params_ranges
 from ..backtest.trace import trace_strategy
 from ..errors import ConfigError
 from . import _files as F
@@ -32,13 +33,22 @@ def backtest_one(
     """Backtest one strategy of ``strategy`` with ``params`` on all the bars.
 
     No search happened, so its verdict is the probabilistic Sharpe ratio against zero (the
-    deflated Sharpe ratio with a single trial).
+    deflated Sharpe ratio with a single trial). ``params`` may be any valid strategy of the
+    family (RSI(60), MA 100/200), not only one inside the GA's default search ranges; with
+    ``stop_loss`` and ``take_profit`` it has stops.
     """
     if demo == bool(data):
         raise ConfigError("give either --demo or --data prices.csv")
     df = demo_data() if demo else load_ohlcv(data)  # type: ignore[arg-type]
-    problem = StrategyProblem(df, strategy, fees=fees, slippage=slippage, min_trades=0)
-    x = problem.space.check(problem.space.encode(params))
+    try:
+        valid = check_params(strategy, params, n_bars=len(df))
+    except ConfigError as exc:
+        raise ConfigError(f"--params: {exc}") from None
+    problem = StrategyProblem(
+        df, strategy, fees=fees, slippage=slippage, min_trades=0,
+        stops="stop_loss" in valid, ranges=params_ranges(strategy, valid),
+    )  # fmt: skip
+    x = problem.space.check(problem.space.encode(valid))
     decoded = problem.space.decode_row(x[0])
     run_dir = Path(out or f"runs/backtest-{strategy}-{time.strftime('%Y%m%d-%H%M%S')}")
     try:
