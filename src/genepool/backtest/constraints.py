@@ -327,12 +327,14 @@ def check_params(
     unknown = [k for k in params if k not in names]
     if unknown:
         raise ConfigError(
-            f"unknown parameter(s) {unknown} of the {fam.name} family; its parameters are "
+            f"unknown gene(s) {unknown} of the {fam.name} family; its parameters are "
             f"{names} (stop_loss and take_profit optional, together)"
         )
     missing = [n for n in names if n not in params]
     if missing:
-        raise ConfigError(f"missing parameter(s) {missing} of the {fam.name} family")
+        raise ConfigError(
+            f"missing gene(s) {missing} of the {fam.name} family; its parameters are {names}"
+        )
     limits = _limits(fam.name)
     out: dict[str, Any] = {}
     for g in genes:
