@@ -212,3 +212,41 @@ def test_evolve_bad_ranges_one_line(daily_prices, tmp_path, capsys, ranges, frag
     assert len(err) == 1 and err[0].startswith("genepool: error:"), err
     assert all(f in err[0] for f in fragments), err[0]
     assert not out.exists()
+
+
+# -- benchmark runs: the seed is printed, --out is a run directory that resume continues ---------
+_BENCH = ["evolve", "--problem", "rastrigin", "--dims", "4", "--population", "40", "--no-progress"]
+
+
+def test_benchmark_prints_the_seed_it_drew_and_it_repeats_the_run(capsys):
+    assert main([*_BENCH, "--generations", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("seed ")
+    seed = int(lines[0].split()[1])
+    best = next(ln for ln in lines if ln.startswith("best x"))
+    assert main([*_BENCH, "--generations", "5", "--seed", str(seed)]) == 0
+    assert best in capsys.readouterr().out.splitlines()
+
+
+def test_benchmark_out_is_a_run_directory_that_resume_continues(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main([*_BENCH, "--generations", "4", "--seed", "9", "--out", str(out)]) == 0
+    capsys.readouterr()
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert {k: config[k] for k in ("problem", "dims", "population", "generations", "seed")} == {
+        "problem": "rastrigin", "dims": 4, "population": 40, "generations": 4, "seed": 9,
+    }  # fmt: skip
+    assert (out / "history.parquet").is_dir() and (out / "checkpoint").is_dir()
+    # an existing non-empty --out is refused and left as it was
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main([*_BENCH, "--generations", "4", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and "not empty" in err[0]
+    assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    # resume extends it to what an uninterrupted run with that seed gives
+    assert main(["resume", str(out), "--generations", "8", "--no-progress", "--json"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert main([*_BENCH, "--generations", "8", "--seed", "9", "--json"]) == 0
+    straight = json.loads(capsys.readouterr().out)
+    assert resumed["best_x"] == straight["best_x"] and resumed["n_generations"] == 8
+    assert json.loads((out / "result.json").read_text())["best_fitness"] == resumed["best_fitness"]
