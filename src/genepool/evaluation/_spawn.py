@@ -54,7 +54,8 @@ def unimportable_main() -> str | None:
     path = getattr(main, "__file__", None)
     if not isinstance(path, str):
         return None  # interactive sessions and notebooks: the child imports nothing
-    full = path if os.path.isabs(path) else os.path.join(process.ORIGINAL_DIR or "", path)
+    base = getattr(process, "ORIGINAL_DIR", None) or ""  # the cwd the children resolve from
+    full = path if os.path.isabs(path) else os.path.join(base, path)
     return None if os.path.exists(full) else path
 
 
@@ -77,12 +78,15 @@ def _main_file_hidden() -> Iterator[None]:
 def capture_start() -> Iterator[tuple[IO[bytes] | None, Connection | None]]:
     """Around ``Process.start()``: the child's stderr goes to a temporary file (yielded) and
     the child gets the real stderr back as a connection (yielded) to restore once ready."""
-    if os.name != "posix":  # pragma: no cover - spawn on POSIX only here
+    saved = -1
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            saved = os.dup(2)
+    if saved < 0:  # no stderr to stand in for (closed), or not POSIX: start as is
         with _main_file_hidden():
             yield None, None
         return
     log_file = tempfile.TemporaryFile()
-    saved = os.dup(2)
     handle = Connection(os.dup(saved), readable=False)
     try:
         with contextlib.suppress(Exception):
