@@ -227,3 +227,64 @@ def test_no_orphan_processes_after_the_parent_ends(how):
     else:
         assert "KeyboardInterrupt" in err
     assert _gone(pids), f"left behind: {_alive(pids)}"
+
+
+# -- starting workers from scripts that cannot be re-imported ------------------------------------
+_SCRIPT = textwrap.dedent(
+    """
+    import time
+    import genepool as gp
+
+    def f(X):
+        time.sleep(0.1)  # slow enough that the evaluator ships generations to the workers
+        return (X ** 2).sum(axis=1)
+
+    prob = gp.FunctionProblem(f, gp.Space.box(-1, 1, 3))
+    res = gp.minimize(prob, gp.GA(prob.space, 16, seed=1), generations=2,
+                      executor="processes", workers=1, progress=False)
+    print("best", res.best_fitness, res.n_evaluations)
+    """
+)
+
+
+def _python(args, tmp_path, stdin=None):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run(
+        [sys.executable, *args], input=stdin, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+
+
+def test_process_pool_works_from_a_script_piped_on_stdin(tmp_path):
+    # Its __main__ is '<stdin>', no file: a spawned child died re-running it (exit code 1).
+    pytest.importorskip("cloudpickle")  # sends the script's function by value
+    out = _python(["-"], tmp_path, stdin=_SCRIPT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("best ") and out.stdout.split()[2] == "32"
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow  # three children each import genepool and die: ~20 s on 2 busy cores
+def test_workers_dying_at_start_say_why_and_what_to_do(tmp_path):
+    # The classic: no `if __name__ == "__main__":`, so each child re-runs the script and
+    # multiprocessing refuses to start workers from there; the child's own error is shown.
+    script = tmp_path / "no_guard.py"
+    script.write_text(_SCRIPT)
+    out = _python([str(script)], tmp_path)
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert "worker processes die while starting (exit code 1: RuntimeError:" in last, last
+    assert "bootstrapping phase" in last and 'if __name__ == "__main__":' in last
+    # the three children's tracebacks are not dumped on the terminal
+    assert out.stderr.count("bootstrapping phase") == 1, out.stderr
+
+
+def test_start_hints():
+    from genepool.evaluation._spawn import error_line, start_hint
+
+    text = "Traceback (most recent call last):\n  File x\nFileNotFoundError: [Errno 2] '<stdin>'\n"
+    assert error_line(text) == "FileNotFoundError: [Errno 2] '<stdin>'"
+    assert 'executor="serial"' in start_hint(
+        "AttributeError: Can't get attribute 'f' on <module '__main__' (built-in)>"
+    )
+    assert start_hint("ValueError: bad") == ""

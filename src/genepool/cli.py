@@ -16,15 +16,15 @@ import typer
 
 from . import __version__, problems
 from ._progress import ProgressReporter
-from .algorithms import GA
+from ._result import Result
 from .errors import ConfigError, GenepoolError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
+from .evolve.benchmark import is_benchmark_run, resume_benchmark, run_benchmark, start_benchmark
 from .evolve.report_data import write_run_report
 from .evolve.runner import EXIT_NO_VALID, NO_VALID
 from .evolve.single import backtest_one
 from .memory import format_size
-from .run import minimize
 
 app = typer.Typer(
     name="genepool",
@@ -120,6 +120,11 @@ def evolve(
     stops: bool | None = typer.Option(
         None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
     ),
+    ranges: str | None = typer.Option(
+        None,
+        "--ranges",
+        help='Search ranges as JSON, e.g. \'{"window": [5, 100], "upper": [60, 95]}\'.',
+    ),
     seed: int | None = typer.Option(
         None, "--seed", min=0, help="Random seed (default: drawn and recorded)."
     ),
@@ -171,9 +176,11 @@ def evolve(
     if problem is not None:
         if demo or data or config:
             raise ConfigError("--problem cannot be combined with --demo, --data or --config")
+        if ranges is not None:
+            raise ConfigError("--ranges applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
-            progress, json_out,
+            progress, json_out, out,
         )  # fmt: skip
         return
     if not (demo or data or config):
@@ -196,6 +203,7 @@ def evolve(
         "slippage": slippage,
         "min_trades": min_trades,
         "stops": stops,
+        "ranges": _json_ranges(ranges),
         "memory_limit": memory_limit,
         "seed": seed,
         "out": out,
@@ -239,6 +247,10 @@ def resume(
 
     Exit codes as for evolve: 0 done, 2 error, 3 no valid strategy found, 130 interrupted.
     """
+    if is_benchmark_run(run_dir):  # a `genepool evolve --problem ... --out DIR` run
+        settings, result = resume_benchmark(run_dir, generations, _reporter(progress, json_out))
+        _print_benchmark(settings, result, json_out, run_dir)
+        return
     echo = (lambda _: None) if json_out else typer.echo
     outcome = resume_evolution(
         run_dir,
@@ -300,6 +312,20 @@ def backtest(
         echo=(lambda _: None) if json_out else typer.echo,
     )  # fmt: skip
     _print_outcome(outcome, json_out)
+
+
+def _json_ranges(text: str | None) -> dict[str, object] | None:
+    if text is None:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--ranges is not valid JSON ({exc}): {text!r}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(
+            f"--ranges must be a JSON object like '{{\"window\": [5, 100]}}', got {text!r}"
+        )
+    return values
 
 
 def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
@@ -368,25 +394,31 @@ def _evolve_benchmark(
     memory_limit: str | None,
     progress: bool,
     json_out: bool,
+    out: str | None = None,
 ) -> None:
-    prob = problems.get(problem, dims)
-    ga = GA(prob.space, population, seed=seed)
-    result = minimize(
-        prob,
-        ga,
-        generations=generations,
-        memory_limit=memory_limit,
-        progress=_reporter(progress, json_out),
+    settings, run_dir = start_benchmark(
+        problem, dims, population, generations, seed, memory_limit, out
     )
+    if not json_out:  # the seed first, so that even an interrupted run can be repeated
+        where = f"; run directory {run_dir}" if run_dir is not None else ""
+        typer.echo(f"seed {settings['seed']}{where}")
+    result = run_benchmark(settings, run_dir, progress=_reporter(progress, json_out))
+    _print_benchmark(settings, result, json_out, run_dir)
+
+
+def _print_benchmark(
+    settings: dict[str, object], result: Result, json_out: bool, run_dir: object = None
+) -> None:
     rate = result.n_evaluations / max(result.elapsed, 1e-9)
     if json_out:
         typer.echo(
             json.dumps(
                 {
-                    "problem": problem,
-                    "dims": dims,
-                    "population": population,
-                    "seed": seed,
+                    "problem": settings["problem"],
+                    "dims": settings["dims"],
+                    "population": settings["population"],
+                    "seed": settings["seed"],
+                    "run_dir": None if run_dir is None else str(run_dir),
                     "best_fitness": result.best_fitness,
                     "best_x": result.best_x.tolist(),
                     "n_evaluations": result.n_evaluations,

@@ -10,12 +10,12 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..problem import Problem
-from ..space import Space
 from ._sim_nb import METRICS, N_METRICS, simulate_family_nb
 from .calendar import BarsPerYear, infer_bars_per_year
+from .constraints import strategy_space
 from .data import validate_ohlcv
 from .simulate import annualization_factor, check_prices
-from .strategies import STOP_GENES, get_family
+from .strategies import get_family
 
 __all__ = ["INVALID_FITNESS", "StrategyProblem"]
 
@@ -100,6 +100,10 @@ class StrategyProblem(Problem):
         objective values (e.g. the +inf Sharpe of a strategy without variance): never +inf.
     stops : bool, default False
         Add ``stop_loss`` and ``take_profit`` genes.
+    ranges : mapping of gene name to [low, high], optional
+        Search ranges replacing the family's defaults (``{"window": [5, 100]}``), validated
+        against the family's constraints (:func:`genepool.backtest.constraints.strategy_space`).
+        Every decoded strategy keeps its family's order constraints (``fast < slow``).
     rsi_method : {"wilder", "sma"}
         RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
     bars_per_year : float, optional
@@ -148,6 +152,7 @@ class StrategyProblem(Problem):
         bars_per_year: float | None = None,
         freq: Any = None,
         year: Any = None,
+        ranges: Any = None,
     ) -> None:
         self._configure(
             family,
@@ -158,6 +163,7 @@ class StrategyProblem(Problem):
             min_trades=min_trades,
             stops=stops,
             rsi_method=rsi_method,
+            ranges=ranges,
         )
         self.data, index = _prices(data, self.family.needs_high_low)
         self.n_bars = self.data["close"].shape[0]
@@ -188,6 +194,7 @@ class StrategyProblem(Problem):
         min_trades: int,
         stops: bool,
         rsi_method: str,
+        ranges: Any = None,
     ) -> None:
         """Everything but the data: family, objectives, costs, space (validated)."""
         self.family = get_family(family)
@@ -209,7 +216,8 @@ class StrategyProblem(Problem):
             raise ConfigError(f"rsi_method must be 'wilder' or 'sma', got {rsi_method!r}")
         self.options = {"rsi_method": rsi_method}
         self.stops = bool(stops)
-        self.space = Space(self.family.genes() + (list(STOP_GENES) if self.stops else []))
+        self.space = strategy_space(self.family.name, self.stops, ranges)
+        self.ranges = None if ranges is None else {k: list(v) for k, v in ranges.items()}
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
@@ -227,6 +235,7 @@ class StrategyProblem(Problem):
             "stops": self.stops,
             "rsi_method": self.options["rsi_method"],
             "ann_factor": self.ann_factor,
+            "ranges": self.ranges,
         }
 
     @classmethod

@@ -9,8 +9,7 @@ Signal rules (``t`` is a bar, crossings need finite values on both bars):
 
 - ``rsi``: enter when the RSI crosses below ``lower`` (from >= to <), exit when it crosses above
   ``upper`` (from <= to >).
-- ``ma_cross``: enter when the fast MA crosses above the slow MA, exit when it crosses below
-  (any two windows; fast >= slow is allowed and simply another strategy).
+- ``ma_cross``: enter when the fast MA crosses above the slow MA, exit when it crosses below.
 - ``bollinger`` (mean reversion): enter when the close crosses below ``mid - k * sd``, exit when
   it crosses above ``mid`` (SMA and population standard deviation over ``window``).
 - ``macd``: enter when the MACD line crosses above its signal line, exit when it crosses below.
@@ -21,6 +20,14 @@ With ``stops=True`` every family gains ``stop_loss`` and ``take_profit`` genes: 
 is closed at the close of the first bar whose close is at or below ``entry * (1 - stop_loss)``
 or at or above ``entry * (1 + take_profit)`` (checked at closes, unlike vectorbt's intrabar
 stops).
+
+Constraints (:mod:`genepool.backtest.constraints`): every decoded strategy satisfies its family's
+constraints, whatever the genome. Windows are whole bars, at least 2 for ``rsi`` and
+``bollinger`` and ``macd``'s ``signal`` (an RSI or a standard deviation over one bar is
+degenerate), at least 1 elsewhere (an MA of one bar is the close itself); ``0 <= lower < upper
+<= 100`` for ``rsi``; ``k > 0`` for ``bollinger``; ``fast < slow`` for ``ma_cross`` and ``macd``;
+``0 < stop_loss < 1`` and ``take_profit > 0``. Ordered pairs are kept by the decoding of
+:class:`StrategySpace` (see there), not by rejecting or penalizing genomes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ another worker (``retries`` times) while a replacement starts. Workers are start
 ``spawn`` method (numba's OpenMP layer is not fork-safe), receive the problem once (shared
 arrays by segment name), warm up, and then take one chunk at a time. They ignore SIGINT (the
 parent decides), and exit on their own when the parent goes away (their pipe reaches EOF).
+A worker that dies while starting is reported with its own last lines of output and what to do
+(see :mod:`._spawn`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from . import _spawn
 from ._shared import ProblemPayload
 from ._task import WorkerLost, ping
 
@@ -80,16 +83,23 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(max(1, threads))
 
 
-def worker_main(conn: Connection, payload: ProblemPayload, threads: int | None) -> None:
-    """Entry point of a worker process."""
+def worker_main(
+    conn: Connection,
+    payload: ProblemPayload,
+    threads: int | None,
+    stderr: Connection | None = None,
+) -> None:
+    """Entry point of a worker process (``stderr``: the parent's, restored once started)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         problem = payload.build()
         set_threads(threads)
         if hasattr(problem, "warm_up"):
             problem.warm_up()
+        _spawn.restore_stderr(stderr)
         conn.send(("ready", os.getpid(), _vm("VmRSS:")))
     except BaseException:
+        _spawn.restore_stderr(stderr)
         with contextlib.suppress(OSError):
             conn.send(("start_error", os.getpid(), traceback.format_exc()))
         return
@@ -132,8 +142,9 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, proc: Any, conn: Connection) -> None:
+    def __init__(self, proc: Any, conn: Connection, log_file: Any = None) -> None:
         self.proc, self.conn = proc, conn
+        self.log = log_file  # its stderr until it is ready
         self.ready = False
         self.task: _Task | None = None
         self.done = 0
@@ -143,6 +154,11 @@ class _Worker:
     @property
     def pid(self) -> int:
         return int(self.proc.pid or 0)
+
+    def close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 def _shutdown(procs: list[Any], payload: ProblemPayload) -> None:
@@ -199,16 +215,17 @@ class Pool:
     # -- workers ---------------------------------------------------------------------------------
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(
-            target=worker_main,
-            args=(child, self.payload, self.threads),
-            daemon=True,
-            name="genepool-worker",
-        )
-        proc.start()
+        with _spawn.capture_start() as (log_file, stderr):
+            proc = self._ctx.Process(
+                target=worker_main,
+                args=(child, self.payload, self.threads, stderr),
+                daemon=True,
+                name="genepool-worker",
+            )
+            proc.start()
         child.close()
         self._procs.append(proc)
-        self._workers.append(_Worker(proc, parent))
+        self._workers.append(_Worker(proc, parent, log_file))
         self.n_spawned += 1
 
     @property
@@ -265,10 +282,14 @@ class Pool:
         if kind == "ready":
             w.ready, w.rss = True, int(msg[2])
             self._start_failures = 0
+            _spawn.forward(w.log)
+            w.close_log()
         elif kind == "start_error":
             self.close()
+            hint = _spawn.start_hint(msg[2])
             raise ConfigError(
                 f"a worker process could not load the problem:\n{msg[2]}".rstrip()
+                + (f"\n{hint}" if hint else "")
             ) from None
         elif kind == "done":
             task, w.task = w.task, None
@@ -289,6 +310,7 @@ class Pool:
             w.proc.terminate()
         self._workers.remove(w)
         w.conn.close()
+        w.close_log()
         if not self.closed:
             self._spawn()
 
@@ -305,11 +327,21 @@ class Pool:
             except ValueError:  # pragma: no cover
                 pass
         task = w.task
+        said = _spawn.read_tail(w.log, lines=200) if not w.ready else ""
+        w.close_log()
         if not w.ready:
             self._start_failures += 1
             if self._start_failures >= MAX_START_FAILURES:
                 self.close()
-                raise ConfigError(f"worker processes die while starting ({how})")
+                hint = _spawn.start_hint(said) or (
+                    f"if the main script cannot be imported by a new process: {_spawn.WHAT_TO_DO}"
+                )
+                said = _spawn.error_line(said)
+                raise ConfigError(
+                    f"worker processes die while starting ({how}"
+                    + (f": {said}" if said else ", printing nothing")
+                    + f"); {hint}"
+                )
         if task is not None and task.map_id != -1:
             task.attempts += 1
             log.warning(
@@ -420,6 +452,7 @@ class Pool:
         _terminate(self._procs)
         for w in self._workers:
             w.conn.close()
+            w.close_log()
         self._workers.clear()
         self.payload.release()
         self.payload = ProblemPayload("pickle")  # drop the problem, keep the statistics

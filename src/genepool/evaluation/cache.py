@@ -74,7 +74,14 @@ def key_plan(space: Space, quantize: Any = None) -> tuple[np.ndarray, np.ndarray
 def keyed_batch(space: Space, X: np.ndarray) -> KeyedBatch:
     """The exact keys (decoded parameters, no quantization) of a population ``X``."""
     mode, step = key_plan(space)
-    return KeyedBatch(X, mode, space.lower, space.upper, step)
+    return KeyedBatch(_canonical(space, X), mode, space.lower, space.upper, step)
+
+
+def _canonical(space: Space, X: np.ndarray) -> np.ndarray:
+    # A space whose decoding is many-to-one per gene (StrategySpace) maps each strategy's
+    # genomes onto one, so that keys stay equal exactly when the decoded parameters are.
+    canonical = getattr(space, "canonical", None)
+    return X if canonical is None else canonical(X)
 
 
 def _pow2_at_least(n: int) -> int:
@@ -203,7 +210,7 @@ class FitnessCache:
         if X.ndim != 2 or X.shape[1] != space.dims:
             raise ConfigError(f"X must have shape (n, {space.dims}), got {X.shape}")
         mode, step = self._key_plan(space)
-        return KeyedBatch(X, mode, space.lower, space.upper, step)
+        return KeyedBatch(_canonical(space, X), mode, space.lower, space.upper, step)
 
     def _key_plan(self, space: Space) -> tuple[np.ndarray, np.ndarray]:
         if self._plan is not None and self._plan[0] is space:

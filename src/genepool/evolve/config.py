@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..backtest.constraints import strategy_space
 from ..backtest.strategies import family_names
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import parse_size
@@ -111,6 +112,10 @@ class EvolveConfig:
         Worker processes for the ``processes``/``dask`` executors.
     scheduler : str or None
         Address of a Dask scheduler (``tcp://host:8786``).
+    ranges : dict or None
+        Search ranges replacing the family's defaults, ``{"window": [5, 100]}`` (TOML
+        ``ranges = {window = [5, 100]}`` or an ``[evolve.ranges]`` table); validated against the
+        family's constraints (``genepool.backtest.constraints``).
     """
 
     data: str | None = None
@@ -138,6 +143,7 @@ class EvolveConfig:
     executor: str = "serial"
     workers: int | None = None
     scheduler: str | None = None
+    ranges: dict[str, Any] | None = None
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -210,6 +216,9 @@ class EvolveConfig:
             )
         if self.workers is not None:
             self.workers = check_int("workers", self.workers, minimum=1)
+        if self.ranges is not None:
+            strategy_space(self.strategy, self.stops, self.ranges)  # names the gene and values
+            self.ranges = {k: list(v) for k, v in self.ranges.items()}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -240,6 +240,7 @@ def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProbl
                 if config.bars_per_year is not None
                 else {"year": "365 days"}
             ),
+            ranges=config.ranges,
         )
     except DataError as exc:
         text = str(exc)  # "data has 21 bars; ..." -> "the training data has 21 bars; ..."

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from ..backtest import METRICS, StrategyProblem
+from ..backtest.constraints import check_params, params_ranges
 from ..backtest.trace import trace_strategy
 from ..errors import ConfigError
 from . import _files as F
@@ -40,7 +41,9 @@ def backtest_one(
     """Backtest one strategy of ``strategy`` with ``params`` on all the bars.
 
     No search happened, so its verdict is the probabilistic Sharpe ratio against zero (the
-    deflated Sharpe ratio with a single trial). ``out`` follows the rules of ``evolve``: an
+    deflated Sharpe ratio with a single trial). ``params`` may be any valid strategy of the
+    family (RSI(60), MA 100/200), not only one inside the GA's default search ranges; with
+    ``stop_loss`` and ``take_profit`` it has stops. ``out`` follows the rules of ``evolve``: an
     existing non-empty directory is refused unless ``overwrite`` and it holds genepool's files.
     ``bars_per_year``, ``time_column``, ``sep`` and ``price_column`` are those of
     :class:`EvolveConfig`.
@@ -59,12 +62,17 @@ def backtest_one(
     )
     loading.validate()
     df = _load(loading)
+    try:
+        valid = check_params(strategy, params, n_bars=len(df))
+    except ConfigError as exc:
+        raise ConfigError(f"--params: {exc}") from None
     annual = _annualization(loading, df)
     echo(f"annualization: {annual}")
     problem = StrategyProblem(
-        df, strategy, fees=fees, slippage=slippage, min_trades=0, bars_per_year=annual.value
-    )
-    x = problem.space.check(problem.space.encode(params))
+        df, strategy, fees=fees, slippage=slippage, min_trades=0, bars_per_year=annual.value,
+        stops="stop_loss" in valid, ranges=params_ranges(strategy, valid),
+    )  # fmt: skip
+    x = problem.space.check(problem.space.encode(valid))
     decoded = problem.space.decode_row(x[0])
     with new_run_dir(run_dir, command="backtest", overwrite=overwrite):
         metrics = problem.metrics(x).iloc[0]

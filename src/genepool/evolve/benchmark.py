@@ -1,0 +1,127 @@
+"""``genepool evolve --problem NAME``: a benchmark function, with a seed and a run directory.
+
+With ``--out DIR`` the run writes ``config.json`` (problem, dims, population, generations,
+seed), ``history.parquet/`` and ``checkpoint/`` (by :func:`genepool.minimize`) and, at the end,
+``result.json``; ``genepool resume DIR`` continues it from its last checkpoint, or extends it
+with ``--generations``, to the same result as an uninterrupted run with that seed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import problems
+from .._progress import ProgressReporter
+from .._result import Result
+from ..algorithms import GA
+from ..errors import ConfigError
+from ..run import minimize
+from . import _files as F
+
+__all__ = ["COMMAND", "is_benchmark_run", "run_benchmark", "start_benchmark"]
+
+#: ``config["command"]`` of a benchmark run directory.
+COMMAND = "evolve --problem"
+RESULT = "result.json"
+
+
+def is_benchmark_run(run_dir: str | Path) -> bool:
+    """True when ``run_dir`` holds a ``genepool evolve --problem`` run."""
+    try:
+        doc = F.read_json(Path(run_dir) / F.CONFIG)
+        return doc["config"].get("command") == COMMAND
+    except Exception:  # not a run directory, or not this kind: the caller says what it is
+        return False
+
+
+def start_benchmark(
+    problem: str,
+    dims: int,
+    population: int,
+    generations: int,
+    seed: int | None,
+    memory_limit: str | None,
+    out: str | None,
+) -> tuple[dict[str, Any], Path | None]:
+    """The settings of a new run (a seed drawn when None) and its new run directory, if any."""
+    problems.get(problem, dims)  # names a bad problem or dims before anything is written
+    settings = {
+        "command": COMMAND,
+        "problem": problem,
+        "dims": dims,
+        "population": population,
+        "generations": generations,
+        "seed": secrets.randbelow(2**31) if seed is None else seed,
+        "memory_limit": memory_limit,
+        "checkpoint_every": 1,
+    }
+    if out is None:
+        return settings, None
+    run_dir = Path(out)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ConfigError(
+            f"--out {out} already exists and is not empty; choose another --out "
+            f"(nothing in it was changed)"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out} cannot be created: {exc}") from None
+    doc = {"config": settings, "versions": F.versions(), "created": pd.Timestamp.now(tz="UTC")}
+    F.write_json(run_dir / F.CONFIG, doc)
+    return settings, run_dir
+
+
+def run_benchmark(
+    settings: dict[str, Any],
+    run_dir: Path | None,
+    *,
+    resume: bool = False,
+    generations: int | None = None,
+    progress: bool | ProgressReporter = False,
+) -> Result:
+    """Run (or, with ``resume``, continue) the benchmark run of ``settings``."""
+    if generations is not None and run_dir is not None:
+        doc = F.read_json(run_dir / F.CONFIG)
+        doc["config"]["generations"] = settings["generations"] = generations
+        F.write_json(run_dir / F.CONFIG, doc)
+    prob = problems.get(settings["problem"], int(settings["dims"]))
+    ga = GA(prob.space, int(settings["population"]), seed=int(settings["seed"]))
+    result = minimize(
+        prob,
+        ga,
+        generations=int(settings["generations"]),
+        memory_limit=settings["memory_limit"],
+        run_dir=run_dir,
+        checkpoint_every=None if run_dir is None else int(settings.get("checkpoint_every", 1)),
+        resume=resume,
+        progress=progress,
+    )
+    if run_dir is not None:
+        F.write_json(
+            run_dir / RESULT,
+            {
+                "best_fitness": result.best_fitness,
+                "best_x": result.best_x.tolist(),
+                "n_generations": result.n_generations,
+                "n_evaluations": result.n_evaluations,
+                "stop_reason": result.stop_reason,
+            },
+        )
+    return result
+
+
+def resume_benchmark(
+    run_dir: str | Path,
+    generations: int | None = None,
+    progress: bool | ProgressReporter = False,
+) -> tuple[dict[str, Any], Result]:
+    """Continue the benchmark run in ``run_dir``; returns its settings and result."""
+    path = Path(run_dir)
+    settings = dict(F.read_json(path / F.CONFIG)["config"])
+    result = run_benchmark(settings, path, resume=True, generations=generations, progress=progress)
+    return settings, result
