@@ -714,6 +714,8 @@ def _walk_forward_summary(
     else:
         verdict_reason = "No verdict: no walk-forward fold found a valid strategy."
     oos_sr = None if stats is None else stats.sr
+    per_year = (last.get("annualization") or {}).get("bars_per_year") or config.bars_per_year
+    oos_trades = [(f.get("out_of_sample") or {}).get("n_trades") for f in folds]
     if len(folds) < len(splits) or any(f["status"] not in FINISHED for f in folds):
         status = "interrupted"
     else:
@@ -740,7 +742,14 @@ def _walk_forward_summary(
         "out_of_sample": {
             "total_return": float(stitched.iloc[-1] / INIT_CASH - 1.0),
             "sharpe_per_bar": oos_sr,
+            # annualized with the run's bars per year, over the folds the verdict covers
+            "sharpe_ratio": None
+            if oos_sr is None or not per_year
+            else float(oos_sr * math.sqrt(per_year)),
             "max_drawdown": float(stitched_eq["drawdown"].min()),
+            "n_trades": None
+            if any(n is None for n in oos_trades)
+            else int(sum(oos_trades[i] for i in valid_folds)),
         },
         "verdict": verdict,
         "annualization": last.get("annualization"),
