@@ -730,7 +730,8 @@ def test_cli_flags_reach_the_loader(tmp_path, bars, capsys):
 
     long = synthetic_ohlcv(400, "1h", seed=3)
     path = tmp_path / "export.txt"
-    long.reset_index(names="when").to_csv(path, sep=";", index=False)
+    table = long.reset_index(names="when")
+    table[[*long.columns, "when"]].to_csv(path, sep=";", index=False)  # time last: not found
     params = '{"window": 14, "lower": 30, "upper": 70}'
     code = main(["backtest", "--data", str(path), "--params", params, "--out",
                  str(tmp_path / "no")])  # fmt: skip
@@ -745,3 +746,17 @@ def test_cli_flags_reach_the_loader(tmp_path, bars, capsys):
 
     config = json.loads((tmp_path / "ok" / "config.json").read_text())["config"]
     assert (config["time_column"], config["sep"], config["price_column"]) == ("when", ";", "open")
+
+
+def test_first_column_of_dates_under_another_name(tmp_path):
+    """A German export: ``Datum``, ``;`` and decimal commas; the dates are found unnamed."""
+    bars = synthetic_ohlcv(40, "1D", seed=3)
+    path = tmp_path / "kurse.csv"
+    bars.rename_axis("Datum").rename(columns=str.title).to_csv(path, sep=";", decimal=",")
+    loaded = load_ohlcv(path)
+    pd.testing.assert_index_equal(loaded.index, bars.index)
+    np.testing.assert_allclose(loaded["close"], bars["close"], rtol=1e-15)
+    numbers = bars.reset_index(drop=True).rename_axis("Nummer")  # counts rows: not times
+    numbers.to_csv(tmp_path / "rows.csv")
+    with pytest.raises(DataError, match="no time column"):
+        load_ohlcv(tmp_path / "rows.csv")

@@ -127,7 +127,9 @@ def validate_ohlcv(
       ``open time``, optionally with ``utc``/``gmt`` (``Gmt time``, ``Time (UTC)``: naive times
       are then UTC), or ``time_column``; separate ``date`` and ``time`` columns are joined.
       Without any of these, an unnamed first column (pandas' ``to_csv`` of an unnamed index:
-      ``Unnamed: 0``) holds the time, unless it counts rows 0, 1, 2, ...
+      ``Unnamed: 0``) holds the time, unless it counts rows 0, 1, 2, ...; so does a first
+      column of text under another name (``Datum``, ``Fecha``) whose first values read as
+      dates.
     - time values: text is parsed with :func:`pandas.to_datetime`; ``dd.mm.yyyy`` (dots) is read
       day first and ``mm/dd/yyyy`` month first, unless only the other order gives valid
       increasing times (``13.05.2003``, ``05/13/2003`` decide it). Timestamps with different
@@ -370,7 +372,23 @@ def _map_columns(
     if not use_index and not time_cols and labels and _is_unnamed(labels[0]):
         if not _row_numbers(df.iloc[:, 0]):  # pandas' to_csv() of an unnamed DatetimeIndex
             time_cols = [0]
+    if not use_index and not time_cols and labels and 0 not in cols.values():
+        if _text_of_times(df.iloc[:, 0]):  # a first column of dates under another name
+            time_cols = [0]  # ("Datum", "Fecha", "Zeit", ...)
     return _Plan(cols, time_cols, use_index, any(j in utc_cols for j in time_cols), adjust)
+
+
+def _text_of_times(col: pd.Series) -> bool:
+    """Whether a text column's first values all read as dates (``"2024-01-02 09:30"``)."""
+    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+        return False
+    head = col.dropna().head(5)
+    if head.empty:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(head.astype(str), errors="coerce", utc=True, format="mixed")
+    return bool(parsed.notna().all())
 
 
 def _is_unnamed(label: Any) -> bool:
