@@ -6,7 +6,9 @@ with code 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from enum import Enum
 
@@ -16,7 +18,7 @@ import typer
 from . import __version__, problems
 from ._progress import ProgressReporter
 from .algorithms import GA
-from .errors import ConfigError, GenepoolError
+from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve.report_data import write_run_report
 from .evolve.single import backtest_one
@@ -336,13 +338,31 @@ def _evolve_benchmark(
     )
 
 
+#: Exit code of a command stopped by a file it could not write (disk full, quota, read-only
+#: directory): sysexits' EX_IOERR. Usage and data errors exit with 2, interruptions with 130.
+EXIT_WRITE = 74
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``genepool`` command; returns the exit code."""
+    """Entry point of the ``genepool`` command; returns the exit code.
+
+    Exit codes: 0 success, 2 a usage, settings or data error (one line ``genepool: error:``),
+    74 a file could not be written (the line names it; a run's last checkpoint is intact),
+    130 interrupted. ``--debug`` anywhere on the line shows the traceback instead.
+    """
     command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is an option of the root command; accept it after the subcommand too.
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    if debug:
+        args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
         rv = command.main(args=args, prog_name="genepool", standalone_mode=False)
+    except WriteError as exc:
+        if debug:
+            raise
+        print(f"genepool: error: {_write_failure(exc.path, str(exc))}", file=sys.stderr)
+        return EXIT_WRITE
     except GenepoolError as exc:
         if debug:
             raise
@@ -351,6 +371,19 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print("genepool: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # not wrapped by a genepool writer or reader: still one line
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        if exc.errno in _WRITE_ERRNOS:
+            print(
+                f"genepool: error: {_write_failure(exc.filename, where + reason)}",
+                file=sys.stderr,
+            )
+            return EXIT_WRITE
+        print(f"genepool: error: {where}{reason}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if not _is_usage_error(exc):
             raise
@@ -363,6 +396,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genepool: error: {msg} (see 'genepool --help')", file=sys.stderr)
         return 2
     return rv if isinstance(rv, int) else 0
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def _write_failure(path: str | None, message: str) -> str:
+    """The one line for a file that could not be written: what is intact and what to do."""
+    run_dir, checkpoint = _enclosing_run(path)
+    if run_dir is None:
+        return f"{message}; free some space (or fix the directory) and run the command again"
+    if checkpoint is not None:
+        return (
+            f"{message}; nothing was half-written and the last checkpoint (generation "
+            f"{checkpoint}) is intact: free some space, then run `genepool resume {run_dir}`"
+        )
+    return (
+        f"{message}; nothing was half-written: free some space, then run "
+        f"`genepool resume {run_dir}` (no checkpoint yet: it starts the run again)"
+    )
+
+
+def _enclosing_run(path: str | None) -> tuple[str | None, int | None]:
+    """The outermost resumable run directory around ``path`` (an evolve run's ``config.json``
+    up to three levels up: a walk-forward fold sits in its run) and the generation of the
+    newest checkpoint of the innermost one (the run or fold being written)."""
+    from pathlib import Path
+
+    from .checkpoint import list_checkpoints
+
+    runs = []
+    for parent in list(Path(path).absolute().parents)[:4] if path else []:
+        try:
+            doc = json.loads((parent / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("config"), dict):
+            if doc["config"].get("command", "evolve") == "evolve":
+                runs.append(parent)
+    if not runs:
+        return None, None
+    newest = list_checkpoints(runs[0] / "checkpoint")[:1]
+    relative = not Path(str(path)).is_absolute()
+    shown = os.path.relpath(runs[-1]) if relative else str(runs[-1])
+    return shown, (newest[0][0] if newest else None)
 
 
 def _is_usage_error(exc: Exception) -> bool:

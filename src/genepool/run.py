@@ -8,6 +8,7 @@ seed fixes the run, whatever the chunk size or the cache.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,7 +22,7 @@ from ._result import Generation, MemoryReport, Result
 from ._terminators import Terminators
 from .algorithms.base import Optimizer
 from .checkpoint import Checkpoint
-from .errors import ConfigError, check_int
+from .errors import ConfigError, WriteError, check_int
 from .evaluation.evaluator import Evaluator
 from .memory.history import RingHistory, write_parquet_atomic
 from .memory.monitor import MemoryMonitor
@@ -433,10 +434,18 @@ def _run(
                 save_checkpoint(elapsed, reason)
             del X, y, f, info, valid  # nothing of this generation may survive into the next
     finally:
+        failing = sys.exc_info()[1]
         interrupts.restore()
         reporter.close()
-        recorder.history.flush()
-        evaluator.close()  # worker processes or cluster made for this run
+        try:
+            recorder.history.flush()
+        except WriteError as exc:
+            if failing is None:
+                raise
+            # e.g. a full disk: the error already on its way names the first file
+            log.warning("history not flushed: %s", exc)
+        finally:
+            evaluator.close()  # worker processes or cluster made for this run
     assert best_x is not None
     if evaluator.n_errors:
         log.warning(
@@ -469,6 +478,7 @@ def _check_budget_fits(
     """
     from .memory._size import format_size
 
+    optimizer.check_fits_in_memory()  # before anything of the population's size exists
     footprint = optimizer.memory_footprint()
     if monitor.limit is None or footprint is None:
         return

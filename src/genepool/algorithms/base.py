@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._rng import rng_from_state, rng_state
-from ..errors import OptimizerError
+from ..errors import MemoryBudgetExceeded, OptimizerError
 from ..space import Space
 
 __all__ = ["Optimizer", "join_state", "split_state"]
@@ -72,6 +72,41 @@ class Optimizer(ABC):
     def best(self) -> tuple[np.ndarray, float] | None:
         """The best individual held in the current state and its fitness, if any."""
         return None
+
+    def check_fits_in_memory(self) -> None:
+        """Refuse a population that cannot fit in the memory the machine has available.
+
+        Called before anything proportional to the population is allocated (by ``minimize``
+        and by the first :meth:`ask`), so that an impossible size fails at once with a clear
+        message instead of an allocation error deep inside numpy, or swapping.
+
+        Raises
+        ------
+        MemoryBudgetExceeded
+            When :meth:`memory_footprint` exceeds the available memory (``psutil``'s
+            ``virtual_memory().available``); the message names the population size.
+        """
+        footprint = self.memory_footprint()
+        if footprint is None:
+            return
+        import psutil
+
+        from ..memory._size import format_size
+
+        available = int(psutil.virtual_memory().available)
+        if footprint <= available:
+            return
+        name = getattr(self, "_size_name", "population_size")
+        raise MemoryBudgetExceeded(
+            f"{name} {self.population_size:,} cannot fit in memory: "
+            f"{type(self).__name__} needs about {footprint:,} bytes "
+            f"({format_size(footprint)}) for its populations at {self.space.dims} genes, and "
+            f"the machine has {available:,} bytes ({format_size(available)}) available; "
+            f"lower the population size",
+            rss=int(psutil.Process().memory_info().rss),
+            limit=available,
+            usage={"population": footprint},
+        )
 
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

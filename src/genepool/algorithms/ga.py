@@ -257,6 +257,7 @@ class GA(Optimizer):
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
         if st.X is None:
+            self.check_fits_in_memory()
             X = self.space.sample(self._n, st.rng, dtype=self.dtype)
         else:
             X = self._breed(st.X, st.fitness, st.rng)  # type: ignore[arg-type]

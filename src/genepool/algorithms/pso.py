@@ -283,6 +283,7 @@ class PSO(Optimizer):
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
         if st.X is None:
+            self.check_fits_in_memory()
             st.X = self.space.sample(self._n, st.rng)
             st.V = np.zeros_like(st.X)
         X = st.X.copy()  # the caller may change it; the state must not follow
@@ -315,6 +316,8 @@ class PSO(Optimizer):
                     f"(collapse_tol={self.collapse_tol:g})"
                 )
         return out
+
+    _size_name = "swarm_size"
 
     def memory_footprint(self) -> int:
         """Positions, velocities, personal bests and the asked batch (4 P d floats); the

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, WriteError
 from ..memory.history import write_parquet_atomic
 
 CONFIG = "config.json"
@@ -52,8 +52,9 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     try:
         tmp.write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from None
+    except OSError as exc:  # e.g. a full disk: no half file, ``path`` is as it was
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
 
 
 def read_json(path: Path) -> dict[str, Any]:
