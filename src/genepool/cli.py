@@ -237,6 +237,9 @@ def backtest(
         raise ConfigError(f"--params is not valid JSON ({exc}): {params!r}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"--params must be a JSON object of parameters, got {params!r}")
+    for key, value in values.items():
+        if isinstance(value, (list, dict)):
+            raise ConfigError(f"--params {key} must be a single value, got {json.dumps(value)}")
     outcome = backtest_one(
         values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out
     )

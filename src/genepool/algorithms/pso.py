@@ -337,6 +337,10 @@ class PSO(Optimizer):
     def _on_state_loaded(self) -> None:
         self._pending = None
 
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        shape = (self._n, self.space.dims)
+        return {"X": shape, "V": shape, "pbest_X": shape, "pbest_f": (self._n,)}
+
     # -- the move ----------------------------------------------------------------------------
     def _neighbourhood_best(self, pbest_f: np.ndarray) -> np.ndarray:
         """Index of each particle's informant, shape (P,), or (1,) for the global topology."""

@@ -41,7 +41,7 @@ from ..errors import ConfigError, DataError, GenepoolError
 from ..run import maximize
 from . import _files as F
 from .callbacks import HallOfFame, TrialSketch
-from .config import EvolveConfig
+from .config import EvolveConfig, check_types
 
 __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 
@@ -115,11 +115,14 @@ def resume_evolution(
     """Continue the run in ``run_dir`` from its last checkpoint (optionally for longer)."""
     out = Path(run_dir)
     doc = F.read_json(out / F.CONFIG)
-    config = EvolveConfig(**doc["config"])
+    config = _run_config(out / F.CONFIG, doc)
     if generations is not None:
         config.generations = generations
         doc["config"] = config.to_dict()
-    config.validate()
+    try:
+        config.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{out / F.CONFIG}: {exc}") from None
     data = _load(config)
     if F.data_hash(data) != doc["data"]["sha256"]:
         raise DataError(
@@ -128,6 +131,39 @@ def resume_evolution(
         )
     F.write_json(out / F.CONFIG, doc)
     return _execute(out, config, data, resume=True, progress=progress, echo=echo, report=report)
+
+
+#: Settings every evolve run's config.json has had; the others take their defaults (a run
+#: written before a setting existed still resumes).
+REQUIRED_SETTINGS = ("data", "demo", "strategy", "objective", "population", "generations", "seed")
+
+
+def _run_config(path: Path, doc: Any) -> EvolveConfig:
+    """The :class:`EvolveConfig` recorded in ``path`` (a run's config.json), or ConfigError
+    naming the file and the key that is missing, unknown or of the wrong type."""
+    settings = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path} has no 'config' object; is this a genepool run directory?")
+    command = settings.get("command", "evolve")
+    if command != "evolve":
+        raise ConfigError(
+            f"{path} was written by `genepool {command}`, not `genepool evolve`: "
+            f"there is no evolution to resume"
+        )
+    settings = {k: v for k, v in settings.items() if k != "command"}
+    unknown = sorted(set(settings) - set(EvolveConfig.keys()))
+    missing = [k for k in REQUIRED_SETTINGS if k not in settings]
+    if unknown or missing:
+        raise ConfigError(
+            f"{path} is not an evolve run's configuration: "
+            + (f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}")
+        )
+    check_types(settings, f"{path}: ")
+    info = doc.get("data")
+    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+        raise ConfigError(f"{path} lacks the data's identity ('data': {{'sha256': ...}})")
+    info.setdefault("source", "the data")
+    return EvolveConfig(**settings)
 
 
 # -- data and splits -----------------------------------------------------------------------------
