@@ -6,6 +6,7 @@ value that was wrong, so a message alone is enough to fix the call.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,8 @@ class WriteError(GenepoolError, OSError):
     """
 
     def __init__(self, path: Any, cause: OSError) -> None:
-        reason = cause.strerror or str(cause)
+        # pyarrow's errors carry the errno but a long text: the system's words are clearer
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
         super().__init__(cause.errno, f"cannot write {path}: {reason}")
         self.path = str(path)
         self.cause = cause

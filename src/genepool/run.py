@@ -443,7 +443,7 @@ def _run(
             if failing is None:
                 raise
             # e.g. a full disk: the error already on its way names the first file
-            log.warning("history not flushed: %s", exc)
+            log.info("history not flushed: %s", exc)
         finally:
             evaluator.close()  # worker processes or cluster made for this run
     assert best_x is not None
