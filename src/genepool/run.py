@@ -321,6 +321,13 @@ def _run(
     checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
     _check_budget_fits(monitor, optimizer, memory_hint_of(problem))
+    # Restored (and so validated) before anything on disk is touched: the history is cut
+    # back to the checkpoint only once the checkpoint is known to fit this run.
+    stateful = _run_state.stateful_callbacks(callbacks)
+    loop = _run_state.LoopState()
+    if checkpoint is not None:
+        loop = _run_state.restore(checkpoint, optimizer, stateful, sign)
+        log.info("resuming %s from generation %d", run_path, loop.generation)
     if cache is None and not optimizer.cache_by_default:
         cache = False
         log.info(
@@ -365,11 +372,6 @@ def _run(
 
     # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
     invalid = getattr(problem, "invalid_fitness", None)
-    stateful = _run_state.stateful_callbacks(callbacks)
-    loop = _run_state.LoopState()
-    if checkpoint is not None:
-        loop = _run_state.restore(checkpoint, optimizer, stateful, sign)
-        log.info("resuming %s from generation %d", run_path, loop.generation)
     gen, n_eval, best, best_x = loop.generation, loop.n_evaluations, loop.best, loop.best_x
     since_improvement = loop.since_improvement
     reason = None

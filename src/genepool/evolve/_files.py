@@ -66,13 +66,30 @@ def read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} cannot be read: {exc}") from None
 
 
+def require(path: Path, doc: Any, keys: dict[str, type]) -> None:
+    """Raise ConfigError naming ``path`` unless ``doc`` is an object with ``keys`` of their
+    types (a damaged file, or one of another kind, must not end in a KeyError)."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} is not a genepool run file: expected a JSON object")
+    for key, kind in keys.items():
+        if not isinstance(doc.get(key), kind):
+            found = "missing" if key not in doc else f"{doc[key]!r}"
+            raise ConfigError(f"{path} is damaged or not a genepool run file: '{key}' is {found}")
+
+
 def write_frame(path: Path, df: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     write_parquet_atomic(table, path)
 
 
 def read_frame(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path} cannot be read (truncated or not Parquet): {reason}") from None
 
 
 def data_hash(df: pd.DataFrame) -> str:

@@ -95,11 +95,12 @@ class EvolveConfig:
         values: dict[str, Any] = {}
         if config_file is not None:
             values.update(load_toml(config_file))
+            check_types(values, f"{config_file}: ")  # even values that flags override
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; settings are {cls.keys()}")
-        check_types(values, "" if config_file is None else f"{config_file}: ")
+        check_types(values)
         cfg = cls(**values)
         cfg.validate()
         return cfg

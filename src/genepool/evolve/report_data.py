@@ -16,7 +16,7 @@ def _history(run_dir: Path) -> pd.DataFrame:
     folder = run_dir / F.HISTORY
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return pd.DataFrame(columns=["generation", "best", "mean", "std"])
-    df = pd.read_parquet(folder).sort_values("generation", kind="stable")
+    df = F.read_frame(folder).sort_values("generation", kind="stable")  # type: ignore[union-attr]
     for col in ("best", "generation_best", "mean"):  # stored minimized: back to maximized
         if col in df:
             df[col] = -df[col]
@@ -40,6 +40,8 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     run_dir = Path(run_dir)
     doc = F.read_json(run_dir / F.CONFIG)
     best = F.read_json(run_dir / F.BEST)
+    F.require(run_dir / F.CONFIG, doc, {"config": dict, "data": dict})
+    F.require(run_dir / F.BEST, best, {"params": dict, "status": str})
     cfg = doc["config"]
     eq = F.read_frame(run_dir / F.EQUITY)
     equity_in = _series(eq, "in")

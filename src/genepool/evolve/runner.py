@@ -129,7 +129,8 @@ def resume_evolution(
             f"the data of {out} changed since the run started ({doc['data']['source']} no "
             f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
         )
-    F.write_json(out / F.CONFIG, doc)
+    if generations is not None:  # otherwise config.json stays byte for byte as it was
+        F.write_json(out / F.CONFIG, doc)
     return _execute(out, config, data, resume=True, progress=progress, echo=echo, report=report)
 
 
@@ -178,6 +179,11 @@ def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
         return [(slice(0, cut), slice(cut, n) if cut < n else None)]
     k = config.walk_forward
     seg = n // (k + 1)
+    if seg < 2:
+        raise DataError(
+            f"--walk-forward {k} needs at least {2 * (k + 1):,} bars (k + 1 segments of 2), "
+            f"the data has {n:,}; use fewer folds or more data"
+        )
     out = []
     for i in range(k):
         start = 0 if config.walk_forward_mode == "anchored" else i * seg
