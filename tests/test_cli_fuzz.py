@@ -429,6 +429,11 @@ OTHER_FLAGS: list[Case] = [
         ["backtest", "--demo", "--data", "{good}", "--params", RSI, "--out", "{out}"],
     ),
     Case("backtest-no-data", ["backtest", "--params", RSI, "--out", "{out}"]),
+    # --out that cannot be a directory: an existing file, a device, a read-only file system
+    Case("evolve-out-is-a-file", ["evolve", "--data", "{good}", "--out", "{good}"]),
+    Case("backtest-out-is-a-file", ["backtest", "--demo", "--params", RSI, "--out", "{good}"]),
+    Case("evolve-out-under-dev-full", ["evolve", "--data", "{good}", "--out", "/dev/full/run"]),
+    Case("evolve-out-under-proc", ["evolve", "--data", "{good}", "--out", "/proc/genepool-run"]),
 ]
 
 
@@ -506,7 +511,10 @@ def _raw(rel: str, content: bytes | str) -> Setup:
 
 
 def _each_checkpoint(change: Callable[[Path], None]) -> Setup:
+    """Damage every checkpoint of a run that crashed (no best.json): resume must read them."""
+
     def setup(tmp: Path, shared: dict[str, Path]) -> None:
+        (tmp / "run" / "best.json").unlink()
         for p in sorted((tmp / "run" / "checkpoint").iterdir()):
             change(p)
 
