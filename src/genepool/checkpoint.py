@@ -220,10 +220,13 @@ def latest_checkpoint(directory: str | Path) -> Checkpoint | None:
     problems = []
     for _, path in list_checkpoints(directory):
         try:
-            return read_checkpoint(path)
+            found = read_checkpoint(path)
         except CheckpointError as exc:
-            log.warning("skipping checkpoint: %s", exc)
             problems.append(str(exc))
+            continue
+        for problem in problems:  # said once: when none is valid, the error lists them all
+            log.warning("skipping checkpoint: %s", problem)
+        return found
     if problems:
         raise CheckpointError(f"no valid checkpoint in {directory}: " + "; ".join(problems))
     return None
