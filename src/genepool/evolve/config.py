@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..backtest.strategies import family_names
 from ..errors import ConfigError, check_float, check_int
@@ -175,10 +178,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "bool": (bool,),
-    "int": (int,),
-    "float": (int, float),
+    "str": (str, os.PathLike),
+    "bool": (bool, np.bool_),
+    "int": (int, np.integer),
+    "float": (int, float, np.integer, np.floating),
     "None": (type(None),),
 }
 _TYPE_WORDS = {"str": "text", "bool": "true or false", "int": "an integer", "float": "a number"}
