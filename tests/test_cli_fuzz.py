@@ -787,9 +787,51 @@ RUN_CASES: list[Case] = [
     Case("report-config-list", ["report", "{run}"], _raw("config.json", "[]"), copy_run=True),
 ]
 
+
+def _foreign(tmp: Path, shared: dict[str, Path]) -> None:
+    (tmp / "foreign").mkdir()
+    (tmp / "foreign" / "notes.txt").write_text("mine")
+
+
+RUN_CASES += [
+    # writing into a directory that already holds something (issue 14 item 4)
+    Case(
+        "evolve-out-existing-run", ["evolve", "--data", "{good}", "--out", "{run}"], copy_run=True
+    ),
+    Case(
+        "backtest-out-existing-run",
+        ["backtest", "--demo", "--params", RSI, "--out", "{run}"],
+        copy_run=True,
+    ),
+    Case(
+        "evolve-out-foreign-dir",
+        [
+            "evolve",
+            "--data",
+            "{good}",
+            "--population",
+            "10",
+            "--generations",
+            "1",
+            "--out",
+            "{tmp}/foreign",
+        ],
+        _foreign,
+    ),
+    Case(
+        "backtest-out-foreign-dir",
+        ["backtest", "--demo", "--params", RSI, "--out", "{tmp}/foreign"],
+        _foreign,
+    ),
+]
+
 # Cases whose clean handling another item of issue 14 implements (merged separately): the lead
 # removes these marks after the merge.
-OWNED_ELSEWHERE: dict[str, str] = {}
+OWNED_ELSEWHERE: dict[str, str] = {
+    "backtest-out-existing-run": "issue 14 item 4 (refuse a non-empty --out), merged separately",
+    "evolve-out-foreign-dir": "issue 14 item 4 (refuse a non-empty --out), merged separately",
+    "backtest-out-foreign-dir": "issue 14 item 4 (refuse a non-empty --out), merged separately",
+}
 
 
 def _all_cases() -> list:
