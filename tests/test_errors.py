@@ -239,6 +239,25 @@ def test_full_disk_outside_a_run_says_run_again(capsys, monkeypatch, tmp_path):
     assert f"cannot write {out / 'best.json'}" in err and "run the command again" in err
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "expected"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), EXIT_WRITE, "free some space"),
+        (PermissionError(errno.EACCES, "Permission denied", "/x/y"), 2, "/x/y: Permission denied"),
+    ],
+    ids=["enospc-unnamed", "eacces"],
+)
+def test_raw_os_errors_are_one_line(capsys, monkeypatch, error, code, expected):
+    import genepool.cli as cli
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cli, "resume_evolution", fail)
+    assert main(["resume", "somewhere"]) == code
+    assert expected in _one_line(capsys.readouterr().err)
+
+
 # -- 4. --debug anywhere ------------------------------------------------------------------------
 def test_debug_is_accepted_after_the_subcommand(capsys):
     args = ["evolve", "--problem", "sphere", "--dims", "2", "--population", "10"]

@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     except WriteError as exc:
         if debug:
             raise
-        print(f"genepool: error: {_write_failure(exc.path, str(exc))}", file=sys.stderr)
+        line = _write_failure(exc.path, str(exc), exc.errno)
+        print(f"genepool: error: {line}", file=sys.stderr)
         return EXIT_WRITE
     except GenepoolError as exc:
         if debug:
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         reason = exc.strerror or str(exc)
         if exc.errno in _WRITE_ERRNOS:
             print(
-                f"genepool: error: {_write_failure(exc.filename, where + reason)}",
+                f"genepool: error: {_write_failure(exc.filename, where + reason, exc.errno)}",
                 file=sys.stderr,
             )
             return EXIT_WRITE
@@ -404,18 +405,23 @@ def main(argv: list[str] | None = None) -> int:
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
-def _write_failure(path: str | None, message: str) -> str:
+def _write_failure(path: str | None, message: str, code: int | None) -> str:
     """The one line for a file that could not be written: what is intact and what to do."""
     run_dir, checkpoint = _enclosing_run(path)
+    fix = (
+        "free some space"
+        if code in (errno.ENOSPC, errno.EDQUOT)
+        else "make the directory writable"
+    )
     if run_dir is None:
-        return f"{message}; free some space (or fix the directory) and run the command again"
+        return f"{message}; {fix} and run the command again"
     if checkpoint is not None:
         return (
             f"{message}; nothing was half-written and the last checkpoint (generation "
-            f"{checkpoint}) is intact: free some space, then run `genepool resume {run_dir}`"
+            f"{checkpoint}) is intact: {fix}, then run `genepool resume {run_dir}`"
         )
     return (
-        f"{message}; nothing was half-written: free some space, then run "
+        f"{message}; nothing was half-written: {fix}, then run "
         f"`genepool resume {run_dir}` (no checkpoint yet: it starts the run again)"
     )
 
