@@ -140,8 +140,13 @@ def restore(
     try:
         saved, loop = meta["optimizer"], meta["loop"]
         cb_meta = meta["callbacks"]
+        cb_types = [m["type"] for m in cb_meta]
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"checkpoint {checkpoint.path} lacks {exc}") from None
+    if not (isinstance(saved, dict) and isinstance(loop, dict)):
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path}: 'optimizer' and 'loop' must be objects"
+        )
     if meta.get("sign") != sign:
         raise ConfigError(
             f"checkpoint {checkpoint.path} was written by "
@@ -154,25 +159,32 @@ def restore(
                 f"the optimizer does not match checkpoint {checkpoint.path}: its {key} is "
                 f"{mine[key]!r}, the checkpoint's is {saved.get(key)!r}"
             )
-    if len(cb_meta) != len(callbacks) or any(
-        m["type"] != type(cb).__name__ for m, cb in zip(cb_meta, callbacks)
-    ):
+    if cb_types != [type(cb).__name__ for cb in callbacks]:
         raise ConfigError(
             f"checkpoint {checkpoint.path} holds the state of callbacks "
-            f"{[m['type'] for m in cb_meta]}, the run has {[type(c).__name__ for c in callbacks]}"
+            f"{cb_types}, the run has {[type(c).__name__ for c in callbacks]}"
         )
-    optimizer.load_state_dict(_prefixed(checkpoint.arrays, "optimizer."), saved["meta"])
-    for i, cb in enumerate(callbacks):
-        cb.load_state_dict(_prefixed(checkpoint.arrays, f"callback.{i}."), cb_meta[i]["meta"])
-    best_x = checkpoint.arrays.get("run.best_x")
-    return LoopState(
-        generation=int(loop["generation"]),
-        n_evaluations=int(loop["n_evaluations"]),
-        best=float(loop["best"]),
-        best_x=None if best_x is None else np.array(best_x, dtype=np.float64),
-        since_improvement=int(loop["since_improvement"]),
-        elapsed=float(loop["elapsed"]),
-    )
+    try:  # a checkpoint whose JSON parses but holds the wrong keys or values
+        check_int("history.flushed", meta["history"]["flushed"], minimum=0)
+        optimizer.load_state_dict(_prefixed(checkpoint.arrays, "optimizer."), saved["meta"])
+        for i, cb in enumerate(callbacks):
+            cb.load_state_dict(_prefixed(checkpoint.arrays, f"callback.{i}."), cb_meta[i]["meta"])
+        best_x = checkpoint.arrays.get("run.best_x")
+        return LoopState(
+            generation=check_int("loop.generation", loop["generation"], minimum=0),
+            n_evaluations=check_int("loop.n_evaluations", loop["n_evaluations"], minimum=0),
+            best=float(loop["best"]),
+            best_x=None if best_x is None else np.array(best_x, dtype=np.float64),
+            since_improvement=check_int(
+                "loop.since_improvement", loop["since_improvement"], minimum=0
+            ),
+            elapsed=float(loop["elapsed"]),
+        )
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {checkpoint.path}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        what = f"lacks {exc}" if isinstance(exc, KeyError) else f"is malformed ({exc})"
+        raise CheckpointError(f"checkpoint {checkpoint.path} {what}") from None
 
 
 def pending_history(checkpoint: Checkpoint, dtype: np.dtype) -> np.ndarray:

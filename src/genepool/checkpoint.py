@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, WriteError
 
 __all__ = [
     "Checkpoint",
@@ -77,11 +77,15 @@ def _fsync_dir(folder: Path) -> None:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. a full disk: no half file, the previous checkpoint stays
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
 
 
 def list_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:
@@ -216,10 +220,13 @@ def latest_checkpoint(directory: str | Path) -> Checkpoint | None:
     problems = []
     for _, path in list_checkpoints(directory):
         try:
-            return read_checkpoint(path)
+            found = read_checkpoint(path)
         except CheckpointError as exc:
-            log.warning("skipping checkpoint: %s", exc)
             problems.append(str(exc))
+            continue
+        for problem in problems:  # said once: when none is valid, the error lists them all
+            log.warning("skipping checkpoint: %s", problem)
+        return found
     if problems:
         raise CheckpointError(f"no valid checkpoint in {directory}: " + "; ".join(problems))
     return None

@@ -6,6 +6,7 @@ with code 2; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ import typer
 from . import __version__, problems
 from ._progress import ProgressReporter
 from ._result import Result
-from .errors import ConfigError, GenepoolError
+from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
 from .evolve.benchmark import is_benchmark_run, resume_benchmark, run_benchmark, start_benchmark
@@ -305,6 +306,9 @@ def backtest(
         raise ConfigError(f"--params is not valid JSON ({exc}): {params!r}") from None
     if not isinstance(values, dict):
         raise ConfigError(f"--params must be a JSON object of parameters, got {params!r}")
+    for key, value in values.items():
+        if isinstance(value, (list, dict)):
+            raise ConfigError(f"--params {key} must be a single value, got {json.dumps(value)}")
     outcome = backtest_one(
         values, demo=demo, data=data, strategy=strategy, fees=fees, slippage=slippage, out=out,
         overwrite=overwrite,
@@ -443,13 +447,32 @@ def _print_benchmark(
     )
 
 
+#: Exit code of a command stopped by a file it could not write (disk full, quota, read-only
+#: directory): sysexits' EX_IOERR. Usage and data errors exit with 2, interruptions with 130.
+EXIT_WRITE = 74
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``genepool`` command; returns the exit code."""
+    """Entry point of the ``genepool`` command; returns the exit code.
+
+    Exit codes: 0 success, 2 a usage, settings or data error (one line ``genepool: error:``),
+    74 a file could not be written (the line names it; a run's last checkpoint is intact),
+    130 interrupted. ``--debug`` anywhere on the line shows the traceback instead.
+    """
     command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    args = list(sys.argv[1:] if argv is None else argv)
+    # --debug is an option of the root command; accept it after the subcommand too.
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    if debug:
+        args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
         rv = command.main(args=args, prog_name="genepool", standalone_mode=False)
+    except WriteError as exc:
+        if debug:
+            raise
+        line = _write_failure(exc.path, str(exc), exc.errno)
+        print(f"genepool: error: {line}", file=sys.stderr)
+        return EXIT_WRITE
     except GenepoolError as exc:
         if debug:
             raise
@@ -459,6 +482,19 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         print("genepool: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # not wrapped by a genepool writer or reader: still one line
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = exc.strerror or str(exc)
+        if exc.errno in _WRITE_ERRNOS:
+            print(
+                f"genepool: error: {_write_failure(exc.filename, where + reason, exc.errno)}",
+                file=sys.stderr,
+            )
+            return EXIT_WRITE
+        print(f"genepool: error: {where}{reason}", file=sys.stderr)
+        return 2
     except Exception as exc:
         if not _is_usage_error(exc):
             raise
@@ -471,6 +507,55 @@ def main(argv: list[str] | None = None) -> int:
         print(f"genepool: error: {msg} (see 'genepool --help')", file=sys.stderr)
         return 2
     return rv if isinstance(rv, int) else 0
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def _write_failure(path: str | None, message: str, code: int | None) -> str:
+    """The one line for a file that could not be written: what is intact and what to do."""
+    run_dir, checkpoint = _enclosing_run(path)
+    fix = (
+        "free some space"
+        if code in (errno.ENOSPC, errno.EDQUOT)
+        else "make the directory writable"
+    )
+    if run_dir is None:
+        return f"{message}; {fix} and run the command again"
+    if checkpoint is not None:
+        return (
+            f"{message}; nothing was half-written and the last checkpoint (generation "
+            f"{checkpoint}) is intact: {fix}, then run `genepool resume {run_dir}`"
+        )
+    return (
+        f"{message}; nothing was half-written: {fix}, then run "
+        f"`genepool resume {run_dir}` (no checkpoint yet: it starts the run again)"
+    )
+
+
+def _enclosing_run(path: str | None) -> tuple[str | None, int | None]:
+    """The outermost resumable run directory around ``path`` (an evolve run's ``config.json``
+    up to three levels up: a walk-forward fold sits in its run) and the generation of the
+    newest checkpoint of the innermost one (the run or fold being written)."""
+    from pathlib import Path
+
+    from .checkpoint import list_checkpoints
+
+    runs = []
+    for parent in list(Path(path).absolute().parents)[:4] if path else []:
+        try:
+            doc = json.loads((parent / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("config"), dict):
+            if doc["config"].get("command", "evolve") == "evolve":
+                runs.append(parent)
+    if not runs:
+        return None, None
+    newest = list_checkpoints(runs[0] / "checkpoint")[:1]
+    relative = not Path(str(path)).is_absolute()
+    shown = os.path.relpath(runs[-1]) if relative else str(runs[-1])
+    return shown, (newest[0][0] if newest else None)
 
 
 def _is_usage_error(exc: Exception) -> bool:

@@ -6,6 +6,7 @@ value that was wrong, so a message alone is enough to fix the call.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "MemoryLeakWarning",
     "OptimizerError",
     "SpaceError",
+    "WriteError",
 ]
 
 
@@ -90,6 +92,32 @@ class MemoryBudgetExceeded(GenepoolError, MemoryError):
 
 class CheckpointError(GenepoolError):
     """A checkpoint cannot be read (missing, truncated, corrupted) or does not match the run."""
+
+
+class WriteError(GenepoolError, OSError):
+    """A file could not be written (disk full, quota, read-only or vanished directory).
+
+    Writers make files through a temporary name and an atomic rename, so the file named here
+    was left as it was before (or absent) and no half-written file remains; a run's previous
+    checkpoint is intact.
+
+    Attributes
+    ----------
+    path : str
+        The file that could not be written.
+    errno : int or None
+        The operating system's error number (``errno.ENOSPC`` for a full disk).
+    """
+
+    def __init__(self, path: Any, cause: OSError) -> None:
+        # pyarrow's errors carry the errno but a long text: the system's words are clearer
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
+        super().__init__(cause.errno, f"cannot write {path}: {reason}")
+        self.path = str(path)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return self.args[1]
 
 
 class MemoryLeakWarning(ResourceWarning):

@@ -8,6 +8,7 @@ seed fixes the run, whatever the chunk size or the cache.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,7 +23,7 @@ from ._result import Generation, MemoryReport, Result
 from ._terminators import Terminators
 from .algorithms.base import Optimizer
 from .checkpoint import Checkpoint
-from .errors import ConfigError, check_int
+from .errors import ConfigError, WriteError, check_int
 from .evaluation.evaluator import Evaluator
 from .memory.history import SENSE_KEY, RingHistory, write_parquet_atomic
 from .memory.monitor import MemoryMonitor
@@ -345,6 +346,13 @@ def _run(
     checkpoint_every, checkpoint = _run_state.checkpoint_plan(run_path, checkpoint_every, resume)
     monitor = MemoryMonitor(memory_limit)
     _check_budget_fits(monitor, optimizer, memory_hint_of(problem))
+    # Restored (and so validated) before anything on disk is touched: the history is cut
+    # back to the checkpoint only once the checkpoint is known to fit this run.
+    stateful = _run_state.stateful_callbacks(callbacks)
+    loop = _run_state.LoopState()
+    if checkpoint is not None:
+        loop = _run_state.restore(checkpoint, optimizer, stateful, sign)
+        log.info("resuming %s from generation %d", run_path, loop.generation)
     if cache is None and not optimizer.cache_by_default:
         cache = False
         log.info(
@@ -390,11 +398,6 @@ def _run(
 
     # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
     invalid = getattr(problem, "invalid_fitness", None)
-    stateful = _run_state.stateful_callbacks(callbacks)
-    loop = _run_state.LoopState()
-    if checkpoint is not None:
-        loop = _run_state.restore(checkpoint, optimizer, stateful, sign)
-        log.info("resuming %s from generation %d", run_path, loop.generation)
     gen, n_eval, best, best_x = loop.generation, loop.n_evaluations, loop.best, loop.best_x
     since_improvement = loop.since_improvement
     reason = None
@@ -462,11 +465,19 @@ def _run(
                 save_checkpoint(elapsed, reason)
             del X, y, f, info, valid  # nothing of this generation may survive into the next
     finally:
+        failing = sys.exc_info()[1]
         notice.__exit__(None, None, None)
         interrupts.restore()
         reporter.close()
-        recorder.history.flush()
-        evaluator.close()  # worker processes or cluster made for this run
+        try:
+            recorder.history.flush()
+        except WriteError as exc:
+            if failing is None:
+                raise
+            # e.g. a full disk: the error already on its way names the first file
+            log.info("history not flushed: %s", exc)
+        finally:
+            evaluator.close()  # worker processes or cluster made for this run
     assert best_x is not None
     if evaluator.n_errors:
         log.warning(
@@ -499,6 +510,7 @@ def _check_budget_fits(
     """
     from .memory._size import format_size
 
+    optimizer.check_fits_in_memory()  # before anything of the population's size exists
     footprint = optimizer.memory_footprint()
     if monitor.limit is None or footprint is None:
         return

@@ -55,6 +55,29 @@ def _check_name(name: Any) -> str:
     return name
 
 
+def _numbers(name: str, values: Any) -> np.ndarray:
+    """``values`` (a number or a 1-D sequence of numbers) as float64, or :class:`SpaceError`
+    naming the gene: text, None, booleans, mappings and nested sequences are not numbers."""
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):  # ragged sequences
+        arr = np.asarray(None)
+    if arr.dtype == object and arr.ndim <= 1:  # e.g. Python ints beyond int64
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in arr.ravel()):
+            arr = arr.astype(np.float64)
+    if arr.dtype.kind not in "iuf" or arr.ndim > 1:
+        raise SpaceError(
+            f"gene {name!r}: value must be a number (or a 1-D sequence of numbers), got {values!r}"
+        )
+    return arr.astype(np.float64)
+
+
+def _first(arr: np.ndarray) -> float | int:
+    """The first element of ``arr`` as a plain Python number (messages never show np.float64)."""
+    v = float(arr.ravel()[0])
+    return int(v) if v.is_integer() and abs(v) < 2**53 else v
+
+
 def _check_bound(name: str, field_name: str, value: Any) -> float:
     try:
         fvalue = float(value)
@@ -132,11 +155,12 @@ class Real(Gene):
         return col.copy()
 
     def encode(self, values: Any) -> np.ndarray:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = _numbers(self.name, values)
         bad = ~np.isfinite(arr) | (arr < self.low) | (arr > self.high)
         if bad.any():
             raise SpaceError(
-                f"gene {self.name!r}: value {arr[bad][0]!r} is outside [{self.low}, {self.high}]"
+                f"gene {self.name!r}: value {_first(arr[bad])!r} is outside "
+                f"[{self.low}, {self.high}]"
             )
         return np.log10(arr) if self.log else arr
 
@@ -189,11 +213,11 @@ class Integer(Gene):
         return _nearest_index(np.asarray(col, dtype=np.float64), self.low, self.high)
 
     def encode(self, values: Any) -> np.ndarray:
-        arr = np.asarray(values, dtype=np.float64)
+        arr = _numbers(self.name, values)
         bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < self.low) | (arr > self.high)
         if bad.any():
             raise SpaceError(
-                f"gene {self.name!r}: value {arr[bad][0]!r} is not an integer in "
+                f"gene {self.name!r}: value {_first(arr[bad])!r} is not an integer in "
                 f"[{self.low}, {self.high}]"
             )
         return arr

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._rng import rng_from_state, rng_state
-from ..errors import OptimizerError
+from ..errors import ConfigError, MemoryBudgetExceeded, OptimizerError
 from ..space import Space
 
 __all__ = ["Optimizer", "join_state", "split_state"]
@@ -73,15 +74,108 @@ class Optimizer(ABC):
         """The best individual held in the current state and its fitness, if any."""
         return None
 
+    def check_fits_in_memory(self) -> None:
+        """Refuse a population that cannot fit in the memory the machine has available.
+
+        Called before anything proportional to the population is allocated (by ``minimize``
+        and by the first :meth:`ask`), so that an impossible size fails at once with a clear
+        message instead of an allocation error deep inside numpy, or swapping.
+
+        Raises
+        ------
+        MemoryBudgetExceeded
+            When :meth:`memory_footprint` exceeds the available memory (``psutil``'s
+            ``virtual_memory().available``); the message names the population size.
+        """
+        footprint = self.memory_footprint()
+        if footprint is None:
+            return
+        import psutil
+
+        from ..memory._size import format_size
+
+        available = int(psutil.virtual_memory().available)
+        if footprint <= available:
+            return
+        name = getattr(self, "_size_name", "population_size")
+        raise MemoryBudgetExceeded(
+            f"{name} {self.population_size:,} cannot fit in memory: "
+            f"{type(self).__name__} needs about {footprint:,} bytes "
+            f"({format_size(footprint)}) for its populations at {self.space.dims} genes, and "
+            f"the machine has {available:,} bytes ({format_size(available)}) available; "
+            "lower the population size",
+            rss=int(psutil.Process().memory_info().rss),
+            limit=available,
+            usage={"population": footprint},
+        )
+
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The state as ``(arrays, meta)``: numpy arrays, and JSON-compatible values."""
         return split_state(self.state)
 
-    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` of an identically configured optimizer."""
-        self.state = join_state(type(self.state), arrays, meta)
+    def load_state_dict(
+        self, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None
+    ) -> None:
+        """Restore a :meth:`state_dict` of an identically configured optimizer.
+
+        ``load_state_dict(arrays, meta)``, ``load_state_dict(opt.state_dict())`` or one dict
+        holding both. The keys, the arrays' shapes and the counters are checked before
+        anything changes.
+
+        Raises
+        ------
+        ConfigError
+            Naming the missing or unexpected keys, or the field of the wrong shape or type.
+        """
+        arrays, meta = _state_parts(type(self).__name__, arrays, meta)
+        fields = {f.name: f for f in dataclasses.fields(type(self.state))}
+        given = set(arrays) | set(meta)
+        missing, unexpected = sorted(set(fields) - given), sorted(given - set(fields))
+        if missing or unexpected:
+            raise ConfigError(
+                f"{type(self).__name__} state: "
+                + "; ".join(
+                    f"{what} key(s) {keys}"
+                    for what, keys in (("missing", missing), ("unexpected", unexpected))
+                    if keys
+                )
+                + f" (expected {sorted(fields)}, as returned by state_dict())"
+            )
+        try:
+            state = join_state(type(self.state), arrays, meta)
+        except (TypeError, ValueError, KeyError) as exc:  # e.g. a malformed RNG state
+            raise ConfigError(f"{type(self).__name__} state cannot be restored: {exc}") from None
+        self._check_state(state)
+        self.state = state
         self._on_state_loaded()
+
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shapes of the state's arrays (when not None), checked by :meth:`load_state_dict`."""
+        return {}
+
+    def _check_state(self, state: Any) -> None:
+        name = type(self).__name__
+        for field, shape in self._state_shapes().items():
+            value = getattr(state, field)
+            if value is not None and (value.ndim != len(shape) or value.shape != shape):
+                raise ConfigError(
+                    f"{name} state: {field} must have shape {shape}, got {value.shape}"
+                )
+        for f in dataclasses.fields(state):
+            value = getattr(state, f.name)
+            if f.type in ("int", "float") and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float) if f.type == "float" else int)
+            ):
+                raise ConfigError(f"{name} state: {f.name} must be {f.type}, got {value!r}")
+            if f.type == "int" and value < 0:
+                raise ConfigError(f"{name} state: {f.name} must be >= 0, got {value!r}")
+            if "Generator" in str(f.type) and not isinstance(value, np.random.Generator):
+                raise ConfigError(
+                    f"{name} state: {f.name} must be a random generator's state "
+                    f"({{'__rng__': ...}}), got {value!r}"
+                )
 
     def _on_state_loaded(self) -> None:  # noqa: B027 - optional hook
         """Called after :meth:`load_state_dict`; drop derived or pending data here."""
@@ -110,6 +204,24 @@ class Optimizer(ABC):
                 )
             raise OptimizerError(f"fitness must have shape ({n},), got {f.shape}")
         return X, f
+
+
+def _state_parts(owner: str, arrays: Any, meta: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(arrays, meta)`` from the accepted call forms of ``load_state_dict``."""
+    if meta is None:
+        if isinstance(arrays, tuple) and len(arrays) == 2:
+            arrays, meta = arrays
+        elif isinstance(arrays, Mapping):  # one dict: arrays are the ndarrays, meta the rest
+            arrays, meta = (
+                {k: v for k, v in arrays.items() if isinstance(v, np.ndarray)},
+                {k: v for k, v in arrays.items() if not isinstance(v, np.ndarray)},
+            )
+    if not isinstance(arrays, Mapping) or not isinstance(meta, Mapping):
+        raise ConfigError(
+            f"{owner}.load_state_dict takes (arrays, meta) dicts as returned by state_dict(), "
+            f"got {type(arrays).__name__} and {type(meta).__name__}"
+        )
+    return dict(arrays), dict(meta)
 
 
 def split_state(state: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,10 +59,44 @@ def _resolve(
     """Turn ``"name"``, ``("name", {params})`` or a callable into ``(name, function, params)``."""
     if callable(spec):
         return getattr(spec, "__name__", kind), spec, {}
-    name, params = (spec, {}) if isinstance(spec, str) else (spec[0], dict(spec[1]))
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif (
+        isinstance(spec, (tuple, list))
+        and len(spec) == 2
+        and isinstance(spec[0], str)
+        and isinstance(spec[1], Mapping)
+    ):
+        name, params = spec[0], dict(spec[1])
+    else:
+        raise ConfigError(
+            f"{kind} must be a name, (name, {{options}}) or a callable, got {spec!r}; "
+            f"names are {sorted(registry)}"
+        )
     if name not in registry:
         raise ConfigError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
-    return name, registry[name], params
+    fn = registry[name]
+    # Options the GA does not pass itself: keyword parameters after the positional arguments.
+    accepted = [
+        p.name
+        for p in list(inspect.signature(fn).parameters.values())[_POSITIONAL[kind] :]
+        if p.name not in _BOUND[kind] and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"{kind} {name!r} has no option(s) {unknown}; its options are {accepted or 'none'}"
+        )
+    return name, fn, params
+
+
+#: Leading positional arguments of each kind of operator, and the keywords the GA binds.
+_POSITIONAL = {"selection": 3, "crossover": 3, "mutation": 2}
+_BOUND = {
+    "selection": set(),
+    "crossover": set(),
+    "mutation": {"rate", "copy", "lower", "upper", "genes"},
+}
 
 
 @dataclass
@@ -199,6 +234,7 @@ class GA(Optimizer):
         self.selection_name, self._select = self._bind_selection(selection)
         self.crossover_name, self._crossover = self._bind_crossover(crossover)
         self.mutation_name, self._mutate = self._bind_mutation(mutation)
+        self._try_operators(selection, crossover, mutation)
         if repair not in REPAIRS:
             raise ConfigError(f"unknown repair {repair!r}; choose one of {sorted(REPAIRS)}")
         self.repair = repair
@@ -247,6 +283,24 @@ class GA(Optimizer):
             bound["lower"], bound["upper"] = self.space.lower, self.space.upper
         return name, functools.partial(fn, **bound, **params)
 
+    def _try_operators(self, *specs: OperatorSpec) -> None:
+        """Run each named operator given options once on 4 individuals (a throwaway RNG), so
+        that a bad option value fails here, named, rather than at the second ``ask``."""
+        rng = np.random.default_rng(0)
+        X = self.space.sample(4, rng)
+        trials = (
+            ("selection", lambda: self._select(np.arange(4.0), 2, rng)),
+            ("crossover", lambda: self._crossover(X[:2].copy(), X[2:].copy(), rng)),
+            ("mutation", lambda: self._mutate(X.copy(), rng)),
+        )
+        for spec, (kind, trial) in zip(specs, trials):
+            if isinstance(spec, str) or callable(spec) or not dict(spec[1]):
+                continue  # defaults of genepool's own operators, or the user's own function
+            try:
+                trial()
+            except (ConfigError, TypeError, ValueError) as exc:
+                raise ConfigError(f"{kind} {tuple(spec)!r}: {exc}") from None
+
     # -- ask/tell ----------------------------------------------------------------------------
     @property
     def population_size(self) -> int:
@@ -257,6 +311,7 @@ class GA(Optimizer):
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
         if st.X is None:
+            self.check_fits_in_memory()
             X = self.space.sample(self._n, st.rng, dtype=self.dtype)
         else:
             X = self._breed(st.X, st.fitness, st.rng)  # type: ignore[arg-type]
@@ -293,6 +348,9 @@ class GA(Optimizer):
 
     def _on_state_loaded(self) -> None:
         self._pending = None
+
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"X": (self._n, self.space.dims), "fitness": (self._n,)}
 
     def _breed(self, X: np.ndarray, fitness: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Offspring of shape ``(offspring_size, d)`` from the current population."""

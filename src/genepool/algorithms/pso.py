@@ -283,6 +283,7 @@ class PSO(Optimizer):
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
         if st.X is None:
+            self.check_fits_in_memory()
             st.X = self.space.sample(self._n, st.rng)
             st.V = np.zeros_like(st.X)
         X = st.X.copy()  # the caller may change it; the state must not follow
@@ -316,6 +317,8 @@ class PSO(Optimizer):
                 )
         return out
 
+    _size_name = "swarm_size"
+
     def memory_footprint(self) -> int:
         """Positions, velocities, personal bests and the asked batch (4 P d floats); the
         personal-best fitness, the fitness copy and its masks, and the neighbourhood's index,
@@ -333,6 +336,10 @@ class PSO(Optimizer):
 
     def _on_state_loaded(self) -> None:
         self._pending = None
+
+    def _state_shapes(self) -> dict[str, tuple[int, ...]]:
+        shape = (self._n, self.space.dims)
+        return {"X": shape, "V": shape, "pbest_X": shape, "pbest_f": (self._n,)}
 
     # -- the move ----------------------------------------------------------------------------
     def _neighbourhood_best(self, pbest_f: np.ndarray) -> np.ndarray:

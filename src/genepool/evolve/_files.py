@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .._version import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, WriteError
 from ..memory.history import write_parquet_atomic
 
 CONFIG = "config.json"
@@ -58,8 +58,9 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     try:
         tmp.write_text(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc}") from None
+    except OSError as exc:  # e.g. a full disk: no half file, ``path`` is as it was
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
 
 
 def _decoded(value: Any) -> Any:
@@ -82,13 +83,30 @@ def read_json(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} cannot be read: {exc}") from None
 
 
+def require(path: Path, doc: Any, keys: dict[str, type]) -> None:
+    """Raise ConfigError naming ``path`` unless ``doc`` is an object with ``keys`` of their
+    types (a damaged file, or one of another kind, must not end in a KeyError)."""
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} is not a genepool run file: expected a JSON object")
+    for key, kind in keys.items():
+        if not isinstance(doc.get(key), kind):
+            found = "missing" if key not in doc else f"{doc[key]!r}"
+            raise ConfigError(f"{path} is damaged or not a genepool run file: '{key}' is {found}")
+
+
 def write_frame(path: Path, df: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     write_parquet_atomic(table, path)
 
 
 def read_frame(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"{path} cannot be read (truncated or not Parquet): {reason}") from None
 
 
 def data_hash(df: pd.DataFrame) -> str:

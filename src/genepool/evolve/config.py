@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..backtest.constraints import strategy_space
@@ -16,7 +18,7 @@ from ..backtest.strategies import family_names
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import parse_size
 
-__all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "load_toml"]
+__all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "check_types", "load_toml"]
 
 WALK_FORWARD_MODES = ("rolling", "anchored")
 
@@ -155,10 +157,12 @@ class EvolveConfig:
         values: dict[str, Any] = {}
         if config_file is not None:
             values.update(load_toml(config_file))
+            check_types(values, f"{config_file}: ")  # even values that flags override
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; settings are {cls.keys()}")
+        check_types(values)
         cfg = cls(**values)
         cfg.validate()
         return cfg
@@ -246,3 +250,39 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     if isinstance(doc.get("evolve"), dict):
         doc = doc["evolve"]
     return {str(k).replace("-", "_"): v for k, v in doc.items()}
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str, os.PathLike),
+    "bool": (bool, np.bool_),
+    "int": (int, np.integer),
+    "float": (int, float, np.integer, np.floating),
+    "None": (type(None),),
+}
+_TYPE_WORDS = {"str": "text", "bool": "true or false", "int": "an integer", "float": "a number"}
+
+
+def check_types(values: dict[str, Any], where: str = "") -> None:
+    """Raise :class:`ConfigError` naming the first setting whose value has the wrong JSON/TOML
+    type for its :class:`EvolveConfig` field (``"yes"`` for a bool, ``3`` for a path, ...).
+
+    ``where`` prefixes the message (the file the values came from). Ranges and choices are
+    checked later by :meth:`EvolveConfig.validate`.
+    """
+    for f in fields(EvolveConfig):
+        if f.name not in values:
+            continue
+        names = [t.strip() for t in str(f.type).split("|")]
+        if not all(t in _TYPES for t in names):
+            continue  # a type this check does not know: validate() has the last word
+        value = values[f.name]
+        allowed = tuple(c for t in names for c in _TYPES[t])
+        if f.name == "memory_limit":  # a size in bytes is fine too
+            allowed += (int,)
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            wanted = " or ".join(_TYPE_WORDS.get(t, "absent") for t in names if t != "None")
+            raise ConfigError(f"{where}{f.name} must be {wanted}, got {value!r}")

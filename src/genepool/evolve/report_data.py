@@ -25,7 +25,7 @@ def _history(run_dir: Path) -> pd.DataFrame:
     folder = run_dir / F.HISTORY
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
         return pd.DataFrame(columns=["generation", "best", "mean", "std"])
-    df = pd.read_parquet(folder).sort_values("generation", kind="stable")
+    df = F.read_frame(folder).sort_values("generation", kind="stable")  # type: ignore[union-attr]
     # a generation redone after a crash is drawn once, from its last record
     df = df.drop_duplicates("generation", keep="last")
     if not read_metadata(folder).get(SENSE_KEY):  # an older run: stored minimized (negated)
@@ -131,6 +131,8 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     run_dir = Path(run_dir)
     doc = F.read_json(run_dir / F.CONFIG)
     best = F.read_json(run_dir / F.BEST)
+    F.require(run_dir / F.CONFIG, doc, {"config": dict, "data": dict})
+    F.require(run_dir / F.BEST, best, {"params": dict, "status": str})
     cfg = doc["config"]
     status = best.get("status")
     status = None if status is None else str(status)

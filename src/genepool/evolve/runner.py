@@ -46,7 +46,7 @@ from ..run import maximize
 from . import _files as F
 from ._rundir import check_new_run_dir, existing_run_dir, new_run_dir
 from .callbacks import HallOfFame, TrialSketch
-from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades
+from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades, check_types
 
 __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 
@@ -132,31 +132,69 @@ def resume_evolution(
     """Continue the run in ``run_dir`` from its last checkpoint (optionally for longer).
 
     Refused (:class:`~genepool.errors.ConfigError`, nothing changed) when ``run_dir`` is not
-    an unfinished evolve run, is finished and ``generations`` is not above its own, or another
-    process holds its lock. The run keeps the bars per year it was started with
-    (``bars_per_year``, when given, must equal it); a run recorded before bars per year were
-    recorded keeps vectorbt's 365-day annualization, so that it continues exactly as it began.
+    an unfinished evolve run, is finished and ``generations`` is not above its own, its
+    ``config.json`` is damaged, or another process holds its lock. The run keeps the bars per
+    year it was started with (``bars_per_year``, when given, must equal it); a run recorded
+    before bars per year were recorded keeps vectorbt's 365-day annualization, so that it
+    continues exactly as it began.
     """
     with existing_run_dir(run_dir, command="resume", generations=generations):
         out = Path(run_dir)
         doc = F.read_json(out / F.CONFIG)
-        config = EvolveConfig(**doc["config"])
+        config = _run_config(out / F.CONFIG, doc)
         annual = _recorded_annualization(out, doc, bars_per_year, echo)  # refused: no writes
         if generations is not None:
             config.generations = generations
             doc["config"] = config.to_dict()
-        config.validate()
+        try:
+            config.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{out / F.CONFIG}: {exc}") from None
         data = _load(config)
         if F.data_hash(data) != doc["data"]["sha256"]:
             raise DataError(
                 f"the data of {out} changed since the run started ({doc['data']['source']} no "
                 f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
             )
-        F.write_json(out / F.CONFIG, doc)
+        if generations is not None:  # otherwise config.json stays byte for byte as it was
+            F.write_json(out / F.CONFIG, doc)
         config.bars_per_year = annual
         return _execute(
             out, config, data, resume=True, progress=progress, echo=echo, report=report
         )
+
+
+#: Settings every evolve run's config.json has had; the others take their defaults (a run
+#: written before a setting existed still resumes).
+REQUIRED_SETTINGS = ("data", "demo", "strategy", "objective", "population", "generations", "seed")
+
+
+def _run_config(path: Path, doc: Any) -> EvolveConfig:
+    """The :class:`EvolveConfig` recorded in ``path`` (a run's config.json), or ConfigError
+    naming the file and the key that is missing, unknown or of the wrong type."""
+    settings = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path} has no 'config' object; is this a genepool run directory?")
+    command = settings.get("command", "evolve")
+    if command != "evolve":
+        raise ConfigError(
+            f"{path} was written by `genepool {command}`, not `genepool evolve`: "
+            f"there is no evolution to resume"
+        )
+    settings = {k: v for k, v in settings.items() if k != "command"}
+    unknown = sorted(set(settings) - set(EvolveConfig.keys()))
+    missing = [k for k in REQUIRED_SETTINGS if k not in settings]
+    if unknown or missing:
+        raise ConfigError(
+            f"{path} is not an evolve run's configuration: "
+            + (f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}")
+        )
+    check_types(settings, f"{path}: ")
+    info = doc.get("data")
+    if not isinstance(info, dict) or not isinstance(info.get("sha256"), str):
+        raise ConfigError(f"{path} lacks the data's identity ('data': {{'sha256': ...}})")
+    info.setdefault("source", "the data")
+    return EvolveConfig(**settings)
 
 
 # -- data and splits -----------------------------------------------------------------------------
@@ -216,6 +254,11 @@ def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
         return [(slice(0, cut), slice(cut, n) if cut < n else None)]
     k = config.walk_forward
     seg = n // (k + 1)
+    if seg < 2:
+        raise DataError(
+            f"--walk-forward {k} needs at least {2 * (k + 1):,} bars (k + 1 segments of 2), "
+            f"the data has {n:,}; use fewer folds or more data"
+        )
     out = []
     for i in range(k):
         start = 0 if config.walk_forward_mode == "anchored" else i * seg

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError, check_int
+from ..errors import ConfigError, WriteError, check_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,8 +36,12 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:  # e.g. a full disk: no half file, ``path`` is as it was
+        tmp.unlink(missing_ok=True)
+        raise WriteError(path, exc) from exc
 
 
 def read_metadata(directory: str | Path) -> dict[str, str]:

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from .._version import __version__
+from ..errors import WriteError
 from ._check import fact_problems, header_facts
 from ._data import ReportData, validate
 from ._markup import data_attrs, esc
@@ -256,7 +257,9 @@ def write_report(data: ReportData, path: str | os.PathLike[str]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # e.g. a full disk: name the file
+            raise WriteError(target, exc) from exc
         raise
     return target
