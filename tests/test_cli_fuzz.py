@@ -825,22 +825,10 @@ RUN_CASES += [
     ),
 ]
 
-# Cases whose clean handling another item of issue 14 implements (merged separately): the lead
-# removes these marks after the merge.
-OWNED_ELSEWHERE: dict[str, str] = {
-    "backtest-out-existing-run": "issue 14 item 4 (refuse a non-empty --out), merged separately",
-    "evolve-out-foreign-dir": "issue 14 item 4 (refuse a non-empty --out), merged separately",
-    "backtest-out-foreign-dir": "issue 14 item 4 (refuse a non-empty --out), merged separately",
-}
-
-
 def _all_cases() -> list:
     params = []
     for case in _data_cases() + _flag_cases() + _toml_cases() + RUN_CASES:
-        marks = list(case.marks)
-        if case.id in OWNED_ELSEWHERE:
-            marks.append(pytest.mark.xfail(strict=False, reason=OWNED_ELSEWHERE[case.id]))
-        params.append(pytest.param(case, id=case.id, marks=marks))
+        params.append(pytest.param(case, id=case.id, marks=list(case.marks)))
     return params
 
 

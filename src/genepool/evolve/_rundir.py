@@ -357,6 +357,8 @@ class RunDir:
         if self.kind == "genepool" and self.config.get("command"):
             return f"a run of `genepool {self.config['command']}`"
         if self.kind == "genepool":
+            if F.CONFIG in self.entries:
+                return f"genepool files whose config.json is not a run's ({_names(self.entries)})"
             return f"genepool files without a config.json ({_names(self.entries)})"
         if self.kind == "backtest":
             return f"a backtest output of `genepool backtest` ({self.config.get('strategy')})"
@@ -592,6 +594,8 @@ def _refuse_existing(info: RunDir, command: str, generations: int | None) -> str
         return f"{p} is an empty directory, not a genepool run; {nothing}"
     if info.kind == "foreign":
         return f"{p} is not a genepool run directory (it holds {_names(info.entries)}); {nothing}"
+    if info.kind == "genepool" and command == "resume" and F.CONFIG in info.entries:
+        return None  # a damaged config.json: resume's own check names the key that is wrong
     if info.kind == "genepool":
         return (
             f"{p} holds {info.describe()}, not a run of `genepool evolve` or `genepool "

@@ -279,6 +279,8 @@ def check_types(values: dict[str, Any], where: str = "") -> None:
         allowed = tuple(c for t in names for c in _TYPES[t])
         if f.name == "memory_limit":  # a size in bytes is fine too
             allowed += (int,)
+        if f.name == "min_trades" and value == "auto":  # the default, spelled out
+            continue
         if isinstance(value, bool) and bool not in allowed:
             ok = False
         else:
