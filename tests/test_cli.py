@@ -250,3 +250,16 @@ def test_benchmark_out_is_a_run_directory_that_resume_continues(tmp_path, capsys
     straight = json.loads(capsys.readouterr().out)
     assert resumed["best_x"] == straight["best_x"] and resumed["n_generations"] == 8
     assert json.loads((out / "result.json").read_text())["best_fitness"] == resumed["best_fitness"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [("--bars-per-year", "0", "--bars-per-year must be > 0"),
+     ("--train-frac", "2", "--train-frac must be <= 1"),
+     ("--walk-forward", "1", "--walk-forward must be 0 (off) or at least 2")],
+)  # fmt: skip
+def test_settings_errors_name_the_flag(tmp_path, capsys, flag, value, said):
+    assert main(["evolve", "--demo", flag, value, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err and "_" not in err.split(":")[2].split()[0]
+    assert not (tmp_path / "run").exists()

@@ -217,9 +217,11 @@ def evolve(
         "workers": workers,
         "scheduler": scheduler,
     }
-    cfg = EvolveConfig.from_sources(
-        config, **{**preset, **{k: v for k, v in given.items() if v is not None}}
-    )
+    flags = {k: v for k, v in given.items() if v is not None}
+    try:
+        cfg = EvolveConfig.from_sources(config, **{**preset, **flags})
+    except ConfigError as exc:
+        raise ConfigError(_in_flags(str(exc), flags)) from None
     echo = (lambda _: None) if json_out else typer.echo
     outcome = run_evolution(
         cfg,
@@ -330,6 +332,15 @@ def _json_ranges(text: str | None) -> dict[str, object] | None:
             f"--ranges must be a JSON object like '{{\"window\": [5, 100]}}', got {text!r}"
         )
     return values
+
+
+def _in_flags(message: str, flags: dict[str, object]) -> str:
+    """A settings message that starts with a setting given as a flag, in the flag's name
+    (``bars_per_year must be > 0`` -> ``--bars-per-year must be > 0``)."""
+    name = message.split(" ", 1)[0]
+    if name in flags and name.isidentifier():
+        return "--" + name.replace("_", "-") + message[len(name) :]
+    return message
 
 
 def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
