@@ -263,3 +263,10 @@ def test_settings_errors_name_the_flag(tmp_path, capsys, flag, value, said):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err and "_" not in err.split(":")[2].split()[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_too_small_memory_limit_speaks_in_flags(tmp_path, capsys):
+    assert main(["evolve", "--demo", "--memory-limit", "50MB", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--memory-limit" in err and "--population" in err
+    assert "dtype" not in err and "memory_limit" not in err

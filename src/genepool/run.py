@@ -516,14 +516,22 @@ def _check_budget_fits(
         return
     need = monitor.start_rss + footprint
     if need > monitor.act_at * monitor.limit:
-        raise ConfigError(
+        what = (
             f"memory_limit {monitor.limit:,} bytes ({format_size(monitor.limit)}) is too small: "
             f"the process already uses "
             f"{format_size(monitor.start_rss)} and {type(optimizer).__name__} needs about "
             f"{format_size(footprint)} for its populations, leaving no room under "
-            f"{monitor.act_at:.0%} of the budget to evaluate. Raise memory_limit, lower the "
-            f"population size, or use dtype=np.float32." + (f" {hint}" if hint else "")
+            f"{monitor.act_at:.0%} of the budget to evaluate."
         )
+        tail = f" {hint}" if hint else ""
+        exc = ConfigError(
+            f"{what} Raise memory_limit, lower the population size, or use dtype=np.float32."
+            + tail
+        )
+        exc.cli_message = (  # type: ignore[attr-defined]  # what genepool.cli prints
+            "--" + what.replace("_", "-", 1) + " Raise --memory-limit or lower --population."
+        )
+        raise exc
 
 
 def _valid(y: np.ndarray, invalid: float | None) -> np.ndarray:

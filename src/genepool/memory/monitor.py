@@ -322,7 +322,12 @@ class MemoryMonitor:
             f"memory per candidate." + (f" {hint}" if hint else "")
         )
         self._alert(generation, "budget_exceeded", msg, rss, level=logging.ERROR)
-        return MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)
+        exc = MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)
+        exc.cli_message = msg.replace(  # type: ignore[attr-defined]  # printed by genepool.cli
+            "Raise memory_limit, lower the population size, use float32 genes,",
+            "Raise --memory-limit, lower --population,",
+        )
+        return exc
 
     # -- per generation ----------------------------------------------------------------------
     def end_generation(self, generation: int, accounted: int = 0, chunk_size: int = 0) -> int:
