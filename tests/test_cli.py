@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,18 @@ def test_too_small_memory_limit_speaks_in_flags(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--memory-limit" in err and "--population" in err
     assert "dtype" not in err and "memory_limit" not in err
+
+
+def test_problem_run_is_locked_while_written(tmp_path, capsys):
+    from genepool.evolve._rundir import RunLock
+
+    run = tmp_path / "bench"
+    base = ["--population", "20", "--seed", "1", "--no-progress"]
+    assert main(["evolve", "--problem", "sphere", "--dims", "3", "--generations", "2",
+                 *base, "--out", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    with RunLock(run, "evolve --problem"):  # another writer holds it (this process)
+        assert main(["resume", str(run), "--generations", "4", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "in use" in err and str(os.getpid()) in err
+    assert main(["resume", str(run), "--generations", "4", "--no-progress"]) == 0

@@ -825,6 +825,7 @@ RUN_CASES += [
     ),
 ]
 
+
 def _all_cases() -> list:
     params = []
     for case in _data_cases() + _flag_cases() + _toml_cases() + RUN_CASES:

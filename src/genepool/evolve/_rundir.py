@@ -64,6 +64,7 @@ GENEPOOL_NAMES = frozenset(
     {
         F.CONFIG, F.BEST, F.HISTORY, F.HALL_OF_FAME, F.POPULATION, F.EQUITY, F.TRADES,
         F.MEMORY, F.WALK_FORWARD, F.REPORT, CHECKPOINT_DIR, FOLDS,
+        "result.json",  # of a `genepool evolve --problem` run
     }
 )  # fmt: skip
 MUTEX_WAIT = 10.0  # seconds: the directory's flock is held for milliseconds

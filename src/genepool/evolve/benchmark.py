@@ -9,6 +9,7 @@ with ``--generations``, to the same result as an uninterrupted run with that see
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..algorithms import GA
 from ..errors import ConfigError
 from ..run import minimize
 from . import _files as F
+from ._rundir import RunLock
 
 __all__ = ["COMMAND", "is_benchmark_run", "run_benchmark", "start_benchmark"]
 
@@ -91,16 +93,18 @@ def run_benchmark(
         F.write_json(run_dir / F.CONFIG, doc)
     prob = problems.get(settings["problem"], int(settings["dims"]))
     ga = GA(prob.space, int(settings["population"]), seed=int(settings["seed"]))
-    result = minimize(
-        prob,
-        ga,
-        generations=int(settings["generations"]),
-        memory_limit=settings["memory_limit"],
-        run_dir=run_dir,
-        checkpoint_every=None if run_dir is None else int(settings.get("checkpoint_every", 1)),
-        resume=resume,
-        progress=progress,
-    )
+    # one writer at a time, as for strategy runs (a second is refused with who holds it)
+    with RunLock(run_dir, "resume" if resume else COMMAND) if run_dir else nullcontext():
+        result = minimize(
+            prob,
+            ga,
+            generations=int(settings["generations"]),
+            memory_limit=settings["memory_limit"],
+            run_dir=run_dir,
+            checkpoint_every=None if run_dir is None else int(settings.get("checkpoint_every", 1)),
+            resume=resume,
+            progress=progress,
+        )
     if run_dir is not None:
         F.write_json(
             run_dir / RESULT,
