@@ -132,7 +132,7 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     doc = F.read_json(run_dir / F.CONFIG)
     best = F.read_json(run_dir / F.BEST)
     F.require(run_dir / F.CONFIG, doc, {"config": dict, "data": dict})
-    F.require(run_dir / F.BEST, best, {"params": dict, "status": str})
+    F.require(run_dir / F.BEST, best, {"params": dict})
     cfg = doc["config"]
     status = best.get("status")
     status = None if status is None else str(status)
