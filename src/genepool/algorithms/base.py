@@ -98,16 +98,21 @@ class Optimizer(ABC):
         if footprint <= available:
             return
         name = getattr(self, "_size_name", "population_size")
-        raise MemoryBudgetExceeded(
-            f"{name} {self.population_size:,} cannot fit in memory: "
-            f"{type(self).__name__} needs about {footprint:,} bytes "
+        why = (
+            f" cannot fit in memory: {type(self).__name__} needs about {footprint:,} bytes "
             f"({format_size(footprint)}) for its populations at {self.space.dims} genes, and "
             f"the machine has {available:,} bytes ({format_size(available)}) available; "
-            "lower the population size",
+        )
+        exc = MemoryBudgetExceeded(
+            f"{name} {self.population_size:,}{why}lower the population size",
             rss=int(psutil.Process().memory_info().rss),
             limit=available,
             usage={"population": footprint},
         )
+        exc.cli_message = (  # type: ignore[attr-defined]  # printed by genepool.cli
+            f"--population {self.population_size:,}{why}lower --population"
+        )
+        raise exc
 
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -50,7 +50,8 @@ def start_benchmark(
     out: str | None,
 ) -> tuple[dict[str, Any], Path | None]:
     """The settings of a new run (a seed drawn when None) and its new run directory, if any."""
-    problems.get(problem, dims)  # names a bad problem or dims before anything is written
+    prob = problems.get(problem, dims)  # names a bad problem or dims before anything is written
+    GA(prob.space, population).check_fits_in_memory()  # and an impossible population
     settings = {
         "command": COMMAND,
         "problem": problem,
