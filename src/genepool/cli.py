@@ -172,7 +172,8 @@ def evolve(
     Exit codes: 0 done (warnings, e.g. walk-forward folds without a valid strategy, go to
     stderr); 2 usage or data error; 3 no valid strategy found (too few trades: lower
     --min-trades, give more data or fewer --walk-forward folds; no verdict is given);
-    130 interrupted (continue with genepool resume).
+    74 a file could not be written (disk full: the line names it, the last checkpoint is
+    intact); 130 interrupted (continue with genepool resume).
     """
     if problem is not None:
         if demo or data or config:
@@ -248,7 +249,8 @@ def resume(
 ) -> None:
     """Continue a run from its last checkpoint (after a crash, kill or Ctrl-C).
 
-    Exit codes as for evolve: 0 done, 2 error, 3 no valid strategy found, 130 interrupted.
+    Exit codes as for evolve: 0 done, 2 error, 3 no valid strategy found, 74 a file could not
+    be written, 130 interrupted.
     """
     if is_benchmark_run(run_dir):  # a `genepool evolve --problem ... --out DIR` run
         settings, result = resume_benchmark(run_dir, generations, _reporter(progress, json_out))
