@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,3 +74,15 @@ def test_bar_offset_counts_bars_from_the_start_of_the_data():
     assert (DATA.index[closed["exit_bar"]] == closed["exit_time"]).all()
     assert (tr.trades["entry_bar"] == plain.trades["entry_bar"] + k).all()
     assert (tr.trades.loc[tr.trades["status"] == "open", "exit_bar"] == -1).all()
+
+
+def test_the_problem_s_own_times_label_the_trace():
+    """Without ``index=``, a problem built on timed bars labels its trace with their times."""
+    bars = synthetic_ohlcv(400, "1h", seed=2)
+    prob = StrategyProblem(bars, "rsi")
+    tr = trace_strategy(prob, {"window": 14, "lower": 30.0, "upper": 70.0})
+    pd.testing.assert_index_equal(tr.value.index, bars.index, check_names=False)
+    assert (tr.trades["entry_time"].isin(bars.index)).all() and len(tr.trades)
+    plain = StrategyProblem(bars["close"].to_numpy(), "rsi", freq="1h")
+    assert isinstance(trace_strategy(plain, {"window": 14, "lower": 30.0, "upper": 70.0})
+                      .value.index, pd.RangeIndex)  # fmt: skip

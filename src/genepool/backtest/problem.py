@@ -167,6 +167,9 @@ class StrategyProblem(Problem):
         )
         self.data, index = _prices(data, self.family.needs_high_low)
         self.n_bars = self.data["close"].shape[0]
+        #: Times of the bars (the data's DatetimeIndex or Series index; None for an array):
+        #: what :func:`~genepool.backtest.trace.trace_strategy` labels its curve with.
+        self.index: pd.Index | None = None if index is None else pd.Index(index)
         longest = self.family.longest_window(
             {
                 g.name: np.array([g.high])
@@ -248,6 +251,7 @@ class StrategyProblem(Problem):
         self._configure(config["family"], config["objective"], **settings)
         self.data = {name: arrays[name] for name in ("close", "high", "low")}
         self.n_bars = self.data["close"].shape[0]
+        self.index = None  # workers only evaluate: the times stay with the parent
         return self
 
     def warm_up(self) -> None:
