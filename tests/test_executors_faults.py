@@ -49,6 +49,7 @@ def _dies_once(marker: Path, how: int):
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGSEGV], ids=["killed", "segfault"])
 def test_worker_killed_mid_chunk_the_run_completes_with_the_same_result(tmp_path, how):
+    pytest.importorskip("cloudpickle")  # its fitness is a closure, sent by value
     fitness = _dies_once(tmp_path / "died", how)
     kw = {"generations": 4, "chunk_size": 5, "cache": False, "progress": False}
     ref = gp.minimize(mixed_fitness, gp.GA(MIXED_SPACE, 30, seed=3), **kw)
