@@ -148,13 +148,16 @@ def _array_diff(want: dict[str, Any], got: dict[str, Any]) -> str | None:
         return None
     i = int(bad[0])
     msg = f"{bad.size} of {a.size} element(s) differ; first at flat index {i}: "
-    msg += f"{a.ravel()[i]!r} -> {b.ravel()[i]!r}"
+    msg += f"{_item(a.ravel()[i])!r} -> {_item(b.ravel()[i])!r}"
     if a.dtype.kind == "f":
         diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).ravel()[bad]
-        msg += (
-            f"; largest |difference| {np.nanmax(diff) if np.isfinite(diff).any() else diff[0]!r}"
-        )
+        largest = np.nanmax(diff) if np.isfinite(diff).any() else diff[0]
+        msg += f"; largest |difference| {_item(largest)!r}"
     return msg
+
+
+def _item(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def differences(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
