@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numba
 
@@ -16,8 +16,18 @@ __all__ = ["compile_notice", "njit", "njit_parallel"]
 #: numpy (inf/nan, no ZeroDivisionError check in hot loops); kernels guard their divisions.
 OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
-njit = functools.partial(numba.njit, **OPTIONS)
-njit_parallel = functools.partial(numba.njit, parallel=True, **OPTIONS)
+if TYPE_CHECKING:
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
+    # numba's own stubs type a decorated function as a ``Dispatcher`` that mypy cannot call
+    # with the kernel's arguments; to callers a kernel is the Python function it compiles.
+    def njit(func: _F, /) -> _F: ...
+
+    def njit_parallel(func: _F, /) -> _F: ...
+
+else:
+    njit = functools.partial(numba.njit, **OPTIONS)
+    njit_parallel = functools.partial(numba.njit, parallel=True, **OPTIONS)
 
 
 #: Modules whose kernels the compile notice watches (numba's own helpers compile too).

@@ -26,7 +26,7 @@ class Generation:
     n_evaluations: int
     X: np.ndarray
     fitness: np.ndarray
-    best_x: np.ndarray
+    best_x: np.ndarray | None  # None while no fitness so far was better than inf (all NaN)
     best_fitness: float
     elapsed: float
     optimizer: Optimizer

@@ -43,5 +43,5 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
 def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
     """Rebuild a generator from :func:`rng_state` output; continues the exact same stream."""
     bitgen = np.random.PCG64()
-    bitgen.state = state
+    bitgen.state = state  # type: ignore[assignment]  # numpy types it as a private TypedDict
     return np.random.Generator(bitgen)

@@ -192,6 +192,7 @@ def pending_history(checkpoint: Checkpoint, dtype: np.dtype) -> np.ndarray:
     cols = _prefixed(checkpoint.arrays, "history.")
     n = len(next(iter(cols.values()))) if cols else 0
     rows = np.zeros(n, dtype=dtype)
+    assert dtype.names is not None  # the history dtype is structured
     for name in dtype.names:
         if name in cols:
             rows[name] = cols[name]

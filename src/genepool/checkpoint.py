@@ -138,7 +138,8 @@ def write_checkpoint(
                 f"got {type(a).__name__}"
             )
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    # numpy's stub types **kwds against savez's keyword allow_pickle (bool); these are arrays.
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
     data = buf.getvalue()
     stem = f"ckpt-{generation:06d}"
     npz_path = folder / f"{stem}.npz"

@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import sys
+from collections.abc import Mapping
 from enum import Enum
 
 import numpy as np
@@ -102,7 +103,7 @@ def evolve(
     objective: str | None = typer.Option(
         None, "--objective", help="Metric to maximize (default sharpe_ratio)."
     ),
-    problem: ProblemName | None = typer.Option(  # type: ignore[valid-type]
+    problem: ProblemName | None = typer.Option(
         None, "--problem", help="Minimize a benchmark function instead of evolving strategies."
     ),
     dims: int = typer.Option(30, "--dims", min=1, help="Dimensions of --problem."),
@@ -336,7 +337,7 @@ def _json_ranges(text: str | None) -> dict[str, object] | None:
     return values
 
 
-def _in_flags(message: str, flags: dict[str, object]) -> str:
+def _in_flags(message: str, flags: Mapping[str, object]) -> str:
     """A settings message that starts with a setting given as a flag, in the flag's name
     (``bars_per_year must be > 0`` -> ``--bars-per-year must be > 0``)."""
     name = message.split(" ", 1)[0]

@@ -247,7 +247,7 @@ class Categorical(Gene):
     """
 
     name: str
-    choices: tuple[Any, ...]
+    choices: Sequence[Any]  # stored as a tuple (see __post_init__)
     kind: ClassVar[int] = CATEGORICAL
     _values: np.ndarray = field(init=False, repr=False, compare=False)
     _index: dict[Any, int] = field(init=False, repr=False, compare=False)

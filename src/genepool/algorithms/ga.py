@@ -26,14 +26,14 @@ __all__ = ["GA", "GAState"]
 
 OperatorSpec = Union[str, tuple[str, Mapping[str, Any]], Callable[..., Any]]
 
-SELECTIONS = {
+SELECTIONS: dict[str, Callable[..., Any]] = {
     "tournament": sel.tournament,
     "rank": sel.rank,
     "roulette": sel.roulette,
     "sus": sel.sus,
     "truncation": sel.truncation,
 }
-CROSSOVERS = {
+CROSSOVERS: dict[str, Callable[..., Any]] = {
     "uniform": cx.uniform,
     "one_point": cx.one_point,
     "two_point": cx.two_point,
@@ -41,13 +41,17 @@ CROSSOVERS = {
     "sbx": cx.sbx,
     "arithmetic": cx.arithmetic,
 }
-MUTATIONS = {
+MUTATIONS: dict[str, Callable[..., Any]] = {
     "gaussian": mut.gaussian,
     "polynomial": mut.polynomial,
     "uniform_reset": mut.uniform_reset,
     "integer_step": mut.integer_step,
 }
-REPAIRS = {"clip": rep.clip, "reflect": rep.reflect, "resample": rep.resample}
+REPAIRS: dict[str, Callable[..., Any]] = {
+    "clip": rep.clip,
+    "reflect": rep.reflect,
+    "resample": rep.resample,
+}
 REPLACEMENTS = ("generational", "plus", "comma")
 BOUNDED_CROSSOVERS = {"uniform", "one_point", "two_point", "sbx"}
 BOUNDED_MUTATIONS = {"polynomial", "uniform_reset"}
@@ -314,7 +318,7 @@ class GA(Optimizer):
             self.check_fits_in_memory()
             X = self.space.sample(self._n, st.rng, dtype=self.dtype)
         else:
-            X = self._breed(st.X, st.fitness, st.rng)  # type: ignore[arg-type]
+            X = self._breed(st.X, st.fitness, st.rng)
         self._pending = X
         return X
 

@@ -17,7 +17,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -32,15 +32,15 @@ try:
     import distributed
     from distributed import WorkerPlugin
 except ImportError:  # pragma: no cover - exercised only without the dask extra
-    distributed = None
-    WorkerPlugin = object
+    distributed = None  # type: ignore[assignment]  # checked before any use
+    WorkerPlugin = object  # type: ignore[misc,assignment]  # a base class that does nothing
 
 __all__ = ["DaskExecutor"]
 
 log = logging.getLogger("genepool.evaluation")
 
 
-class ProblemPlugin(WorkerPlugin):  # type: ignore[misc]
+class ProblemPlugin(WorkerPlugin):
     """Holds the problem on each worker."""
 
     def __init__(self, name: str, payload: ProblemPayload, threads: int | None) -> None:
@@ -63,12 +63,13 @@ def _dask_task(
     name: str, threads: int | None, fn: Callable[[Any, np.ndarray], Any], X: Any
 ) -> Any:
     worker = distributed.get_worker()
-    plugin = worker.plugins[name]
+    plugin = cast(ProblemPlugin, worker.plugins[name])
     set_threads(threads)  # numba's thread count is per thread, and tasks run in a thread pool
     return fn(plugin.problem, X)
 
 
-_LOST = ()  # filled on first use: exception types that mean the worker, not the task, failed
+# filled on first use: exception types that mean the worker, not the task, failed
+_LOST: tuple[type[BaseException], ...] = ()
 
 
 def _lost_types() -> tuple[type[BaseException], ...]:

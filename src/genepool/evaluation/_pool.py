@@ -75,7 +75,9 @@ def set_threads(threads: int | None) -> None:
     try:
         import numba
 
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        # NUMBA_NUM_THREADS is set on numba.config at import from the environment; not in its stubs
+        limit = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(threads, limit)))
     except Exception:  # pragma: no cover - numba missing or layer not started
         pass
     torch = sys.modules.get("torch")
@@ -249,8 +251,8 @@ class Pool:
     def _poll(self, timeout: float | None) -> list[tuple[_Task, Any]]:
         """Wait for messages or deaths; returns finished tasks (and requeues lost ones)."""
         objs: list[Any] = []
-        for w in self._workers:
-            objs += [w.conn, w.proc.sentinel]
+        for worker in self._workers:
+            objs += [worker.conn, worker.proc.sentinel]
         finished: list[tuple[_Task, Any]] = []
         for obj in wait(objs, timeout):
             w = next((w for w in self._workers if obj in (w.conn, w.proc.sentinel)), None)

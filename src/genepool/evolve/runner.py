@@ -259,7 +259,7 @@ def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
             f"--walk-forward {k} needs at least {2 * (k + 1):,} bars (k + 1 segments of 2), "
             f"the data has {n:,}; use fewer folds or more data"
         )
-    out = []
+    out: list[tuple[slice, slice | None]] = []
     for i in range(k):
         start = 0 if config.walk_forward_mode == "anchored" else i * seg
         test_end = n if i == k - 1 else (i + 2) * seg
@@ -268,6 +268,7 @@ def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
 
 
 def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
+    assert config.min_trades is not None  # resolved by _run_one
     try:
         return StrategyProblem(
             df,
@@ -316,8 +317,10 @@ def _execute(
             echo=echo,
         )
     else:
+        assert config.seed is not None  # drawn by run_evolution before any run
         folds = []
         for i, (train, test) in enumerate(splits):
+            assert test is not None  # every walk-forward fold has a test range
             fold_dir = out / "folds" / f"fold-{i:02d}"
             echo(
                 f"fold {i + 1}/{len(splits)}: train {data.index[train][0]} .. "
@@ -532,6 +535,7 @@ def _invalid_reason(
     """Why the best strategy is not valid (None when it is): fewer trades than ``min_trades``
     or a non-finite objective (which :class:`StrategyProblem` gives the invalid fitness)."""
     n_trades = int(metrics["n_trades"])
+    assert config.min_trades is not None  # resolved by _run_one
     if n_trades < config.min_trades:
         return (
             f"the most active made {n_trades} trades in sample, --min-trades is "
@@ -574,6 +578,7 @@ def _honesty(
     """
     per_bar = math.sqrt(problem.ann_factor)
     m = problem.metrics_array(sketch.X)
+    assert config.min_trades is not None  # resolved by _run_one
     sr = m[:, METRICS.index("sharpe_ratio")] / per_bar
     valid = np.isfinite(sr) & (m[:, METRICS.index("n_trades")] >= max(config.min_trades, 1))
     n_trials = sketch.n_distinct
@@ -706,6 +711,7 @@ def _walk_forward_summary(
             }
         )
         eq = F.read_frame(out / "folds" / f"fold-{i:02d}" / F.EQUITY)
+        assert eq is not None  # every finished fold wrote its equity
         seg = eq[eq["sample"] == "out"]
         v = seg["value"].to_numpy()
         prev = np.concatenate(([INIT_CASH], v[:-1]))
@@ -727,6 +733,7 @@ def _walk_forward_summary(
     last = folds[-1]
     last_dir = out / "folds" / f"fold-{len(folds) - 1:02d}"
     in_eq = F.read_frame(last_dir / F.EQUITY)
+    assert in_eq is not None  # every finished fold wrote its equity
     F.write_frame(out / F.EQUITY, pd.concat([in_eq[in_eq["sample"] == "in"], stitched_eq]))
     for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME, F.MEMORY):
         src = last_dir / name
@@ -758,7 +765,7 @@ def _walk_forward_summary(
         verdict_reason = "No verdict: no walk-forward fold found a valid strategy."
     oos_sr = None if stats is None else stats.sr
     per_year = (last.get("annualization") or {}).get("bars_per_year") or config.bars_per_year
-    oos_trades = [(f.get("out_of_sample") or {}).get("n_trades") for f in folds]
+    oos_trades: list[Any] = [(f.get("out_of_sample") or {}).get("n_trades") for f in folds]
     if len(folds) < len(splits) or any(f["status"] not in FINISHED for f in folds):
         status = "interrupted"
     else:

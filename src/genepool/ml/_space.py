@@ -53,7 +53,7 @@ def _from_distribution(name: str, dist: Any) -> Gene:
     return Real(name, low, high, log=dname in _LOG_NAMES)
 
 
-def _from_list(name: str, values: Sequence[Any]) -> Categorical:
+def _from_list(name: str, values: Sequence[Any] | np.ndarray) -> Categorical:
     values = list(values)
     if not values:
         raise ConfigError(f"param_space[{name!r}]: the list of values is empty")
@@ -103,7 +103,10 @@ def to_space(param_space: Any) -> tuple[Space, dict[str, list[Any]]]:
             raise ConfigError(f"param_space keys must be parameter names, got {name!r}")
         try:
             if isinstance(spec, Gene):
-                gene = spec if spec.name == name else dataclasses.replace(spec, name=name)
+                # every concrete Gene (Real, Integer, ...) is a dataclass; the base is not
+                gene = (
+                    spec if spec.name == name else dataclasses.replace(spec, name=name)  # type: ignore[type-var]
+                )
             elif hasattr(spec, "rvs") and hasattr(spec, "support"):
                 gene = _from_distribution(name, spec)
             elif isinstance(spec, (list, tuple, np.ndarray)):

@@ -228,10 +228,10 @@ def _backend(executor: Any, workers: int | None, memory_limit: Any) -> Iterator[
                 yield
         finally:
             if own:
-                cluster = getattr(client, "cluster", None)
+                own_cluster = getattr(client, "cluster", None)
                 client.close()
-                if cluster is not None and executor == "dask":
-                    cluster.close()
+                if own_cluster is not None and executor == "dask":
+                    own_cluster.close()
         return
     raise ConfigError(
         f"executor must be 'serial', 'processes', 'threads', 'dask', a scheduler address "

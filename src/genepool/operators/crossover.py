@@ -45,7 +45,7 @@ def one_point(
     m, d = p1.shape
     if d < 2:
         return p1.copy(), p2.copy()
-    cut = rng.integers(1, d, size=m)
+    cut = rng.integers(1, d, size=int(m))
     return _swap(p1, p2, np.arange(d)[None, :] >= cut[:, None])
 
 

@@ -415,7 +415,7 @@ def parameters_png(
     for ax, name in zip(axes, names):
         s = population[name]
         has_best = name in best_params
-        best = best_params.get(name)
+        best: Any = best_params.get(name)
         if _is_categorical(s):
             _category_panel(ax, s, best, has_best)
             note = ""

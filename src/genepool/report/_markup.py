@@ -136,7 +136,9 @@ def table(
         th(c) for c in columns
     )
     rows = []
-    values = head.to_numpy(dtype=object) if len(columns) else [[] for _ in range(len(head))]
+    values: np.ndarray = (
+        head.to_numpy(dtype=object) if len(columns) else np.empty((len(head), 0), dtype=object)
+    )
     for j in range(len(columns)):
         col = head.iloc[:, j]
         if len(head) and pd.api.types.is_datetime64_any_dtype(col.dtype):
