@@ -13,7 +13,24 @@ from .._rng import rng_from_state, rng_state
 from ..errors import ConfigError, MemoryBudgetExceeded, OptimizerError
 from ..space import Space
 
-__all__ = ["Optimizer", "join_state", "split_state"]
+__all__ = ["Optimizer", "join_state", "name_and_options", "split_state"]
+
+
+def name_and_options(
+    kind: str, spec: Any, names: Mapping[str, Any], forms: str = "a name or (name, {options})"
+) -> tuple[str, dict[str, Any]]:
+    """``"name"`` or ``("name", {options})`` (a tuple or a list, as JSON and TOML give it) as
+    ``(name, options)``; ConfigError naming ``kind``, the value and the known ``names``."""
+    if isinstance(spec, str):
+        return spec, {}
+    if (
+        isinstance(spec, (tuple, list))
+        and len(spec) == 2
+        and isinstance(spec[0], str)
+        and isinstance(spec[1], Mapping)
+    ):
+        return spec[0], dict(spec[1])
+    raise ConfigError(f"{kind} must be {forms}, got {spec!r}; names are {sorted(names)}")
 
 
 class Optimizer(ABC):

@@ -20,7 +20,7 @@ from ..operators import replacement as rpl
 from ..operators import selection as sel
 from ..operators._common import gene_rate, swap_mask
 from ..space import BOOL, CATEGORICAL, INTEGER, Space
-from .base import Optimizer
+from .base import Optimizer, name_and_options
 
 __all__ = ["GA", "GAState"]
 
@@ -63,20 +63,9 @@ def _resolve(
     """Turn ``"name"``, ``("name", {params})`` or a callable into ``(name, function, params)``."""
     if callable(spec):
         return getattr(spec, "__name__", kind), spec, {}
-    if isinstance(spec, str):
-        name, params = spec, {}
-    elif (
-        isinstance(spec, (tuple, list))
-        and len(spec) == 2
-        and isinstance(spec[0], str)
-        and isinstance(spec[1], Mapping)
-    ):
-        name, params = spec[0], dict(spec[1])
-    else:
-        raise ConfigError(
-            f"{kind} must be a name, (name, {{options}}) or a callable, got {spec!r}; "
-            f"names are {sorted(registry)}"
-        )
+    name, params = name_and_options(
+        kind, spec, registry, "a name, (name, {options}) or a callable"
+    )
     if name not in registry:
         raise ConfigError(f"unknown {kind} {name!r}; choose one of {sorted(registry)}")
     fn = registry[name]

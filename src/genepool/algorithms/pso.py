@@ -14,7 +14,7 @@ from ..errors import ConfigError, OptimizerError, check_float, check_int
 from ..operators import repair as rep
 from ..space import Real, Space
 from . import _pso_kernels as kn
-from .base import Optimizer
+from .base import Optimizer, name_and_options
 
 __all__ = ["PSO", "PSOState"]
 
@@ -212,20 +212,7 @@ class PSO(Optimizer):
         return lambda t: w
 
     def _bind_topology(self, spec: Any) -> tuple[str, np.ndarray | None]:
-        if isinstance(spec, str):
-            name, params = spec, {}
-        elif (
-            isinstance(spec, tuple)
-            and len(spec) == 2
-            and isinstance(spec[0], str)
-            and isinstance(spec[1], Mapping)
-        ):
-            name, params = spec[0], dict(spec[1])
-        else:
-            raise ConfigError(
-                f"topology must be a name or (name, params), got {spec!r}; "
-                f"names are {sorted(TOPOLOGIES)}"
-            )
+        name, params = name_and_options("topology", spec, TOPOLOGIES, "a name or (name, params)")
         if name not in TOPOLOGIES:
             raise ConfigError(f"unknown topology {name!r}; choose one of {sorted(TOPOLOGIES)}")
         unknown = set(params) - set(TOPOLOGIES[name])
