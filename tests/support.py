@@ -39,3 +39,14 @@ DETERMINISTIC = [
     "diversity",
     "evaluations",
 ]
+
+
+class CrashAt:
+    """A callback that raises at one generation: a crash after the last checkpoint."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation = generation
+
+    def __call__(self, info: gp.Generation) -> None:
+        if info.generation == self.generation:
+            raise RuntimeError("simulated crash")

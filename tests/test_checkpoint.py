@@ -21,7 +21,7 @@ from genepool.checkpoint import (
     write_checkpoint,
 )
 from genepool.errors import CheckpointError, ConfigError
-from support import DETERMINISTIC, MIXED_SPACE, mixed_fitness
+from support import DETERMINISTIC, MIXED_SPACE, CrashAt, mixed_fitness
 
 BOX = gp.Space.box(-5.12, 5.12, 6)
 
@@ -45,17 +45,6 @@ def _same_result(a, b):
     ha, hb = a.history[DETERMINISTIC], b.history[DETERMINISTIC]
     assert len(ha) == len(hb) == a.n_generations
     np.testing.assert_array_equal(ha.to_numpy(), hb.to_numpy())
-
-
-class _StopAt:
-    """A callback that raises at one generation: a crash after the last checkpoint."""
-
-    def __init__(self, generation):
-        self.generation = generation
-
-    def __call__(self, info):
-        if info.generation == self.generation:
-            raise RuntimeError("simulated crash")
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -136,7 +125,7 @@ def test_empty_folder_has_no_checkpoint(tmp_path):
 def test_resume_after_a_crash_equals_the_whole_run(tmp_path):
     whole = _run(generations=12)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        _run(tmp_path, generations=12, checkpoint_every=3, callbacks=[_StopAt(8)])
+        _run(tmp_path, generations=12, checkpoint_every=3, callbacks=[CrashAt(8)])
     # the crash flushed history up to generation 8; the checkpoint is at 6
     assert latest_checkpoint(tmp_path / "checkpoint").generation == 6
     resumed = _run(tmp_path, generations=12, checkpoint_every=3, resume=True)
@@ -151,7 +140,7 @@ def test_resume_from_any_point_equals_the_whole_run(tmp_path_factory, every, cra
     run_dir = tmp_path_factory.mktemp("run")
     whole = _run(generations=12, seed=seed)
     with pytest.raises(RuntimeError):
-        _run(run_dir, 12, seed, checkpoint_every=every, callbacks=[_StopAt(crash)])
+        _run(run_dir, 12, seed, checkpoint_every=every, callbacks=[CrashAt(crash)])
     if crash <= every:  # the crash comes before the first checkpoint: nothing to resume
         with pytest.raises(CheckpointError, match="nothing to resume"):
             _run(run_dir, 12, seed, checkpoint_every=every, resume=True)
@@ -174,7 +163,7 @@ def test_resume_mixed_space_maximize_with_history_spilled(tmp_path):
 
     whole = run(tmp_path / "whole")
     with pytest.raises(RuntimeError):
-        run(tmp_path / "cut", checkpoint_every=4, callbacks=[_StopAt(10)])
+        run(tmp_path / "cut", checkpoint_every=4, callbacks=[CrashAt(10)])
     resumed = run(tmp_path / "cut", checkpoint_every=4, resume=True)
     assert len(resumed.history) == 15
     assert resumed.best_fitness == whole.best_fitness
@@ -211,9 +200,9 @@ def test_stateful_callbacks_are_checkpointed(tmp_path):
     whole = Counter()
     _run(generations=9, callbacks=[whole])
     with pytest.raises(RuntimeError):
-        _run(tmp_path, 9, checkpoint_every=2, callbacks=[Counter(), _StopAt(5)])
+        _run(tmp_path, 9, checkpoint_every=2, callbacks=[Counter(), CrashAt(5)])
     resumed = Counter()
-    _run(tmp_path, 9, checkpoint_every=2, resume=True, callbacks=[resumed, _StopAt(99)])
+    _run(tmp_path, 9, checkpoint_every=2, resume=True, callbacks=[resumed, CrashAt(99)])
     np.testing.assert_array_equal(resumed.seen, whole.seen)
 
 

@@ -31,7 +31,7 @@ import pytest
 import genepool as gp
 import golden_record as golden
 from genepool.errors import FitnessError
-from support import DETERMINISTIC, MIXED_SPACE, mixed_fitness
+from support import DETERMINISTIC, MIXED_SPACE, CrashAt, mixed_fitness
 
 BOX = gp.Space.box(-5.12, 5.12, 5)
 #: best.json sections that a seed fixes (elapsed, peak_rss and cache statistics are measured).
@@ -337,19 +337,12 @@ def test_executor_dask():
 
 
 # -- checkpoint / resume ------------------------------------------------------------------------
-class Crash:
-    def __init__(self, generation: int) -> None:
-        self.generation = generation
-
-    def __call__(self, info: gp.Generation) -> None:
-        if info.generation == self.generation:
-            raise RuntimeError("simulated crash")
 
 
 def _checkpointed(make: Callable[[], gp.Optimizer], run_dir: Path, **kw) -> dict[str, Any]:
     args = {"generations": 10, "checkpoint_every": 2, "history_capacity": 3, "run_dir": run_dir}
     with pytest.raises(RuntimeError, match="simulated crash"):
-        gp.maximize(neg_mixed, make(), progress=False, callbacks=[Crash(7)], **args, **kw)
+        gp.maximize(neg_mixed, make(), progress=False, callbacks=[CrashAt(7)], **args, **kw)
     opt = make()
     res = gp.maximize(neg_mixed, opt, progress=False, resume=True, **args, **kw)
     return result_record(res, opt)  # history: 3 rows in memory, the rest read from Parquet

@@ -17,7 +17,7 @@ import genepool.run as run_module
 from genepool.checkpoint import latest_checkpoint
 from genepool.evolve.report_data import _history as report_history
 from genepool.memory.history import SENSE_KEY, read_metadata
-from support import DETERMINISTIC, MIXED_SPACE, mixed_fitness
+from support import DETERMINISTIC, MIXED_SPACE, CrashAt, mixed_fitness
 
 SIGNED = ["best", "generation_best", "mean"]
 BOX = gp.Space.box(-5.12, 5.12, 5)
@@ -93,15 +93,6 @@ class _OldRecorder(run_module._Recorder):
             self.history.metadata = {}
 
 
-class _StopAt:
-    def __init__(self, generation):
-        self.generation = generation
-
-    def __call__(self, info):
-        if info.generation == self.generation:
-            raise RuntimeError("simulated crash")
-
-
 def test_resume_of_an_old_negated_run_directory_does_not_mix_signs(tmp_path, monkeypatch):
     def go(run_dir, **kw):
         return gp.maximize(
@@ -118,7 +109,7 @@ def test_resume_of_an_old_negated_run_directory_does_not_mix_signs(tmp_path, mon
     with monkeypatch.context() as m:  # written by the old code, crashed after generation 10
         m.setattr(run_module, "_Recorder", _OldRecorder)
         with pytest.raises(RuntimeError):
-            go(tmp_path / "old", checkpoint_every=4, callbacks=[_StopAt(10)])
+            go(tmp_path / "old", checkpoint_every=4, callbacks=[CrashAt(10)])
     assert latest_checkpoint(tmp_path / "old" / "checkpoint").meta["history"].get("sense") is None
     resumed = go(tmp_path / "old", checkpoint_every=4, resume=True)
     pd.testing.assert_frame_equal(
