@@ -490,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     except GenepoolError as exc:
         if debug:
             raise
-        # a DataError may carry its hint in flags rather than Python arguments
-        print(f"genepool: error: {getattr(exc, 'cli_message', exc)}", file=sys.stderr)
+        # the message in flags rather than Python arguments, where the error has one
+        print(f"genepool: error: {exc.cli_message or exc}", file=sys.stderr)
         return 2
     except (typer.Abort, KeyboardInterrupt):
         print("genepool: interrupted", file=sys.stderr)

@@ -26,7 +26,16 @@ __all__ = [
 
 
 class GenepoolError(Exception):
-    """Base class of every genepool error."""
+    """Base class of every genepool error.
+
+    Attributes
+    ----------
+    cli_message : str or None
+        The same message in the command line's terms (``--memory-limit`` rather than
+        ``memory_limit=``), where they differ; ``genepool.cli`` prints it instead of ``str()``.
+    """
+
+    cli_message: str | None = None
 
 
 class ConfigError(GenepoolError, ValueError):

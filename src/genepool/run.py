@@ -528,7 +528,7 @@ def _check_budget_fits(
             f"{what} Raise memory_limit, lower the population size, or use dtype=np.float32."
             + tail
         )
-        exc.cli_message = (  # type: ignore[attr-defined]  # what genepool.cli prints
+        exc.cli_message = (
             "--" + what.replace("_", "-", 1) + " Raise --memory-limit or lower --population."
         )
         raise exc

@@ -126,9 +126,7 @@ class Optimizer(ABC):
             limit=available,
             usage={"population": footprint},
         )
-        exc.cli_message = (  # type: ignore[attr-defined]  # printed by genepool.cli
-            f"--population {self.population_size:,}{why}lower --population"
-        )
+        exc.cli_message = f"--population {self.population_size:,}{why}lower --population"
         raise exc
 
     # -- checkpointing -----------------------------------------------------------------------

@@ -255,7 +255,7 @@ class _Plan:
 def _error(message: str, python: str = "", cli: str = "") -> DataError:
     """A DataError whose hint names the Python argument, or the flag on the command line."""
     exc = DataError(message + python)
-    exc.cli_message = message + cli  # type: ignore[attr-defined]  # printed by genepool.cli
+    exc.cli_message = message + cli
     return exc
 
 

@@ -323,7 +323,7 @@ class MemoryMonitor:
         )
         self._alert(generation, "budget_exceeded", msg, rss, level=logging.ERROR)
         exc = MemoryBudgetExceeded(msg, rss=rss, limit=self.limit or 0, usage=usage)
-        exc.cli_message = msg.replace(  # type: ignore[attr-defined]  # printed by genepool.cli
+        exc.cli_message = msg.replace(
             "Raise memory_limit, lower the population size, use float32 genes,",
             "Raise --memory-limit, lower --population,",
         )
