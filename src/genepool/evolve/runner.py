@@ -327,8 +327,9 @@ def _execute(
                 f"{data.index[train][-1]}, test {data.index[test][0]} .. {data.index[test][-1]}"
             )
             done = fold_dir / F.BEST
-            if resume and done.exists() and F.read_json(done).get("status") in FINISHED:
-                folds.append(F.read_json(done))
+            finished = F.read_json(done) if resume and done.exists() else None
+            if finished is not None and finished.get("status") in FINISHED:
+                folds.append(finished)
                 continue
             fold_dir.mkdir(parents=True, exist_ok=True)
             fold_doc = F.read_json(out / F.CONFIG)
