@@ -385,10 +385,7 @@ def _text_of_times(col: pd.Series) -> bool:
     head = col.dropna().head(5)
     if head.empty:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        parsed = pd.to_datetime(head.astype(str), errors="coerce", utc=True, format="mixed")
-    return bool(parsed.notna().all())
+    return bool(pd.notna(_parse_text(head.astype(str), "coerce", dayfirst=False)).all())
 
 
 def _is_unnamed(label: Any) -> bool:
