@@ -15,12 +15,6 @@ from . import _files as F
 __all__ = ["report_data", "write_run_report"]
 
 
-def _when(stamp: Any) -> str:
-    """An ISO time as a reader writes it: no ``T``, no midnight on daily bars."""
-    text = str(stamp).replace("T", " ")
-    return text[: -len(" 00:00:00")] if text.endswith(" 00:00:00") else text
-
-
 def _history(run_dir: Path) -> pd.DataFrame:
     folder = run_dir / F.HISTORY
     if not folder.is_dir() or not any(folder.glob("part-*.parquet")):
@@ -126,6 +120,7 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     """
     from ..backtest.problem import INVALID_FITNESS
     from ..report import ReportData
+    from ..report._format import fmt_time
     from .runner import INIT_CASH
 
     run_dir = Path(run_dir)
@@ -195,8 +190,8 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     n_eval = best.get("n_evaluations")
     annual = best.get("annualization") or doc.get("annualization")
     subtitle = (
-        f"{doc['data']['n_bars']:,} bars from {_when(doc['data']['start'])} to "
-        f"{_when(doc['data']['end'])}; status {status or '?'}, "
+        f"{doc['data']['n_bars']:,} bars from {fmt_time(pd.Timestamp(doc['data']['start']))} to "
+        f"{fmt_time(pd.Timestamp(doc['data']['end']))}; status {status or '?'}, "
         f"{'?' if n_gen is None else f'{n_gen:,}'} generations"
     )
     if facts.get("folds") is not None:
@@ -205,7 +200,7 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     if annual:
         subtitle += f"; {format_bars(annual['bars_per_year'])} bars/year"
     if split is not None:
-        subtitle += f"; out of sample from {_when(split)}"
+        subtitle += f"; out of sample from {fmt_time(pd.Timestamp(split))}"
     return ReportData(
         title=title,
         subtitle=subtitle,

@@ -48,7 +48,7 @@ def _fmt_float(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _fmt_time(ts: pd.Timestamp) -> str:
+def fmt_time(ts: pd.Timestamp) -> str:
     if ts.tzinfo is None and ts == ts.normalize():
         return ts.strftime("%Y-%m-%d")
     return ts.isoformat(sep=" ")
@@ -70,7 +70,7 @@ def fmt_value(value: Any) -> str:
         return _fmt_float(float(value))
     if isinstance(value, (pd.Timestamp, _dt.datetime, np.datetime64)):
         ts = pd.Timestamp(value)
-        return DASH if ts is pd.NaT else _fmt_time(ts)
+        return DASH if ts is pd.NaT else fmt_time(ts)
     if isinstance(value, (pd.Timedelta, np.timedelta64, _dt.timedelta)):
         return str(pd.Timedelta(value))
     if isinstance(value, _dt.date):
