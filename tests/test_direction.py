@@ -142,3 +142,37 @@ def test_run_records_the_direction_with_history_checkpoint_result_and_callbacks(
     ckpt = gp.checkpoint.latest_checkpoint(tmp_path / "run" / "checkpoint")
     assert ckpt.meta["sign"] == -1.0 and ckpt.meta["history"]["sense"] == "maximize"
     assert Direction.from_dict(ckpt.meta["direction"]) == MAX
+
+
+def test_a_checkpoint_without_the_direction_record_resumes_identically(tmp_path):
+    from support import DETERMINISTIC, CrashAt
+
+    def go(run_dir, **kw):
+        return gp.maximize(
+            lambda X: -(X**2).sum(axis=1),
+            gp.GA(gp.Space.box(-1, 1, 3), 12, seed=2),
+            generations=8,
+            run_dir=run_dir,
+            progress=False,
+            **kw,
+        )
+
+    whole = go(tmp_path / "whole")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        go(tmp_path / "old", checkpoint_every=2, callbacks=[CrashAt(5)])
+    for path in (tmp_path / "old" / "checkpoint").glob("ckpt-*.json"):
+        doc = json.loads(path.read_text())
+        del doc["meta"]["direction"]  # as written before the record existed
+        path.write_text(json.dumps(doc))
+    resumed = go(tmp_path / "old", checkpoint_every=2, resume=True)
+    assert resumed.best_fitness == whole.best_fitness
+    assert resumed.history[DETERMINISTIC].equals(whole.history[DETERMINISTIC])
+    with pytest.raises(ConfigError, match="written by maximize"):
+        gp.minimize(
+            lambda X: (X**2).sum(axis=1),
+            gp.GA(gp.Space.box(-1, 1, 3), 12, seed=2),
+            generations=9,
+            run_dir=tmp_path / "old",
+            resume=True,
+            progress=False,
+        )

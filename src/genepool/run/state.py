@@ -1,9 +1,10 @@
-"""What the run loop keeps across a checkpoint, and how it is saved, restored and interrupted.
+"""What the run loop keeps across a checkpoint, and how it is saved and restored.
 
-A checkpoint holds the optimizer's ``state_dict`` (arrays + JSON, RNG included), the loop's
-counters (generation, evaluations, best so far, generations without improvement, elapsed
-time), the history rows not yet spilled to Parquet, and the state of stateful callbacks. The
-evaluator's cache is not saved: it only spares work, it never changes a value.
+A checkpoint holds the run's direction, the optimizer's ``state_dict`` (arrays + JSON, RNG
+included), the loop's counters (generation, evaluations, best so far, generations without
+improvement, elapsed time), the history rows not yet spilled to Parquet, and the state of
+stateful callbacks. The evaluator's cache is not saved: it only spares work, it never changes
+a value.
 """
 
 from __future__ import annotations
