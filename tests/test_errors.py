@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import genepool as gp
-from genepool import checkpoint as ckpt
 from genepool.cli import EXIT_WRITE, main
 from genepool.errors import ConfigError, MemoryBudgetExceeded, SpaceError, WriteError
 from genepool.evolve import _files as F
 from genepool.memory.history import write_parquet_atomic
+from genepool.run import checkpoint as ckpt  # where _write_atomic is patched
 
 
 def _one_line(err: str) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import genepool as gp
-import genepool.run as run_module
+import genepool.run.loop as loop_module
 from genepool.checkpoint import latest_checkpoint
 from genepool.evolve.report_data import _history as report_history
 from genepool.memory.history import SENSE_KEY, read_metadata
@@ -83,13 +83,13 @@ def test_report_reads_the_recorded_direction_and_negates_only_old_runs(tmp_path)
                                   h[DETERMINISTIC])  # fmt: skip
 
 
-class _OldRecorder(run_module._Recorder):
+class _OldRecorder(loop_module.Recorder):
     """The recorder before the direction was recorded: minimized scale, no sense anywhere."""
 
-    def __init__(self, *args, sign=1.0, **kwargs):
-        super().__init__(*args, sign=sign, **kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         if kwargs.get("resume_from") is None:
-            self.store_sign, self.to_user, self.sense = 1.0, sign, None
+            self.stored, self.recorded = self.stored.internal(), False
             self.history.metadata = {}
 
 
@@ -107,7 +107,7 @@ def test_resume_of_an_old_negated_run_directory_does_not_mix_signs(tmp_path, mon
 
     whole = go(tmp_path / "whole")
     with monkeypatch.context() as m:  # written by the old code, crashed after generation 10
-        m.setattr(run_module, "_Recorder", _OldRecorder)
+        m.setattr(loop_module, "Recorder", _OldRecorder)
         with pytest.raises(RuntimeError):
             go(tmp_path / "old", checkpoint_every=4, callbacks=[CrashAt(10)])
     assert latest_checkpoint(tmp_path / "old" / "checkpoint").meta["history"].get("sense") is None

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from genepool._progress import SEP, ProgressReporter, fit_fields
+from genepool.run.progress import SEP, ProgressReporter, fit_fields
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 EXTRA = "  RSS 123.4 MiB  cache 45% (off)"

@@ -12,7 +12,7 @@ Populations are numpy arrays, operators are vectorized, and one seed fixes a run
 
 from __future__ import annotations
 
-from . import errors, evaluation, memory, operators, problems
+from . import checkpoint, errors, evaluation, memory, operators, problems  # noqa: F401
 from ._version import __version__
 from .algorithms import GA, PSO, GAState, Optimizer, PSOState
 from .evaluation import Evaluator, FitnessCache

@@ -17,8 +17,6 @@ import numpy as np
 import typer
 
 from . import __version__, problems
-from ._progress import ProgressReporter
-from ._result import Result
 from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
@@ -27,6 +25,8 @@ from .evolve.report_data import write_run_report
 from .evolve.runner import EXIT_NO_VALID, NO_VALID
 from .evolve.single import backtest_one
 from .memory import format_size
+from .run.progress import ProgressReporter
+from .run.result import Result
 
 app = typer.Typer(
     name="genepool",
@@ -553,7 +553,7 @@ def _enclosing_run(path: str | None) -> tuple[str | None, int | None]:
     newest checkpoint of the innermost one (the run or fold being written)."""
     from pathlib import Path
 
-    from .checkpoint import list_checkpoints
+    from .run.checkpoint import list_checkpoints
 
     runs = []
     for parent in list(Path(path).absolute().parents)[:4] if path else []:

@@ -12,6 +12,7 @@ import logging
 import time
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,7 @@ class Evaluator(OutcomeReader):
         workers: int | None = None,
         retries: int = 2,
         max_tasks_per_child: int | None = None,
+        held_elsewhere: Callable[[], dict[str, int]] | None = None,
     ) -> None:
         space = space if space is not None else getattr(problem, "space", None)
         if not isinstance(space, Space):
@@ -203,7 +205,7 @@ class Evaluator(OutcomeReader):
         #: Largest chunk of the last :meth:`evaluate` call.
         self.largest_chunk = 0
         #: Extra memory held by the caller (population, history), reported on a budget error.
-        self.held_elsewhere: Any = None
+        self.held_elsewhere = held_elsewhere
         self.executor, owned = make_executor(
             executor, workers=workers, retries=retries, max_tasks_per_child=max_tasks_per_child
         )

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import check_int
 from ..evaluation.cache import keyed_batch
+from ..run.direction import Direction
 from ..space import Space
 
 __all__ = ["HallOfFame", "TrialSketch"]
@@ -49,7 +50,7 @@ class HallOfFame:
         self.space = space
         self.invalid = invalid
         self.size = check_int("hall_of_fame", size, minimum=1)
-        self.sign = -1.0 if maximize else 1.0  # to a minimized scale
+        self.direction = Direction.maximize() if maximize else Direction.minimize()
         self.X = np.empty((0, space.dims))
         self.fitness = np.empty(0)
 
@@ -57,24 +58,26 @@ class HallOfFame:
         f = np.asarray(info.fitness, dtype=np.float64)
         if f.ndim != 1:
             f = f[:, 0]
-        m = self.sign * f
+        to_internal = self.direction.to_internal  # ranked on the minimized scale
+        m = to_internal(f)
         ok = np.isfinite(m)
         if self.invalid is not None:
             ok &= f != self.invalid
         if len(self.fitness) == self.size:  # only rows that beat the current last can enter
-            ok &= m < self.sign * self.fitness[-1]
+            ok &= m < to_internal(self.fitness[-1])
         if not ok.any():
             return
         X = np.concatenate([self.X, np.asarray(info.X, dtype=np.float64)[ok]])
-        score = np.concatenate([self.sign * self.fitness, m[ok]])
+        score = np.concatenate([to_internal(self.fitness), m[ok]])
         first, _ = keyed_batch(self.space, X).group()  # first occurrence of each distinct strategy
         first = np.sort(first)
         order = first[np.argsort(score[first], kind="stable")][: self.size]
         self.X = X[order]
-        self.fitness = self.sign * score[order]
+        self.fitness = self.direction.to_user(score[order])
 
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {"X": self.X, "fitness": self.fitness}, {"size": self.size, "sign": self.sign}
+        meta = {"size": self.size, "sign": self.direction.sign}
+        return {"X": self.X, "fitness": self.fitness}, meta
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         self.X = np.array(arrays["X"], dtype=np.float64).reshape(-1, self.space.dims)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..run.direction import Direction
 from ._format import is_number
 
 __all__ = ["HISTORY_COLUMNS", "MEMORY_COLUMNS", "TRADE_COLUMNS", "ReportData", "validate"]
@@ -87,6 +88,9 @@ class ReportData:
     equity_in_label : str or None, optional
         What the in-sample curve is, when not simply "In sample" (e.g. the first
         walk-forward fold's training segment).
+    direction : Direction, optional
+        The sense of the fitness (default: maximized, as strategy evolution does): which end
+        of ``population['fitness']`` is the best when ``best`` has no ``fitness``.
     """
 
     title: str
@@ -109,6 +113,7 @@ class ReportData:
     facts: Mapping[str, Any] | None = None
     initial_cash: float | None = None
     equity_in_label: str | None = None
+    direction: Direction = field(default_factory=Direction.maximize)
 
 
 def _frame(name: str, value: Any) -> pd.DataFrame:
@@ -200,6 +205,8 @@ def validate(data: ReportData) -> None:
         raise ConfigError(
             f"ReportData.equity_in_label must be a str or None, got {data.equity_in_label!r}"
         )
+    if not isinstance(data.direction, Direction):
+        raise ConfigError(f"ReportData.direction must be a Direction, got {data.direction!r}")
     cash = data.initial_cash
     if cash is not None and (not is_number(cash) or not float(cash) > 0):
         raise ConfigError(f"ReportData.initial_cash must be a positive number, got {cash!r}")

@@ -273,7 +273,7 @@ def parameters(data: ReportData, figures: ModuleType) -> str:
         best_fit = data.best.get("fitness")
         if best_fit is None or not is_number(best_fit):
             fit = _finite(pop["fitness"])
-            best_fit = float(fit.max()) if fit.size else None
+            best_fit = data.direction.best_of(fit) if fit.size else None
         if best_fit is not None:
             params["fitness"] = best_fit
             text += f" The best fitness is {esc(best_fit)}."

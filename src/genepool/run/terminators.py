@@ -1,28 +1,40 @@
-"""Stopping rules of the run loop."""
+"""Stopping rules of the run loop: budgets (generations, evaluations, time) and convergence
+(target, stagnation)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from .errors import check_float, check_int
+from ..errors import check_float, check_int
+from .direction import Direction
 
 __all__ = ["Terminators"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Terminators:
-    """Budget and convergence rules; :meth:`check` returns why to stop, or None."""
+    """Budget and convergence rules; :meth:`check` returns why to stop, or None.
+
+    ``target`` is in the user's sense (``direction``): reached when the best fitness is at
+    least as good (``<=`` minimizing, ``>=`` maximizing).
+    """
 
     generations: int | None
     max_evaluations: int | None
     target: float | None
     time_limit: float | None
     stagnation: int | None
+    direction: Direction
 
     @classmethod
     def build(
-        cls, generations: Any, max_evaluations: Any, target: Any, time_limit: Any, stagnation: Any
+        cls,
+        generations: int | None,
+        max_evaluations: int | None,
+        target: float | None,
+        time_limit: float | None,
+        stagnation: int | None,
+        direction: Direction,
     ) -> Terminators:
         """Validate the arguments; with no budget at all, run 100 generations."""
         if generations is None and max_evaluations is None and time_limit is None:
@@ -41,22 +53,16 @@ class Terminators:
             stagnation=None
             if stagnation is None
             else check_int("stagnation", stagnation, minimum=1),
+            direction=direction,
         )
 
     def check(
-        self,
-        gen: int,
-        n_eval: int,
-        best: float,
-        sign: float,
-        elapsed: float,
-        since_improvement: int,
+        self, gen: int, n_eval: int, best: float, elapsed: float, since_improvement: int
     ) -> str | None:
-        """Why to stop after generation ``gen`` (``best`` on the minimized scale), or None."""
-        user_best = sign * best
-        if self.target is not None and best <= sign * self.target:
-            op = "<=" if sign > 0 else ">="
-            return f"target: best {user_best:.6g} {op} {self.target:.6g}"
+        """Why to stop after generation ``gen`` (``best`` in the user's sense), or None."""
+        if self.target is not None and self.direction.reached(best, self.target):
+            op = self.direction.comparison
+            return f"target: best {best:.6g} {op} {self.target:.6g}"
         if self.generations is not None and gen >= self.generations:
             return f"generations: reached {self.generations}"
         if self.max_evaluations is not None and n_eval >= self.max_evaluations:

@@ -1,0 +1,71 @@
+"""The run's memory: the budget check before it starts, the report after it ends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..algorithms.base import Optimizer
+from ..errors import ConfigError
+from ..evaluation.evaluator import Evaluator
+from ..memory._size import format_size
+from ..memory.monitor import MemoryMonitor
+from .result import MemoryReport
+
+__all__ = ["check_budget_fits", "memory_report", "state_bytes"]
+
+
+def check_budget_fits(
+    monitor: MemoryMonitor, optimizer: Optimizer, hint: str | None = None
+) -> None:
+    """Refuse a budget that the process plus the optimizer alone already exceed.
+
+    ``hint`` (the problem's :meth:`~genepool.Problem.memory_hint`) ends the message.
+    """
+    optimizer.check_fits_in_memory()  # before anything of the population's size exists
+    footprint = optimizer.memory_footprint()
+    if monitor.limit is None or footprint is None:
+        return
+    need = monitor.start_rss + footprint
+    if need > monitor.act_at * monitor.limit:
+        what = (
+            f"memory_limit {monitor.limit:,} bytes ({format_size(monitor.limit)}) is too small: "
+            f"the process already uses "
+            f"{format_size(monitor.start_rss)} and {type(optimizer).__name__} needs about "
+            f"{format_size(footprint)} for its populations, leaving no room under "
+            f"{monitor.act_at:.0%} of the budget to evaluate."
+        )
+        tail = f" {hint}" if hint else ""
+        exc = ConfigError(
+            f"{what} Raise memory_limit, lower the population size, or use dtype=np.float32."
+            + tail
+        )
+        exc.cli_message = (
+            "--" + what.replace("_", "-", 1) + " Raise --memory-limit or lower --population."
+        )
+        raise exc
+
+
+def state_bytes(optimizer: Optimizer) -> int:
+    """Bytes of the optimizer's arrays (its population and their fitness)."""
+    arrays, _ = optimizer.state_dict()
+    return int(sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray)))
+
+
+def memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
+    """What the monitor measured and the evaluator counted (this process's share of the run)."""
+    return MemoryReport(
+        peak_rss=monitor.current_peak(),
+        peak_uss=max(monitor.peak_uss, 0),
+        start_rss=monitor.start_rss,
+        limit=monitor.limit,
+        sample_array=monitor.samples(),
+        chunk_sizes=dict(sorted(evaluator.chunk_sizes.items())),
+        bytes_per_candidate=evaluator.bytes_per_candidate,
+        cache=evaluator.cache_stats(),
+        alerts=[a.to_dict() for a in monitor.alerts],
+        leak_detected=monitor.leak_detected,
+        evaluations={
+            k: evaluator.stats[k]
+            for k in ("requested", "evaluated", "saved", "duplicates", "errors")
+        },
+    )

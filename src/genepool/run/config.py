@@ -1,0 +1,185 @@
+"""``RunConfig``: everything :func:`~genepool.minimize` is told besides the problem and the
+optimizer, validated once, frozen.
+
+Each keyword of ``minimize``/``maximize`` is a field of the same name (a test holds them
+equal), so a renamed keyword fails at import, not in the middle of a run. The fields keep the
+types the user may pass (``memory_limit="2GB"``, ``run_dir="runs/a"``); after validation the
+numbers are plain ``int``/``float``, ``generations`` holds the default budget (100) when no
+budget was given, and ``callbacks`` is a tuple. Validation messages name the field and the
+value, as the functions that used to check them did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+import numpy as np
+
+from ..errors import ConfigError, check_int
+from ..evaluation.cache import FitnessCache
+from ..evaluation.executors import Executor
+from ..memory._size import parse_size
+from .direction import Direction
+from .progress import ProgressReporter, choose_mode
+from .terminators import Terminators
+
+if TYPE_CHECKING:
+    from .result import Generation
+
+__all__ = ["CacheSpec", "Callback", "ExecutorSpec", "ProgressSpec", "RunConfig"]
+
+#: A ``distributed.Client`` (dask is an optional dependency: not imported to type it).
+DaskClient = Any
+#: ``"serial"``, ``"processes"``, ``"dask"``, ``"tcp://host:port"``, an Executor or a Client.
+ExecutorSpec = Union[str, Executor, DaskClient]
+#: None (automatic), True/False, a size (bytes or ``"256MB"``) or a FitnessCache.
+CacheSpec = Union[bool, int, str, FitnessCache, None]
+#: Called after each generation; returning True stops the run.
+Callback = Callable[["Generation"], object]
+#: True/False, ``"bar"``, ``"lines"`` or a ProgressReporter.
+ProgressSpec = Union[bool, Literal["bar", "lines"], ProgressReporter]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """How a run goes: direction, stopping rules, evaluation, storage, reporting.
+
+    The fields are the keywords of :func:`~genepool.minimize` (see there) plus ``direction``
+    (:class:`Direction`: what ``minimize``/``maximize`` choose). Construction validates every
+    field and raises :class:`~genepool.errors.ConfigError` naming it. ``executor`` and the
+    kind of ``cache`` are checked by the evaluation layer's own parser when the run builds its
+    evaluator, before anything is evaluated.
+
+    Examples
+    --------
+    >>> cfg = RunConfig(max_evaluations=1000)
+    >>> cfg.generations is None, cfg.terminators.max_evaluations
+    (True, 1000)
+    >>> RunConfig().generations  # no budget at all: 100 generations
+    100
+    """
+
+    direction: Direction = field(default_factory=Direction.minimize)
+    generations: int | None = None
+    max_evaluations: int | None = None
+    target: float | None = None
+    time_limit: float | None = None
+    stagnation: int | None = None
+    memory_limit: int | str | None = None
+    chunk_size: int | Literal["auto"] = "auto"
+    cache: CacheSpec = None
+    on_error: Literal["raise", "penalize"] = "raise"
+    penalty: float | None = None
+    executor: ExecutorSpec = "serial"
+    workers: int | None = None
+    retries: int = 2
+    run_dir: str | Path | None = None
+    history_capacity: int = 10_000
+    snapshot_every: int | None = None
+    checkpoint_every: int | None = None
+    resume: bool = False
+    callbacks: Iterable[Callback] = ()
+    progress: ProgressSpec = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.direction, Direction):
+            raise ConfigError(f"direction must be a Direction, got {self.direction!r}")
+        terms = Terminators.build(
+            self.generations,
+            self.max_evaluations,
+            self.target,
+            self.time_limit,
+            self.stagnation,
+            self.direction,
+        )
+        self._set(
+            generations=terms.generations,
+            max_evaluations=terms.max_evaluations,
+            target=terms.target,
+            time_limit=terms.time_limit,
+            stagnation=terms.stagnation,
+        )
+        self._set(callbacks=_callbacks(self.callbacks))
+        if self.snapshot_every is not None:
+            self._set(snapshot_every=check_int("snapshot_every", self.snapshot_every, minimum=1))
+            if self.run_dir is None:
+                raise ConfigError("snapshot_every needs run_dir (where the snapshots go)")
+        if self.checkpoint_every is not None:
+            every = check_int("checkpoint_every", self.checkpoint_every, minimum=1)
+            self._set(checkpoint_every=every)
+            if self.run_dir is None:
+                raise ConfigError("checkpoint_every needs run_dir (where the checkpoints go)")
+        self._set(resume=bool(self.resume))
+        if self.resume and self.run_dir is None:
+            raise ConfigError("resume needs run_dir (the run to continue)")
+        if self.memory_limit is not None:
+            parse_size(self.memory_limit)
+        if self.chunk_size != "auto":
+            self._set(chunk_size=check_int("chunk_size", self.chunk_size, minimum=1))
+        if self.on_error not in ("raise", "penalize"):
+            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {self.on_error!r}")
+        if self.penalty is not None:
+            self._set(penalty=float(self.penalty))
+            if np.isnan(self.penalty):
+                raise ConfigError("penalty must not be NaN")
+        if self.workers is not None:
+            self._set(workers=check_int("workers", self.workers, minimum=1))
+        self._set(retries=check_int("retries", self.retries, minimum=0))
+        capacity = check_int("history_capacity", self.history_capacity, minimum=1)
+        self._set(history_capacity=capacity)
+        if not isinstance(self.progress, ProgressReporter):
+            try:
+                choose_mode(self.progress)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+
+    def _set(self, **values: Any) -> None:
+        """Store normalized values (construction only: the config is frozen afterwards)."""
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    # -- what the run builds from it -----------------------------------------------------------
+    @property
+    def terminators(self) -> Terminators:
+        """The stopping rules (budgets in the validated fields, target in the user's sense)."""
+        return Terminators(
+            self.generations,
+            self.max_evaluations,
+            self.target,
+            self.time_limit,
+            self.stagnation,
+            self.direction,
+        )
+
+    @property
+    def run_path(self) -> Path | None:
+        """``run_dir`` as a Path (None without one)."""
+        return None if self.run_dir is None else Path(self.run_dir)
+
+    @property
+    def penalty_value(self) -> float:
+        """Fitness of failing individuals, in the user's sense: ``penalty``, by default the
+        worst value (+inf minimizing, -inf maximizing)."""
+        return self.direction.worst if self.penalty is None else self.penalty
+
+    def reporter(self) -> ProgressReporter:
+        """The progress display: the one passed in, or a new one of the chosen mode."""
+        if isinstance(self.progress, ProgressReporter):
+            return self.progress
+        return ProgressReporter(choose_mode(self.progress))
+
+    @classmethod
+    def keywords(cls) -> tuple[str, ...]:
+        """The keywords of ``minimize``/``maximize``: every field but ``direction``."""
+        return tuple(f.name for f in fields(cls) if f.name != "direction")
+
+
+def _callbacks(callbacks: Iterable[Callback]) -> tuple[Callback, ...]:
+    out = tuple(callbacks)
+    for i, cb in enumerate(out):
+        if not callable(cb):
+            raise ConfigError(f"callbacks[{i}] must be callable, got {cb!r}")
+    return out
