@@ -294,7 +294,7 @@ class StrategyProblem(Problem):
         sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
         tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
         simulate_family_nb(
-            int(self.family.code),
+            int(self.family.code),  # a plain int64: one compiled kernel for every family
             self.data["close"],
             tables.A,
             tables.B,
