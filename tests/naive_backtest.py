@@ -11,18 +11,24 @@ import math
 import numpy as np
 
 
-def simulate(
-    close, entries, exits, init_cash=10_000.0, fees=0.0, slippage=0.0, ann=8760.0, sl=0.0, tp=0.0
-):
-    """Metrics dict of one strategy (close, entries, exits: 1-D sequences)."""
+def replay(close, entries, exits, init_cash=10_000.0, fees=0.0, slippage=0.0, sl=0.0, tp=0.0):
+    """One strategy bar by bar: (values, in_market, n_orders, trades).
+
+    ``trades``: one dict per trade with ``entry_bar``, ``exit_bar`` (-1 if still open at the
+    end), ``entry_price``, ``exit_price`` (fills after slippage; the last close if open),
+    ``size``, ``pnl`` (after fees; an open trade is marked at the last close without exit
+    fees), ``return`` (pnl over the cash put in) and ``exit_reason`` ("signal", "stop_loss",
+    "take_profit" or "open").
+    """
     cash, size, entry_price, entry_fees = float(init_cash), 0.0, 0.0, 0.0
-    values, pnls, in_market, n_orders = [], [], [], 0
+    values, in_market, trades, n_orders = [], [], [], 0
     for t, c in enumerate(close):
         e, x = bool(entries[t]), bool(exits[t])
-        if size > 0 and (
-            (sl > 0 and c <= entry_price * (1 - sl)) or (tp > 0 and c >= entry_price * (1 + tp))
-        ):
-            e, x = False, True
+        reason = "signal"
+        if size > 0 and sl > 0 and c <= entry_price * (1 - sl):
+            e, x, reason = False, True, "stop_loss"
+        elif size > 0 and tp > 0 and c >= entry_price * (1 + tp):
+            e, x, reason = False, True, "take_profit"
         if e and x:
             pass
         elif e and size == 0:
@@ -31,19 +37,35 @@ def simulate(
             size = spend / price
             entry_fees = cash - spend
             entry_price = price
+            trades.append({"entry_bar": t, "entry_price": price, "size": size, "cash_in": cash})
             cash = 0.0
             n_orders += 1
         elif x and size > 0:
             price = c * (1 - slippage)
             exit_fees = size * price * fees
             cash += size * price - exit_fees
-            pnls.append(size * price - size * entry_price - entry_fees - exit_fees)
+            pnl = size * price - size * entry_price - entry_fees - exit_fees
+            trades[-1].update(exit_bar=t, exit_price=price, pnl=pnl, exit_reason=reason)
             size = 0.0
             n_orders += 1
         values.append(cash + size * c)
         in_market.append(size > 0)
     if size > 0:
-        pnls.append(size * close[-1] - size * entry_price - entry_fees)
+        pnl = size * close[-1] - size * entry_price - entry_fees
+        trades[-1].update(exit_bar=-1, exit_price=close[-1], pnl=pnl, exit_reason="open")
+    for trade in trades:
+        trade["return"] = trade["pnl"] / trade.pop("cash_in")
+    return values, in_market, n_orders, trades
+
+
+def simulate(
+    close, entries, exits, init_cash=10_000.0, fees=0.0, slippage=0.0, ann=8760.0, sl=0.0, tp=0.0
+):
+    """Metrics dict of one strategy (close, entries, exits: 1-D sequences)."""
+    values, in_market, n_orders, trades = replay(
+        close, entries, exits, init_cash, fees, slippage, sl, tp
+    )
+    pnls = [trade["pnl"] for trade in trades]
     v = np.array(values)
     r = np.diff(np.concatenate([[init_cash], v])) / np.concatenate([[init_cash], v[:-1]])
     n = len(r)

@@ -6,9 +6,9 @@
 """
 
 from . import indicators
-from ._sim_nb import METRICS
 from .calendar import BarsPerYear, infer_bars_per_year
 from .data import demo_data, load_ohlcv, synthetic_ohlcv, validate_ohlcv
+from .enums import METRICS
 from .problem import INVALID_FITNESS, StrategyProblem
 from .simulate import annualization_factor, simulate_signals
 from .strategies import family_names, get_family

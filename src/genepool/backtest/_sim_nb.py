@@ -6,8 +6,9 @@ drawdown, trade counts) and writes one row of metrics. Nothing of size T x N is 
 
 Order semantics are those of ``vectorbt.Portfolio.from_signals`` with its defaults (long only,
 all cash in, fill at the close of the signal bar, entry and exit on the same bar both ignored),
-including vectorbt's float tolerance in additions (``_add``); metric formulas are those of
-vectorbt's returns accessor. Oracles: tests/naive.py ``simulate`` and vectorbt (oracle extra).
+orders filled by ``_order_nb.fill_order_nb``; metric formulas are those of vectorbt's returns
+accessor, written into the columns named by ``enums.Metric``. Oracles: tests/naive.py
+``simulate`` and vectorbt (oracle extra).
 """
 
 from __future__ import annotations
@@ -16,47 +17,18 @@ import numpy as np
 from numba import prange
 
 from .._numba import njit, njit_parallel
+from ._order_nb import fill_order_nb, trade_pnl_nb
+from .enums import METRICS, N_METRICS, FamilyCode, Metric, OrderSide
 from .nb import ema_1d_nb
 
-# Strategy families (how the signals of a bar are computed).
-EXPLICIT, RSI, MA_CROSS, BOLLINGER, MACD, BREAKOUT = 0, 1, 2, 3, 4, 5
-
-METRICS = (
-    "total_return",
-    "sharpe_ratio",
-    "sortino_ratio",
-    "max_drawdown",
-    "calmar_ratio",
-    "annualized_return",
-    "annualized_volatility",
-    "n_orders",
-    "n_trades",
-    "win_rate",
-    "profit_factor",
-    "exposure",
-    "final_value",
-)
-N_METRICS = len(METRICS)
-
-_REL_TOL = 1e-9  # vectorbt.utils.math_.rel_tol
-_ABS_TOL = 1e-12  # vectorbt.utils.math_.abs_tol
-
-
-@njit
-def _is_close(a, b):
-    if np.isnan(a) or np.isnan(b) or np.isinf(a) or np.isinf(b):
-        return False
-    if a == b:
-        return True
-    return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
-
-
-@njit
-def _add(a, b):
-    """``a + b``, snapped to 0 when the two cancel within vectorbt's tolerance."""
-    if (a > 0) != (b > 0) and _is_close(abs(a), abs(b)):
-        return 0.0
-    return a + b
+__all__ = [
+    "METRICS",
+    "N_METRICS",
+    "return_prefix_sums",
+    "simulate_family_nb",
+    "simulate_one",
+    "simulate_signals_nb",
+]
 
 
 @njit
@@ -75,14 +47,16 @@ def _crossed_above(prev, cur, level_prev, level_cur):
 @njit
 def _family_signals(family, c0, c1, a0, a1, b0, b1, p1, p2):
     """(entry, exit) at a bar from scalars only (previous/current close, rows A and B), so
-    LLVM inlines it into the bar loops; ``family`` is not EXPLICIT."""
-    if family == RSI:  # A: RSI; enter on crossing below p1 (lower), exit above p2 (upper)
+    LLVM inlines it into the bar loops; ``family`` is not ``FamilyCode.EXPLICIT``."""
+    if family == FamilyCode.RSI:
+        # A: RSI; enter on crossing below p1 (lower), exit above p2 (upper)
         return _crossed_below(a0, a1, p1, p1), _crossed_above(a0, a1, p2, p2)
-    if family == MA_CROSS:  # A: fast MA, B: slow MA
+    if family == FamilyCode.MA_CROSS:  # A: fast MA, B: slow MA
         return _crossed_above(a0, a1, b0, b1), _crossed_below(a0, a1, b0, b1)
-    if family == MACD:  # A: MACD minus signal line; crossing zero
+    if family == FamilyCode.MACD:  # A: MACD minus signal line; crossing zero
         return _crossed_above(a0, a1, 0.0, 0.0), _crossed_below(a0, a1, 0.0, 0.0)
-    if family == BOLLINGER:  # A: rolling mean, B: rolling std; enter below mid - k sd, exit at mid
+    if family == FamilyCode.BOLLINGER:
+        # A: rolling mean, B: rolling std; enter below mid - k sd, exit at mid
         return (_crossed_below(c0, c1, a0 - p1 * b0, a1 - p1 * b1), _crossed_above(c0, c1, a0, a1))
     # BREAKOUT: A: rolling max of highs, B: rolling min of lows (windows ending at the previous
     # bar); comparisons with the NaN warm-up are False
@@ -102,7 +76,7 @@ def _next_entry(fam, t, close, a, b, p1, p2, entries, exits, col):
     """First bar >= t with an entry and no exit signal (n_bars if none): the flat phase, where
     nothing but the signals needs looking at."""
     n = close.shape[0]
-    if fam == RSI:  # the common case, kept tight: one row, one threshold
+    if fam == FamilyCode.RSI:  # the common case, kept tight: one row, one threshold
         if t == 0:
             t = 1
         prev = a[t - 1]
@@ -114,7 +88,7 @@ def _next_entry(fam, t, close, a, b, p1, p2, entries, exits, col):
             t += 1
         return n
     while t < n:
-        if fam == EXPLICIT:
+        if fam == FamilyCode.EXPLICIT:
             e, x = entries[t, col], exits[t, col]
         elif t == 0:
             e, x = False, False
@@ -164,7 +138,7 @@ def simulate_one(
     a = A[ia]
     b = B[ib]
     fam = family
-    if fam == MACD:  # per-strategy O(T) buffer: MACD minus signal, crossing zero
+    if fam == FamilyCode.MACD:  # per-strategy O(T) buffer: MACD minus signal, crossing zero
         a = _macd_diff(A[ia], A[ib], p1)
         b = a  # unused by the zero-cross rule, but read: keep it T long
     cash = init_cash
@@ -199,14 +173,11 @@ def simulate_one(
             break
         # -- entry at the close of bar t -------------------------------------------------------
         c = close[t]
-        adj = c * (1.0 + slippage)
-        max_req = cash / (1.0 + fees)
-        pos = max_req / adj
-        entry_fees = cash - max_req
-        entry_price = adj
+        cash, pos, entry_price, entry_fees = fill_order_nb(
+            OrderSide.BUY, cash, pos, c, fees, slippage
+        )
         stop_low = entry_price * (1.0 - sl)
         stop_high = entry_price * (1.0 + tp)
-        cash = _add(cash, -cash)
         n_orders += 1
         value = pos * c  # cash is exactly 0 after an all-in entry
         bars_in += 1
@@ -231,12 +202,12 @@ def simulate_one(
         hold_start = t
         while t < n_bars:
             c = close[t]
-            if fam == RSI:  # the common case, kept tight (same rule as _family_signals)
+            if fam == FamilyCode.RSI:  # the common case, kept tight (same rule as _family_signals)
                 a0 = a[t - 1]
                 a1 = a[t]
                 e = a0 >= p1 and a1 < p1
                 x = a0 <= p2 and a1 > p2
-            elif fam == EXPLICIT:
+            elif fam == FamilyCode.EXPLICIT:
                 e, x = entries[t, col], exits[t, col]
             else:  # t >= 1 here
                 e, x = _family_signals(
@@ -261,11 +232,11 @@ def simulate_one(
             break
         # -- exit at the close of bar t, back to the flat phase ---------------------------------
         prev_value = pos * close[t - 1]
-        adj = c * (1.0 - slippage)
-        acq = pos * adj
-        exit_fees = acq * fees
-        cash = cash + _add(acq, -exit_fees)
-        pnl = _add(pos * adj, -(pos * entry_price)) - entry_fees - exit_fees
+        size = pos
+        cash, pos, exit_price, exit_fees = fill_order_nb(
+            OrderSide.SELL, cash, pos, c, fees, slippage
+        )
+        pnl = trade_pnl_nb(size, entry_price, exit_price, entry_fees, exit_fees)
         n_trades += 1
         if pnl > 0.0:
             n_wins += 1
@@ -274,7 +245,6 @@ def simulate_one(
         elif pnl < 0.0:
             loss_pnl += pnl
             has_loss = True
-        pos = 0.0
         n_orders += 1
         value = cash
         r = (value - prev_value) / prev_value
@@ -289,7 +259,7 @@ def simulate_one(
         prev_value = value
         t += 1
     if pos > 0.0:  # the open trade counts, marked at the last close without exit fees
-        pnl = _add(pos * close[n_bars - 1], -(pos * entry_price)) - entry_fees
+        pnl = trade_pnl_nb(pos, entry_price, close[n_bars - 1], entry_fees, 0.0)
         n_trades += 1
         if pnl > 0.0:
             n_wins += 1
@@ -341,38 +311,38 @@ def _finalize(
     out,
 ):
     """Metric row from the running sums (formulas of vectorbt's returns accessor)."""
-    out[0] = (final_value - init_cash) / init_cash
+    out[Metric.TOTAL_RETURN] = (final_value - init_cash) / init_cash
     mean = s1 / n
     if n >= 2:
         var = (s2 - s1 * mean) / (n - 1)
         std = np.sqrt(var) if var > 0.0 else 0.0
-        out[1] = np.inf if std == 0.0 else mean / std * np.sqrt(ann_factor)
-        out[6] = std * np.sqrt(ann_factor)
+        out[Metric.SHARPE_RATIO] = np.inf if std == 0.0 else mean / std * np.sqrt(ann_factor)
+        out[Metric.ANNUALIZED_VOLATILITY] = std * np.sqrt(ann_factor)
         downside = np.sqrt(sneg / n) * np.sqrt(ann_factor)
-        out[2] = np.inf if downside == 0.0 else mean * ann_factor / downside
+        out[Metric.SORTINO_RATIO] = np.inf if downside == 0.0 else mean * ann_factor / downside
     else:
-        out[1] = np.nan
-        out[2] = np.nan
-        out[6] = np.nan
-    out[3] = mdd
+        out[Metric.SHARPE_RATIO] = np.nan
+        out[Metric.SORTINO_RATIO] = np.nan
+        out[Metric.ANNUALIZED_VOLATILITY] = np.nan
+    out[Metric.MAX_DRAWDOWN] = mdd
     growth = final_value / init_cash
     ann_ret = growth ** (ann_factor / n) - 1.0
-    out[5] = ann_ret
-    out[4] = np.nan if mdd == 0.0 else ann_ret / abs(mdd)
-    out[7] = n_orders
-    out[8] = n_trades
-    out[9] = np.nan if n_trades == 0 else n_wins / n_trades
+    out[Metric.ANNUALIZED_RETURN] = ann_ret
+    out[Metric.CALMAR_RATIO] = np.nan if mdd == 0.0 else ann_ret / abs(mdd)
+    out[Metric.N_ORDERS] = n_orders
+    out[Metric.N_TRADES] = n_trades
+    out[Metric.WIN_RATE] = np.nan if n_trades == 0 else n_wins / n_trades
     if n_trades == 0:
-        out[10] = np.nan
+        out[Metric.PROFIT_FACTOR] = np.nan
     else:
         w = win_pnl if has_win else 0.0
         lo = abs(loss_pnl) if has_loss else 0.0
         if lo == 0.0:
-            out[10] = np.nan if w == 0.0 else np.inf
+            out[Metric.PROFIT_FACTOR] = np.nan if w == 0.0 else np.inf
         else:
-            out[10] = w / lo
-    out[11] = bars_in / n
-    out[12] = final_value
+            out[Metric.PROFIT_FACTOR] = w / lo
+    out[Metric.EXPOSURE] = bars_in / n
+    out[Metric.FINAL_VALUE] = final_value
 
 
 @njit
@@ -403,7 +373,7 @@ def simulate_signals_nb(close, entries, exits, fees, slippage, init_cash, ann_fa
             c = np.ascontiguousarray(close[:, 0])
             rets = shared
         simulate_one(
-            EXPLICIT,
+            FamilyCode.EXPLICIT,
             c,
             rets,
             dummy,

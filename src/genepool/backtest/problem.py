@@ -10,11 +10,12 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..problem import Problem
-from ._sim_nb import METRICS, N_METRICS, simulate_family_nb
+from ._sim_nb import simulate_family_nb
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
-from .simulate import annualization_factor, check_prices
+from .enums import METRICS, N_METRICS, Metric
+from .simulate import annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 
 __all__ = ["INVALID_FITNESS", "StrategyProblem"]
@@ -209,7 +210,7 @@ class StrategyProblem(Problem):
             sign, metric = (-1.0, name[1:]) if name.startswith("-") else (1.0, name)
             if metric not in METRICS:
                 raise ConfigError(f"unknown objective {name!r}; metrics are {list(METRICS)}")
-            self.objectives.append((METRICS.index(metric), sign))
+            self.objectives.append((int(Metric[metric.upper()]), sign))
         self.objective_names = names
         self.fees = check_float("fees", fees, low=0.0, high=1.0, high_inclusive=False)
         self.slippage = check_float("slippage", slippage, low=0.0, high=1.0, high_inclusive=False)
@@ -277,12 +278,12 @@ class StrategyProblem(Problem):
         m = self.metrics_array(X)
         cols = [sign * m[:, j] for j, sign in self.objectives]
         fit = np.stack(cols, axis=1)
-        invalid = (m[:, METRICS.index("n_trades")] < self.min_trades)[:, None] | ~np.isfinite(fit)
+        invalid = (m[:, Metric.N_TRADES] < self.min_trades)[:, None] | ~np.isfinite(fit)
         fit[invalid] = INVALID_FITNESS
         return fit[:, 0] if fit.shape[1] == 1 else fit
 
     def metrics_array(self, X: np.ndarray) -> np.ndarray:
-        """All metrics of each strategy, shape (n, 13) in the order of ``METRICS``."""
+        """All metrics of each strategy, shape (n, N_METRICS): columns ``enums.Metric``."""
         X = self.space.check(X)
         params = self.space.decode(X)
         n = X.shape[0]
@@ -293,7 +294,7 @@ class StrategyProblem(Problem):
         sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
         tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
         simulate_family_nb(
-            self.family.code,
+            int(self.family.code),  # a plain int64: one compiled kernel for every family
             self.data["close"],
             tables.A,
             tables.B,
@@ -313,9 +314,7 @@ class StrategyProblem(Problem):
 
     def metrics(self, X: np.ndarray) -> pd.DataFrame:
         """All metrics of each strategy with its decoded parameters, as a DataFrame."""
-        df = pd.DataFrame(self.metrics_array(X), columns=list(METRICS))
-        for col in ("n_orders", "n_trades"):
-            df[col] = df[col].astype(np.int64)
+        df = metrics_frame(self.metrics_array(X))
         params = pd.DataFrame(self.space.decode(np.asarray(X).reshape(-1, self.space.dims)))
         return pd.concat([params, df], axis=1)
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError, check_float
-from ._sim_nb import METRICS, N_METRICS, simulate_signals_nb
+from ._sim_nb import simulate_signals_nb
+from .enums import INTEGER_METRICS, METRICS, N_METRICS
 
-__all__ = ["METRICS", "annualization_factor", "simulate_signals"]
+__all__ = ["METRICS", "annualization_factor", "metrics_frame", "simulate_signals"]
 
 
 def annualization_factor(freq: Any, year: Any = "365 days", index: Any = None) -> float:
@@ -145,7 +146,13 @@ def simulate_signals(
     ann = annualization_factor(freq, year, index)
     out = np.empty((e.shape[1], N_METRICS))
     simulate_signals_nb(c, e, x, fees, slippage, init_cash, ann, out)
-    df = pd.DataFrame(out, columns=list(METRICS), index=columns)
-    for col in ("n_orders", "n_trades"):
-        df[col] = df[col].astype(np.int64)
+    return metrics_frame(out, index=columns)
+
+
+def metrics_frame(metrics: np.ndarray, index: Any = None) -> pd.DataFrame:
+    """The public metrics DataFrame of a kernel's metrics table (n, N_METRICS): one column per
+    name of ``METRICS``, counts (``INTEGER_METRICS``) as int64, the rest float64."""
+    df = pd.DataFrame(metrics, columns=list(METRICS), index=index)
+    for metric in INTEGER_METRICS:
+        df[metric.label] = df[metric.label].astype(np.int64)
     return df

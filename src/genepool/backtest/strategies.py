@@ -41,8 +41,8 @@ import numpy as np
 from .._numba import njit
 from ..errors import ConfigError
 from ..space import Categorical, Gene, Integer, Real
-from . import _sim_nb
 from . import nb as ind
+from .enums import FamilyCode, family_code
 
 __all__ = ["FAMILIES", "Family", "family_names", "get_family"]
 
@@ -123,7 +123,7 @@ class Family:
     """A strategy family: its code in the kernel, genes, longest window, tables and signals."""
 
     name: str
-    code: int
+    code: FamilyCode
     genes: Callable[[], list[Gene]]
     longest_window: Callable[[dict[str, np.ndarray]], int]
     tables: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]], Tables]
@@ -237,7 +237,7 @@ def _breakout_signals(q, data, opts):
 FAMILIES: dict[str, Family] = {
     "rsi": Family(
         "rsi",
-        _sim_nb.RSI,
+        family_code("rsi"),
         lambda: [Integer("window", 5, 50), Real("lower", 10.0, 30.0), Real("upper", 70.0, 90.0)],
         lambda p: int(np.max(p["window"])) + 1,
         _rsi_tables,
@@ -245,7 +245,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "ma_cross": Family(
         "ma_cross",
-        _sim_nb.MA_CROSS,
+        family_code("ma_cross"),
         lambda: [
             Integer("fast", 2, 50),
             Integer("slow", 10, 200),
@@ -257,7 +257,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "bollinger": Family(
         "bollinger",
-        _sim_nb.BOLLINGER,
+        family_code("bollinger"),
         lambda: [Integer("window", 10, 100), Real("k", 1.0, 3.0)],
         lambda p: int(np.max(p["window"])),
         _bb_tables,
@@ -265,7 +265,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "macd": Family(
         "macd",
-        _sim_nb.MACD,
+        family_code("macd"),
         lambda: [Integer("fast", 5, 20), Integer("slow", 21, 60), Integer("signal", 5, 20)],
         lambda p: int(np.max(p["slow"]) + np.max(p["signal"])),
         _macd_tables,
@@ -273,7 +273,7 @@ FAMILIES: dict[str, Family] = {
     ),
     "breakout": Family(
         "breakout",
-        _sim_nb.BREAKOUT,
+        family_code("breakout"),
         lambda: [Integer("window", 10, 200)],
         lambda p: int(np.max(p["window"])) + 1,
         _breakout_tables,

@@ -8,17 +8,20 @@ allocates O(T) for one strategy. Its numbers agree with :class:`StrategyProblem`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._trace_nb import N_TRADE_FIELDS, trace_nb
+from ._trace_nb import trace_nb
+from .enums import TRADE_DTYPE, ExitReason
 from .problem import StrategyProblem
 
-__all__ = ["Trace", "trace_strategy"]
+__all__ = ["Trace", "trace_strategy", "trades_frame"]
 
+#: Fields of a trade record shown in the trades DataFrame, in its column order (around them
+#: ``entry_time``/``exit_time`` after the bars and ``status`` last).
 TRADE_COLUMNS = ["entry_bar", "exit_bar", "entry_price", "exit_price", "pnl", "return"]
 
 
@@ -37,11 +40,16 @@ class Trace:
         One row per trade: ``entry_bar``, ``exit_bar`` (-1 while still open at the end),
         ``entry_time``, ``exit_time``, ``entry_price``, ``exit_price`` (after slippage),
         ``pnl`` (after fees), ``return`` (pnl over the cash put in), ``status``.
+    records : structured ndarray of dtype ``enums.TRADE_DTYPE``
+        The same trades as the kernel wrote them (bars not shifted by ``bar_offset``), with
+        ``size``, ``entry_fees``, ``exit_fees``, ``direction`` and ``exit_reason``
+        (``enums.ExitReason``: a signal, a stop loss, a take profit, or still open).
     """
 
     value: pd.Series
     returns: np.ndarray
     trades: pd.DataFrame
+    records: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=TRADE_DTYPE))
 
     @property
     def drawdown(self) -> pd.Series:
@@ -89,7 +97,7 @@ def trace_strategy(
     close = problem.data["close"]
     n = close.shape[0]
     value = np.empty(n)
-    records = np.zeros((n // 2 + 1, N_TRADE_FIELDS))
+    records = np.zeros(n // 2 + 1, dtype=TRADE_DTYPE)
     sl = float(params.get("stop_loss", 0.0)) if problem.stops else 0.0
     tp = float(params.get("take_profit", 0.0)) if problem.stops else 0.0
     k = trace_nb(
@@ -109,16 +117,26 @@ def trace_strategy(
     index = pd.RangeIndex(n) if index is None else pd.Index(index)
     prev = np.concatenate(([problem.init_cash], value[:-1]))
     returns = (value - prev) / prev
-    trades = pd.DataFrame(records[:k], columns=TRADE_COLUMNS)
-    for col in ("entry_bar", "exit_bar"):
-        trades[col] = trades[col].astype(np.int64)
-    is_open = trades["exit_bar"] < 0
-    trades.insert(2, "entry_time", index[trades["entry_bar"].to_numpy()])
-    exit_at = np.where(is_open, n - 1, trades["exit_bar"].to_numpy())
-    trades.insert(3, "exit_time", index[exit_at])
+    records = records[:k].copy()
+    trades = trades_frame(records, index, bar_offset)
+    return Trace(pd.Series(value, index=index, name="value"), returns, trades, records)
+
+
+def trades_frame(records: np.ndarray, index: pd.Index, bar_offset: int = 0) -> pd.DataFrame:
+    """The public trades DataFrame of trade records (``enums.TRADE_DTYPE``) on ``index``.
+
+    Columns: ``entry_bar``, ``exit_bar`` (int64; -1 while open), ``entry_time``,
+    ``exit_time`` (the last bar's time while open), ``entry_price``, ``exit_price``, ``pnl``,
+    ``return`` (float64) and ``status`` (``"open"``/``"closed"``); bars are shifted by
+    ``bar_offset`` (an open trade's exit bar stays -1), times are not.
+    """
+    trades = pd.DataFrame({name: records[name] for name in TRADE_COLUMNS})
+    is_open = records["exit_reason"] == ExitReason.OPEN
+    trades.insert(2, "entry_time", index[records["entry_bar"]])
+    trades.insert(3, "exit_time", index[np.where(is_open, len(index) - 1, records["exit_bar"])])
     offset = int(bar_offset)
     if offset:
         trades["entry_bar"] += offset
         trades.loc[~is_open, "exit_bar"] += offset
     trades["status"] = np.where(is_open, "open", "closed")
-    return Trace(pd.Series(value, index=index, name="value"), returns, trades)
+    return trades
