@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(seed))
 
 
-def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+def rng_state(rng: np.random.Generator) -> dict[str, str | int | dict[str, int]]:
     """JSON-serialisable state of ``rng`` (a PCG64 generator)."""
     state = rng.bit_generator.state
     if state.get("bit_generator") != "PCG64":
@@ -40,7 +40,7 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
     }
 
 
-def rng_from_state(state: dict[str, Any]) -> np.random.Generator:
+def rng_from_state(state: Mapping[str, object]) -> np.random.Generator:
     """Rebuild a generator from :func:`rng_state` output; continues the exact same stream."""
     bitgen = np.random.PCG64()
     bitgen.state = state  # type: ignore[assignment]  # numpy types it as a private TypedDict

@@ -118,7 +118,7 @@ class WriteError(GenepoolError, OSError):
         The operating system's error number (``errno.ENOSPC`` for a full disk).
     """
 
-    def __init__(self, path: Any, cause: OSError) -> None:
+    def __init__(self, path: str | os.PathLike[str], cause: OSError) -> None:
         # pyarrow's errors carry the errno but a long text: the system's words are clearer
         reason = os.strerror(cause.errno) if cause.errno else str(cause)
         super().__init__(cause.errno, f"cannot write {path}: {reason}")
@@ -133,7 +133,7 @@ class MemoryLeakWarning(ResourceWarning):
     """Memory not held by genepool grows steadily from generation to generation."""
 
 
-def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     """Return ``value`` as an ``int`` or raise :class:`ConfigError` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
@@ -145,7 +145,7 @@ def check_int(name: str, value: Any, *, minimum: int | None = None) -> int:
 
 def check_float(
     name: str,
-    value: Any,
+    value: object,
     *,
     low: float | None = None,
     high: float | None = None,
@@ -154,7 +154,7 @@ def check_float(
 ) -> float:
     """Return ``value`` as a finite ``float`` in the given range or raise :class:`ConfigError`."""
     try:
-        fvalue = float(value)
+        fvalue = float(value)  # type: ignore[arg-type]  # not a number: TypeError, below
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
     if isinstance(value, bool) or fvalue != fvalue or fvalue in (float("inf"), float("-inf")):

@@ -19,11 +19,12 @@ range, so uniform sampling and uniform mutation are uniform over the decoded val
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import SpaceError
 
@@ -41,6 +42,10 @@ __all__ = [
 ]
 
 REAL, INTEGER, CATEGORICAL, BOOL = 0, 1, 2, 3
+
+#: What a gene's ``encode`` takes: numbers (one or a 1-D array-like of them) or, for a
+#: categorical, one choice or a sequence of choices (any hashable values).
+GeneValues = Union[npt.ArrayLike, Hashable, Sequence[Hashable]]
 _KIND_NAMES = {REAL: "real", INTEGER: "integer", CATEGORICAL: "categorical", BOOL: "bool"}
 
 
@@ -107,7 +112,7 @@ class Gene:
         """Decode one encoded column of shape ``(n,)`` into typed values of shape ``(n,)``."""
         raise NotImplementedError
 
-    def encode(self, values: Any) -> np.ndarray:
+    def encode(self, values: GeneValues) -> np.ndarray:
         """Encode typed values (array-like of shape ``(n,)``) into float coordinates."""
         raise NotImplementedError
 
@@ -154,7 +159,7 @@ class Real(Gene):
             return np.clip(10.0**col, self.low, self.high)
         return col.copy()
 
-    def encode(self, values: Any) -> np.ndarray:
+    def encode(self, values: GeneValues) -> np.ndarray:
         arr = _numbers(self.name, values)
         bad = ~np.isfinite(arr) | (arr < self.low) | (arr > self.high)
         if bad.any():
@@ -212,7 +217,7 @@ class Integer(Gene):
     def decode(self, col: np.ndarray) -> np.ndarray:
         return _nearest_index(np.asarray(col, dtype=np.float64), self.low, self.high)
 
-    def encode(self, values: Any) -> np.ndarray:
+    def encode(self, values: GeneValues) -> np.ndarray:
         arr = _numbers(self.name, values)
         bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (arr < self.low) | (arr > self.high)
         if bad.any():
@@ -226,7 +231,7 @@ class Integer(Gene):
         return {"type": "integer", "name": self.name, "low": self.low, "high": self.high}
 
 
-def _choices_array(choices: tuple[Any, ...]) -> np.ndarray:
+def _choices_array(choices: tuple[Hashable, ...]) -> np.ndarray:
     kinds = {type(c) for c in choices}
     if len(kinds) == 1 and kinds <= {int, float, str, bool}:
         return np.asarray(choices)
@@ -247,10 +252,10 @@ class Categorical(Gene):
     """
 
     name: str
-    choices: Sequence[Any]  # stored as a tuple (see __post_init__)
+    choices: Sequence[Hashable]  # stored as a tuple (see __post_init__)
     kind: ClassVar[int] = CATEGORICAL
     _values: np.ndarray = field(init=False, repr=False, compare=False)
-    _index: dict[Any, int] = field(init=False, repr=False, compare=False)
+    _index: dict[Hashable, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -286,7 +291,7 @@ class Categorical(Gene):
     def decode(self, col: np.ndarray) -> np.ndarray:
         return self._values[self.indices(col)]
 
-    def encode(self, values: Any) -> np.ndarray:
+    def encode(self, values: GeneValues) -> np.ndarray:
         flat = np.asarray(values, dtype=object).ravel()
         out = np.empty(flat.shape, dtype=np.float64)
         for i, value in enumerate(flat):
@@ -296,7 +301,7 @@ class Categorical(Gene):
                 raise SpaceError(
                     f"gene {self.name!r}: {value!r} is not one of {list(self.choices)!r}"
                 ) from None
-        return out.reshape(np.shape(values))
+        return out.reshape(np.shape(values))  # type: ignore[arg-type]  # any object has a shape
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "name": self.name, "choices": list(self.choices)}
@@ -323,7 +328,7 @@ class Bool(Gene):
     def decode(self, col: np.ndarray) -> np.ndarray:
         return _nearest_index(np.asarray(col, dtype=np.float64), 0, 1).astype(bool)
 
-    def encode(self, values: Any) -> np.ndarray:
+    def encode(self, values: GeneValues) -> np.ndarray:
         arr = np.asarray(values)
         if arr.dtype != bool:
             flat = arr.ravel()
@@ -474,7 +479,7 @@ class Space:
         return f"Space({list(self.genes)!r})"
 
     # -- arrays ------------------------------------------------------------------------------
-    def check(self, X: Any, name: str = "X") -> np.ndarray:
+    def check(self, X: npt.ArrayLike, name: str = "X") -> np.ndarray:
         """Return ``X`` as a 2-D float array of shape ``(n, d)`` or raise :class:`SpaceError`."""
         arr = np.asarray(X)
         if arr.ndim != 2 or arr.shape[1] != self.dims:
@@ -486,7 +491,9 @@ class Space:
             raise SpaceError(f"{name} has non-finite values in row {row}")
         return arr
 
-    def sample(self, n: int, rng: np.random.Generator, dtype: Any = np.float64) -> np.ndarray:
+    def sample(
+        self, n: int, rng: np.random.Generator, dtype: npt.DTypeLike = np.float64
+    ) -> np.ndarray:
         """Draw ``n`` encoded individuals uniformly within the bounds: shape ``(n, d)``."""
         X = rng.uniform(self.lower, self.upper, size=(int(n), self.dims))
         return X.astype(dtype, copy=False)
@@ -515,7 +522,7 @@ class Space:
             k: (v[0].item() if isinstance(v[0], np.generic) else v[0]) for k, v in cols.items()
         }
 
-    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+    def encode(self, params: Mapping[str, GeneValues]) -> np.ndarray:
         """Encode typed parameters (scalars or equal-length arrays per gene) into ``(n, d)``."""
         if not isinstance(params, Mapping):
             raise SpaceError(f"params must be a mapping of gene name to values, got {params!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -13,11 +13,19 @@ from .._rng import rng_from_state, rng_state
 from ..errors import ConfigError, MemoryBudgetExceeded, OptimizerError
 from ..space import Space
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    _State = TypeVar("_State", bound=DataclassInstance)
+
 __all__ = ["Optimizer", "join_state", "name_and_options", "split_state"]
 
 
 def name_and_options(
-    kind: str, spec: Any, names: Mapping[str, Any], forms: str = "a name or (name, {options})"
+    kind: str,
+    spec: object,
+    names: Mapping[str, object],
+    forms: str = "a name or (name, {options})",
 ) -> tuple[str, dict[str, Any]]:
     """``"name"`` or ``("name", {options})`` (a tuple or a list, as JSON and TOML give it) as
     ``(name, options)``; ConfigError naming ``kind``, the value and the known ``names``."""
@@ -62,7 +70,7 @@ class Optimizer(ABC):
     def tell(self, X: np.ndarray, fitness: np.ndarray) -> None:
         """Report the fitness (to minimize) of the candidates from the last :meth:`ask`."""
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> dict[str, str]:
         """Why the optimizer wants to stop (empty dict: keep going)."""
         return {}
 
@@ -135,7 +143,7 @@ class Optimizer(ABC):
         return split_state(self.state)
 
     def load_state_dict(
-        self, arrays: dict[str, np.ndarray], meta: dict[str, Any] | None = None
+        self, arrays: dict[str, np.ndarray], meta: Mapping[str, object] | None = None
     ) -> None:
         """Restore a :meth:`state_dict` of an identically configured optimizer.
 
@@ -244,7 +252,7 @@ def _state_parts(owner: str, arrays: Any, meta: Any) -> tuple[dict[str, Any], di
     return dict(arrays), dict(meta)
 
 
-def split_state(state: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def split_state(state: DataclassInstance) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Split a state dataclass into arrays and JSON-compatible metadata."""
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}
@@ -261,7 +269,9 @@ def split_state(state: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, meta
 
 
-def join_state(cls: type, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Any:
+def join_state(
+    cls: type[_State], arrays: Mapping[str, np.ndarray], meta: Mapping[str, object]
+) -> _State:
     """Inverse of :func:`split_state`."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
@@ -270,7 +280,7 @@ def join_state(cls: type, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -
         elif f.name in meta:
             v = meta[f.name]
             is_rng = isinstance(v, dict) and "__rng__" in v
-            values[f.name] = rng_from_state(v["__rng__"]) if is_rng else v
+            values[f.name] = rng_from_state(v["__rng__"]) if is_rng else v  # type: ignore[index]
         else:
             raise OptimizerError(f"checkpoint state has no field {f.name!r}")
     return cls(**values)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .._rng import make_rng
 from ..errors import ConfigError, OptimizerError, check_float, check_int
@@ -24,7 +25,8 @@ from .base import Optimizer, name_and_options
 
 __all__ = ["GA", "GAState"]
 
-OperatorSpec = Union[str, tuple[str, Mapping[str, Any]], Callable[..., Any]]
+#: An operator: its name, ``(name, {options})`` or a function (returning an array).
+OperatorSpec = Union[str, tuple[str, Mapping[str, object]], Callable[..., np.ndarray]]
 
 SELECTIONS: dict[str, Callable[..., Any]] = {
     "tournament": sel.tournament,
@@ -174,7 +176,7 @@ class GA(Optimizer):
         offspring_size: int | None = None,
         repair: str = "reflect",
         seed: int | np.random.Generator | None = None,
-        dtype: Any = np.float64,
+        dtype: npt.DTypeLike = np.float64,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a genepool.Space, got {type(space).__name__}")

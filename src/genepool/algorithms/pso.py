@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from .base import Optimizer, name_and_options
 __all__ = ["PSO", "PSOState"]
 
 InertiaSpec = Union[float, tuple[str, float, float], Callable[[int], float]]
-TopologySpec = Union[str, tuple[str, Mapping[str, Any]]]
+TopologySpec = Union[str, tuple[str, Mapping[str, object]]]
 
 BOUNDARIES = {
     "clip": kn.CLIP,
@@ -178,7 +178,7 @@ class PSO(Optimizer):
         self._pending: np.ndarray | None = None
 
     # -- configuration -----------------------------------------------------------------------
-    def _bind_inertia(self, spec: Any) -> Callable[[int], float]:
+    def _bind_inertia(self, spec: InertiaSpec) -> Callable[[int], float]:
         if callable(spec):
 
             def call(t: int) -> float:
@@ -211,7 +211,7 @@ class PSO(Optimizer):
         w = check_float("inertia", spec, low=0.0, high=1.5)
         return lambda t: w
 
-    def _bind_topology(self, spec: Any) -> tuple[str, np.ndarray | None]:
+    def _bind_topology(self, spec: TopologySpec) -> tuple[str, np.ndarray | None]:
         name, params = name_and_options("topology", spec, TOPOLOGIES, "a name or (name, params)")
         if name not in TOPOLOGIES:
             raise ConfigError(f"unknown topology {name!r}; choose one of {sorted(TOPOLOGIES)}")
@@ -236,7 +236,7 @@ class PSO(Optimizer):
         cols = max(1, math.ceil(math.sqrt(self._n)))
         return name, np.array([0, -1, 1, -cols, cols], dtype=np.int64)
 
-    def _bind_clamp(self, spec: Any) -> np.ndarray:
+    def _bind_clamp(self, spec: float | np.ndarray | None) -> np.ndarray:
         span = self.space.upper - self.space.lower
         if spec is None:
             return np.full(self.space.dims, np.inf)
@@ -291,9 +291,9 @@ class PSO(Optimizer):
         st.n_evaluations += X.shape[0]
         self._pending = None
 
-    def stop(self) -> dict[str, Any]:
+    def stop(self) -> dict[str, str]:
         st = self.state
-        out: dict[str, Any] = {}
+        out: dict[str, str] = {}
         if self.max_iterations is not None and st.iteration >= self.max_iterations:
             out["max_iterations"] = f"{st.iteration} iterations done"
         if self.collapse_tol is not None and st.iteration > 0:

@@ -9,10 +9,13 @@ See docs/backtest.md, "Annualization", for how this differs from :func:`simulate
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import DataError
@@ -53,7 +56,9 @@ def format_bars(value: float) -> str:
     return f"{value:,.6g}" if value < 1e6 else f"{value:,.0f}"
 
 
-def infer_bars_per_year(index: Any) -> BarsPerYear:
+def infer_bars_per_year(
+    index: pd.Index | pd.Series | Sequence[datetime] | npt.ArrayLike,
+) -> BarsPerYear:
     """Bars per year of a time index, counted on its calendar.
 
     In order, the first rule that applies:

@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
 from ..errors import ConfigError, DataError, SpaceError
-from ..space import INTEGER, REAL, Categorical, Gene, Integer, Real, Space
+from ..space import INTEGER, REAL, Categorical, Gene, GeneValues, Integer, Real, Space
 from .strategies import STOP_GENES, get_family
 
 __all__ = [
@@ -169,7 +169,7 @@ class StrategySpace(Space):
             out[gb.name] = stretch(out[ga.name], out[gb.name], gb.low, gb.high)  # type: ignore[attr-defined]
         return out
 
-    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+    def encode(self, params: Mapping[str, GeneValues]) -> np.ndarray:
         """Encode valid parameters; an unordered pair raises :class:`SpaceError` naming both."""
         X = super().encode(params)
         for ia, ib in self.ordered:
@@ -209,7 +209,7 @@ def _limits(family: str) -> dict[str, Limit]:
     return {**LIMITS[family], **LIMITS["stops"]}
 
 
-def _is_number(v: Any) -> bool:
+def _is_number(v: object) -> TypeGuard[float]:  # int, float or a numpy number
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
@@ -248,7 +248,7 @@ def _ranged(gene: Gene, value: Any, family: str) -> Gene:
 
 
 def strategy_space(
-    family: str, stops: bool = False, ranges: Mapping[str, Any] | None = None
+    family: str, stops: bool = False, ranges: Mapping[str, Sequence[float]] | None = None
 ) -> StrategySpace:
     """The search space of ``family`` (with the stop genes if ``stops``), with its ranges.
 
@@ -300,8 +300,8 @@ def strategy_space(
 
 # -- one user-given strategy ----------------------------------------------------------------------
 def check_params(
-    family: str, params: Mapping[str, Any], *, n_bars: int | None = None
-) -> dict[str, Any]:
+    family: str, params: Mapping[str, object], *, n_bars: int | None = None
+) -> dict[str, float | str]:
     """Validate one strategy's parameters against its family's constraints (not a search box).
 
     ``stop_loss`` and ``take_profit`` are allowed together. Returns the parameters as Python
@@ -372,7 +372,7 @@ def check_params(
     return out
 
 
-def params_ranges(family: str, params: Mapping[str, Any]) -> dict[str, list[float]]:
+def params_ranges(family: str, params: Mapping[str, float | str]) -> dict[str, list[float]]:
     """Narrow search ranges that hold the valid ``params`` (from :func:`check_params`), so a
     :class:`StrategySpace` built with them encodes and decodes exactly these parameters."""
     limits = _limits(family)
@@ -382,9 +382,9 @@ def params_ranges(family: str, params: Mapping[str, Any]) -> dict[str, list[floa
             continue
         step = 1 if isinstance(v, int) else 1e-9 * max(1.0, abs(v))
         ranges[name] = [v - step, v] if limits[name].ok(v - step) else [v, v + step]
-    for a, b in ORDERED.get(family, ()):
+    for a, b in ORDERED.get(family, ()):  # ordered genes are numbers, never a str choice
         lo_b, hi_b = ranges[b]
         if not ranges[a][1] < hi_b or (not isinstance(params[b], int) and lo_b <= ranges[a][1]):
-            step = 1 if isinstance(params[b], int) else 1e-9 * max(1.0, abs(params[b]))
-            ranges[b] = [params[b], params[b] + step]
+            step = 1 if isinstance(params[b], int) else 1e-9 * max(1.0, abs(params[b]))  # type: ignore[arg-type]
+            ranges[b] = [params[b], params[b] + step]  # type: ignore[list-item, operator]
     return ranges

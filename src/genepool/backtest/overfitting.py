@@ -35,9 +35,9 @@ import itertools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from numba import prange
 
 from .._numba import njit, njit_parallel
@@ -96,7 +96,7 @@ class SharpeStats:
     kurtosis: float
 
 
-def _as_returns(returns: Any, name: str = "returns") -> np.ndarray:
+def _as_returns(returns: npt.ArrayLike, name: str = "returns") -> np.ndarray:
     """1-d finite float64 copy of ``returns`` or a ConfigError/DataError naming ``name``."""
     try:
         r = np.asarray(returns, dtype=np.float64)
@@ -114,7 +114,7 @@ def _as_returns(returns: Any, name: str = "returns") -> np.ndarray:
     return r
 
 
-def sharpe_stats(returns: Any) -> SharpeStats:
+def sharpe_stats(returns: npt.ArrayLike) -> SharpeStats:
     """Per-period Sharpe ratio, skewness and kurtosis of one return series.
 
     Parameters
@@ -298,7 +298,9 @@ class DeflatedSharpe:
         return self.dsr > 1.0 - alpha
 
 
-def deflated_sharpe_ratio(returns: Any, n_trials: int, var_trials_sharpe: float) -> DeflatedSharpe:
+def deflated_sharpe_ratio(
+    returns: npt.ArrayLike, n_trials: int, var_trials_sharpe: float
+) -> DeflatedSharpe:
     """Deflated Sharpe ratio (DSR, [2]_) of the strategy a search selected.
 
     ``DSR = PSR(SR0)``: the probabilistic Sharpe ratio of the selected strategy against the
@@ -359,7 +361,7 @@ def deflated_sharpe_ratio(returns: Any, n_trials: int, var_trials_sharpe: float)
 # PBO by combinatorially symmetric cross-validation
 
 
-def _check_n_blocks(n_blocks: Any) -> int:
+def _check_n_blocks(n_blocks: object) -> int:
     n_blocks = check_int("n_blocks", n_blocks)
     if n_blocks < 4 or n_blocks % 2 or n_blocks > MAX_BLOCKS:
         raise ConfigError(
@@ -391,7 +393,7 @@ def _block_moments(r: np.ndarray, n_blocks: int, name: str) -> np.ndarray:
     return out
 
 
-def block_moments(returns: Any, n_blocks: int = DEFAULT_BLOCKS) -> np.ndarray:
+def block_moments(returns: npt.ArrayLike, n_blocks: int = DEFAULT_BLOCKS) -> np.ndarray:
     """Count, sum and sum of squares of one strategy's returns in contiguous blocks.
 
     The blocks follow :func:`numpy.array_split`: ``n_blocks`` contiguous blocks in time order,
@@ -536,7 +538,7 @@ def _cscv_logits_nb(moments, combos, metric, out_in, out_out):
         out_out[c] = _logit_nb(score_b, score_a)
 
 
-def _as_moments(data: Any, n_blocks: Any) -> np.ndarray:
+def _as_moments(data: npt.ArrayLike, n_blocks: int | None) -> np.ndarray:
     """``(N, 3, S)`` moments from moments or from a ``(T, N)`` returns matrix."""
     try:
         arr = np.asarray(data, dtype=np.float64)
@@ -594,7 +596,7 @@ def _as_moments(data: Any, n_blocks: Any) -> np.ndarray:
 
 
 def probability_of_backtest_overfitting(
-    moments: Any,
+    moments: npt.ArrayLike,
     *,
     metric: str = "sharpe",
     n_blocks: int | None = None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+from typing import Any, Union
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..errors import ConfigError, DataError, check_float
@@ -13,8 +15,15 @@ from .enums import INTEGER_METRICS, METRICS, N_METRICS
 
 __all__ = ["METRICS", "annualization_factor", "metrics_frame", "simulate_signals"]
 
+#: A span of time as pandas reads it: ``"1h"``, ``"365 days"``, a Timedelta or an offset.
+TimeSpan = Union[str, datetime.timedelta, np.timedelta64, pd.Timedelta, pd.DateOffset]
+#: Prices or signals: an array or pandas object of shape ``(T,)`` or ``(T, N)``.
+Series2D = Union[npt.ArrayLike, pd.Series, pd.DataFrame]
 
-def annualization_factor(freq: Any, year: Any = "365 days", index: Any = None) -> float:
+
+def annualization_factor(
+    freq: TimeSpan | None, year: TimeSpan = "365 days", index: pd.Index | None = None
+) -> float:
     """Bars per year: ``Timedelta(year) / Timedelta(freq)`` (vectorbt's convention).
 
     ``freq`` may be None when ``index`` is a DatetimeIndex: its ``freq``, else the median
@@ -74,15 +83,15 @@ def check_prices(close: np.ndarray, name: str = "close") -> None:
 
 
 def simulate_signals(
-    close: Any,
-    entries: Any,
-    exits: Any,
+    close: Series2D,
+    entries: Series2D,
+    exits: Series2D,
     *,
     init_cash: float = 10_000.0,
     fees: float = 0.0,
     slippage: float = 0.0,
-    freq: Any = None,
-    year: Any = "365 days",
+    freq: TimeSpan | None = None,
+    year: TimeSpan = "365 days",
 ) -> pd.DataFrame:
     """Backtest explicit signals, long only, with vectorbt's ``Portfolio.from_signals`` rules.
 

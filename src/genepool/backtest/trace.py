@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..space import GeneValues
 from ._trace_nb import trace_nb
 from .enums import TRADE_DTYPE, ExitReason
 from .problem import StrategyProblem
@@ -60,8 +60,8 @@ class Trace:
 
 def trace_strategy(
     problem: StrategyProblem,
-    params: Mapping[str, Any],
-    index: Any = None,
+    params: Mapping[str, GeneValues],
+    index: pd.Index | None = None,
     bar_offset: int = 0,
 ) -> Trace:
     """Replay one strategy of ``problem`` with its decoded ``params``.

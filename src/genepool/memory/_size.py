@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 
@@ -32,7 +31,7 @@ _UNITS = {
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
-def parse_size(value: Any, name: str = "memory_limit") -> int:
+def parse_size(value: int | float | str, name: str = "memory_limit") -> int:
     """Number of bytes in ``value``: an int, or a string with a unit.
 
     Decimal units (``KB``, ``MB``, ``GB``, ``TB`` and the bare ``K``, ``M``, ``G``, ``T``) are

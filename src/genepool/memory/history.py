@@ -9,11 +9,12 @@ last flush; every part file is complete on its own (written to a temporary name,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError, WriteError, check_int
 
@@ -92,7 +93,7 @@ class RingHistory:
 
     def __init__(
         self,
-        dtype: Any,
+        dtype: np.dtype | Iterable[tuple[str, npt.DTypeLike]],
         capacity: int = 10_000,
         directory: str | Path | None = None,
         flush_every: int | None = None,
@@ -181,7 +182,7 @@ class RingHistory:
         """A copy of the rows not yet on disk (structured array; what a checkpoint carries)."""
         return self._memory_rows(self._flushed).copy()
 
-    def append(self, row: Sequence[Any]) -> None:
+    def append(self, row: Sequence[object]) -> None:
         """Add one row (a tuple in column order)."""
         if self.directory is not None and self._n - self._flushed >= self.flush_every:
             self.flush()

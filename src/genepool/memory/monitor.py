@@ -100,7 +100,7 @@ class Alert:
     message: str
     rss: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, int | str]:
         return {
             "generation": self.generation,
             "kind": self.kind,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, Union
 
 import numpy as np
 
@@ -28,7 +28,23 @@ __all__ = ["decode_params", "to_space"]
 _LOG_NAMES = {"loguniform", "reciprocal"}
 
 
-def _from_distribution(name: str, dist: Any) -> Gene:
+class FrozenDistribution(Protocol):
+    """A frozen ``scipy.stats`` distribution, as :func:`to_space` reads it."""
+
+    def rvs(self, *args: Any, **kwargs: Any) -> object: ...
+
+    def support(self) -> tuple[float, float]: ...
+
+    def ppf(self, q: float) -> float: ...
+
+
+#: One parameter's specification: a gene, a list of values or a scipy.stats distribution.
+ParamSpec = Union[Gene, Sequence[object], np.ndarray, FrozenDistribution]
+#: What ``GASearchCV(param_space=...)`` and :func:`to_space` take.
+ParamSpace = Union[Mapping[str, ParamSpec], Sequence[Gene], Space]
+
+
+def _from_distribution(name: str, dist: FrozenDistribution) -> Gene:
     from scipy import stats
 
     dname = getattr(getattr(dist, "dist", None), "name", type(dist).__name__)
@@ -53,7 +69,7 @@ def _from_distribution(name: str, dist: Any) -> Gene:
     return Real(name, low, high, log=dname in _LOG_NAMES)
 
 
-def _from_list(name: str, values: Sequence[Any] | np.ndarray) -> Categorical:
+def _from_list(name: str, values: Sequence[object] | np.ndarray) -> Categorical:
     values = list(values)
     if not values:
         raise ConfigError(f"param_space[{name!r}]: the list of values is empty")
@@ -62,7 +78,7 @@ def _from_list(name: str, values: Sequence[Any] | np.ndarray) -> Categorical:
     return Categorical(name, tuple(range(len(values))))
 
 
-def to_space(param_space: Any) -> tuple[Space, dict[str, list[Any]]]:
+def to_space(param_space: ParamSpace) -> tuple[Space, dict[str, list[object]]]:
     """``(space, lookup)`` for ``param_space``; ``lookup[name]`` holds the values of list genes.
 
     Raises
@@ -97,7 +113,7 @@ def to_space(param_space: Any) -> tuple[Space, dict[str, list[Any]]]:
     if not param_space:
         raise ConfigError("param_space is empty: give at least one parameter to search")
     genes: list[Gene] = []
-    lookup: dict[str, list[Any]] = {}
+    lookup: dict[str, list[object]] = {}
     for name, spec in param_space.items():
         if not isinstance(name, str) or not name:
             raise ConfigError(f"param_space keys must be parameter names, got {name!r}")
@@ -108,7 +124,7 @@ def to_space(param_space: Any) -> tuple[Space, dict[str, list[Any]]]:
                     spec if spec.name == name else dataclasses.replace(spec, name=name)  # type: ignore[type-var]
                 )
             elif hasattr(spec, "rvs") and hasattr(spec, "support"):
-                gene = _from_distribution(name, spec)
+                gene = _from_distribution(name, spec)  # type: ignore[arg-type]  # duck-typed
             elif isinstance(spec, (list, tuple, np.ndarray)):
                 gene = _from_list(name, spec)
                 lookup[name] = list(spec)
@@ -124,7 +140,9 @@ def to_space(param_space: Any) -> tuple[Space, dict[str, list[Any]]]:
     return Space(genes), lookup
 
 
-def decode_params(space: Space, lookup: Mapping[str, list[Any]], x: np.ndarray) -> dict[str, Any]:
+def decode_params(
+    space: Space, lookup: Mapping[str, list[object]], x: np.ndarray
+) -> dict[str, Any]:
     """The estimator parameters of one encoded row ``x`` of shape ``(d,)``."""
     params = space.decode_row(x)
     for name, values in lookup.items():

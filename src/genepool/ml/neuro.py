@@ -16,15 +16,23 @@ installed (1.6-2.6x as many networks per second on 2 cores, 5-8x on 16) and nump
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError, DataError, check_float
 from ..problem import Problem
 from ..space import Space
 from . import _neuro_kernels
 from ._neuro_kernels import ACTIVATIONS, layer_slices
+
+if TYPE_CHECKING:  # torch only where the torch backend runs
+    import torch
+
+    from ..algorithms.base import Optimizer
+    from ..run import Result
 
 __all__ = ["NeuralNetProblem"]
 
@@ -37,7 +45,7 @@ def torch_installed() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def resolve_backend(backend: str, device: Any) -> tuple[str, str]:
+def resolve_backend(backend: str, device: str | torch.device | None) -> tuple[str, str]:
     """The backend and device a problem runs on, checked: ``("numpy", "cpu")`` or torch's.
 
     Raises
@@ -139,14 +147,14 @@ class NeuralNetProblem(Problem):
 
     def __init__(
         self,
-        X: Any,
-        y: Any,
+        X: npt.ArrayLike,
+        y: npt.ArrayLike,
         *,
-        hidden: Any = (16,),
+        hidden: Sequence[int] = (16,),
         activation: str = "tanh",
         fitness: str = "cross_entropy",
         weight_bound: float = 3.0,
-        dtype: Any = np.float32,
+        dtype: npt.DTypeLike = np.float32,
         backend: str = "auto",
         device: str | None = None,
     ) -> None:
@@ -195,7 +203,7 @@ class NeuralNetProblem(Problem):
         return "max" if self.fitness == "accuracy" else "min"
 
     # -- evaluation --------------------------------------------------------------------------
-    def logits(self, W: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+    def logits(self, W: npt.ArrayLike, X: npt.ArrayLike | None = None) -> np.ndarray:
         """Output-layer logits of each network: shape ``(n_networks, n_samples, n_classes)``.
 
         ``W`` is ``(n_networks, n_weights)`` (or one genome ``(n_weights,)``); ``X`` defaults
@@ -230,7 +238,7 @@ class NeuralNetProblem(Problem):
             z = _neuro_torch.forward(self._tensor(W), Xt, self._slices, self.activation)
             return _neuro_torch.fitness(z, yt, self.fitness).cpu().numpy()
 
-    def _genomes(self, W: Any) -> np.ndarray:
+    def _genomes(self, W: npt.ArrayLike) -> np.ndarray:
         """``W`` as a checked ``(n_networks, n_weights)`` array of the problem's dtype."""
         W = np.atleast_2d(np.asarray(W))
         if W.shape[1] != self.n_weights:
@@ -285,19 +293,22 @@ class NeuralNetProblem(Problem):
         return int(acts * item + self.n_weights * (8 + item))
 
     # -- using the best network --------------------------------------------------------------
-    def predict(self, w: np.ndarray, X: Any) -> np.ndarray:
+    def predict(self, w: npt.ArrayLike, X: npt.ArrayLike) -> np.ndarray:
         """Class labels predicted by genome ``w`` (shape ``(n_weights,)``) for ``X``."""
         return self.classes_[self.logits(np.asarray(w)[None, :], X)[0].argmax(axis=1)]
 
-    def accuracy(self, w: np.ndarray, X: Any, y: Any) -> float:
+    def accuracy(self, w: npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike) -> float:
         """Share of ``(X, y)`` classified right by genome ``w`` (e.g. held-out accuracy)."""
         return float(np.mean(self.predict(w, X) == np.asarray(y)))
 
-    def holdout_accuracy(self, result: Any, X: Any, y: Any) -> float:
+    def holdout_accuracy(
+        self, result: Result | npt.ArrayLike, X: npt.ArrayLike, y: npt.ArrayLike
+    ) -> float:
         """Held-out accuracy of a run's best network (``result.best_x``) on ``(X, y)``."""
-        return self.accuracy(getattr(result, "best_x", result), X, y)
+        # a Result (or anything with best_x) gives its best_x; mypy keeps Result in the union
+        return self.accuracy(getattr(result, "best_x", result), X, y)  # type: ignore[arg-type]
 
-    def solve(self, optimizer: Any, **kwargs: Any) -> Any:
+    def solve(self, optimizer: Optimizer, **kwargs: Any) -> Result:
         """``gp.maximize`` (accuracy) or ``gp.minimize`` (cross-entropy) of this problem.
 
         ``kwargs`` go to the run (``generations``, ``memory_limit``, ...); ``progress``

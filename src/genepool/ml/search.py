@@ -16,11 +16,12 @@ import difflib
 import operator
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Union
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection._search import BaseSearchCV
 
@@ -31,7 +32,15 @@ from ..problem import Problem
 from ..run import Generation, maximize
 from ..space import Space
 from ._optimizer import INITIAL, SearchGA, search_defaults
-from ._space import decode_params, to_space
+from ._space import ParamSpace, decode_params, to_space
+
+if TYPE_CHECKING:
+    import scipy.sparse
+    from distributed import Client
+
+    from ..algorithms.base import Optimizer
+    from ..evaluation import FitnessCache
+    from ..run import Result
 
 __all__ = ["GASearchCV"]
 
@@ -45,6 +54,30 @@ OPTIMIZERS = ("ga", "pso")
 STALL = 3
 #: Generations of a search with neither ``generations`` nor ``n_iter``.
 DEFAULT_GENERATIONS = 10
+
+
+class Estimator(Protocol):
+    """What GASearchCV needs of a scikit-learn estimator (scikit-learn ships no types)."""
+
+    def get_params(self, deep: bool = True) -> Mapping[str, object]: ...
+
+
+class CVSplitter(Protocol):
+    """A scikit-learn cross-validation splitter (``KFold(5)``, ``GroupKFold()``, ...)."""
+
+    def split(
+        self, *args: Any, **kwargs: Any
+    ) -> Iterable[tuple[npt.ArrayLike, npt.ArrayLike]]: ...
+
+    def get_n_splits(self, *args: Any, **kwargs: Any) -> int: ...
+
+
+#: ``scoring`` as scikit-learn takes it: a scorer name or callable, several, or none.
+Scoring = Union[
+    str, Callable[..., object], Collection[str], Mapping[str, Callable[..., object]], None
+]
+#: ``cv`` as scikit-learn takes it: a number of folds, a splitter or the (train, test) splits.
+CV = Union[int, CVSplitter, Iterable[tuple[npt.ArrayLike, npt.ArrayLike]], None]
 
 
 class _Raised(GenepoolError):
@@ -62,8 +95,8 @@ class _CandidateProblem(Problem):
     def __init__(
         self,
         space: Space,
-        lookup: dict[str, list[Any]],
-        evaluate_candidates: Any,
+        lookup: dict[str, list[object]],
+        evaluate_candidates: Callable[..., Mapping[str, Any]],
         metric: str,
         n_iter: int | None,
     ) -> None:
@@ -178,7 +211,9 @@ def _sklearn_verbosity(search: GASearchCV) -> Iterator[int]:
 
 
 @contextmanager
-def _backend(executor: Any, workers: int | None, memory_limit: Any) -> Iterator[None]:
+def _backend(
+    executor: str | Client | None, workers: int | None, memory_limit: int | str | None
+) -> Iterator[None]:
     """joblib backend of the (candidate x fold) fits for genepool's ``executor`` name."""
     from joblib import parallel_config
 
@@ -209,7 +244,7 @@ def _backend(executor: Any, workers: int | None, memory_limit: Any) -> Iterator[
             ) from None
         own = not is_client
         if is_client:
-            client = executor
+            client: Client = executor  # type: ignore[assignment]  # is_client: not a str
         elif executor == "dask":
             import logging
 
@@ -347,26 +382,26 @@ class GASearchCV(BaseSearchCV):
 
     def __init__(
         self,
-        estimator: Any,
-        param_space: Any,
+        estimator: Estimator,
+        param_space: ParamSpace,
         *,
         population_size: int = 10,
         generations: int | None = None,
         n_iter: int | None = None,
-        scoring: Any = None,
-        cv: Any = 5,
-        refit: Any = True,
-        error_score: Any = np.nan,
+        scoring: Scoring = None,
+        cv: CV = 5,
+        refit: bool | str | Callable[..., int] = True,
+        error_score: float | Literal["raise"] = np.nan,
         return_train_score: bool = False,
         optimizer: str = "ga",
         optimizer_options: dict[str, Any] | None = None,
-        executor: Any = "serial",
+        executor: str | Client | None = "serial",
         workers: int | None = None,
         memory_limit: int | str | None = None,
-        cache: Any = True,
+        cache: bool | int | str | FitnessCache = True,
         seed: int | None = None,
         verbose: int = 0,
-        pre_dispatch: Any = "2*n_jobs",
+        pre_dispatch: int | str | None = "2*n_jobs",
     ) -> None:
         super().__init__(
             estimator=estimator,
@@ -392,7 +427,7 @@ class GASearchCV(BaseSearchCV):
         self.seed = seed
 
     # -- validation --------------------------------------------------------------------------
-    def _check_search(self) -> tuple[Space, dict[str, list[Any]]]:
+    def _check_search(self) -> tuple[Space, dict[str, list[object]]]:
         """Validate the genepool arguments and the space (before any fit): ConfigError."""
         check_int("population_size", self.population_size, minimum=2)
         if self.generations is not None:
@@ -455,7 +490,7 @@ class GASearchCV(BaseSearchCV):
             return self.population_size
         return max(2, min(self.population_size, self.n_iter))
 
-    def _make_optimizer(self, space: Space) -> Any:
+    def _make_optimizer(self, space: Space) -> Optimizer:
         options = dict(self.optimizer_options or {})
         n = self._first_generation()
         if self.optimizer == "pso":
@@ -480,7 +515,12 @@ class GASearchCV(BaseSearchCV):
         return (STALL + 1) * self.n_iter + STALL
 
     # -- search ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any = None, **params: Any) -> GASearchCV:
+    def fit(
+        self,
+        X: npt.ArrayLike | scipy.sparse.spmatrix | scipy.sparse.sparray,
+        y: npt.ArrayLike | None = None,
+        **params: Any,
+    ) -> GASearchCV:
         """Search the space with cross-validation on ``X``, ``y``, then refit the best.
 
         Parameters
@@ -501,7 +541,7 @@ class GASearchCV(BaseSearchCV):
             with _sklearn_verbosity(self) as self._level:
                 return super().fit(X, y, **params)
 
-    def _run_search(self, evaluate_candidates: Any) -> None:
+    def _run_search(self, evaluate_candidates: Callable[..., Mapping[str, Any]]) -> None:
         space, lookup = self._check_search()
         problem = _CandidateProblem(
             space, lookup, evaluate_candidates, self._metric(), self.n_iter
@@ -523,7 +563,7 @@ class GASearchCV(BaseSearchCV):
 
     def _maximize(
         self, problem: _CandidateProblem, space: Space, progress: _SearchProgress | None = None
-    ) -> Any:
+    ) -> Result:
         result = maximize(
             problem,
             self._make_optimizer(space),

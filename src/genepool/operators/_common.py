@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError
 
 
-def minimized(fitness: Any) -> np.ndarray:
+def minimized(fitness: npt.ArrayLike) -> np.ndarray:
     """Fitness as a 1-D float64 array to minimize, NaN mapped to +inf (never selected first)."""
     f = np.asarray(fitness, dtype=np.float64)
     if f.ndim != 1:
@@ -29,13 +28,13 @@ def check_pair(p1: np.ndarray, p2: np.ndarray) -> None:
         )
 
 
-def check_n(n_select: Any) -> int:
+def check_n(n_select: object) -> int:
     if isinstance(n_select, bool) or not isinstance(n_select, (int, np.integer)) or n_select < 0:
         raise ConfigError(f"n_select must be a non-negative integer, got {n_select!r}")
     return int(n_select)
 
 
-def gene_rate(rate: Any, d: int) -> np.ndarray | float:
+def gene_rate(rate: npt.ArrayLike | None, d: int) -> np.ndarray | float:
     """Per-gene probability: None -> 1/d, a scalar, or an array of shape (d,)."""
     if rate is None:
         return 1.0 / d

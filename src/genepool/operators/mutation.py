@@ -8,9 +8,8 @@ offspring they own).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError
 from ._common import gene_rate, gene_sites
@@ -19,7 +18,11 @@ __all__ = ["categorical_resample", "gaussian", "integer_step", "polynomial", "un
 
 
 def _sites(
-    X: np.ndarray, rate: Any, rng: np.random.Generator, copy: bool, genes: np.ndarray | None = None
+    X: np.ndarray,
+    rate: npt.ArrayLike | None,
+    rng: np.random.Generator,
+    copy: bool,
+    genes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(Y, flat view of Y, flat positions of the mutated genes, their columns)``."""
     if X.ndim != 2:
@@ -42,7 +45,7 @@ def gaussian(
     lower: np.ndarray,
     upper: np.ndarray,
     sigma: float | np.ndarray = 0.1,
-    rate: Any = None,
+    rate: npt.ArrayLike | None = None,
     copy: bool = True,
 ) -> np.ndarray:
     """Add ``N(0, (sigma * (upper - lower))^2)`` noise to each selected gene.
@@ -61,7 +64,7 @@ def polynomial(
     lower: np.ndarray,
     upper: np.ndarray,
     eta: float = 20.0,
-    rate: Any = None,
+    rate: npt.ArrayLike | None = None,
     copy: bool = True,
 ) -> np.ndarray:
     """Polynomial mutation (Deb & Goyal 1996, the bounded form of Deb's NSGA-II code).
@@ -97,7 +100,7 @@ def uniform_reset(
     rng: np.random.Generator,
     lower: np.ndarray,
     upper: np.ndarray,
-    rate: Any = None,
+    rate: npt.ArrayLike | None = None,
     copy: bool = True,
 ) -> np.ndarray:
     """Replace each selected gene by a uniform draw within its bounds."""
@@ -113,7 +116,7 @@ def integer_step(
     rng: np.random.Generator,
     genes: np.ndarray,
     step: int = 1,
-    rate: Any = None,
+    rate: npt.ArrayLike | None = None,
     copy: bool = True,
 ) -> np.ndarray:
     """Move each selected integer gene ``step`` units up or down (even odds); no bound repair.
@@ -129,7 +132,7 @@ def categorical_resample(
     X: np.ndarray,
     rng: np.random.Generator,
     n_choices: np.ndarray,
-    rate: Any = None,
+    rate: npt.ArrayLike | None = None,
     copy: bool = True,
 ) -> np.ndarray:
     """Replace each selected categorical gene by a *different* category, uniformly.

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ConfigError, check_float
 from ..problem import Problem
@@ -196,7 +197,7 @@ class CartPole(Problem):
         weights = np.array([self.effort_weight, self.position_weight, self.penalty])
         return plant, self.dt, self.n_steps, limits, weights
 
-    def _gains(self, X: Any) -> np.ndarray:
+    def _gains(self, X: npt.ArrayLike) -> np.ndarray:
         G = np.ascontiguousarray(X, dtype=np.float64)
         if G.ndim != 2 or G.shape[1] != self.space.dims:
             raise ConfigError(f"X must have shape (n, {self.space.dims}), got {G.shape}")
@@ -227,7 +228,7 @@ class CartPole(Problem):
     def bytes_per_candidate(self) -> int:
         return 64  # one cost and the gains: the simulation keeps O(1) state per candidate
 
-    def simulate(self, gains: Any, scenario: int = 0) -> dict[str, np.ndarray]:
+    def simulate(self, gains: npt.ArrayLike, scenario: int = 0) -> dict[str, np.ndarray]:
         """The closed-loop trajectory of one gain vector (what :meth:`evaluate` scored).
 
         Parameters
