@@ -40,6 +40,12 @@ from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
 from ..backtest import overfitting as ovf
 from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
 from ..backtest.trace import trace_strategy
+from ..backtest.walk_forward import (
+    Fold,
+    holdout_split,
+    walk_forward_min_bars,
+    walk_forward_splits,
+)
 from ..checkpoint import list_checkpoints
 from ..errors import ConfigError, DataError, GenepoolError
 from ..run import maximize
@@ -247,24 +253,17 @@ def _recorded_annualization(
     return annual.value
 
 
-def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
-    """``(train, test)`` bar ranges: one split, or one per walk-forward fold."""
+def _splits(n: int, config: EvolveConfig) -> list[Fold]:
+    """The run's training and test ranges: one hold-out split, or one per walk-forward fold."""
     if not config.walk_forward:
-        cut = round(n * config.train_frac)
-        return [(slice(0, cut), slice(cut, n) if cut < n else None)]
+        return [holdout_split(n, config.train_frac)]
     k = config.walk_forward
-    seg = n // (k + 1)
-    if seg < 2:
+    if n < walk_forward_min_bars(k):
         raise DataError(
-            f"--walk-forward {k} needs at least {2 * (k + 1):,} bars (k + 1 segments of 2), "
-            f"the data has {n:,}; use fewer folds or more data"
+            f"--walk-forward {k} needs at least {walk_forward_min_bars(k):,} bars (k + 1 "
+            f"segments of 2), the data has {n:,}; use fewer folds or more data"
         )
-    out: list[tuple[slice, slice | None]] = []
-    for i in range(k):
-        start = 0 if config.walk_forward_mode == "anchored" else i * seg
-        test_end = n if i == k - 1 else (i + 2) * seg
-        out.append((slice(start, (i + 1) * seg), slice((i + 1) * seg, test_end)))
-    return out
+    return walk_forward_splits(n, k, config.walk_forward_mode)
 
 
 def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
@@ -305,7 +304,7 @@ def _execute(
 ) -> RunOutcome:
     splits = _splits(len(data), config)
     if not config.walk_forward:
-        train, test = splits[0]
+        train, test = splits[0].train, splits[0].test
         best = _run_one(
             out,
             config,
@@ -319,7 +318,7 @@ def _execute(
     else:
         assert config.seed is not None  # drawn by run_evolution before any run
         folds = []
-        for i, (train, test) in enumerate(splits):
+        for i, (train, test) in enumerate((f.train, f.test) for f in splits):
             assert test is not None  # every walk-forward fold has a test range
             fold_dir = out / "folds" / f"fold-{i:02d}"
             echo(
@@ -678,7 +677,7 @@ def _walk_forward_summary(
     out: Path,
     config: EvolveConfig,
     data: pd.DataFrame,
-    splits: list[tuple[slice, slice | None]],
+    splits: list[Fold],
     folds: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Per-fold table, the stitched out-of-sample equity, and the verdict on it.
@@ -692,7 +691,7 @@ def _walk_forward_summary(
     returns_parts = []
     valid_parts = []
     for i, fold in enumerate(folds):
-        train, test = splits[i]
+        train, test = splits[i].train, splits[i].test
         valid = bool(fold.get("valid", True))
         rows.append(
             {
