@@ -16,7 +16,10 @@ from ..errors import ConfigError
 from . import _files as F
 from ._rundir import check_new_run_dir, new_run_dir
 from .config import EvolveConfig
-from .runner import Echo, RunOutcome, _annualization, _equity_frame, _load, _quiet, psr_verdict
+from .out_of_sample import equity_frame
+from .records import COMPLETE, Annualization, BacktestRecord, write_best
+from .runner import Echo, RunOutcome, _annualization, _load, _quiet
+from .verdicts import psr_verdict
 
 __all__ = ["backtest_one"]
 
@@ -77,28 +80,27 @@ def backtest_one(
     with new_run_dir(run_dir, command="backtest", overwrite=overwrite):
         metrics = problem.metrics(x).iloc[0]
         tr = trace_strategy(problem, decoded, index=df.index)
-        F.write_frame(run_dir / F.EQUITY, _equity_frame(tr, "in"))
+        F.write_frame(run_dir / F.EQUITY, equity_frame(tr, "in"))
         F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
         pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
         pop["fitness"] = [metrics["sharpe_ratio"]]
         F.write_frame(run_dir / F.POPULATION, pop)
         verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
-        best = {
-            "strategy": strategy,
-            "objective": "sharpe_ratio",
-            "params": decoded,
-            "fitness": metrics["sharpe_ratio"],
-            "in_sample": {m: metrics[m] for m in METRICS},
-            "out_of_sample": None,
-            "verdict": verdict,
-            "status": "complete",
-            "n_generations": 0,
-            "n_evaluations": 1,
-            "annualization": {"bars_per_year": annual.value, "method": annual.method},
-        }
-        if not math.isfinite(float(metrics["sharpe_ratio"])):
-            best["fitness"] = None
-        F.write_json(run_dir / F.BEST, best)
+        fitness = metrics["sharpe_ratio"]
+        record = BacktestRecord(
+            strategy=strategy,
+            objective="sharpe_ratio",
+            params=decoded,
+            fitness=fitness if math.isfinite(float(fitness)) else None,
+            in_sample={m: metrics[m] for m in METRICS},
+            out_of_sample=None,
+            verdict=verdict,
+            status=COMPLETE,
+            n_generations=0,
+            n_evaluations=1,
+            annualization=Annualization(annual.value, annual.method),
+        )
+        write_best(run_dir, record)
         F.write_json(
             run_dir / F.CONFIG,
             {
@@ -126,4 +128,4 @@ def backtest_one(
             from .report_data import write_run_report
 
             path = write_run_report(run_dir)
-        return RunOutcome(run_dir, best, "complete", path)
+        return RunOutcome(run_dir, record, path)
