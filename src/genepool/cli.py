@@ -184,7 +184,7 @@ def evolve(
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
-            progress, json_out, out,
+            progress, json_out, out, overwrite,
         )  # fmt: skip
         return
     if not (demo or data or config):
@@ -414,14 +414,17 @@ def _evolve_benchmark(
     progress: bool,
     json_out: bool,
     out: str | None = None,
+    overwrite: bool = False,
 ) -> None:
     settings, run_dir = start_benchmark(
-        problem, dims, population, generations, seed, memory_limit, out
+        problem, dims, population, generations, seed, memory_limit, out, overwrite
     )
     if not json_out:  # the seed first, so that even an interrupted run can be repeated
         where = f"; run directory {run_dir}" if run_dir is not None else ""
         typer.echo(f"seed {settings['seed']}{where}")
-    result = run_benchmark(settings, run_dir, progress=_reporter(progress, json_out))
+    result = run_benchmark(
+        settings, run_dir, progress=_reporter(progress, json_out), overwrite=overwrite
+    )
     _print_benchmark(settings, result, json_out, run_dir)
 
 
