@@ -547,21 +547,34 @@ def _finish(
         valid=why is None,
         invalid_reason=why,
         params=params,
-        fitness=float(top_f[0]),
+        fitness=fitness0,
         in_sample=metrics_dict(is_m.iloc[0]),
         out_of_sample=None if oos_m is None else metrics_dict(oos_m.iloc[0]),
         train=_span(train),
         test=None if test is None else _span(test),
         annualization=_run_annualization(run_dir, problem),
     )
-    if why is not None:  # nothing valid was found: no DSR, PBO or verdict from invalid ones
+    return _judged(record, problem, sketch, best.in_sample.returns, min_trades)
+
+
+def _judged(
+    record: RunRecord,
+    problem: StrategyProblem,
+    sketch: TrialSketch,
+    best_returns: np.ndarray,
+    min_trades: int,
+) -> RunRecord:
+    """The record with its verdict: the trials, DSR, PBO and the verdict when its best is
+    valid; otherwise the warnings and why there is no verdict (none from invalid ones)."""
+    why = record.invalid_reason
+    if why is not None:
         tried = f"{sketch.n_distinct:,}{'' if sketch.exact else ' (about)'}"
         return dataclasses.replace(
             record,
             warnings=[f"no valid strategy among {tried} tried: {why}", ADVICE],
             verdict_reason=f"No verdict: no valid strategy ({why}).",
         )
-    stats = search_verdict(problem, sketch, best.in_sample.returns, config.min_trades)
+    stats = search_verdict(problem, sketch, best_returns, min_trades)
     return dataclasses.replace(
         record,
         trials=stats.trials,
