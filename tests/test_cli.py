@@ -242,7 +242,10 @@ def test_benchmark_out_is_a_run_directory_that_resume_continues(tmp_path, capsys
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert main([*_BENCH, "--generations", "4", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--out" in err[0] and "not empty" in err[0]
+    assert (
+        len(err) == 1
+        and f"--out {out} already holds a run of `genepool evolve --problem`" in err[0]
+    )
     assert before == {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     # resume extends it to what an uninterrupted run with that seed gives
     assert main(["resume", str(out), "--generations", "8", "--no-progress", "--json"]) == 0
@@ -251,6 +254,16 @@ def test_benchmark_out_is_a_run_directory_that_resume_continues(tmp_path, capsys
     straight = json.loads(capsys.readouterr().out)
     assert resumed["best_x"] == straight["best_x"] and resumed["n_generations"] == 8
     assert json.loads((out / "result.json").read_text())["best_fitness"] == resumed["best_fitness"]
+    # like every run directory: --overwrite replaces genepool's files, a foreign one is refused
+    assert main([*_BENCH, "--generations", "2", "--seed", "9", "--out", str(out), "--overwrite",
+                 "--json"]) == 0  # fmt: skip
+    assert json.loads((out / "config.json").read_text())["config"]["generations"] == 2
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main([*_BENCH, "--out", str(foreign), "--overwrite"]) == 2
+    assert "not a genepool run directory" in capsys.readouterr().err
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.parametrize(

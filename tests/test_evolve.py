@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -345,3 +346,19 @@ def test_processes_executor_gives_the_same_run(prices, tmp_path):
     _same_run(tmp_path / "serial", tmp_path / "processes")
     cfg = json.loads((tmp_path / "processes" / "config.json").read_text())["config"]
     assert cfg["executor"] == "processes" and cfg["workers"] == 2
+
+
+def test_run_evolution_leaves_the_callers_config_as_it_was(prices, tmp_path, monkeypatch):
+    """The seed it draws, the run directory it names, the bars per year and the minimum
+    trades it resolves belong to the run, not to the caller's object (which may start more)."""
+    monkeypatch.chdir(tmp_path)  # no --out: the run directory is named under ./runs
+    cfg = EvolveConfig(data=str(prices), strategy="rsi", population=12, generations=1,
+                       ranges={"window": (5, 9)})  # fmt: skip
+    before = dataclasses.replace(cfg, ranges=dict(cfg.ranges))  # type: ignore[arg-type]
+    outcome = run_evolution(cfg, report=False)
+    assert cfg == before and cfg.ranges == {"window": (5, 9)}  # not made a list
+    assert cfg.seed is None and cfg.out is None and cfg.bars_per_year is None
+    assert cfg.min_trades is None
+    recorded = json.loads((outcome.run_dir / "config.json").read_text())["config"]
+    assert recorded["seed"] is not None and recorded["out"] == str(outcome.run_dir)
+    assert outcome.run_dir.parent == Path("runs") and outcome.status == outcome.best["status"]

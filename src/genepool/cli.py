@@ -21,8 +21,9 @@ from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
 from .evolve.benchmark import is_benchmark_run, resume_benchmark, run_benchmark, start_benchmark
+from .evolve.records import NO_VALID
 from .evolve.report_data import write_run_report
-from .evolve.runner import EXIT_NO_VALID, NO_VALID
+from .evolve.runner import EXIT_NO_VALID
 from .evolve.single import backtest_one
 from .memory import format_size
 from .run.progress import ProgressReporter
@@ -183,7 +184,7 @@ def evolve(
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
-            progress, json_out, out,
+            progress, json_out, out, overwrite,
         )  # fmt: skip
         return
     if not (demo or data or config):
@@ -349,7 +350,7 @@ def _in_flags(message: str, flags: Mapping[str, object]) -> str:
 def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
     from .evolve._files import _jsonable  # non-finite floats as "inf"/"nan", like best.json
 
-    best = outcome.best
+    record = outcome.record
     if json_out:
         typer.echo(
             json.dumps(
@@ -357,17 +358,17 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
                     {
                         "run_dir": os.path.abspath(outcome.run_dir),
                         "report": outcome.report and os.path.abspath(outcome.report),
-                        **best,
+                        **record.to_dict(),
                     }
                 ),
                 default=str,
             )
         )
     else:
-        params = ", ".join(f"{k}={_short(v)}" for k, v in best["params"].items())
-        ins, oos = best.get("in_sample") or {}, best.get("out_of_sample")
-        invalid = "" if best.get("valid", True) else " (not valid)"
-        typer.echo(f"best {best['strategy']}{invalid}: {params}")
+        params = ", ".join(f"{k}={_short(v)}" for k, v in record.params.items())
+        ins, oos = record.in_sample or {}, record.out_of_sample
+        invalid = "" if record.valid else " (not valid)"
+        typer.echo(f"best {record.strategy}{invalid}: {params}")
         line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
         line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
         typer.echo(line)
@@ -377,11 +378,11 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
             if oos.get("n_trades") is not None:
                 line += f", trades {_short(oos.get('n_trades'))}"
             typer.echo(line)
-        verdict = best.get("verdict")
-        typer.echo(f"verdict: {verdict['text'] if verdict else best.get('verdict_reason')}")
+        verdict = record.verdict.text if record.verdict else record.verdict_reason
+        typer.echo(f"verdict: {verdict}")
         if outcome.report is not None:
             typer.echo(f"report: {os.path.abspath(outcome.report)}")  # once, absolute
-    for warning in best.get("warnings") or ():
+    for warning in record.warnings:
         print(f"genepool: warning: {warning}", file=sys.stderr)
     if outcome.status == "interrupted":
         print(
@@ -413,14 +414,17 @@ def _evolve_benchmark(
     progress: bool,
     json_out: bool,
     out: str | None = None,
+    overwrite: bool = False,
 ) -> None:
     settings, run_dir = start_benchmark(
-        problem, dims, population, generations, seed, memory_limit, out
+        problem, dims, population, generations, seed, memory_limit, out, overwrite
     )
     if not json_out:  # the seed first, so that even an interrupted run can be repeated
         where = f"; run directory {run_dir}" if run_dir is not None else ""
         typer.echo(f"seed {settings['seed']}{where}")
-    result = run_benchmark(settings, run_dir, progress=_reporter(progress, json_out))
+    result = run_benchmark(
+        settings, run_dir, progress=_reporter(progress, json_out), overwrite=overwrite
+    )
     _print_benchmark(settings, result, json_out, run_dir)
 
 

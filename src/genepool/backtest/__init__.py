@@ -3,6 +3,7 @@
 - :func:`simulate_signals` backtests explicit signals (vectorbt's ``from_signals`` rules).
 - :class:`StrategyProblem` evaluates a GA population of strategies of one family in one fused
   pass per strategy, with each unique indicator computed once.
+- :func:`walk_forward_splits` and :func:`holdout_split` cut bars into training and test ranges.
 """
 
 from . import indicators
@@ -12,20 +13,24 @@ from .enums import METRICS
 from .problem import INVALID_FITNESS, StrategyProblem
 from .simulate import annualization_factor, simulate_signals
 from .strategies import family_names, get_family
+from .walk_forward import Fold, holdout_split, walk_forward_splits
 
 __all__ = [
     "INVALID_FITNESS",
     "METRICS",
     "BarsPerYear",
+    "Fold",
     "StrategyProblem",
     "annualization_factor",
     "demo_data",
     "family_names",
     "get_family",
+    "holdout_split",
     "indicators",
     "infer_bars_per_year",
     "load_ohlcv",
     "simulate_signals",
     "synthetic_ohlcv",
     "validate_ohlcv",
+    "walk_forward_splits",
 ]

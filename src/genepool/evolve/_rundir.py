@@ -42,6 +42,7 @@ from .._run_state import CHECKPOINT_DIR
 from ..checkpoint import list_checkpoints
 from ..errors import ConfigError
 from . import _files as F
+from .records import INTERRUPTED, BestRecord, read_best_or_none
 
 __all__ = [
     "LOCK",
@@ -334,7 +335,7 @@ class RunDir:
     lock: LockInfo | None = None
     entries: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
-    best: dict[str, Any] | None = None
+    best: BestRecord | None = None  # its best.json
 
     @property
     def in_use(self) -> bool:
@@ -366,7 +367,7 @@ class RunDir:
         what = f"{self.config.get('strategy')}, {self.generations} generations"
         if self.state == "finished":
             return f"a finished evolve run ({what})"
-        done = (self.best or {}).get("n_generations")
+        done = None if self.best is None else self.best.n_generations
         if self.state == "interrupted":
             return f"an interrupted evolve run ({what}, stopped after generation {done})"
         return f"an unfinished evolve run ({what}, {_checkpoint_note(self.path)})"
@@ -386,9 +387,11 @@ def _checkpoint_note(path: Path) -> str:
 
 
 def _read_dict(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (:func:`_files.read_json`), or None when it is missing,
+    unreadable or not an object: what a directory is must be told, never raised."""
     try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
+        doc = F.read_json(path)
+    except ConfigError:
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -413,14 +416,14 @@ def classify(path: str | Path) -> RunDir:
     if not isinstance(cfg, dict) or not isinstance(doc.get("versions"), dict):
         genepool = all(_is_genepool_name(n) for n in entries)
         return RunDir(path, "genepool" if genepool else "foreign", lock=lock, entries=entries)
-    best = _read_dict(path / F.BEST)
+    best = read_best_or_none(path)
     kind = cfg.get("command", "evolve")  # evolve runs store no command
     if kind not in ("evolve", "backtest"):  # another command's (e.g. `evolve --problem`)
         return RunDir(path, "genepool", lock=lock, entries=entries, config=cfg, best=best)
     state = None
     if kind == "evolve":
         state = "crashed" if best is None else "finished"
-        if best is not None and best.get("status") == "interrupted":
+        if best is not None and best.status == INTERRUPTED:
             state = "interrupted"
     return RunDir(path, kind, state, lock, entries, cfg, best)
 

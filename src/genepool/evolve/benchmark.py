@@ -9,7 +9,8 @@ with ``--generations``, to the same result as an uninterrupted run with that see
 from __future__ import annotations
 
 import secrets
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,9 @@ from .. import problems
 from .._progress import ProgressReporter
 from .._result import Result
 from ..algorithms import GA
-from ..errors import ConfigError
 from ..run import minimize
 from . import _files as F
-from ._rundir import RunLock
+from ._rundir import RunLock, check_new_run_dir, new_run_dir
 
 __all__ = ["COMMAND", "is_benchmark_run", "run_benchmark", "start_benchmark"]
 
@@ -48,8 +48,14 @@ def start_benchmark(
     seed: int | None,
     memory_limit: str | None,
     out: str | None,
+    overwrite: bool = False,
 ) -> tuple[dict[str, Any], Path | None]:
-    """The settings of a new run (a seed drawn when None) and its new run directory, if any."""
+    """The settings of a new run (a seed drawn when None) and its run directory, if any.
+
+    The directory follows the rules of every new run directory (``_rundir``): an existing
+    non-empty ``out`` is refused at once, unless ``overwrite`` and it holds a genepool run;
+    :func:`run_benchmark` makes it.
+    """
     prob = problems.get(problem, dims)  # names a bad problem or dims before anything is written
     GA(prob.space, population).check_fits_in_memory()  # and an impossible population
     settings = {
@@ -64,19 +70,8 @@ def start_benchmark(
     }
     if out is None:
         return settings, None
-    run_dir = Path(out)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise ConfigError(
-            f"--out {out} already exists and is not empty; choose another --out "
-            f"(nothing in it was changed)"
-        )
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out} cannot be created: {exc}") from None
-    doc = {"config": settings, "versions": F.versions(), "created": pd.Timestamp.now(tz="UTC")}
-    F.write_json(run_dir / F.CONFIG, doc)
-    return settings, run_dir
+    check_new_run_dir(out, overwrite=overwrite)
+    return settings, Path(out)
 
 
 def run_benchmark(
@@ -86,8 +81,13 @@ def run_benchmark(
     resume: bool = False,
     generations: int | None = None,
     progress: bool | ProgressReporter = False,
+    overwrite: bool = False,
 ) -> Result:
-    """Run (or, with ``resume``, continue) the benchmark run of ``settings``."""
+    """Run (or, with ``resume``, continue) the benchmark run of ``settings``.
+
+    A new run makes ``run_dir`` (:func:`~genepool.evolve._rundir.new_run_dir`: it is removed
+    again if the run fails before its first checkpoint) and writes its ``config.json``.
+    """
     if generations is not None and run_dir is not None:
         doc = F.read_json(run_dir / F.CONFIG)
         doc["config"]["generations"] = settings["generations"] = generations
@@ -95,7 +95,7 @@ def run_benchmark(
     prob = problems.get(settings["problem"], int(settings["dims"]))
     ga = GA(prob.space, int(settings["population"]), seed=int(settings["seed"]))
     # one writer at a time, as for strategy runs (a second is refused with who holds it)
-    with RunLock(run_dir, "resume" if resume else COMMAND) if run_dir else nullcontext():
+    with _writing(run_dir, settings, resume=resume, overwrite=overwrite):
         result = minimize(
             prob,
             ga,
@@ -118,6 +118,27 @@ def run_benchmark(
             },
         )
     return result
+
+
+@contextmanager
+def _writing(
+    run_dir: Path | None, settings: dict[str, Any], *, resume: bool, overwrite: bool
+) -> Iterator[None]:
+    """Hold the lock of ``run_dir`` (none without one); a new run makes it first."""
+    if run_dir is None:
+        yield
+    elif resume:
+        with RunLock(run_dir, "resume"):
+            yield
+    else:
+        with new_run_dir(run_dir, command=COMMAND, overwrite=overwrite):
+            doc = {
+                "config": settings,
+                "versions": F.versions(),
+                "created": pd.Timestamp.now(tz="UTC"),
+            }
+            F.write_json(run_dir / F.CONFIG, doc)
+            yield
 
 
 def resume_benchmark(

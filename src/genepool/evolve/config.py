@@ -15,12 +15,12 @@ import pandas as pd
 
 from ..backtest.constraints import strategy_space
 from ..backtest.strategies import family_names
+from ..backtest.walk_forward import WALK_FORWARD_MODES
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import parse_size
 
 __all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "check_types", "load_toml"]
 
-WALK_FORWARD_MODES = ("rolling", "anchored")
 
 #: The default ``min_trades`` (see :func:`auto_min_trades`).
 MIN_TRADES_FLOOR = 3  # fewer trades than this is never a strategy one can judge

@@ -11,6 +11,8 @@ from ..backtest.calendar import format_bars
 from ..memory._size import parse_size
 from ..memory.history import SENSE_KEY, read_metadata
 from . import _files as F
+from .out_of_sample import INIT_CASH
+from .records import BestRecord, RunRecord, WalkForwardRecord, read_best
 
 __all__ = ["report_data", "write_run_report"]
 
@@ -48,8 +50,9 @@ def _folds_history(folds: list[Path]) -> pd.DataFrame:
     return df
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return F.read_json(path) if path.is_file() else {}
+def _fold_record(fold: Path) -> BestRecord | None:
+    """A fold's record; None before it wrote one (a damaged one is refused, naming it)."""
+    return read_best(fold) if (fold / F.BEST).is_file() else None
 
 
 def _series(eq: pd.DataFrame | None, sample: str) -> pd.Series | None:
@@ -66,36 +69,57 @@ _TRADE_COLUMNS = ["entry_time", "exit_time", "entry_price", "exit_price", "pnl",
                   "sample"]  # fmt: skip
 
 
-def _walk_forward_parts(run_dir: Path, folds: list[Path], wf: pd.DataFrame | None) -> dict:
+def _walk_forward_parts(run_dir: Path, parts: dict[str, Any]) -> dict[str, Any]:
     """What a walk-forward report shows beyond the summary files: every fold's history, the
     first fold's in-sample curve (it ends where the stitched out-of-sample curve starts), the
-    out-of-sample trades of every fold and each fold's status."""
+    out-of-sample trades of every fold, each fold's status and a warning about the folds that
+    did not end complete (unless the run's own warnings name folds)."""
+    folds = _fold_dirs(run_dir)
+    records = [_fold_record(d) for d in folds]
     first = F.read_frame(folds[0] / F.EQUITY) if folds else None
     trades = []
-    docs = [_read_json(d / F.BEST) for d in folds]
     for i, d in enumerate(folds):
         t = F.read_frame(d / F.TRADES)
         if t is None or not len(t):
             continue
         keep = t["sample"] == "out" if i else t["sample"].isin(["in", "out"])
         trades.append(t[keep].assign(fold=i))
+    wf = parts["walk_forward"]
     if wf is not None and len(wf) and "status" not in wf.columns:
-        status = [
-            docs[int(f)].get("status", "?") if int(f) < len(docs) else "?" for f in wf["fold"]
-        ]
+        status = [_fold_status(records[int(f)]) if int(f) < len(records) else "?"
+                  for f in wf["fold"]]  # fmt: skip
         wf = wf.assign(status=status)
+    warnings = list(parts["warnings"])
+    bad = [f"fold {i}" for i, r in enumerate(records)
+           if r is not None and r.status not in (None, "complete")]  # fmt: skip
+    if bad and not any("fold" in w for w in warnings):
+        warnings.append(
+            f"{len(bad)} of {len(folds)} folds did not end complete ({', '.join(bad)}); "
+            "see the walk-forward table."
+        )
     return {
         "history": _folds_history(folds),
         "equity_in": _series(first, "in"),
-        "trades": pd.concat(trades, ignore_index=True) if trades else None,
+        "label": "In sample (the first fold's training)",
+        "trades": pd.concat(trades, ignore_index=True) if trades else parts["trades"],
         "walk_forward": wf,
-        "split": (docs[0].get("test") or {}).get("start") if docs else None,
+        "split": _split(records[0]) if records else None,
+        "warnings": warnings,
     }
 
 
-def _verdict(best: dict[str, Any], status: str | None) -> dict[str, Any]:
-    if best.get("verdict"):
-        verdict = dict(best["verdict"])
+def _fold_status(record: BestRecord | None) -> Any:
+    return "?" if record is None or record.status is None else record.status
+
+
+def _split(record: BestRecord | None) -> Any:
+    """Where the out-of-sample bars start (None: a run without test bars)."""
+    return record.test.start if isinstance(record, RunRecord) and record.test else None
+
+
+def _verdict(record: BestRecord, status: str | None) -> dict[str, Any]:
+    if record.verdict is not None:
+        verdict = record.verdict.to_dict()
     elif status not in (None, "complete", "interrupted"):
         verdict = {"text": f"No verdict: {status}.", "significant": None}
     else:
@@ -104,9 +128,9 @@ def _verdict(best: dict[str, Any], status: str | None) -> dict[str, Any]:
         verdict["text"] = "No verdict."
     for key in ("dsr", "pbo", "significant"):
         verdict.setdefault(key, None)
-    extra = best.get("trials")
-    if extra:
-        verdict["distinct strategies tried"] = extra.get("n_distinct")
+    trials = record.trials if isinstance(record, RunRecord) else None
+    if trials:
+        verdict["distinct strategies tried"] = trials.n_distinct
     return verdict
 
 
@@ -118,51 +142,85 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     other, the first fold's in-sample curve followed by the stitched out-of-sample curve, and
     every fold's out-of-sample trades.
     """
-    from ..backtest.problem import INVALID_FITNESS
     from ..report import ReportData
-    from ..report._format import fmt_time
-    from .runner import INIT_CASH
 
     run_dir = Path(run_dir)
     doc = F.read_json(run_dir / F.CONFIG)
-    best = F.read_json(run_dir / F.BEST)
     F.require(run_dir / F.CONFIG, doc, {"config": dict, "data": dict})
-    F.require(run_dir / F.BEST, best, {"params": dict})
+    best = read_best(run_dir)
     cfg = doc["config"]
-    status = best.get("status")
-    status = None if status is None else str(status)
-    warnings = best.get("warnings") or []
-    warnings = [str(w) for w in warnings] if isinstance(warnings, list) else [str(warnings)]
+    status = None if best.status is None else str(best.status)
     eq = F.read_frame(run_dir / F.EQUITY)
-    equity_in = _series(eq, "in")
-    trades = F.read_frame(run_dir / F.TRADES)
-    wf = F.read_frame(run_dir / F.WALK_FORWARD)
-    history = _history(run_dir)
-    split = (best.get("test") or {}).get("start")
-    label = None
-    facts: dict[str, Any] = {"generations": best.get("n_generations")}
-    folds = _fold_dirs(run_dir) if isinstance(best.get("walk_forward"), dict) else []
-    if isinstance(best.get("walk_forward"), dict):
-        parts = _walk_forward_parts(run_dir, folds, wf)
-        history, wf, split = parts["history"], parts["walk_forward"], parts["split"]
-        equity_in, label = parts["equity_in"], "In sample (the first fold's training)"
-        if parts["trades"] is not None:
-            trades = parts["trades"]
-        facts["folds"] = best["walk_forward"].get("done")
-        bad = [f"fold {i}" for i, d in enumerate(folds)
-               if _read_json(d / F.BEST).get("status", "complete") != "complete"]  # fmt: skip
-        if bad and not any("fold" in w for w in warnings):
-            warnings.append(
-                f"{len(bad)} of {len(folds)} folds did not end complete ({', '.join(bad)}); "
-                "see the walk-forward table."
-            )
-    facts["split"] = split
-    if equity_in is None:
-        equity_in = pd.Series([], dtype=float, name="value")
-    if trades is None:
-        trades = pd.DataFrame(columns=_TRADE_COLUMNS)
-    ins = best.get("in_sample") or {}
-    fitness = best.get("fitness")
+    parts: dict[str, Any] = {
+        "history": _history(run_dir),
+        "equity_in": _series(eq, "in"),
+        "label": None,
+        "trades": F.read_frame(run_dir / F.TRADES),
+        "walk_forward": F.read_frame(run_dir / F.WALK_FORWARD),
+        "split": _split(best),
+        "warnings": list(best.warnings),
+    }
+    facts: dict[str, Any] = {"generations": best.n_generations}
+    if isinstance(best, WalkForwardRecord):
+        parts = _walk_forward_parts(run_dir, parts)
+        facts["folds"] = None if best.walk_forward is None else best.walk_forward.done
+    facts["split"] = parts["split"]
+    annual = best.annualization.to_dict() if best.annualization else doc.get("annualization")
+    population = F.read_frame(run_dir / F.POPULATION)
+    hof = F.read_frame(run_dir / F.HALL_OF_FAME)
+    return ReportData(
+        title=_title(doc),
+        subtitle=_subtitle(doc, best, status, facts, annual),
+        config={
+            **cfg,
+            "data": doc["data"],
+            "annualization": annual or "365 days / median bar spacing (not recorded)",
+            "versions": doc.get("versions", {}),
+        },
+        history=parts["history"],
+        memory=_memory(run_dir),
+        memory_limit=None if not cfg.get("memory_limit") else parse_size(cfg["memory_limit"]),
+        equity_in=_or_empty(parts["equity_in"]),
+        equity_out=_series(eq, "out"),
+        population=population if population is not None else pd.DataFrame({"fitness": []}),
+        trades=parts["trades"] if parts["trades"] is not None else _no_trades(),
+        best={
+            "params": best.params,
+            "in_sample": best.in_sample or {},
+            "out_of_sample": best.out_of_sample,
+            "fitness": best.fitness,
+        },
+        hall_of_fame=hof if hof is not None else pd.DataFrame(),
+        verdict=_verdict(best, status),
+        walk_forward=parts["walk_forward"],
+        status=status,
+        warnings=_with_best_warnings(best, status, parts["warnings"]),
+        facts={k: v for k, v in facts.items() if v is not None},
+        initial_cash=float(best.extra.get("init_cash") or INIT_CASH),
+        equity_in_label=parts["label"],
+    )
+
+
+def _or_empty(equity: pd.Series | None) -> pd.Series:
+    return pd.Series([], dtype=float, name="value") if equity is None else equity
+
+
+def _no_trades() -> pd.DataFrame:
+    return pd.DataFrame(columns=_TRADE_COLUMNS)
+
+
+def _memory(run_dir: Path) -> pd.DataFrame:
+    memory = F.read_frame(run_dir / F.MEMORY)
+    return pd.DataFrame(columns=["generation", "rss", "chunk_size"]) if memory is None else memory
+
+
+def _with_best_warnings(best: BestRecord, status: str | None, warnings: list[str]) -> list[str]:
+    """``warnings`` and what the record shows without saying it: an invalid best of a run from
+    before runs said so, a best strategy without trades."""
+    from ..backtest.problem import INVALID_FITNESS
+
+    warnings = list(warnings)
+    fitness = best.fitness
     if (
         isinstance(fitness, (int, float))
         and fitness <= INVALID_FITNESS / 2
@@ -173,25 +231,33 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
             "than --min-trades): no valid strategy was found; lower --min-trades or use "
             "more data."
         )
-    n_trades = ins.get("n_trades")
+    n_trades = (best.in_sample or {}).get("n_trades")
     if n_trades is not None and n_trades == 0 and not any("no trade" in w for w in warnings):
         warnings.append(
             "The best strategy made no trades in sample: its ratios are undefined (n/a)."
         )
-    memory = F.read_frame(run_dir / F.MEMORY)
-    if memory is None:
-        memory = pd.DataFrame(columns=["generation", "rss", "chunk_size"])
-    population = F.read_frame(run_dir / F.POPULATION)
-    hof = F.read_frame(run_dir / F.HALL_OF_FAME)
-    source = doc["data"]["source"]
+    return warnings
+
+
+def _title(doc: dict[str, Any]) -> str:
+    cfg, source = doc["config"], doc["data"]["source"]
     title = f"{cfg['strategy']} on {Path(source).name if source != 'demo' else 'the demo data'}"
-    title += f", seed {cfg['seed']}"
-    n_gen = best.get("n_generations")
-    n_eval = best.get("n_evaluations")
-    annual = best.get("annualization") or doc.get("annualization")
+    return title + f", seed {cfg['seed']}"
+
+
+def _subtitle(
+    doc: dict[str, Any],
+    best: BestRecord,
+    status: str | None,
+    facts: dict[str, Any],
+    annual: dict[str, Any] | None,
+) -> str:
+    from ..report._format import fmt_time
+
+    n_gen, n_eval, data = best.n_generations, best.n_evaluations, doc["data"]
     subtitle = (
-        f"{doc['data']['n_bars']:,} bars from {fmt_time(pd.Timestamp(doc['data']['start']))} to "
-        f"{fmt_time(pd.Timestamp(doc['data']['end']))}; status {status or '?'}, "
+        f"{data['n_bars']:,} bars from {fmt_time(pd.Timestamp(data['start']))} to "
+        f"{fmt_time(pd.Timestamp(data['end']))}; status {status or '?'}, "
         f"{'?' if n_gen is None else f'{n_gen:,}'} generations"
     )
     if facts.get("folds") is not None:
@@ -199,39 +265,9 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     subtitle += f", {'?' if n_eval is None else f'{n_eval:,}'} evaluations"
     if annual:
         subtitle += f"; {format_bars(annual['bars_per_year'])} bars/year"
-    if split is not None:
-        subtitle += f"; out of sample from {fmt_time(pd.Timestamp(split))}"
-    return ReportData(
-        title=title,
-        subtitle=subtitle,
-        config={
-            **cfg,
-            "data": doc["data"],
-            "annualization": annual or "365 days / median bar spacing (not recorded)",
-            "versions": doc.get("versions", {}),
-        },
-        history=history,
-        memory=memory,
-        memory_limit=None if not cfg.get("memory_limit") else parse_size(cfg["memory_limit"]),
-        equity_in=equity_in,
-        equity_out=_series(eq, "out"),
-        population=population if population is not None else pd.DataFrame({"fitness": []}),
-        trades=trades,
-        best={
-            "params": best.get("params", {}),
-            "in_sample": ins,
-            "out_of_sample": best.get("out_of_sample"),
-            "fitness": best.get("fitness"),
-        },
-        hall_of_fame=hof if hof is not None else pd.DataFrame(),
-        verdict=_verdict(best, status),
-        walk_forward=wf,
-        status=status,
-        warnings=warnings,
-        facts={k: v for k, v in facts.items() if v is not None},
-        initial_cash=float(best.get("init_cash") or INIT_CASH),
-        equity_in_label=label,
-    )
+    if facts["split"] is not None:
+        subtitle += f"; out of sample from {fmt_time(pd.Timestamp(facts['split']))}"
+    return subtitle
 
 
 def write_run_report(run_dir: str | Path) -> Path:

@@ -34,44 +34,79 @@ import numpy as np
 import pandas as pd
 
 from .._progress import ProgressReporter
+from .._result import Result
 from .._run_state import CHECKPOINT_DIR
 from ..algorithms import GA
-from ..backtest import METRICS, StrategyProblem, demo_data, load_ohlcv
-from ..backtest import overfitting as ovf
+from ..backtest import StrategyProblem, demo_data, load_ohlcv
 from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
-from ..backtest.trace import trace_strategy
+from ..backtest.walk_forward import (
+    Fold,
+    holdout_split,
+    walk_forward_min_bars,
+    walk_forward_splits,
+)
 from ..checkpoint import list_checkpoints
-from ..errors import ConfigError, DataError, GenepoolError
+from ..errors import ConfigError, DataError
 from ..run import maximize
 from . import _files as F
 from ._rundir import check_new_run_dir, existing_run_dir, new_run_dir
 from .callbacks import HallOfFame, TrialSketch
 from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades, check_types
+from .out_of_sample import (  # INIT_CASH: re-exported, it was defined here
+    ADVICE,
+    INIT_CASH,  # noqa: F401
+    hall_of_fame_table,
+    invalid_reason,
+    metrics_dict,
+    most_active,
+    population_frame,
+    trace_best,
+)
+from .records import (
+    COMPLETE,
+    FINISHED,
+    INTERRUPTED,
+    NO_VALID,
+    Annualization,
+    BestRecord,
+    RunRecord,
+    Span,
+    WalkForwardRecord,
+    read_best,
+    write_best,
+)
+from .verdicts import psr_verdict, search_verdict  # noqa: F401 (psr_verdict was here)
+from .walk_forward_summary import fold_dir, summarize_walk_forward
 
 __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 
 log = logging.getLogger("genepool")
 
-PBO_BLOCKS = 16
-PBO_STRATEGIES = 256  # trials (a uniform sample of the distinct strategies) in the CSCV
-INIT_CASH = 10_000.0  # StrategyProblem's default initial cash, which runs use
-
-#: ``best.json["status"]`` of a run or fold that finished without a valid strategy (its best has
-#: the invalid fitness: fewer trades than ``min_trades``, or a non-finite objective); the CLI
-#: exits with ``EXIT_NO_VALID``. Runs that end with these statuses are finished (not resumed).
-NO_VALID = "no valid strategy"
-FINISHED = ("complete", NO_VALID)
+#: The CLI's exit status when a run or every fold finished without a valid strategy
+#: (``status`` :data:`~genepool.evolve.records.NO_VALID`).
 EXIT_NO_VALID = 3
 
 
 @dataclass
 class RunOutcome:
-    """Where a run went and what it found (``best`` is the content of ``best.json``)."""
+    """Where a run went and what it found.
+
+    ``record`` is the run's ``best.json`` (:mod:`genepool.evolve.records`); ``best`` is the
+    same as a plain dict, ``status`` its status.
+    """
 
     run_dir: Path
-    best: dict[str, Any]
-    status: str
+    record: BestRecord
     report: Path | None
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The content of ``best.json`` (without its schema version)."""
+        return self.record.to_dict()
+
+    @property
+    def status(self) -> str:
+        return str(self.record.status)
 
 
 Echo = Callable[[str], None]
@@ -95,6 +130,7 @@ def run_evolution(
     An existing non-empty ``config.out`` is refused, unless ``overwrite`` and it holds a
     genepool run (then genepool's files in it are replaced); see ``_rundir``.
     """
+    config = dataclasses.replace(config)  # the caller's config stays as it was given
     config.validate()
     if config.seed is None:
         config.seed = secrets.randbelow(2**31)
@@ -104,20 +140,26 @@ def run_evolution(
     data = _load(config)  # before the directory is made: a bad file leaves nothing behind
     annual = _annualization(config, data)
     with new_run_dir(out, command="evolve", overwrite=overwrite):
-        doc = {
-            "config": config.to_dict(),
-            "data": F.data_info(data, None if config.demo else config.data),
-            "annualization": {"bars_per_year": annual.value, "method": annual.method},
-            "versions": F.versions(),
-            "created": pd.Timestamp.now(tz="UTC"),
-        }
-        F.write_json(out / F.CONFIG, doc)
+        _write_run_config(out, config, data, annual)
         echo(f"run directory {out}")
         echo(f"annualization: {annual}")
-        config.bars_per_year = annual.value  # in memory: every problem of the run uses it
+        config.bars_per_year = annual.value  # every problem of the run uses it
         return _execute(
             out, config, data, resume=False, progress=progress, echo=echo, report=report
         )
+
+
+def _write_run_config(
+    out: Path, config: EvolveConfig, data: pd.DataFrame, annual: BarsPerYear
+) -> None:
+    doc = {
+        "config": config.to_dict(),
+        "data": F.data_info(data, None if config.demo else config.data),
+        "annualization": {"bars_per_year": annual.value, "method": annual.method},
+        "versions": F.versions(),
+        "created": pd.Timestamp.now(tz="UTC"),
+    }
+    F.write_json(out / F.CONFIG, doc)
 
 
 def resume_evolution(
@@ -247,24 +289,17 @@ def _recorded_annualization(
     return annual.value
 
 
-def _splits(n: int, config: EvolveConfig) -> list[tuple[slice, slice | None]]:
-    """``(train, test)`` bar ranges: one split, or one per walk-forward fold."""
+def _splits(n: int, config: EvolveConfig) -> list[Fold]:
+    """The run's training and test ranges: one hold-out split, or one per walk-forward fold."""
     if not config.walk_forward:
-        cut = round(n * config.train_frac)
-        return [(slice(0, cut), slice(cut, n) if cut < n else None)]
+        return [holdout_split(n, config.train_frac)]
     k = config.walk_forward
-    seg = n // (k + 1)
-    if seg < 2:
+    if n < walk_forward_min_bars(k):
         raise DataError(
-            f"--walk-forward {k} needs at least {2 * (k + 1):,} bars (k + 1 segments of 2), "
-            f"the data has {n:,}; use fewer folds or more data"
+            f"--walk-forward {k} needs at least {walk_forward_min_bars(k):,} bars (k + 1 "
+            f"segments of 2), the data has {n:,}; use fewer folds or more data"
         )
-    out: list[tuple[slice, slice | None]] = []
-    for i in range(k):
-        start = 0 if config.walk_forward_mode == "anchored" else i * seg
-        test_end = n if i == k - 1 else (i + 2) * seg
-        out.append((slice(start, (i + 1) * seg), slice((i + 1) * seg, test_end)))
-    return out
+    return walk_forward_splits(n, k, config.walk_forward_mode)
 
 
 def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
@@ -304,61 +339,83 @@ def _execute(
     report: bool,
 ) -> RunOutcome:
     splits = _splits(len(data), config)
-    if not config.walk_forward:
-        train, test = splits[0]
-        best = _run_one(
-            out,
-            config,
-            data.iloc[train],
-            None if test is None else data.iloc[test],
-            config.seed,
-            resume=resume,
-            progress=progress,
-            echo=echo,
-        )
+    steps = _Steps(resume=resume, progress=progress, echo=echo, report=report)
+    if config.walk_forward:
+        record: BestRecord = _walk_forward(out, config, data, splits, steps)
     else:
-        assert config.seed is not None  # drawn by run_evolution before any run
-        folds = []
-        for i, (train, test) in enumerate(splits):
-            assert test is not None  # every walk-forward fold has a test range
-            fold_dir = out / "folds" / f"fold-{i:02d}"
-            echo(
-                f"fold {i + 1}/{len(splits)}: train {data.index[train][0]} .. "
-                f"{data.index[train][-1]}, test {data.index[test][0]} .. {data.index[test][-1]}"
-            )
-            done = fold_dir / F.BEST
-            finished = F.read_json(done) if resume and done.exists() else None
-            if finished is not None and finished.get("status") in FINISHED:
-                folds.append(finished)
-                continue
-            fold_dir.mkdir(parents=True, exist_ok=True)
-            fold_doc = F.read_json(out / F.CONFIG)
-            fold_doc["fold"] = {
-                "index": i,
-                "of": len(splits),
-                "train_bars": train.stop - train.start,
-            }
-            fold_doc["data"].update(
-                start=data.index[train][0],
-                end=data.index[test][-1],
-                n_bars=test.stop - train.start,
-            )
-            F.write_json(fold_dir / F.CONFIG, fold_doc)
-            fold_best = _run_one(
-                fold_dir, config, data.iloc[train], data.iloc[test],
-                int(config.seed) + i, resume=resume, progress=progress, echo=echo,
-            )  # fmt: skip
-            if report:
-                _write_report(fold_dir, echo=_quiet)
-            folds.append(fold_best)
-            if not fold_best["valid"]:
-                echo(f"fold {i + 1}/{len(splits)}: {fold_best['warnings'][0]}")
-            if fold_best["status"] not in FINISHED:
-                break
-        best = _walk_forward_summary(out, config, data, splits, folds)
-        F.write_json(out / F.BEST, best)  # a single run wrote its own best.json
+        split = splits[0]
+        test = None if split.test is None else data.iloc[split.test]
+        record = _run_one(out, config, data.iloc[split.train], test, config.seed, steps)
     path = _write_report(out, echo) if report else None
-    return RunOutcome(out, best, best["status"], path)
+    return RunOutcome(out, record, path)
+
+
+@dataclass(frozen=True)
+class _Steps:
+    """How each GA run of a command goes: resumed or new, its progress, messages, reports."""
+
+    resume: bool
+    progress: ProgressReporter | None
+    echo: Echo
+    report: bool
+
+
+def _walk_forward(
+    out: Path, config: EvolveConfig, data: pd.DataFrame, splits: list[Fold], steps: _Steps
+) -> WalkForwardRecord:
+    """Run the folds in turn (a finished fold is kept on resume), then sum them up."""
+    folds: list[RunRecord] = []
+    for fold in splits:
+        record = _run_fold(out, config, data, fold, len(splits), steps)
+        folds.append(record)
+        if record.status not in FINISHED:
+            break
+    summary = summarize_walk_forward(out, config, data, splits, folds)
+    write_best(out, summary)  # a single run wrote its own best.json
+    return summary
+
+
+def _run_fold(
+    out: Path, config: EvolveConfig, data: pd.DataFrame, fold: Fold, n_folds: int, steps: _Steps
+) -> RunRecord:
+    assert fold.test is not None and config.seed is not None  # drawn before any run
+    train, test = data.iloc[fold.train], data.iloc[fold.test]
+    i, path = fold.index, fold_dir(out, fold.index)
+    steps.echo(
+        f"fold {i + 1}/{n_folds}: train {train.index[0]} .. {train.index[-1]}, "
+        f"test {test.index[0]} .. {test.index[-1]}"
+    )
+    finished = _finished_fold(path) if steps.resume else None
+    if finished is not None:
+        return finished
+    path.mkdir(parents=True, exist_ok=True)
+    _write_fold_config(out, path, fold, n_folds, train, test)
+    record = _run_one(path, config, train, test, int(config.seed) + i, steps)
+    if steps.report:
+        _write_report(path, echo=_quiet)
+    if not record.valid:
+        steps.echo(f"fold {i + 1}/{n_folds}: {record.warnings[0]}")
+    return record
+
+
+def _finished_fold(path: Path) -> RunRecord | None:
+    """The record of a fold that finished before (kept when its run is resumed), or None."""
+    if not (path / F.BEST).exists():
+        return None
+    record = read_best(path)
+    if not isinstance(record, RunRecord):
+        raise ConfigError(f"{path / F.BEST} is not the record of a walk-forward fold")
+    return record if record.status in FINISHED else None
+
+
+def _write_fold_config(
+    out: Path, path: Path, fold: Fold, n_folds: int, train: pd.DataFrame, test: pd.DataFrame
+) -> None:
+    """The fold's config.json: the run's, with the fold's place and bars."""
+    doc = F.read_json(out / F.CONFIG)
+    doc["fold"] = {"index": fold.index, "of": n_folds, "train_bars": fold.n_train}
+    doc["data"].update(start=train.index[0], end=test.index[-1], n_bars=fold.n_train + fold.n_test)
+    F.write_json(path / F.CONFIG, doc)
 
 
 def _run_one(
@@ -367,11 +424,9 @@ def _run_one(
     train: pd.DataFrame,
     test: pd.DataFrame | None,
     seed: Any,
-    *,
-    resume: bool,
-    progress: ProgressReporter | None,
-    echo: Echo,
-) -> dict[str, Any]:
+    steps: _Steps,
+) -> RunRecord:
+    """Evolve on ``train``, re-evaluate on ``test``, write the results and ``best.json``."""
     auto = config.min_trades is None
     if auto:  # resolved per training window (per fold); resume recomputes the same value
         config = dataclasses.replace(config, min_trades=auto_min_trades(train.index))
@@ -380,30 +435,15 @@ def _run_one(
     ga = GA(problem.space, config.population, seed=int(seed))
     hof = HallOfFame(problem.space, config.hall_of_fame, invalid=problem.invalid_fitness)
     sketch = TrialSketch(problem.space)
-    has_checkpoint = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
-    if resume and not has_checkpoint:  # killed before its first checkpoint: start it again
-        shutil.rmtree(run_dir / F.HISTORY, ignore_errors=True)
-    result = maximize(
-        problem,
-        ga,
-        generations=config.generations,
-        memory_limit=config.memory_limit,
-        run_dir=run_dir,
-        checkpoint_every=config.checkpoint_every,
-        resume=resume and has_checkpoint,
-        callbacks=[hof, sketch],
-        progress=progress if progress is not None else False,
-        **_executor_kwargs(config),
-    )
-    status = "interrupted" if result.stop_reason.startswith("interrupted") else "complete"
+    result = _evolve(run_dir, config, problem, ga, [hof, sketch], steps)
     _save_memory(run_dir, result)
-    best = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
-    if status == "complete" and not best["valid"]:
-        status = NO_VALID
-    best.update(
+    record = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
+    status = INTERRUPTED if result.stop_reason.startswith("interrupted") else COMPLETE
+    record = dataclasses.replace(
+        record,
         min_trades=config.min_trades,
         min_trades_rule=MIN_TRADES_RULE if auto else "--min-trades",
-        status=status,
+        status=NO_VALID if status == COMPLETE and not record.valid else status,
         stop_reason=result.stop_reason,
         n_generations=result.n_generations,
         n_evaluations=result.n_evaluations,
@@ -411,8 +451,39 @@ def _run_one(
         peak_rss=result.memory.peak_rss if result.memory else None,
         cache=result.memory.cache if result.memory else None,
     )
-    F.write_json(run_dir / F.BEST, best)
-    return best
+    write_best(run_dir, record)
+    return record
+
+
+def _evolve(
+    run_dir: Path,
+    config: EvolveConfig,
+    problem: StrategyProblem,
+    ga: GA,
+    callbacks: list[Any],
+    steps: _Steps,
+) -> Result:
+    """The GA run itself, from the last checkpoint of ``run_dir`` when resuming."""
+    has_checkpoint = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
+    if steps.resume and not has_checkpoint:  # killed before its first checkpoint: start again
+        shutil.rmtree(run_dir / F.HISTORY, ignore_errors=True)
+    return maximize(
+        problem,
+        ga,
+        generations=config.generations,
+        memory_limit=config.memory_limit,
+        run_dir=run_dir,
+        checkpoint_every=config.checkpoint_every,
+        resume=steps.resume and has_checkpoint,
+        callbacks=callbacks,
+        progress=steps.progress if steps.progress is not None else False,
+        **_executor_kwargs(config),
+    )
+
+
+def _user_fitness(ga: GA) -> np.ndarray:
+    """The final population's fitness in the user's sense (the GA minimizes its negation)."""
+    return -ga.state.fitness
 
 
 def _executor_kwargs(config: EvolveConfig) -> dict[str, Any]:
@@ -429,7 +500,7 @@ def _executor_kwargs(config: EvolveConfig) -> dict[str, Any]:
     return {"executor": config.executor, "workers": config.workers}
 
 
-def _save_memory(run_dir: Path, result: Any) -> None:
+def _save_memory(run_dir: Path, result: Result) -> None:
     if result.memory is None:
         return
     samples = result.memory.samples
@@ -439,10 +510,6 @@ def _save_memory(run_dir: Path, result: Any) -> None:
     elif old is not None:
         samples = old
     F.write_frame(run_dir / F.MEMORY, samples)
-
-
-def _metrics_dict(row: pd.Series) -> dict[str, Any]:
-    return {m: row[m] for m in METRICS}
 
 
 def _finish(
@@ -455,356 +522,81 @@ def _finish(
     ga: GA,
     hof: HallOfFame,
     sketch: TrialSketch,
-) -> dict[str, Any]:
-    """Hall of fame in and out of sample, the best strategy's trace, DSR, PBO: to disk."""
-    space = problem.space
-    # final population
-    pop = pd.DataFrame(space.decode(ga.state.X))
-    pop["fitness"] = -ga.state.fitness  # the GA minimizes the negated fitness
-    F.write_frame(run_dir / F.POPULATION, pop)
-    # hall of fame, re-evaluated out of sample
+) -> RunRecord:
+    """Population, hall of fame in and out of sample, the best strategy's trace, DSR, PBO:
+    to disk; the run's record without its run statistics (status, generations, ...)."""
+    fitness = _user_fitness(ga)
+    F.write_frame(run_dir / F.POPULATION, population_frame(problem.space, ga.state.X, fitness))
     if len(hof.X):
         top_X, top_f = hof.X, hof.fitness
     else:  # no strategy was ever valid: the closest to valid, the most active of the population
-        X = ga.state.X  # in chunks, like the run's evaluation, to stay within its memory
-        n = [problem.metrics_array(X[i : i + 10_000])[:, METRICS.index("n_trades")]
-             for i in range(0, len(X), 10_000)]  # fmt: skip
-        k = int(np.argmax(np.concatenate(n)))
-        top_X, top_f = ga.state.X[k : k + 1], -ga.state.fitness[k : k + 1]
+        top_X, top_f = most_active(problem, ga.state.X, fitness)
     is_m = problem.metrics(top_X)
-    table = is_m[list(space.names)].copy()
-    table.insert(0, "rank", np.arange(1, len(top_X) + 1))
-    table["fitness"] = top_f
-    for m in METRICS:
-        table[f"is_{m}"] = is_m[m].to_numpy()
     oos_m = None if test_problem is None else test_problem.metrics(top_X)
-    if oos_m is not None:
-        for m in METRICS:
-            table[f"oos_{m}"] = oos_m[m].to_numpy()
-    F.write_frame(run_dir / F.HALL_OF_FAME, table)
-    # the best strategy bar by bar
-    params = space.decode_row(top_X[0])
-    tr_in = trace_strategy(problem, params, index=train.index)
-    frames, trades = [_equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
-    oos = None
-    if test_problem is not None and test is not None and oos_m is not None:
-        # bar numbers count from the first training bar, like the in-sample trades'
-        tr_out = trace_strategy(test_problem, params, index=test.index, bar_offset=len(train))
-        frames.append(_equity_frame(tr_out, "out"))
-        trades.append(tr_out.trades.assign(sample="out"))
-        oos = _metrics_dict(oos_m.iloc[0])
-    F.write_frame(run_dir / F.EQUITY, pd.concat(frames))
-    F.write_frame(run_dir / F.TRADES, pd.concat(trades))
-    why = _invalid_reason(float(top_f[0]), is_m.iloc[0], problem, config)
-    if why is None:
-        stats = _honesty(problem, sketch, tr_in.returns, config)
-        warnings = []
-    else:  # nothing valid was found: no DSR, PBO or verdict computed from invalid strategies
-        stats = {"deflated_sharpe": None, "pbo": None, "verdict": None}
-        tried = f"{sketch.n_distinct:,}{'' if sketch.exact else ' (about)'}"
-        warnings = [f"no valid strategy among {tried} tried: {why}", ADVICE]
-    return {
-        "strategy": config.strategy,
-        "objective": config.objective,
-        "valid": why is None,
-        "invalid_reason": why,
-        "warnings": warnings,
-        "verdict_reason": None if why is None else f"No verdict: no valid strategy ({why}).",
-        "params": params,
-        "fitness": float(top_f[0]),
-        "in_sample": _metrics_dict(is_m.iloc[0]),
-        "out_of_sample": oos,
-        "train": {"start": train.index[0], "end": train.index[-1], "n_bars": len(train)},
-        "test": None
-        if test is None
-        else {"start": test.index[0], "end": test.index[-1], "n_bars": len(test)},
-        "annualization": F.read_json(run_dir / F.CONFIG).get("annualization")
-        or {"bars_per_year": problem.bars_per_year, "method": problem.annualization.method},
-        **stats,
-    }
-
-
-ADVICE = (
-    "to find one: lower --min-trades, give the GA more training bars (more data, a larger "
-    "--train-frac, fewer --walk-forward folds), or try another --strategy"
-)
-
-
-def _invalid_reason(
-    fitness: float, metrics: pd.Series, problem: StrategyProblem, config: EvolveConfig
-) -> str | None:
-    """Why the best strategy is not valid (None when it is): fewer trades than ``min_trades``
-    or a non-finite objective (which :class:`StrategyProblem` gives the invalid fitness)."""
-    n_trades = int(metrics["n_trades"])
+    F.write_frame(run_dir / F.HALL_OF_FAME, hall_of_fame_table(problem.space, top_f, is_m, oos_m))
+    params = problem.space.decode_row(top_X[0])
+    best = trace_best(problem, test_problem, params, train, test)
+    F.write_frame(run_dir / F.EQUITY, best.equity)
+    F.write_frame(run_dir / F.TRADES, best.trades)
     assert config.min_trades is not None  # resolved by _run_one
-    if n_trades < config.min_trades:
-        return (
-            f"the most active made {n_trades} trades in sample, --min-trades is "
-            f"{config.min_trades}"
-        )
-    if not math.isfinite(fitness) or fitness == problem.invalid_fitness:
-        name = config.objective.lstrip("-")
-        return f"the best has a non-finite {name} ({metrics.get(name, fitness)}) in sample"
-    return None
-
-
-def _equity_frame(tr: Any, sample: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "time": tr.value.index,
-            "value": tr.value.to_numpy(),
-            "drawdown": tr.drawdown.to_numpy(),
-            "sample": sample,
-        }
+    fitness0, min_trades = float(top_f[0]), config.min_trades
+    why = invalid_reason(fitness0, is_m.iloc[0], problem, config.objective, min_trades)
+    record = RunRecord(
+        strategy=config.strategy,
+        objective=config.objective,
+        valid=why is None,
+        invalid_reason=why,
+        params=params,
+        fitness=fitness0,
+        in_sample=metrics_dict(is_m.iloc[0]),
+        out_of_sample=None if oos_m is None else metrics_dict(oos_m.iloc[0]),
+        train=_span(train),
+        test=None if test is None else _span(test),
+        annualization=_run_annualization(run_dir, problem),
     )
+    return _judged(record, problem, sketch, best.in_sample.returns, min_trades)
 
 
-def _honesty(
+def _judged(
+    record: RunRecord,
     problem: StrategyProblem,
     sketch: TrialSketch,
     best_returns: np.ndarray,
-    config: EvolveConfig,
-) -> dict[str, Any]:
-    """Deflated Sharpe of the best strategy and PBO by CSCV over a sample of the trials.
+    min_trades: int,
+) -> RunRecord:
+    """The record with its verdict: the trials, DSR, PBO and the verdict when its best is
+    valid; otherwise the warnings and why there is no verdict (none from invalid ones)."""
+    why = record.invalid_reason
+    if why is not None:
+        tried = f"{sketch.n_distinct:,}{'' if sketch.exact else ' (about)'}"
+        return dataclasses.replace(
+            record,
+            warnings=[f"no valid strategy among {tried} tried: {why}", ADVICE],
+            verdict_reason=f"No verdict: no valid strategy ({why}).",
+        )
+    stats = search_verdict(problem, sketch, best_returns, min_trades)
+    return dataclasses.replace(
+        record,
+        trials=stats.trials,
+        deflated_sharpe=stats.deflated_sharpe,
+        pbo=stats.pbo,
+        verdict=stats.verdict,
+    )
 
-    - Trials: the distinct strategies evaluated (``TrialSketch``). The variance of their
-      Sharpe ratios is taken under the null hypothesis of the test (no strategy has skill):
-      an estimated per-bar Sharpe then has variance 1 / (T - 1) (Lo 2002; Mertens 2002 with
-      SR = 0). The variance measured across the GA's trials is reported too, but not used: with
-      a real edge it is mostly the spread of real skill between strategies, which would make a
-      stronger edge look less significant (tests/test_honesty.py).
-    - PBO: CSCV over up to ``PBO_STRATEGIES`` valid strategies of the sketch's uniform sample of
-      the trials (the set CSCV assumes), not over the hall of fame, whose near-identical top
-      strategies chosen on the whole training sample bias it towards 1.
-    """
-    per_bar = math.sqrt(problem.ann_factor)
-    m = problem.metrics_array(sketch.X)
-    assert config.min_trades is not None  # resolved by _run_one
-    sr = m[:, METRICS.index("sharpe_ratio")] / per_bar
-    valid = np.isfinite(sr) & (m[:, METRICS.index("n_trades")] >= max(config.min_trades, 1))
-    n_trials = sketch.n_distinct
-    n_obs = len(best_returns)
-    out: dict[str, Any] = {
-        "trials": {
-            "n_distinct": n_trials,
-            "exact": sketch.exact,
-            "sample": len(sketch.X),
-            "sample_valid": int(valid.sum()),
-            "sharpe_variance_measured": float(np.var(sr[valid], ddof=1))
-            if valid.sum() >= 2
-            else None,
-        }
-    }
-    dsr = pbo = None
-    try:
-        dsr = ovf.deflated_sharpe_ratio(best_returns, n_trials, 1.0 / max(n_obs - 1, 1))
-    except GenepoolError as exc:
-        out["deflated_sharpe"] = {"error": str(exc)}
-    moments = []
-    for x in sketch.X[valid][:PBO_STRATEGIES]:
-        r = trace_strategy(problem, problem.space.decode_row(x)).returns
-        if np.std(r) > 0:
-            moments.append(ovf.block_moments(r, PBO_BLOCKS))
-    if len(moments) >= 2:
-        try:
-            pbo = ovf.probability_of_backtest_overfitting(np.stack(moments))
-        except GenepoolError as exc:
-            out["pbo"] = {"error": str(exc)}
-    if dsr is not None:
-        out["deflated_sharpe"] = {
-            "dsr": dsr.dsr,
-            "sharpe_per_bar": dsr.sr,
-            "expected_max_sharpe_per_bar": dsr.sr0,
-            "n_trials": dsr.n_trials,
-            "var_trials": dsr.var_trials,
-            "n_obs": dsr.n_obs,
-            "skew": dsr.skew,
-            "kurtosis": dsr.kurtosis,
-            "significant": dsr.significant(),
-        }
-    if pbo is not None:
-        out["pbo"] = {
-            "pbo": pbo.pbo,
-            "n_strategies": pbo.n_strategies,
-            "n_blocks": pbo.n_blocks,
-            "n_combinations": pbo.n_combinations,
-        }
-    if dsr is not None:
-        text = ovf.verdict(dsr, pbo)
-    else:
-        text = "No verdict: no strategy with trades and varying returns was found."
-    out["verdict"] = {
-        "text": text,
-        "significant": None if dsr is None else bool(dsr.significant()),
-        "dsr": None if dsr is None else dsr.dsr,
-        "pbo": None if pbo is None else pbo.pbo,
-    }
-    return out
+
+def _span(df: pd.DataFrame) -> Span:
+    return Span(start=df.index[0], end=df.index[-1], n_bars=len(df))
+
+
+def _run_annualization(run_dir: Path, problem: StrategyProblem) -> Annualization | None:
+    """The bars per year recorded in the run's config.json (the problem's for older runs)."""
+    recorded = F.read_json(run_dir / F.CONFIG).get("annualization")
+    if recorded:
+        return Annualization.from_dict(recorded)
+    return Annualization(problem.bars_per_year, problem.annualization.method)
 
 
 def _write_report(run_dir: Path, echo: Echo) -> Path:
     from .report_data import write_run_report
 
     return write_run_report(run_dir).resolve()  # the CLI prints it once, absolute
-
-
-def psr_verdict(returns: np.ndarray, what: str) -> tuple[dict[str, Any], Any]:
-    """Verdict where nothing was selected: the probabilistic Sharpe ratio against zero."""
-    try:
-        st = ovf.sharpe_stats(returns)
-    except GenepoolError as exc:
-        none = {"text": f"No verdict: {exc}", "significant": None, "dsr": None, "pbo": None}
-        return none, None
-    psr = ovf.probabilistic_sharpe_ratio(st.sr, 0.0, st.n_obs, st.skew, st.kurtosis)
-    significant = psr > 0.95
-    text = (
-        f"{'Significant' if significant else 'Not significant'}: the probability that the "
-        f"true Sharpe ratio of {what} is above zero is {psr:.0%} ({st.n_obs:,} bars; "
-        f"{'>' if significant else '<='} 95%)."
-    )
-    verdict = {"text": text, "significant": bool(significant), "psr": psr, "dsr": None}
-    return verdict | {"pbo": None}, st
-
-
-def _fold_why(i: int, fold: dict[str, Any], config: EvolveConfig) -> str:
-    n = fold["in_sample"].get("n_trades")
-    n = 0 if n is None or not math.isfinite(n) else int(n)
-    if fold.get("min_trades") is not None and n < fold["min_trades"]:
-        return f"fold {i + 1} made {n} trades"
-    return f"fold {i + 1} has a non-finite {config.objective.lstrip('-')}"
-
-
-def _walk_forward_summary(
-    out: Path,
-    config: EvolveConfig,
-    data: pd.DataFrame,
-    splits: list[tuple[slice, slice | None]],
-    folds: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """Per-fold table, the stitched out-of-sample equity, and the verdict on it.
-
-    A fold without a valid strategy trades nothing: its test segment is held in cash (return 0)
-    in the stitched equity and left out of the verdict, which is over the valid folds only (none
-    when no fold is valid). The run is ``complete`` when at least one fold is valid (with a
-    warning naming the others), ``no valid strategy`` when none is.
-    """
-    rows = []
-    returns_parts = []
-    valid_parts = []
-    for i, fold in enumerate(folds):
-        train, test = splits[i]
-        valid = bool(fold.get("valid", True))
-        rows.append(
-            {
-                "fold": i,
-                "status": fold["status"],
-                "valid": valid,
-                "min_trades": fold.get("min_trades"),
-                "train_start": data.index[train][0],
-                "train_end": data.index[train][-1],
-                "test_start": data.index[test][0],
-                "test_end": data.index[test][-1],
-                **{f"param_{k}": v for k, v in fold["params"].items()},
-                **{f"is_{m}": fold["in_sample"][m] for m in METRICS},
-                **{f"oos_{m}": (fold["out_of_sample"] or {}).get(m) for m in METRICS},
-                "dsr": (fold.get("deflated_sharpe") or {}).get("dsr"),
-                "pbo": (fold.get("pbo") or {}).get("pbo"),
-            }
-        )
-        eq = F.read_frame(out / "folds" / f"fold-{i:02d}" / F.EQUITY)
-        assert eq is not None  # every finished fold wrote its equity
-        seg = eq[eq["sample"] == "out"]
-        v = seg["value"].to_numpy()
-        prev = np.concatenate(([INIT_CASH], v[:-1]))
-        r = pd.Series(v / prev - 1.0, index=pd.DatetimeIndex(seg["time"]))
-        returns_parts.append(r if valid else pd.Series(0.0, index=r.index))  # nothing traded
-        if valid:
-            valid_parts.append(r)
-    F.write_frame(out / F.WALK_FORWARD, pd.DataFrame(rows))
-    returns = pd.concat(returns_parts)
-    stitched = INIT_CASH * (1.0 + returns).cumprod()
-    stitched_eq = pd.DataFrame(
-        {
-            "time": stitched.index,
-            "value": stitched.to_numpy(),
-            "drawdown": (stitched / stitched.cummax() - 1.0).to_numpy(),
-            "sample": "out",
-        }
-    )
-    last = folds[-1]
-    last_dir = out / "folds" / f"fold-{len(folds) - 1:02d}"
-    in_eq = F.read_frame(last_dir / F.EQUITY)
-    assert in_eq is not None  # every finished fold wrote its equity
-    F.write_frame(out / F.EQUITY, pd.concat([in_eq[in_eq["sample"] == "in"], stitched_eq]))
-    for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME, F.MEMORY):
-        src = last_dir / name
-        if src.exists():
-            shutil.copyfile(src, out / name)
-    valid_folds = [i for i, f in enumerate(folds) if f.get("valid", True)]
-    # finished without one (an interrupted fold may still find one when resumed)
-    invalid_folds = [
-        i for i, f in enumerate(folds) if i not in valid_folds and f["status"] in FINISHED
-    ]
-    warnings = []
-    if invalid_folds:
-        why = ", ".join(_fold_why(i, folds[i], config) for i in invalid_folds)
-        mins = "/".join(sorted({str(folds[i].get("min_trades")) for i in invalid_folds}))
-        warnings = [
-            f"{len(invalid_folds)} of {len(splits)} walk-forward folds found no valid strategy "
-            f"(most active in sample: {why}; --min-trades {mins}): "
-            f"{'their test segments are' if len(invalid_folds) > 1 else 'its test segment is'} "
-            f"held in cash and left out of the verdict",
-            ADVICE,
-        ]
-    verdict, stats, verdict_reason = None, None, None
-    if valid_parts:
-        what = f"the stitched out-of-sample returns of {len(valid_folds)} walk-forward folds"
-        if invalid_folds:
-            what += f" (of {len(folds)}; the folds without a valid strategy left out)"
-        verdict, stats = psr_verdict(pd.concat(valid_parts).to_numpy(), what)
-    else:
-        verdict_reason = "No verdict: no walk-forward fold found a valid strategy."
-    oos_sr = None if stats is None else stats.sr
-    per_year = (last.get("annualization") or {}).get("bars_per_year") or config.bars_per_year
-    oos_trades: list[Any] = [(f.get("out_of_sample") or {}).get("n_trades") for f in folds]
-    if len(folds) < len(splits) or any(f["status"] not in FINISHED for f in folds):
-        status = "interrupted"
-    else:
-        status = "complete" if valid_folds else NO_VALID
-    return {
-        "strategy": config.strategy,
-        "objective": config.objective,
-        "walk_forward": {
-            "folds": len(splits),
-            "done": len(folds),
-            "mode": config.walk_forward_mode,
-            "fold_status": [f["status"] for f in folds],
-            "valid_folds": valid_folds,
-            "invalid_folds": invalid_folds,
-        },
-        "valid": bool(last.get("valid", True)),
-        "warnings": warnings,
-        "verdict_reason": verdict_reason,
-        "min_trades": last.get("min_trades"),
-        "min_trades_rule": last.get("min_trades_rule"),
-        "params": last["params"],
-        "fitness": last["fitness"],
-        "in_sample": last["in_sample"],
-        "out_of_sample": {
-            "total_return": float(stitched.iloc[-1] / INIT_CASH - 1.0),
-            "sharpe_per_bar": oos_sr,
-            # annualized with the run's bars per year, over the folds the verdict covers
-            "sharpe_ratio": None
-            if oos_sr is None or not per_year
-            else float(oos_sr * math.sqrt(per_year)),
-            "max_drawdown": float(stitched_eq["drawdown"].min()),
-            "n_trades": None
-            if any(n is None for n in oos_trades)
-            else int(sum(oos_trades[i] for i in valid_folds)),
-        },
-        "verdict": verdict,
-        "annualization": last.get("annualization"),
-        "status": status,
-        "n_generations": sum(f.get("n_generations", 0) for f in folds),
-        "n_evaluations": sum(f.get("n_evaluations", 0) for f in folds),
-    }

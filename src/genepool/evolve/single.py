@@ -7,16 +7,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..backtest import METRICS, StrategyProblem
+from ..backtest.calendar import BarsPerYear
 from ..backtest.constraints import check_params, params_ranges
 from ..backtest.trace import trace_strategy
 from ..errors import ConfigError
 from . import _files as F
 from ._rundir import check_new_run_dir, new_run_dir
 from .config import EvolveConfig
-from .runner import Echo, RunOutcome, _annualization, _equity_frame, _load, _quiet, psr_verdict
+from .out_of_sample import equity_frame
+from .records import COMPLETE, Annualization, BacktestRecord, write_best
+from .runner import Echo, RunOutcome, _annualization, _load, _quiet
+from .verdicts import psr_verdict
 
 __all__ = ["backtest_one"]
 
@@ -73,49 +78,26 @@ def backtest_one(
         stops="stop_loss" in valid, ranges=params_ranges(strategy, valid),
     )  # fmt: skip
     x = problem.space.check(problem.space.encode(valid))
-    decoded = problem.space.decode_row(x[0])
+    settings = {
+        "command": "backtest",
+        "demo": demo,
+        "data": data,
+        "strategy": strategy,
+        "fees": fees,
+        "slippage": slippage,
+        "params": problem.space.decode_row(x[0]),
+        "seed": None,
+        "bars_per_year": bars_per_year,
+        "time_column": loading.time_column,
+        "sep": loading.sep,
+        "price_column": loading.price_column,
+    }
     with new_run_dir(run_dir, command="backtest", overwrite=overwrite):
-        metrics = problem.metrics(x).iloc[0]
-        tr = trace_strategy(problem, decoded, index=df.index)
-        F.write_frame(run_dir / F.EQUITY, _equity_frame(tr, "in"))
-        F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
-        pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
-        pop["fitness"] = [metrics["sharpe_ratio"]]
-        F.write_frame(run_dir / F.POPULATION, pop)
-        verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
-        best = {
-            "strategy": strategy,
-            "objective": "sharpe_ratio",
-            "params": decoded,
-            "fitness": metrics["sharpe_ratio"],
-            "in_sample": {m: metrics[m] for m in METRICS},
-            "out_of_sample": None,
-            "verdict": verdict,
-            "status": "complete",
-            "n_generations": 0,
-            "n_evaluations": 1,
-            "annualization": {"bars_per_year": annual.value, "method": annual.method},
-        }
-        if not math.isfinite(float(metrics["sharpe_ratio"])):
-            best["fitness"] = None
-        F.write_json(run_dir / F.BEST, best)
+        record = _write_results(run_dir, problem, x, df, settings, annual)
         F.write_json(
             run_dir / F.CONFIG,
             {
-                "config": {
-                    "command": "backtest",
-                    "demo": demo,
-                    "data": data,
-                    "strategy": strategy,
-                    "fees": fees,
-                    "slippage": slippage,
-                    "params": decoded,
-                    "seed": None,
-                    "bars_per_year": bars_per_year,
-                    "time_column": loading.time_column,
-                    "sep": loading.sep,
-                    "price_column": loading.price_column,
-                },
+                "config": settings,
                 "data": F.data_info(df, None if demo else data),
                 "annualization": {"bars_per_year": annual.value, "method": annual.method},
                 "versions": F.versions(),
@@ -126,4 +108,40 @@ def backtest_one(
             from .report_data import write_run_report
 
             path = write_run_report(run_dir)
-        return RunOutcome(run_dir, best, "complete", path)
+        return RunOutcome(run_dir, record, path)
+
+
+def _write_results(
+    run_dir: Path,
+    problem: StrategyProblem,
+    x: np.ndarray,
+    df: pd.DataFrame,
+    settings: dict[str, Any],
+    annual: BarsPerYear,
+) -> BacktestRecord:
+    """The strategy ``x`` on all the bars: equity, trades, a one-row population, best.json."""
+    decoded = settings["params"]
+    metrics = problem.metrics(x).iloc[0]
+    tr = trace_strategy(problem, decoded, index=df.index)
+    F.write_frame(run_dir / F.EQUITY, equity_frame(tr, "in"))
+    F.write_frame(run_dir / F.TRADES, tr.trades.assign(sample="in"))
+    pop = pd.DataFrame({k: [v] for k, v in decoded.items()})
+    pop["fitness"] = [metrics["sharpe_ratio"]]
+    F.write_frame(run_dir / F.POPULATION, pop)
+    verdict, _ = psr_verdict(tr.returns, "this strategy (one tried, no search)")
+    fitness = metrics["sharpe_ratio"]
+    record = BacktestRecord(
+        strategy=settings["strategy"],
+        objective="sharpe_ratio",
+        params=decoded,
+        fitness=fitness if math.isfinite(float(fitness)) else None,
+        in_sample={m: metrics[m] for m in METRICS},
+        out_of_sample=None,
+        verdict=verdict,
+        status=COMPLETE,
+        n_generations=0,
+        n_evaluations=1,
+        annualization=Annualization(annual.value, annual.method),
+    )
+    write_best(run_dir, record)
+    return record
