@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._run_state import CHECKPOINT_DIR
-from ..checkpoint import list_checkpoints
 from ..errors import ConfigError
+from ..run.checkpoint import list_checkpoints
+from ..run.state import CHECKPOINT_DIR
 from . import _files as F
 from .records import INTERRUPTED, BestRecord, read_best_or_none
 

@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 
 from .. import problems
-from .._progress import ProgressReporter
-from .._result import Result
 from ..algorithms import GA
 from ..run import minimize
+from ..run.progress import ProgressReporter
+from ..run.result import Result
 from . import _files as F
 from ._rundir import RunLock, check_new_run_dir, new_run_dir
 

@@ -33,9 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._progress import ProgressReporter
-from .._result import Result
-from .._run_state import CHECKPOINT_DIR
 from ..algorithms import GA
 from ..backtest import StrategyProblem, demo_data, load_ohlcv
 from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
@@ -45,9 +42,12 @@ from ..backtest.walk_forward import (
     walk_forward_min_bars,
     walk_forward_splits,
 )
-from ..checkpoint import list_checkpoints
 from ..errors import ConfigError, DataError
-from ..run import maximize
+from ..run import Direction, maximize
+from ..run.checkpoint import list_checkpoints
+from ..run.progress import ProgressReporter
+from ..run.result import Result
+from ..run.state import CHECKPOINT_DIR
 from . import _files as F
 from ._rundir import check_new_run_dir, existing_run_dir, new_run_dir
 from .callbacks import HallOfFame, TrialSketch
@@ -81,6 +81,9 @@ from .walk_forward_summary import fold_dir, summarize_walk_forward
 __all__ = ["RunOutcome", "resume_evolution", "run_evolution"]
 
 log = logging.getLogger("genepool")
+
+#: ``genepool evolve`` maximizes its objective (``maximize`` below); the GA holds the negation.
+DIRECTION = Direction.maximize()
 
 #: The CLI's exit status when a run or every fold finished without a valid strategy
 #: (``status`` :data:`~genepool.evolve.records.NO_VALID`).
@@ -482,8 +485,8 @@ def _evolve(
 
 
 def _user_fitness(ga: GA) -> np.ndarray:
-    """The final population's fitness in the user's sense (the GA minimizes its negation)."""
-    return -ga.state.fitness
+    """The final population's fitness in the user's sense (the GA holds the internal scale)."""
+    return DIRECTION.to_user(ga.state.fitness)
 
 
 def _executor_kwargs(config: EvolveConfig) -> dict[str, Any]:
