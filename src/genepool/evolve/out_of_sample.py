@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..backtest import METRICS, StrategyProblem
+from ..backtest.enums import Metric
 from ..backtest.trace import Trace, trace_strategy
 from ..space import Space
 
@@ -52,7 +53,7 @@ def most_active(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The strategy of ``X`` with the most trades and its fitness (one row each): the closest
     to valid when no strategy ever was."""
-    n = [problem.metrics_array(X[i : i + CHUNK])[:, METRICS.index("n_trades")]
+    n = [problem.metrics_array(X[i : i + CHUNK])[:, Metric.N_TRADES]
          for i in range(0, len(X), CHUNK)]  # fmt: skip
     k = int(np.argmax(np.concatenate(n)))
     return X[k : k + 1], fitness[k : k + 1]

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backtest import METRICS, StrategyProblem
+from ..backtest import StrategyProblem
 from ..backtest import overfitting as ovf
+from ..backtest.enums import Metric
 from ..backtest.trace import trace_strategy
 from ..errors import GenepoolError
 from .callbacks import TrialSketch
@@ -60,8 +61,8 @@ def search_verdict(
       strategies chosen on the whole training sample bias it towards 1.
     """
     m = problem.metrics_array(sketch.X)
-    sr = m[:, METRICS.index("sharpe_ratio")] / math.sqrt(problem.ann_factor)
-    valid = np.isfinite(sr) & (m[:, METRICS.index("n_trades")] >= max(min_trades, 1))
+    sr = m[:, Metric.SHARPE_RATIO] / math.sqrt(problem.ann_factor)
+    valid = np.isfinite(sr) & (m[:, Metric.N_TRADES] >= max(min_trades, 1))
     trials = Trials(
         n_distinct=sketch.n_distinct,
         exact=sketch.exact,
