@@ -143,7 +143,9 @@ class Optimizer(ABC):
         return split_state(self.state)
 
     def load_state_dict(
-        self, arrays: dict[str, np.ndarray], meta: Mapping[str, object] | None = None
+        self,
+        arrays: Mapping[str, object] | tuple[Mapping[str, np.ndarray], Mapping[str, object]],
+        meta: Mapping[str, object] | None = None,
     ) -> None:
         """Restore a :meth:`state_dict` of an identically configured optimizer.
 

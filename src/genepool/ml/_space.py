@@ -38,10 +38,12 @@ class FrozenDistribution(Protocol):
     def ppf(self, q: float) -> float: ...
 
 
-#: One parameter's specification: a gene, a list of values or a scipy.stats distribution.
-ParamSpec = Union[Gene, Sequence[object], np.ndarray, FrozenDistribution]
-#: What ``GASearchCV(param_space=...)`` and :func:`to_space` take.
-ParamSpace = Union[Mapping[str, ParamSpec], Sequence[Gene], Space]
+#: What ``GASearchCV(param_space=...)`` and :func:`to_space` take: ``{name: spec}`` where a
+#: spec is a gene, a list of values or a :class:`FrozenDistribution`, a list of genes, or a
+#: Space. The values are typed ``object``, not the union of those: mypy infers a dict that
+#: mixes them (``{"depth": Integer(...), "criterion": ["gini", "entropy"]}``) as
+#: ``dict[str, object]``, which the union would refuse; :func:`to_space` checks each one.
+ParamSpace = Union[Mapping[str, object], Sequence[Gene], Space]
 
 
 def _from_distribution(name: str, dist: FrozenDistribution) -> Gene:

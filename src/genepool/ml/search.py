@@ -74,7 +74,11 @@ class CVSplitter(Protocol):
 
 #: ``scoring`` as scikit-learn takes it: a scorer name or callable, several, or none.
 Scoring = Union[
-    str, Callable[..., object], Collection[str], Mapping[str, Callable[..., object]], None
+    str,
+    Callable[..., object],
+    Collection[str],
+    Mapping[str, Union[str, Callable[..., object]]],
+    None,
 ]
 #: ``cv`` as scikit-learn takes it: a number of folds, a splitter or the (train, test) splits.
 CV = Union[int, CVSplitter, Iterable[tuple[npt.ArrayLike, npt.ArrayLike]], None]
