@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import format_size
+from ..problem import problem_name
 from ._pool import Pool
 from ._shared import ProblemPayload
 from ._task import ping
@@ -315,7 +316,7 @@ class ProcessExecutor:
         how = "shared memory" if payload.shared is not None else "pickled once per worker"
         self.plan_note = (
             f"processes: {why}, {threads} numba thread(s) each; problem "
-            f"{type(problem).__name__} ({how}"
+            f"{problem_name(problem)} ({how}"
             + (f", {format_size(payload.shared_bytes)}" if payload.shared is not None else "")
             + f"); started in {self.start_seconds:.1f} s; {self.task_overhead * 1e3:.2f} ms "
             f"per task"
