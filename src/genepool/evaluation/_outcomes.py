@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FitnessError
+from ..errors import ConfigError, FitnessError
 from ..space import Space
 from ._task import Failure, NotNumeric, Outcome
 
@@ -59,14 +59,18 @@ class ErrorPolicy:
     on_error : {"raise", "penalize"}
         Raise a :class:`~genepool.errors.FitnessError`, or give failing individuals
         ``penalty`` and count them.
-    penalty : float
-        Fitness of a penalized individual.
+    penalty : float, optional
+        Fitness of a penalized individual (default ``+inf``).
     """
 
-    def __init__(self, space: Space, on_error: str, penalty: float) -> None:
+    def __init__(self, space: Space, on_error: str, penalty: float | None = None) -> None:
+        if on_error not in ("raise", "penalize"):
+            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
+        self.penalty = np.inf if penalty is None else float(penalty)
+        if np.isnan(self.penalty):
+            raise ConfigError("penalty must not be NaN")
         self.space = space
         self.on_error = on_error
-        self.penalty = penalty
         #: The generation being evaluated (named in messages).
         self.generation = 0
         #: Individuals penalized so far, and the message about the first.

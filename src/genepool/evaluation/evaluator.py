@@ -27,7 +27,7 @@ from ._local import LocalChunks
 from ._outcomes import ErrorPolicy, Placed
 from .cache import FitnessCache
 from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks
-from .executors import SerialExecutor
+from .executors import Executor, SerialExecutor
 from .registry import parse_executor
 
 __all__ = ["ChunkPlan", "Evaluator"]
@@ -88,6 +88,15 @@ def _make_cache(cache: Any, memory_limit: int | None) -> FitnessCache | None:
     raise ConfigError(
         f"cache must be True, False, None, a size like '256MB' or a FitnessCache, got {cache!r}"
     )
+
+
+def _shared_monitor(monitor: MemoryMonitor | None, limit: int | None) -> MemoryMonitor | None:
+    """The run's monitor (given the budget when it has none), or a new one for a budget."""
+    if monitor is None and limit is not None:
+        return MemoryMonitor(limit)
+    if monitor is not None and limit is not None and monitor.limit is None:
+        monitor.limit = limit
+    return monitor
 
 
 class Evaluator:
@@ -173,17 +182,8 @@ class Evaluator:
         self._auto_generations = 0
         self.cache_note: str | None = None
         self._disabled_cache_stats: dict[str, Any] | None = None
-        if on_error not in ("raise", "penalize"):
-            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
-        penalty = np.inf if penalty is None else float(penalty)
-        if np.isnan(penalty):
-            raise ConfigError("penalty must not be NaN")
         self.errors = ErrorPolicy(space, on_error, penalty)
-        if monitor is None and self.memory_limit is not None:
-            monitor = MemoryMonitor(self.memory_limit)
-        elif monitor is not None and self.memory_limit is not None and monitor.limit is None:
-            monitor.limit = self.memory_limit
-        self.monitor = monitor
+        self.monitor = _shared_monitor(monitor, self.memory_limit)
         if self.monitor is not None and self.cache is not None:
             cache_ref = self.cache
             self.monitor.add_cleanup("fitness cache", lambda: cache_ref.shrink(0.5))
@@ -201,6 +201,10 @@ class Evaluator:
         chosen, owned = parse_executor(
             executor, workers=workers, retries=retries, max_tasks_per_child=max_tasks_per_child
         )
+        self._connect(chosen, owned)
+
+    def _connect(self, chosen: Executor, owned: bool) -> None:
+        """Evaluate here through ``chosen`` when it is serial, else ship to it what pays."""
         local = chosen if isinstance(chosen, SerialExecutor) else SerialExecutor()
         self.local = LocalChunks(
             local, local is not chosen or owned, self.chunks, self.errors, self.tally, self.usage
@@ -212,7 +216,7 @@ class Evaluator:
                 owned,
                 local=self.local,
                 errors=self.errors,
-                chunks=WorkerChunks(chunk_size, sizer),
+                chunks=WorkerChunks(self.chunk_size, self.chunks.sizer),
                 tally=self.tally,
                 budget=self.chunks.worker_budget,
                 monitor=self.monitor,
