@@ -142,48 +142,12 @@ class Dispatcher:
         return start
 
     def _decide(self, ex: Executor, m: int) -> bool:
-        why, kind = "", "ship"
-        serial_spr = self.local.seconds_per_row
-        if ex.min_seconds <= 0:
-            ship = True
-        else:
-            assert serial_spr is not None
-            est = m * serial_spr
-            overhead = ex.task_overhead or 0.0
-            floor = max(
-                ex.min_seconds, OVERHEAD_SHARE * max(1, ex.workers) * TASKS_PER_WORKER * overhead
-            )
-            if est < floor:
-                ship, kind = False, "cheap"
-                why = (
-                    f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than the "
-                    f"{floor * 1e3:.0f} ms worth shipping (min_seconds={ex.min_seconds:g} s; "
-                    f"{overhead * 1e3:.2f} ms per task): too cheap to ship to workers"
-                )
-            elif (
-                self.parallel_spr is not None
-                and self.parallel_spr >= SLOWER * serial_spr
-                and self.streak < RECHECK
-            ):
-                ship, kind = False, "slower"
-                self.streak += 1
-                why = (
-                    f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
-                    f"{serial_spr * 1e6:.2f} us here"
-                )
-            elif self.shipped_streak >= self.recheck_after:
-                # The cost here is known only from the probe (small chunks) or old generations:
-                # measure a whole generation here, after the first one shipped, then every
-                # RECHECK generations.
-                why = f"measuring a whole generation here after {self.shipped_streak} on workers"
-                ship, kind = False, "recheck"
-                self.shipped_streak, self.recheck_after = 0, RECHECK
-            else:
-                ship = True
+        """Ship the ``m`` rows left? Each change of decision or reason is logged once."""
+        ship, kind, why = self._choose(ex, m)
         if ship:
             self.streak = 0
             self.shipped_streak += 1
-        if kind != self._kind:  # each change of decision or reason is logged once
+        if kind != self._kind:
             self.note = (
                 f"evaluating on {ex.name} workers"
                 if ship
@@ -193,6 +157,46 @@ class Dispatcher:
         self._kind = kind
         self.shipping = ship
         return ship
+
+    def _choose(self, ex: Executor, m: int) -> tuple[bool, str, str]:
+        """(ship, kind of decision, why not) for ``m`` rows, from the measured costs."""
+        if ex.min_seconds <= 0:
+            return True, "ship", ""
+        serial_spr = self.local.seconds_per_row
+        assert serial_spr is not None
+        est = m * serial_spr
+        overhead = ex.task_overhead or 0.0
+        floor = max(
+            ex.min_seconds, OVERHEAD_SHARE * max(1, ex.workers) * TASKS_PER_WORKER * overhead
+        )
+        if est < floor:
+            return (
+                False,
+                "cheap",
+                f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than the "
+                f"{floor * 1e3:.0f} ms worth shipping (min_seconds={ex.min_seconds:g} s; "
+                f"{overhead * 1e3:.2f} ms per task): too cheap to ship to workers",
+            )
+        if (
+            self.parallel_spr is not None
+            and self.parallel_spr >= SLOWER * serial_spr
+            and self.streak < RECHECK
+        ):
+            self.streak += 1
+            return (
+                False,
+                "slower",
+                f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
+                f"{serial_spr * 1e6:.2f} us here",
+            )
+        if self.shipped_streak >= self.recheck_after:
+            # The cost here is known only from the probe (small chunks) or old generations:
+            # measure a whole generation here, after the first one shipped, then every
+            # RECHECK generations.
+            why = f"measuring a whole generation here after {self.shipped_streak} on workers"
+            self.shipped_streak, self.recheck_after = 0, RECHECK
+            return False, "recheck", why
+        return True, "ship", ""
 
     def _ship(
         self,
