@@ -377,13 +377,17 @@ class Evaluator:
         self.current_batch_bytes = X.nbytes
         self.tally.largest = 0
         if self.cache is None:
-            values = self._evaluate_rows(X, np.arange(n), contiguous=True)
-            return values
+            return self._evaluate_rows(X, np.arange(n), contiguous=True)
+        return self._through_cache(self.cache, X)
+
+    def _through_cache(self, cache: FitnessCache, X: np.ndarray) -> np.ndarray:
+        """Values of ``X``: distinct rows looked up, the missing ones evaluated and cached."""
+        n = X.shape[0]
         t0 = time.perf_counter()
-        batch = self.cache.batch(self.space, X)
+        batch = cache.batch(self.space, X)
         first, inverse = batch.group()
         self.n_duplicates += n - first.shape[0]
-        idx = self.cache.lookup(batch, first)
+        idx = cache.lookup(batch, first)
         hit = idx >= 0
         missing = first[~hit]
         t1 = time.perf_counter()
@@ -392,16 +396,16 @@ class Evaluator:
         m = (
             fresh.shape[1:]
             if fresh.size or not hit.any()
-            else self.cache.values_at(idx[hit][:1]).shape[1:]
+            else cache.values_at(idx[hit][:1]).shape[1:]
         )
         unique_values = np.empty((first.shape[0], *m), dtype=np.float64)
         if hit.any():
-            unique_values[hit] = self.cache.values_at(idx[hit])
+            unique_values[hit] = cache.values_at(idx[hit])
         unique_values[~hit] = fresh
         ok = np.isfinite(fresh) if fresh.ndim == 1 else np.isfinite(fresh).all(axis=1)
         if self.on_error == "penalize":
             ok &= ~self._penalized_last
-        self.cache.put(batch, missing[ok], fresh[ok])
+        cache.put(batch, missing[ok], fresh[ok])
         values = unique_values[inverse]
         if self.auto_cache:
             per_eval = (t2 - t1) / max(1, missing.shape[0])
