@@ -85,7 +85,7 @@ def test_a_memory_budget_is_split_between_the_parent_and_the_workers():
         np.testing.assert_array_equal(ev.evaluate(X), prob.evaluate(X))
         assert ex.worker_room is not None and 0 < 2 * ex.worker_room < limit
         assert "of working memory per worker" in ex.plan_note
-        assert ev._dispatch.wbpc is not None  # calibrated on the workers' measured peaks
+        assert ev._dispatch.chunks.sizer.bpc is not None  # calibrated on the workers' peaks
 
 
 def test_strategy_problem_rebuilds_from_its_shared_arrays():

@@ -10,18 +10,33 @@ import numpy as np
 from .errors import ConfigError
 from .space import Space
 
-__all__ = ["ElementwiseProblem", "FunctionProblem", "Problem", "as_problem", "elementwise"]
+__all__ = [
+    "ElementwiseProblem",
+    "FunctionProblem",
+    "Problem",
+    "ProblemAdapter",
+    "as_problem",
+    "elementwise",
+    "problem_name",
+]
 
 
 class Problem:
-    """Base class of vectorized problems (like pymoo's).
+    """Base class of vectorized problems (like pymoo's), and the problem contract.
 
     Subclasses set ``space`` and implement :meth:`evaluate` on a whole batch. Fitness is what
     ``minimize`` minimizes (``maximize`` maximizes it); shape ``(n,)``, or ``(n, m)`` for ``m``
-    objectives.
+    objectives. Every other member is an optional hook with a default here:
+    :meth:`bytes_per_candidate`, :meth:`memory_hint`, :attr:`invalid_fitness`, the sharing
+    protocol (:meth:`shared_arrays`, :meth:`shared_config`, :meth:`from_shared`) and
+    :meth:`warm_up`. :func:`as_problem` gives any problem these hooks;
+    :func:`genepool.testing.check_problem` checks an implementation.
     """
 
     space: Space
+    #: A fitness that marks an invalid individual (left out of the history's mean and std),
+    #: or None (the default: none does).
+    invalid_fitness: float | None = None
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Fitness of each row of ``X`` (``(n, d)``, encoded): shape ``(n,)`` or ``(n, m)``."""
@@ -70,9 +85,89 @@ class Problem:
 
 
 def memory_hint_of(problem: Any) -> str | None:
-    """``problem.memory_hint()`` where the problem has one (a plain callable has none)."""
+    """``problem.memory_hint()`` where the problem has one (a plain callable has none).
+
+    For problems not normalised by :func:`as_problem` (which gives every problem the hook).
+    """
     hint = getattr(problem, "memory_hint", None)
     return hint() if callable(hint) else None
+
+
+class ProblemAdapter(Problem):
+    """An object with ``evaluate(X)`` that is not a :class:`Problem`, given the hooks.
+
+    Each hook is the object's own where it has one, else the default of :class:`Problem`.
+    The sharing protocol rebuilds the object by its own ``from_shared`` (and adapts it again).
+
+    Parameters
+    ----------
+    inner : object
+        Has ``evaluate(X)``; may have ``space`` and any of the hooks.
+    space : Space, optional
+        Used when ``inner`` has no ``space``.
+    """
+
+    def __init__(self, inner: Any, space: Space | None = None) -> None:
+        self.inner = inner
+        own = getattr(inner, "space", None)
+        self.space = own if own is not None else space  # type: ignore[assignment]
+        self.invalid_fitness = getattr(inner, "invalid_fitness", None)
+        self._hooks = {
+            name: getattr(inner, name)
+            for name in (
+                "bytes_per_candidate",
+                "memory_hint",
+                "warm_up",
+                "shared_arrays",
+                "shared_config",
+            )
+            if callable(getattr(inner, name, None))
+        }
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray:
+        return self.inner.evaluate(X)
+
+    def bytes_per_candidate(self) -> int | None:
+        hook = self._hooks.get("bytes_per_candidate")
+        return None if hook is None else hook()
+
+    def memory_hint(self) -> str | None:
+        hook = self._hooks.get("memory_hint")
+        return None if hook is None else hook()
+
+    def warm_up(self) -> None:
+        hook = self._hooks.get("warm_up")
+        if hook is not None:
+            hook()
+
+    def shared_arrays(self) -> dict[str, np.ndarray]:
+        hook = self._hooks.get("shared_arrays")
+        return {} if hook is None else hook()
+
+    def shared_config(self) -> dict[str, Any] | None:
+        hook = self._hooks.get("shared_config")
+        config = None if hook is None else hook()
+        if config is None:
+            return None
+        cls = type(self.inner)
+        return {"class": f"{cls.__module__}:{cls.__qualname__}", "config": config}
+
+    @classmethod
+    def from_shared(cls, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> Problem:
+        return cls(_import_name(config["class"]).from_shared(arrays, config["config"]))
+
+    @property
+    def name(self) -> str:
+        """The adapted object's type name."""
+        return type(self.inner).__name__
+
+    def __repr__(self) -> str:
+        return f"ProblemAdapter({self.inner!r})"
+
+
+def problem_name(problem: Any) -> str:
+    """The type name of ``problem`` (of the adapted object for a :class:`ProblemAdapter`)."""
+    return problem.name if isinstance(problem, ProblemAdapter) else type(problem).__name__
 
 
 class FunctionProblem(Problem):
@@ -191,16 +286,23 @@ def elementwise(
 
 
 def as_problem(problem: Any, space: Space) -> Problem:
-    """Normalise ``problem`` (a Problem, an elementwise problem or ``f(X)``) onto ``space``."""
+    """Normalise ``problem`` (a Problem, an elementwise problem or ``f(X)``) onto ``space``.
+
+    The result has every hook of :class:`Problem`: an object with ``evaluate`` that is not
+    a :class:`Problem` is wrapped in a :class:`ProblemAdapter`.
+    """
     if isinstance(problem, ElementwiseProblem):
         problem = problem.bind(space)
-    elif not isinstance(problem, Problem) and not hasattr(problem, "evaluate"):
-        if not callable(problem):
+    elif not isinstance(problem, Problem):
+        if hasattr(problem, "evaluate"):
+            problem = ProblemAdapter(problem, space)
+        elif not callable(problem):
             raise ConfigError(
                 f"problem must have .evaluate(X) or be a callable f(X), "
                 f"got {type(problem).__name__}"
             )
-        problem = FunctionProblem(problem, space)
+        else:
+            problem = FunctionProblem(problem, space)
     pspace = getattr(problem, "space", None)
     if pspace is not None and isinstance(pspace, Space) and pspace.dims != space.dims:
         raise ConfigError(

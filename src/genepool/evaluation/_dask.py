@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, check_int
 from ..memory._size import format_size
+from ..problem import Problem, problem_name
 from ._pool import set_threads
 from ._shared import ProblemPayload
 from ._task import WorkerLost, ping
@@ -47,13 +48,12 @@ class ProblemPlugin(WorkerPlugin):
         self.name = name
         self.payload = payload
         self.threads = threads
-        self.problem: Any = None
+        self.problem: Problem | None = None
 
     def setup(self, worker: Any) -> None:
         self.problem = self.payload.build()
         set_threads(self.threads)
-        if hasattr(self.problem, "warm_up"):
-            self.problem.warm_up()
+        self.problem.warm_up()
 
     def teardown(self, worker: Any) -> None:
         self.problem = None
@@ -194,7 +194,7 @@ class DaskExecutor:
             self.start_seconds = time.perf_counter() - t0
         self.plan_note = (
             f"{self.plan_note or 'dask: ' + str(self.client.scheduler.address)}; "
-            f"{self.workers} worker(s), problem {type(problem).__name__} placed once per "
+            f"{self.workers} worker(s), problem {problem_name(problem)} placed once per "
             f"worker ({payload.kind}); started in {self.start_seconds:.1f} s; "
             f"{self.task_overhead * 1e3:.2f} ms per task"
         )

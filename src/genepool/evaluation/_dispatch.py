@@ -21,18 +21,18 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from ..errors import FitnessError
-from ..memory._size import format_size
+from ..memory.monitor import MemoryMonitor
+from ._local import LocalChunks
+from ._outcomes import ErrorPolicy, Placed
 from ._task import Outcome, WorkerLost, run_chunk
-from .executors import NoRoomForWorkers
-
-if TYPE_CHECKING:
-    from ._outcomes import Placed
-    from .evaluator import Evaluator
+from .chunking import ChunkTally, WorkerChunks
+from .executors import Executor, NoRoomForWorkers
 
 __all__ = ["Dispatcher"]
 
@@ -43,108 +43,111 @@ TASKS_PER_WORKER = 2  # chunks per worker and generation (load balance vs per-ta
 RECHECK = 20  # generations here (workers slower) or on workers before measuring the other again
 OVERHEAD_SHARE = 10  # a generation is shipped only if it costs this many times its tasks' overhead
 SLOWER = 0.9  # workers must take less than this share of the time here, per candidate
-AIM = 0.8  # share of a worker's working memory a chunk aims at
-PROBE_CHUNK = 32  # rows per chunk before the workers' memory per candidate is known
 
 
 class Dispatcher:
-    """The parallel half of an :class:`~genepool.Evaluator` (see the module doc)."""
+    """Sends what is worth shipping to an executor's workers (see the module doc).
 
-    def __init__(self, executor: Any, owned: bool) -> None:
-        self.executor = executor
+    Parameters
+    ----------
+    executor : Executor
+        Where shipped chunks run.
+    owned : bool
+        ``executor`` was made by the evaluator (closed by :meth:`close` and :meth:`drop`).
+    local : LocalChunks
+        Evaluates chunks in this process (the probe; what is not shipped).
+    errors : ErrorPolicy
+        Turns each chunk's outcome into values, penalties or errors.
+    chunks : WorkerChunks
+        Sizes the shipped chunks and learns from the workers' peaks.
+    tally : ChunkTally
+        Counts the chunks.
+    budget : callable
+        Bytes of the budget for the workers (None: no budget), read when the pool starts.
+    monitor : MemoryMonitor, optional
+        Records the halving of a worker's chunk.
+    """
+
+    def __init__(
+        self,
+        executor: Executor,
+        owned: bool,
+        *,
+        local: LocalChunks,
+        errors: ErrorPolicy,
+        chunks: WorkerChunks,
+        tally: ChunkTally,
+        budget: Callable[[], int | None],
+        monitor: MemoryMonitor | None,
+    ) -> None:
+        self.executor: Executor | None = executor
         self.owned = owned
-        self.serial_spr: float | None = None  # seconds per candidate here (latest chunk)
+        self.local = local
+        self.errors = errors
+        self.chunks = chunks
+        self.tally = tally
+        self.budget = budget
+        self.monitor = monitor
         self.parallel_spr: float | None = None  # wall seconds per candidate through workers
         self.shipping: bool | None = None
         self.streak = self.shipped_streak = 0
         self.recheck_after = 1
         self._kind = ""
         self.shipped_generations = self.local_generations = 0
-        self.wbpc: float | None = None  # workers' measured bytes per candidate
-        self.wcap: int | None = None
-        self._calm = 0
         self.note: str | None = None
         self._started_for: Any = None
 
-    def serial_seconds(self, seconds: float, size: int) -> None:
-        if self.executor is not None and size > 0:
-            self.serial_spr = seconds / size
+    # -- the executor ----------------------------------------------------------------------------
+    def drop(self) -> None:
+        """Evaluate in this process from now on (closing an executor made by the evaluator)."""
+        if self.executor is not None and self.owned:
+            self.executor.close()
+        self.executor = None
+
+    def close(self) -> None:
+        """Stop the workers or detach from the cluster (an executor made by the evaluator)."""
+        if self.executor is not None and self.owned:
+            self.executor.close()
 
     # -- one generation --------------------------------------------------------------------------
     def run(
-        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed
+        self, problem: Any, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed
     ) -> int:
         """Evaluate what should go to the workers; returns the first row left for here."""
         ex = self.executor
+        if ex is None:
+            return 0
         start = 0
-        if ex.min_seconds > 0 and self.serial_spr is None:
-            start = self._probe(ev, X, rows, contiguous, acc)
-        if start >= acc.n or not self._decide(acc.n - start):
+        if ex.min_seconds > 0 and self.local.seconds_per_row is None:
+            start = self._probe(X, rows, contiguous, acc)
+        if start >= acc.n or not self._decide(ex, acc.n - start):
             self.local_generations += 1
             return start
-        if self._started_for is not ev.problem or not getattr(ex, "started", True):
+        if self._started_for is not problem or not ex.started:
             try:
-                ex.start(ev.problem, budget=ev.worker_budget())
+                ex.start(problem, budget=self.budget())
             except NoRoomForWorkers as exc:
                 log.warning("%s: evaluating in this process instead", exc)
-                ev.drop_executor()
+                self.drop()
                 return start
-            self._started_for = ev.problem
-        self._ship(ev, X, rows, contiguous, acc, start)
+            self._started_for = problem
+        self._ship(ex, X, rows, contiguous, acc, start)
         return acc.n
 
-    def _probe(
-        self, ev: Evaluator, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed
-    ) -> int:
+    def _probe(self, X: np.ndarray, rows: np.ndarray, contiguous: bool, acc: Placed) -> int:
         start, size, t0 = 0, 1, time.perf_counter()
         while start < acc.n and time.perf_counter() - t0 < PROBE_S:
-            start += ev._serial_chunk(X, rows, contiguous, acc, start, size)
+            start += self.local.run(X, rows, contiguous, acc, start, size)
             size *= 2
         return start
 
-    def _decide(self, m: int) -> bool:
-        ex = self.executor
-        why, kind = "", "ship"
-        if ex.min_seconds <= 0:
-            ship = True
-        else:
-            assert self.serial_spr is not None
-            est = m * self.serial_spr
-            overhead = getattr(ex, "task_overhead", None) or 0.0
-            floor = max(
-                ex.min_seconds, OVERHEAD_SHARE * max(1, ex.workers) * TASKS_PER_WORKER * overhead
-            )
-            if est < floor:
-                ship, kind = False, "cheap"
-                why = (
-                    f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than the "
-                    f"{floor * 1e3:.0f} ms worth shipping (min_seconds={ex.min_seconds:g} s; "
-                    f"{overhead * 1e3:.2f} ms per task): too cheap to ship to workers"
-                )
-            elif (
-                self.parallel_spr is not None
-                and self.parallel_spr >= SLOWER * self.serial_spr
-                and self.streak < RECHECK
-            ):
-                ship, kind = False, "slower"
-                self.streak += 1
-                why = (
-                    f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
-                    f"{self.serial_spr * 1e6:.2f} us here"
-                )
-            elif self.shipped_streak >= self.recheck_after:
-                # The cost here is known only from the probe (small chunks) or old generations:
-                # measure a whole generation here, after the first one shipped, then every
-                # RECHECK generations.
-                why = f"measuring a whole generation here after {self.shipped_streak} on workers"
-                ship, kind = False, "recheck"
-                self.shipped_streak, self.recheck_after = 0, RECHECK
-            else:
-                ship = True
+    def _decide(self, ex: Executor, m: int) -> bool:
+        """Ship the ``m`` rows left? Each change of decision or reason is logged once."""
+        ship, kind, why = self._choose(ex, m)
         if ship:
             self.streak = 0
             self.shipped_streak += 1
-        if kind != self._kind:  # each change of decision or reason is logged once
+        if kind != self._kind:
             self.note = (
                 f"evaluating on {ex.name} workers"
                 if ship
@@ -155,29 +158,68 @@ class Dispatcher:
         self.shipping = ship
         return ship
 
+    def _choose(self, ex: Executor, m: int) -> tuple[bool, str, str]:
+        """(ship, kind of decision, why not) for ``m`` rows, from the measured costs."""
+        if ex.min_seconds <= 0:
+            return True, "ship", ""
+        serial_spr = self.local.seconds_per_row
+        assert serial_spr is not None
+        est = m * serial_spr
+        overhead = ex.task_overhead or 0.0
+        floor = max(
+            ex.min_seconds, OVERHEAD_SHARE * max(1, ex.workers) * TASKS_PER_WORKER * overhead
+        )
+        if est < floor:
+            return (
+                False,
+                "cheap",
+                f"{m:,} candidates take ~{est * 1e3:.2f} ms here, less than the "
+                f"{floor * 1e3:.0f} ms worth shipping (min_seconds={ex.min_seconds:g} s; "
+                f"{overhead * 1e3:.2f} ms per task): too cheap to ship to workers",
+            )
+        if (
+            self.parallel_spr is not None
+            and self.parallel_spr >= SLOWER * serial_spr
+            and self.streak < RECHECK
+        ):
+            self.streak += 1
+            return (
+                False,
+                "slower",
+                f"workers took {self.parallel_spr * 1e6:.2f} us per candidate (wall) vs "
+                f"{serial_spr * 1e6:.2f} us here",
+            )
+        if self.shipped_streak >= self.recheck_after:
+            # The cost here is known only from the probe (small chunks) or old generations:
+            # measure a whole generation here, after the first one shipped, then every
+            # RECHECK generations.
+            why = f"measuring a whole generation here after {self.shipped_streak} on workers"
+            self.shipped_streak, self.recheck_after = 0, RECHECK
+            return False, "recheck", why
+        return True, "ship", ""
+
     def _ship(
         self,
-        ev: Evaluator,
+        ex: Executor,
         X: np.ndarray,
         rows: np.ndarray,
         contiguous: bool,
         acc: Placed,
         start: int,
     ) -> None:
-        ex = self.executor
         n = acc.n
         balance = max(1, -(-(n - start) // (max(1, ex.workers) * TASKS_PER_WORKER)))
         bounds: list[tuple[int, int]] = []
 
-        def chunks() -> Any:
+        def chunks() -> Iterator[np.ndarray]:
             a = start
             while a < n:
-                b = a + self._chunk_size(ev, n - a, balance)
+                b = a + self.chunks.next_size(n - a, balance, ex.worker_room)
                 bounds.append((a, b))
                 yield X[a:b] if contiguous else X[rows[a:b]]
                 a = b
 
-        fn = functools.partial(run_chunk, mode=ev.on_error)
+        fn = functools.partial(run_chunk, mode=self.errors.on_error)
         lost = []
         t0 = time.perf_counter()
         for k, res in enumerate(ex.map(fn, chunks())):
@@ -185,15 +227,15 @@ class Dispatcher:
             if isinstance(res, WorkerLost):
                 lost.append((a, b, res))
                 continue
-            self._place(ev, X, rows, acc, a, b, res)
+            self._place(ex, X, rows, acc, a, b, res)
         for a, b, res in lost:
-            self._recover(ev, X, rows, acc, a, b, res, fn)
+            self._recover(ex, X, rows, acc, a, b, res, fn)
         self.parallel_spr = (time.perf_counter() - t0) / (n - start)
         self.shipped_generations += 1
 
     def _place(
         self,
-        ev: Evaluator,
+        ex: Executor,
         X: np.ndarray,
         rows: np.ndarray,
         acc: Placed,
@@ -203,14 +245,16 @@ class Dispatcher:
     ) -> None:
         if not isinstance(res, Outcome):
             raise FitnessError(f"a worker failed outside the fitness: {res}")
-        y, bad = ev._absorb(res, X, rows[a:b])
+        y, bad = self.errors.absorb(res, X, rows[a:b])
         acc.put(a, b, y, bad)
-        ev._count_chunk(b - a)
-        self._learn(ev, b - a, res.peak)
+        self.tally.count(b - a)
+        self.chunks.after_chunk(
+            b - a, res.peak, ex.worker_room, self.monitor, self.errors.generation
+        )
 
     def _recover(
         self,
-        ev: Evaluator,
+        ex: Executor,
         X: np.ndarray,
         rows: np.ndarray,
         acc: Placed,
@@ -221,17 +265,9 @@ class Dispatcher:
     ) -> None:
         """A chunk killed its worker every time: halve it until the culprit is named."""
         if b - a == 1:
-            i = int(rows[a])
-            params = ev.space.decode_row(X[i])
-            msg = (
-                f"a worker process died evaluating individual {i}{ev._where()} with params "
-                f"{params} ({lost.attempts} attempt(s); {lost.detail})"
-            )
-            if ev.on_error == "raise":
-                raise FitnessError(msg, index=i, params=params, generation=ev.generation)
-            ev._record_error(1, msg)
+            self.errors.worker_lost(X, int(rows[a]), lost.attempts, lost.detail)
             acc.put(a, b, None, np.ones(1, dtype=bool))
-            ev._count_chunk(1)
+            self.tally.count(1)
             return
         log.warning(
             "a chunk of %d candidates lost its worker %d time(s) (%s); halving it",
@@ -241,52 +277,16 @@ class Dispatcher:
         )
         mid = (a + b) // 2
         parts = [(a, mid), (mid, b)]
-        results = list(self.executor.map(fn, [X[rows[p:q]] for p, q in parts], retries=0))
+        results = list(ex.map(fn, [X[rows[p:q]] for p, q in parts], retries=0))
         for (p, q), res in zip(parts, results):
             if isinstance(res, WorkerLost):
-                self._recover(ev, X, rows, acc, p, q, res, fn)
+                self._recover(ex, X, rows, acc, p, q, res, fn)
             else:
-                self._place(ev, X, rows, acc, p, q, res)
-
-    # -- chunk sizes under a budget --------------------------------------------------------------
-    def _chunk_size(self, ev: Evaluator, remaining: int, balance: int) -> int:
-        if ev.chunk_size != "auto":
-            return min(int(ev.chunk_size), remaining)
-        size = balance
-        room = getattr(self.executor, "worker_room", None)
-        if room is not None:
-            bpc = self.wbpc if self.wbpc is not None else ev._bpc
-            size = min(size, PROBE_CHUNK if bpc is None else max(1, int(AIM * room / bpc)))
-            if self.wcap is not None:
-                size = min(size, self.wcap)
-        return max(1, min(size, remaining))
-
-    def _learn(self, ev: Evaluator, size: int, peak: int) -> None:
-        room = getattr(self.executor, "worker_room", None)
-        if room is None or peak <= 0:
-            return
-        observed = peak / size
-        if self.wbpc is None:
-            self.wbpc = observed
-        elif observed > 0.25 * self.wbpc:
-            self.wbpc = max(observed, 0.75 * self.wbpc)
-        if peak > room and size > 1:
-            self.wcap, self._calm = max(1, size // 2), 0
-            if ev.monitor is not None:
-                ev.monitor.note(
-                    ev.generation,
-                    "chunk_halved",
-                    f"a worker's chunk of {size} peaked at {format_size(peak)} above its "
-                    f"{format_size(room)} of working memory: chunk size {size} -> {self.wcap}",
-                )
-        elif self.wcap is not None:
-            self._calm += 1
-            if self._calm >= 3:
-                self.wcap, self._calm = self.wcap * 2, 0
+                self._place(ex, X, rows, acc, p, q, res)
 
     def stats(self) -> dict[str, Any]:
-        ex = self.executor
-        out = dict(ex.stats()) if hasattr(ex, "stats") else {"executor": ex.name}
+        """The executor's statistics, and how many generations went to it."""
+        out = {} if self.executor is None else dict(self.executor.stats())
         out.update(
             shipped_generations=self.shipped_generations,
             local_generations=self.local_generations,

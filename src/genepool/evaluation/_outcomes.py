@@ -1,4 +1,5 @@
-"""Turning a chunk's :class:`~genepool.evaluation._task.Outcome` into values, penalties or errors.
+"""The error policy: a chunk's :class:`~genepool.evaluation._task.Outcome` into values,
+penalties or errors.
 
 The same for every executor: values are checked (shape, NaN/inf) and placed by position, a
 fitness that raised becomes a :class:`~genepool.errors.FitnessError` naming the individual (with
@@ -11,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FitnessError
+from ..errors import ConfigError, FitnessError
 from ..space import Space
 from ._task import Failure, NotNumeric, Outcome
 
-__all__ = ["OutcomeReader", "Placed"]
+__all__ = ["ErrorPolicy", "Placed"]
 
 
 class Placed:
@@ -48,18 +49,46 @@ class Placed:
         return self.out
 
 
-class OutcomeReader:
-    """The evaluator's error policy, as a mixin (needs ``space``, ``generation``,
-    ``on_error``, ``penalty``, ``n_errors`` and ``first_error``)."""
+class ErrorPolicy:
+    """The evaluator's error policy, and the errors it has counted.
 
-    space: Space
-    generation: int
-    on_error: str
-    penalty: float
-    n_errors: int
-    first_error: str | None
+    Parameters
+    ----------
+    space : Space
+        Decodes the individual named in an error.
+    on_error : {"raise", "penalize"}
+        Raise a :class:`~genepool.errors.FitnessError`, or give failing individuals
+        ``penalty`` and count them.
+    penalty : float, optional
+        Fitness of a penalized individual (default ``+inf``).
+    """
 
-    def _absorb(
+    def __init__(self, space: Space, on_error: str, penalty: float | None = None) -> None:
+        if on_error not in ("raise", "penalize"):
+            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
+        self.penalty = np.inf if penalty is None else float(penalty)
+        if np.isnan(self.penalty):
+            raise ConfigError("penalty must not be NaN")
+        self.space = space
+        self.on_error = on_error
+        #: The generation being evaluated (named in messages).
+        self.generation = 0
+        #: Individuals penalized so far, and the message about the first.
+        self.n_errors = 0
+        self.first_error: str | None = None
+
+    def worker_lost(self, X: np.ndarray, i: int, attempts: int, detail: str) -> None:
+        """Individual ``i`` (row of ``X``) killed its worker every time: raise or count it."""
+        params = self.space.decode_row(X[i])
+        msg = (
+            f"a worker process died evaluating individual {i}{self._where()} with params "
+            f"{params} ({attempts} attempt(s); {detail})"
+        )
+        if self.on_error == "raise":
+            raise FitnessError(msg, index=i, params=params, generation=self.generation)
+        self._record_error(1, msg)
+
+    def absorb(
         self, outcome: Outcome, X: np.ndarray, rows: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Values and penalized mask of a chunk (rows ``rows`` of ``X``) from its outcome."""

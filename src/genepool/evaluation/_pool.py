@@ -96,8 +96,7 @@ def worker_main(
     try:
         problem = payload.build()
         set_threads(threads)
-        if hasattr(problem, "warm_up"):
-            problem.warm_up()
+        problem.warm_up()
         _spawn.restore_stderr(stderr)
         conn.send(("ready", os.getpid(), _vm("VmRSS:")))
     except BaseException:

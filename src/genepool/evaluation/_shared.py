@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..problem import Problem, ProblemAdapter, problem_name
 from ..problem import _import_name as _import
 
 __all__ = ["ProblemPayload", "SharedArrays"]
@@ -123,8 +124,13 @@ class ProblemPayload:
 
     @classmethod
     def of(cls, problem: Any) -> ProblemPayload:
-        """Describe ``problem``: by the sharing protocol when it implements it, else pickled."""
-        config = getattr(problem, "shared_config", lambda: None)()
+        """Describe ``problem``: by the sharing protocol when it implements it, else pickled.
+
+        An object that is not a :class:`~genepool.problem.Problem` travels adapted
+        (:class:`~genepool.problem.ProblemAdapter`), so that workers find every hook.
+        """
+        problem = problem if isinstance(problem, Problem) else ProblemAdapter(problem)
+        config = problem.shared_config()
         if config is not None:
             try:
                 text = json.dumps(config)
@@ -136,7 +142,7 @@ class ProblemPayload:
             except Exception as exc:
                 log.info(
                     "%s: sharing protocol unusable (%s); pickling it once per worker",
-                    type(problem).__name__,
+                    problem_name(problem),
                     exc,
                 )
             else:
@@ -165,12 +171,14 @@ class ProblemPayload:
             return self.shared.nbytes
         return sum(a.nbytes for a in (self.arrays or {}).values())
 
-    def build(self) -> Any:
-        """The problem (in a worker)."""
+    def build(self) -> Problem:
+        """The problem (in a worker), with every hook of :class:`~genepool.problem.Problem`."""
         if self.kind == "pickle":
-            return pickle.loads(self.pickled)
-        arrays = self.shared.attach() if self.shared is not None else dict(self.arrays or {})
-        return _import(self.cls).from_shared(arrays, json.loads(self.config))
+            problem = pickle.loads(self.pickled)
+        else:
+            arrays = self.shared.attach() if self.shared is not None else dict(self.arrays or {})
+            problem = _import(self.cls).from_shared(arrays, json.loads(self.config))
+        return problem if isinstance(problem, Problem) else ProblemAdapter(problem)
 
     def release(self) -> None:
         if self.shared is not None:

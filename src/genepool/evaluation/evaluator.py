@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,24 +20,22 @@ import numpy as np
 from ..errors import ConfigError, check_int
 from ..memory._size import format_size, parse_size
 from ..memory.monitor import MemoryMonitor
-from ..problem import Problem, as_problem, memory_hint_of
+from ..problem import Problem, as_problem
 from ..space import Space
 from ._dispatch import Dispatcher
-from ._outcomes import OutcomeReader, Placed
-from ._task import run_chunk
+from ._local import LocalChunks
+from ._outcomes import ErrorPolicy, Placed
 from .cache import FitnessCache
-from .executors import make_executor
+from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks
+from .executors import Executor, SerialExecutor
+from .registry import parse_executor
 
 __all__ = ["ChunkPlan", "Evaluator"]
 
 log = logging.getLogger("genepool.evaluation")
 
-PROBE_CHUNK = 32  # rows evaluated first to calibrate memory when no estimate is known
-SMALL_CHUNK = 16  # a budget that leaves room for fewer candidates per chunk is said once
 AUTO_CACHE_WARMUP = 3  # generations before an automatic cache may decide it does not pay
 DEFAULT_CACHE_BYTES = 256 * 2**20
-PARENT_SHARE = 0.1  # with worker processes: share of the budget kept for the parent ...
-PARENT_RESERVE = 64 * 2**20  # ... at least this, above its RSS when the pool starts
 
 
 @dataclass
@@ -93,7 +90,16 @@ def _make_cache(cache: Any, memory_limit: int | None) -> FitnessCache | None:
     )
 
 
-class Evaluator(OutcomeReader):
+def _shared_monitor(monitor: MemoryMonitor | None, limit: int | None) -> MemoryMonitor | None:
+    """The run's monitor (given the budget when it has none), or a new one for a budget."""
+    if monitor is None and limit is not None:
+        return MemoryMonitor(limit)
+    if monitor is not None and limit is not None and monitor.limit is None:
+        monitor.limit = limit
+    return monitor
+
+
+class Evaluator:
     """Evaluates populations for a problem under a memory budget.
 
     Parameters
@@ -139,6 +145,9 @@ class Evaluator(OutcomeReader):
         the individual that kills workers is named in a :class:`FitnessError` (or penalized).
     max_tasks_per_child : int, optional
         Replace a worker process after this many chunks (for leaky fitness functions).
+    held_elsewhere : callable, optional
+        ``held_elsewhere() -> {part: bytes}``: memory held by the caller (population,
+        history), reported by a budget error (see :meth:`usage`).
     """
 
     def __init__(
@@ -172,64 +181,67 @@ class Evaluator(OutcomeReader):
         self._cache_seconds = self._saved_seconds = 0.0
         self._auto_generations = 0
         self.cache_note: str | None = None
-        if on_error not in ("raise", "penalize"):
-            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
-        self.on_error = on_error
-        self.penalty = np.inf if penalty is None else float(penalty)
-        if np.isnan(self.penalty):
-            raise ConfigError("penalty must not be NaN")
-        if monitor is None and self.memory_limit is not None:
-            monitor = MemoryMonitor(self.memory_limit)
-        elif monitor is not None and self.memory_limit is not None and monitor.limit is None:
-            monitor.limit = self.memory_limit
-        self.monitor = monitor
+        self._disabled_cache_stats: dict[str, Any] | None = None
+        self.errors = ErrorPolicy(space, on_error, penalty)
+        self.monitor = _shared_monitor(monitor, self.memory_limit)
         if self.monitor is not None and self.cache is not None:
             cache_ref = self.cache
             self.monitor.add_cleanup("fitness cache", lambda: cache_ref.shrink(0.5))
-        estimate = (
-            self.problem.bytes_per_candidate()
-            if hasattr(self.problem, "bytes_per_candidate")
-            else None
+        estimate = self.problem.bytes_per_candidate()
+        sizer = ChunkSizer(None if estimate is None else float(max(1, estimate)))
+        self.chunks = ParentChunks(
+            chunk_size, self.memory_limit, self.monitor, sizer, self.problem.memory_hint
         )
-        self._bpc: float | None = None if estimate is None else float(max(1, estimate))
-        self._calibrated = False
-        self._cap: int | None = None  # ceiling after pressure (halvings), relaxed when calm
-        self._calm = 0
-        self.small_chunk_note: str | None = None
-        self.chunk_sizes: Counter[int] = Counter()
-        self.n_requested = self.n_evaluated = self.n_duplicates = self.n_errors = 0
-        self.first_error: str | None = None
-        self.generation = 0
+        self.tally = ChunkTally()
+        self.n_requested = self.n_duplicates = 0
         self._penalized_last = np.zeros(0, dtype=bool)
         self.current_batch_bytes = 0
-        #: Largest chunk of the last :meth:`evaluate` call.
-        self.largest_chunk = 0
         #: Extra memory held by the caller (population, history), reported on a budget error.
         self.held_elsewhere = held_elsewhere
-        self.executor, owned = make_executor(
+        chosen, owned = parse_executor(
             executor, workers=workers, retries=retries, max_tasks_per_child=max_tasks_per_child
         )
-        self._dispatch = Dispatcher(self.executor, owned)
+        self._connect(chosen, owned)
+
+    def _connect(self, chosen: Executor, owned: bool) -> None:
+        """Evaluate here through ``chosen`` when it is serial, else ship to it what pays."""
+        local = chosen if isinstance(chosen, SerialExecutor) else SerialExecutor()
+        self.local = LocalChunks(
+            local, local is not chosen or owned, self.chunks, self.errors, self.tally, self.usage
+        )
+        self._dispatch: Dispatcher | None = None
+        if local is not chosen:
+            self._dispatch = Dispatcher(
+                chosen,
+                owned,
+                local=self.local,
+                errors=self.errors,
+                chunks=WorkerChunks(self.chunk_size, self.chunks.sizer),
+                tally=self.tally,
+                budget=self.chunks.worker_budget,
+                monitor=self.monitor,
+            )
 
     # -- executor ----------------------------------------------------------------------------
+    @property
+    def executor(self) -> Any:
+        """The executor chunks are shipped to (None: everything is evaluated here)."""
+        return None if self._dispatch is None else self._dispatch.executor
+
     def worker_budget(self) -> int | None:
         """Bytes of the budget left for worker processes: all but the parent's share."""
-        if self.memory_limit is None or self.monitor is None:
-            return None
-        reserve = max(PARENT_RESERVE, int(PARENT_SHARE * self.memory_limit))
-        return int(self.monitor.act_at * self.memory_limit) - self.monitor.rss() - reserve
+        return self.chunks.worker_budget()
 
     def drop_executor(self) -> None:
         """Evaluate in this process from now on (closing an executor made here)."""
-        if self.executor is not None and self._dispatch.owned:
-            self.executor.close()
-        self.executor = None
-        self._dispatch.executor = None
+        if self._dispatch is not None:
+            self._dispatch.drop()
 
     def close(self) -> None:
         """Stop worker processes or detach from the cluster (executors made here only)."""
-        if self.executor is not None and self._dispatch.owned:
-            self.executor.close()
+        if self._dispatch is not None:
+            self._dispatch.close()
+        self.local.close()
 
     def __enter__(self) -> Evaluator:
         return self
@@ -237,11 +249,62 @@ class Evaluator(OutcomeReader):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- what the parts hold -----------------------------------------------------------------
+    @property
+    def on_error(self) -> str:
+        """``"raise"`` or ``"penalize"`` (see :class:`ErrorPolicy`)."""
+        return self.errors.on_error
+
+    @property
+    def penalty(self) -> float:
+        """Fitness of a penalized individual."""
+        return self.errors.penalty
+
+    @property
+    def generation(self) -> int:
+        """The generation being evaluated (named in errors and memory notes)."""
+        return self.errors.generation
+
+    @generation.setter
+    def generation(self, value: int) -> None:
+        self.errors.generation = value
+
+    @property
+    def n_errors(self) -> int:
+        """Individuals penalized so far."""
+        return self.errors.n_errors
+
+    @property
+    def first_error(self) -> str | None:
+        """What went wrong with the first penalized individual."""
+        return self.errors.first_error
+
+    @property
+    def n_evaluated(self) -> int:
+        """Candidates evaluated (not served by the cache or as duplicates)."""
+        return self.tally.rows
+
+    @property
+    def chunk_sizes(self) -> Counter[int]:
+        """Chunks evaluated, by size."""
+        return self.tally.sizes
+
+    @property
+    def largest_chunk(self) -> int:
+        """Largest chunk of the last :meth:`evaluate` call."""
+        return self.tally.largest
+
+    @property
+    def small_chunk_note(self) -> str | None:
+        """The warning that the budget leaves room for only a few candidates per chunk."""
+        return self.chunks.small_chunk_note
+
     # -- statistics --------------------------------------------------------------------------
     @property
     def bytes_per_candidate(self) -> int | None:
         """Current estimate of working memory per candidate (measured once calibrated)."""
-        return None if self._bpc is None else int(self._bpc)
+        bpc = self.chunks.sizer.bpc
+        return None if bpc is None else int(bpc)
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -256,14 +319,16 @@ class Evaluator(OutcomeReader):
             "cache": self.cache_stats(),
             "chunk_sizes": dict(sorted(self.chunk_sizes.items())),
             "bytes_per_candidate": self.bytes_per_candidate,
-            "executor": None if self.executor is None else self._dispatch.stats(),
+            "executor": None
+            if self._dispatch is None or self._dispatch.executor is None
+            else self._dispatch.stats(),
         }
 
     def cache_stats(self) -> dict[str, Any] | None:
         """Statistics of the cache (also after an automatic cache turned itself off)."""
         if self.cache is not None:
             return self.cache.stats()
-        stats = getattr(self, "_disabled_cache_stats", None)
+        stats = self._disabled_cache_stats
         return None if stats is None else {**stats, "disabled": self.cache_note}
 
     # -- chunk sizing ------------------------------------------------------------------------
@@ -272,101 +337,23 @@ class Evaluator(OutcomeReader):
         n = check_int("n", n, minimum=0)
         reasons: list[str] = []
         rss = self.monitor.rss() if self.monitor is not None else None
-        size = self._next_chunk(max(n, 1), rss, reasons)
+        size = self.chunks.next_size(max(n, 1), rss, reasons)
         size = max(1, min(size, max(n, 1)))
+        bpc = self.chunks.sizer.bpc
         expected = None
-        if rss is not None and self._bpc is not None:
-            expected = int(rss + size * self._bpc)
+        if rss is not None and bpc is not None:
+            expected = int(rss + size * bpc)
         return ChunkPlan(
             n=n,
             chunk_size=size,
             n_chunks=-(-n // size) if n else 0,
             bytes_per_candidate=self.bytes_per_candidate,
-            calibrated=self._calibrated,
+            calibrated=self.chunks.sizer.calibrated,
             memory_limit=self.memory_limit,
             rss=rss,
             expected_peak=expected,
             reasons=reasons,
         )
-
-    def _next_chunk(
-        self, remaining: int, rss: int | None, reasons: list[str] | None = None
-    ) -> int:
-        why = reasons if reasons is not None else []
-        if self.chunk_size != "auto":
-            why.append(f"chunk_size={self.chunk_size} was given")
-            return min(int(self.chunk_size), remaining)
-        if self.memory_limit is None or rss is None or self.monitor is None:
-            why.append("no memory_limit: the whole population is one chunk")
-            return remaining
-        if self._bpc is None:
-            why.append(
-                f"no estimate of memory per candidate yet: a probe chunk of "
-                f"{PROBE_CHUNK} calibrates it"
-            )
-            return min(PROBE_CHUNK, remaining)
-        # Aim between warn_at and act_at: a chunk that lands exactly on act_at would be
-        # halved by the slightest overshoot and chunk sizes would oscillate.
-        aim = (self.monitor.warn_at + self.monitor.act_at) / 2
-        room = aim * self.memory_limit - rss
-        size = int(room // self._bpc) if room > 0 else 1
-        why.append(
-            f"room under {aim:.0%} of the budget: "
-            f"{format_size(max(room, 0))} / {format_size(self._bpc)} per candidate"
-        )
-        small = size < min(SMALL_CHUNK, remaining)
-        if small and reasons is None and self.small_chunk_note is None:  # evaluating, not plan()
-            self._note_small_chunks(size, rss, aim)
-        if self._cap is not None and size > self._cap:
-            size = self._cap
-            why.append(f"capped at {self._cap} after memory pressure")
-        return max(1, min(size, remaining))
-
-    def _note_small_chunks(self, size: int, rss: int, aim: float) -> None:
-        """Say once that the budget leaves room for only a few candidates at a time."""
-        assert self.memory_limit is not None and self._bpc is not None
-        hint = memory_hint_of(self.problem)
-        self.small_chunk_note = (
-            f"the memory budget leaves room for only {size} candidate(s) per chunk: the "
-            f"process holds {format_size(rss)} of {format_size(self.memory_limit)} (aiming at "
-            f"{aim:.0%}) and one candidate needs about {format_size(self._bpc)}, so evaluation "
-            f"will be slow; raise memory_limit for larger chunks." + (f" {hint}" if hint else "")
-        )
-        log.warning(self.small_chunk_note)
-
-    def _after_chunk(self, size: int, rss_before: int, peak: int) -> None:
-        """Learn from the measured peak of a chunk; shrink under pressure, grow when calm."""
-        assert self.monitor is not None and self.memory_limit is not None
-        observed = max(0, peak - rss_before) / size
-        if self._bpc is None or not self._calibrated:
-            self._bpc = max(observed, self._bpc or 0.0, 1.0)
-            self._calibrated = True
-        elif observed > 0.25 * self._bpc:
-            # Decay slowly when a chunk costs less; ignore chunks that grew little (they were
-            # served from memory freed earlier and still resident, not a real change of cost).
-            self._bpc = max(observed, 0.75 * self._bpc)
-        level = self.monitor.level(peak)
-        if level == "over" and size <= 1:  # one candidate at a time is already too much
-            raise self.monitor.budget_exceeded(
-                self.generation, self.usage(), rss=peak, hint=memory_hint_of(self.problem)
-            )
-        if level in ("act", "over"):
-            self._calm = 0
-            if size > 1:
-                self._cap = max(1, size // 2)
-                self.monitor.note(
-                    self.generation,
-                    "chunk_halved",
-                    f"peak RSS {format_size(peak)} above {self.monitor.act_at:.0%} of "
-                    f"the budget: chunk size {size} -> {self._cap}",
-                )
-        elif self._cap is not None:
-            self._calm += 1
-            if self._calm >= 3:
-                self._cap *= 2
-                self._calm = 0
-        if level == "over":
-            self.monitor.cleanup(self.generation, "budget exceeded during a chunk")
 
     def usage(self) -> dict[str, int]:
         """Bytes held by genepool, by part: what the caller declared, plus the cache."""
@@ -388,15 +375,19 @@ class Evaluator(OutcomeReader):
         n = X.shape[0]
         self.n_requested += n
         self.current_batch_bytes = X.nbytes
-        self.largest_chunk = 0
+        self.tally.largest = 0
         if self.cache is None:
-            values = self._evaluate_rows(X, np.arange(n), contiguous=True)
-            return values
+            return self._evaluate_rows(X, np.arange(n), contiguous=True)
+        return self._through_cache(self.cache, X)
+
+    def _through_cache(self, cache: FitnessCache, X: np.ndarray) -> np.ndarray:
+        """Values of ``X``: distinct rows looked up, the missing ones evaluated and cached."""
+        n = X.shape[0]
         t0 = time.perf_counter()
-        batch = self.cache.batch(self.space, X)
+        batch = cache.batch(self.space, X)
         first, inverse = batch.group()
         self.n_duplicates += n - first.shape[0]
-        idx = self.cache.lookup(batch, first)
+        idx = cache.lookup(batch, first)
         hit = idx >= 0
         missing = first[~hit]
         t1 = time.perf_counter()
@@ -405,16 +396,16 @@ class Evaluator(OutcomeReader):
         m = (
             fresh.shape[1:]
             if fresh.size or not hit.any()
-            else self.cache.values_at(idx[hit][:1]).shape[1:]
+            else cache.values_at(idx[hit][:1]).shape[1:]
         )
         unique_values = np.empty((first.shape[0], *m), dtype=np.float64)
         if hit.any():
-            unique_values[hit] = self.cache.values_at(idx[hit])
+            unique_values[hit] = cache.values_at(idx[hit])
         unique_values[~hit] = fresh
         ok = np.isfinite(fresh) if fresh.ndim == 1 else np.isfinite(fresh).all(axis=1)
         if self.on_error == "penalize":
             ok &= ~self._penalized_last
-        self.cache.put(batch, missing[ok], fresh[ok])
+        cache.put(batch, missing[ok], fresh[ok])
         values = unique_values[inverse]
         if self.auto_cache:
             per_eval = (t2 - t1) / max(1, missing.shape[0])
@@ -445,50 +436,11 @@ class Evaluator(OutcomeReader):
     def _evaluate_rows(self, X: np.ndarray, rows: np.ndarray, contiguous: bool) -> np.ndarray:
         """Evaluate rows ``rows`` of ``X`` in chunks; values in the order of ``rows``."""
         acc = Placed(rows.shape[0], self.penalty)
+        self.local.start(self.problem)
         start = 0
-        if self.executor is not None and acc.n:
-            start = self._dispatch.run(self, X, rows, contiguous, acc)
+        if self._dispatch is not None and acc.n:
+            start = self._dispatch.run(self.problem, X, rows, contiguous, acc)
         while start < acc.n:
-            start += self._serial_chunk(X, rows, contiguous, acc, start, acc.n - start)
+            start += self.local.run(X, rows, contiguous, acc, start, acc.n - start)
         self._penalized_last = acc.bad
         return acc.values()
-
-    def _serial_chunk(
-        self,
-        X: np.ndarray,
-        rows: np.ndarray,
-        contiguous: bool,
-        acc: Placed,
-        start: int,
-        most: int,
-    ) -> int:
-        """Evaluate one chunk (of at most ``most`` rows) here, measured; returns its size."""
-        measure = self.monitor is not None and self.memory_limit is not None
-        rss = self.monitor.begin_interval() if measure else None  # type: ignore[union-attr]
-        size = min(self._next_chunk(acc.n - start, rss), most)
-        probing = self._bpc is None and self.memory_limit is not None
-        stop = start + size
-        if probing:
-            tracemalloc.start()
-        try:
-            Xc = X[start:stop] if contiguous else X[rows[start:stop]]
-            outcome = run_chunk(self.problem, Xc, self.on_error)
-            yc, bad = self._absorb(outcome, X, rows[start:stop])
-        finally:
-            traced = tracemalloc.get_traced_memory()[1] if probing else 0
-            if probing:
-                tracemalloc.stop()
-        acc.put(start, stop, yc, bad)
-        self._dispatch.serial_seconds(outcome.seconds, size)
-        self._count_chunk(size)
-        if measure and rss is not None:
-            peak = self.monitor.end_interval()  # type: ignore[union-attr]
-            if probing:
-                peak = max(peak, rss + traced)
-            self._after_chunk(size, rss, peak)
-        return size
-
-    def _count_chunk(self, size: int) -> None:
-        self.chunk_sizes[size] += 1
-        self.largest_chunk = max(self.largest_chunk, size)
-        self.n_evaluated += size

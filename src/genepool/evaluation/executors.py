@@ -28,12 +28,14 @@ import numpy as np
 
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import format_size
+from ..problem import problem_name
 from ._pool import Pool
 from ._shared import ProblemPayload
 from ._task import ping
 
 __all__ = [
     "Executor",
+    "ExecutorBase",
     "NoRoomForWorkers",
     "ProcessExecutor",
     "SerialExecutor",
@@ -56,21 +58,31 @@ MIN_SECONDS = 0.05
 
 @runtime_checkable
 class Executor(Protocol):
-    """What :class:`~genepool.Evaluator` needs from an executor.
+    """What :class:`~genepool.Evaluator` needs from an executor (all of it, nothing probed).
 
     ``start(problem, budget)`` ships the problem once (read-only arrays shared, the rest
     pickled once per worker), sizing the pool so that its workers together stay under
-    ``budget`` bytes (None: no budget). ``map(fn, chunks, retries=None)`` runs the picklable,
+    ``budget`` bytes (None: no budget); ``started`` says whether it is running (a pool that
+    was closed is started again). ``map(fn, chunks, retries=None)`` runs the picklable,
     module-level ``fn(problem, chunk)`` on each chunk in a worker and yields the results in
     chunk order; a chunk whose worker died more than ``retries`` times yields a
     :class:`~genepool.evaluation._task.WorkerLost` instead of raising. ``workers`` is the pool
     size once started; ``min_seconds`` the estimated serial seconds below which the evaluator
-    keeps a generation in its own process (0: always ship).
+    keeps a generation in its own process (0: always ship); ``task_overhead`` the measured
+    seconds of an empty task (None: unknown); ``worker_room`` the bytes each worker may use
+    for a chunk (None: no budget); ``stats()`` a dict with at least ``"executor"`` (the name).
+    :class:`ExecutorBase` gives the optional members their defaults;
+    :func:`genepool.testing.check_executor` checks an implementation.
     """
 
     name: str
     workers: int
     min_seconds: float
+    task_overhead: float | None
+    worker_room: int | None
+
+    @property
+    def started(self) -> bool: ...
 
     def start(self, problem: Any, budget: int | None = None) -> None: ...
 
@@ -81,11 +93,58 @@ class Executor(Protocol):
         retries: int | None = None,
     ) -> Iterator[Any]: ...
 
+    def stats(self) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Any: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+class ExecutorBase:
+    """Defaults of the optional members of :class:`Executor`, for executors to subclass.
+
+    A subclass sets ``name``, ``workers`` and ``min_seconds`` and implements :meth:`start`,
+    :meth:`map` and :meth:`close`.
+    """
+
+    name = "executor"
+    workers = 1
+    min_seconds = MIN_SECONDS
+    #: Seconds of an empty task (None: not measured).
+    task_overhead: float | None = None
+    #: Bytes each worker may use for a chunk (None: no budget).
+    worker_room: int | None = None
+
+    @property
+    def started(self) -> bool:
+        """Running (the default: always; ``start`` is then called once per problem)."""
+        return True
+
+    def start(self, problem: Any, budget: int | None = None) -> None:
+        raise NotImplementedError
+
+    def map(
+        self,
+        fn: Callable[[Any, np.ndarray], Any],
+        chunks: Iterable[np.ndarray],
+        retries: int | None = None,
+    ) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, Any]:
+        """Statistics (the default: the name)."""
+        return {"executor": self.name}
+
+    def close(self) -> None:
+        """Release what :meth:`start` took (the default: nothing)."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class NoRoomForWorkers(ConfigError):
@@ -128,8 +187,12 @@ def plan_workers(
     return n, max(1, cores // n), why
 
 
-class SerialExecutor:
-    """Evaluates every chunk in this process (the default, ``executor="serial"``)."""
+class SerialExecutor(ExecutorBase):
+    """Evaluates every chunk in this process (the default, ``executor="serial"``).
+
+    The evaluator evaluates its own chunks through one (its own, or this one when passed as
+    ``executor=``), measuring each against the memory budget.
+    """
 
     name = "serial"
     workers = 1
@@ -137,6 +200,11 @@ class SerialExecutor:
 
     def __init__(self) -> None:
         self._problem: Any = None
+
+    @property
+    def started(self) -> bool:
+        """A problem was given to :meth:`start` (and not closed since)."""
+        return self._problem is not None
 
     def start(self, problem: Any, budget: int | None = None) -> None:
         self._problem = problem
@@ -155,9 +223,6 @@ class SerialExecutor:
 
     def __enter__(self) -> SerialExecutor:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ProcessExecutor:
@@ -251,7 +316,7 @@ class ProcessExecutor:
         how = "shared memory" if payload.shared is not None else "pickled once per worker"
         self.plan_note = (
             f"processes: {why}, {threads} numba thread(s) each; problem "
-            f"{type(problem).__name__} ({how}"
+            f"{problem_name(problem)} ({how}"
             + (f", {format_size(payload.shared_bytes)}" if payload.shared is not None else "")
             + f"); started in {self.start_seconds:.1f} s; {self.task_overhead * 1e3:.2f} ms "
             f"per task"
@@ -319,11 +384,6 @@ class ProcessExecutor:
         self.close()
 
 
-def _is_dask_client(obj: Any) -> bool:
-    t = type(obj)
-    return t.__name__ == "Client" and t.__module__.split(".")[0] == "distributed"
-
-
 def make_executor(
     spec: Any,
     *,
@@ -333,33 +393,12 @@ def make_executor(
 ) -> tuple[Any, bool]:
     """(executor or None for serial, owned): the executor that ``spec`` names.
 
-    ``spec``: ``"serial"``, ``"processes"``, ``"dask"`` (a local cluster), a scheduler
-    address ``"tcp://host:port"``, a ``distributed.Client``, or an executor object. Owned
-    executors (made here) are closed by the evaluator; objects passed in are the caller's.
+    Kept for callers of earlier versions; :func:`genepool.evaluation.registry.parse_executor`
+    is the parser (it returns the :class:`SerialExecutor` too).
     """
-    if workers is not None:
-        workers = check_int("workers", workers, minimum=1)
-    retries = check_int("retries", retries, minimum=0)
-    if spec is None or spec == "serial" or isinstance(spec, SerialExecutor):
-        return None, False
-    if spec == "processes":
-        return ProcessExecutor(
-            workers, retries=retries, max_tasks_per_child=max_tasks_per_child
-        ), True
-    if spec == "dask" or (isinstance(spec, str) and "://" in spec) or _is_dask_client(spec):
-        from ._dask import DaskExecutor
+    from .registry import parse_executor
 
-        if isinstance(spec, str):
-            address = None if spec == "dask" else spec
-            return DaskExecutor(address=address, workers=workers, retries=retries), True
-        return DaskExecutor(spec, workers=workers, retries=retries), True
-    if isinstance(spec, str):
-        raise ConfigError(
-            f"executor must be 'serial', 'processes', 'dask', a scheduler address "
-            f"'tcp://host:port', a distributed.Client or an executor object, got {spec!r}"
-        )
-    if all(hasattr(spec, a) for a in ("start", "map", "close")):
-        return spec, False
-    raise ConfigError(
-        f"executor {type(spec).__name__} lacks start/map/close (see genepool.evaluation.Executor)"
+    executor, owned = parse_executor(
+        spec, workers=workers, retries=retries, max_tasks_per_child=max_tasks_per_child
     )
+    return (None, False) if isinstance(executor, SerialExecutor) else (executor, owned)

@@ -17,6 +17,7 @@ from ..backtest.constraints import strategy_space
 from ..backtest.strategies import family_names
 from ..backtest.walk_forward import WALK_FORWARD_MODES
 from ..errors import ConfigError, check_float, check_int
+from ..evaluation.registry import is_executor_name, names_text
 from ..memory._size import parse_size
 
 __all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "check_types", "load_toml"]
@@ -214,10 +215,8 @@ class EvolveConfig:
             )
         self.hall_of_fame = check_int("hall_of_fame", self.hall_of_fame, minimum=2)
         self.checkpoint_every = check_int("checkpoint_every", self.checkpoint_every, minimum=1)
-        if self.executor not in ("serial", "processes", "dask"):
-            raise ConfigError(
-                f"executor must be 'serial', 'processes' or 'dask', got {self.executor!r}"
-            )
+        if not is_executor_name(self.executor):
+            raise ConfigError(f"executor must be {names_text('or')}, got {self.executor!r}")
         if self.workers is not None:
             self.workers = check_int("workers", self.workers, minimum=1)
         if self.ranges is not None:

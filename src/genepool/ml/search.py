@@ -222,6 +222,7 @@ def _backend(
     from joblib import parallel_config
 
     from ..evaluation.executors import available_cores, plan_workers
+    from ..evaluation.registry import executor_kind
 
     if executor is None or executor == "serial":
         yield
@@ -238,8 +239,9 @@ def _backend(
         with parallel_config(backend=backend, n_jobs=n):
             yield
         return
-    is_client = type(executor).__name__ == "Client"
-    if executor == "dask" or is_client or (isinstance(executor, str) and "://" in executor):
+    kind = executor_kind(executor)  # the evaluator's parser of executor specs
+    is_client = kind == "client"
+    if kind in ("dask", "address", "client"):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -249,7 +251,7 @@ def _backend(
         own = not is_client
         if is_client:
             client: Client = executor  # type: ignore[assignment]  # is_client: not a str
-        elif executor == "dask":
+        elif kind == "dask":
             import logging
 
             cluster = LocalCluster(
@@ -269,7 +271,7 @@ def _backend(
             if own:
                 own_cluster = getattr(client, "cluster", None)
                 client.close()
-                if own_cluster is not None and executor == "dask":
+                if own_cluster is not None and kind == "dask":
                     own_cluster.close()
         return
     raise ConfigError(
