@@ -84,15 +84,6 @@ class Problem:
         return None
 
 
-def memory_hint_of(problem: Any) -> str | None:
-    """``problem.memory_hint()`` where the problem has one (a plain callable has none).
-
-    For problems not normalised by :func:`as_problem` (which gives every problem the hook).
-    """
-    hint = getattr(problem, "memory_hint", None)
-    return hint() if callable(hint) else None
-
-
 class ProblemAdapter(Problem):
     """An object with ``evaluate(X)`` that is not a :class:`Problem`, given the hooks.
 

@@ -21,7 +21,7 @@ from ..errors import ConfigError, WriteError
 from ..evaluation.evaluator import Evaluator
 from ..memory._size import format_size
 from ..memory.monitor import MemoryMonitor
-from ..problem import memory_hint_of
+from ..problem import Problem, as_problem
 from .budget import check_budget_fits, memory_report, state_bytes
 from .config import CacheSpec, RunConfig
 from .interrupts import Interrupts
@@ -71,6 +71,8 @@ class Run:
                 f"optimizer must be a genepool optimizer (GA, ...), got {type(optimizer).__name__}"
             )
         self.optimizer = optimizer
+        #: the problem with every hook of :class:`~genepool.Problem` (a callable is wrapped)
+        self.problem: Problem = as_problem(problem, optimizer.space)
         self.config = config
         self.direction = config.direction
         self.terms = config.terminators
@@ -86,7 +88,7 @@ class Run:
         checkpoint = find_checkpoint(self.run_path, config.resume)
         self.resumed = checkpoint is not None
         self.monitor = MemoryMonitor(config.memory_limit)
-        check_budget_fits(self.monitor, optimizer, memory_hint_of(problem))
+        check_budget_fits(self.monitor, optimizer, self.problem.memory_hint())
         self.stateful = stateful_callbacks(self.callbacks)
         self.state = LoopState()
         if checkpoint is not None:
@@ -94,7 +96,7 @@ class Run:
             log.info("resuming %s from generation %d", self.run_path, self.state.generation)
         # The evaluator works in the user's sense: the default penalty is the worst value there.
         self.evaluator = Evaluator(
-            problem,
+            self.problem,
             optimizer.space,
             memory_limit=config.memory_limit,
             chunk_size=config.chunk_size,
@@ -118,7 +120,7 @@ class Run:
         self.monitor.add_cleanup("history flush", lambda: self.recorder.history.flush() and 0)
         self.reporter = config.reporter()
         # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
-        self.invalid: float | None = getattr(problem, "invalid_fitness", None)
+        self.invalid = self.problem.invalid_fitness
         self.interrupts: Interrupts | None = None
         #: perf_counter() when the run started, less a resumed run's elapsed time (run() sets it)
         self.start = 0.0
