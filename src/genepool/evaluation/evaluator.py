@@ -26,7 +26,7 @@ from ._dispatch import Dispatcher
 from ._local import LocalChunks
 from ._outcomes import ErrorPolicy, Placed
 from .cache import FitnessCache
-from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks
+from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks, check_chunk_size
 from .executors import Executor, SerialExecutor
 from .registry import parse_executor
 
@@ -173,9 +173,7 @@ class Evaluator:
         self.space = space
         self.problem: Problem = as_problem(problem, space)
         self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
-        if chunk_size != "auto":
-            chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-        self.chunk_size = chunk_size
+        self.chunk_size = check_chunk_size(chunk_size)
         self.cache = _make_cache(cache, self.memory_limit)
         self.auto_cache = cache is None
         self._cache_seconds = self._saved_seconds = 0.0
