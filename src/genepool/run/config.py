@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal, Union
 
 from ..errors import ConfigError, check_int
 from ..evaluation._outcomes import check_on_error, check_penalty
-from ..evaluation.cache import FitnessCache
+from ..evaluation.cache import CacheSpec
 from ..evaluation.chunking import check_chunk_size
-from ..evaluation.executors import Executor
+from ..evaluation.registry import ExecutorSpec
 from ..memory._size import parse_size
 from .direction import Direction
 from .progress import ProgressReporter, choose_mode
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CacheSpec", "Callback", "ExecutorSpec", "ProgressSpec", "RunConfig"]
 
-#: A ``distributed.Client`` (dask is an optional dependency: not imported to type it).
-DaskClient = Any
-#: ``"serial"``, ``"processes"``, ``"dask"``, ``"tcp://host:port"``, an Executor or a Client.
-ExecutorSpec = Union[str, Executor, DaskClient]
-#: None (automatic), True/False, a size (bytes or ``"256MB"``) or a FitnessCache.
-CacheSpec = Union[bool, int, str, FitnessCache, None]
 #: Called after each generation; returning True stops the run.
 Callback = Callable[["Generation"], object]
 #: True/False, ``"bar"``, ``"lines"`` or a ProgressReporter.
