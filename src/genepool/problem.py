@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Union, overload
+from typing import Any, Protocol, Union, overload
 
 import numpy as np
 
@@ -17,6 +17,7 @@ __all__ = [
     "Problem",
     "ProblemAdapter",
     "ProblemLike",
+    "SupportsEvaluate",
     "as_problem",
     "elementwise",
     "problem_name",
@@ -86,9 +87,15 @@ class Problem:
         return None
 
 
+class SupportsEvaluate(Protocol):
+    """Any object with ``evaluate(X) -> y`` (adapted by :class:`ProblemAdapter`)."""
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray: ...
+
+
 #: A Problem (``genepool.elementwise(f)`` included), an object with ``evaluate(X)``, or a
 #: vectorized ``f(X) -> y``: what :func:`~genepool.minimize` and :func:`as_problem` accept.
-ProblemLike = Union[Problem, Callable[[np.ndarray], np.ndarray]]
+ProblemLike = Union[Problem, SupportsEvaluate, Callable[[np.ndarray], np.ndarray]]
 #: A scalar fitness of one individual's decoded parameters, ``fn(params) -> float``.
 ElementwiseFunction = Callable[[dict[str, Any]], float]
 
@@ -107,7 +114,7 @@ class ProblemAdapter(Problem):
         Used when ``inner`` has no ``space``.
     """
 
-    def __init__(self, inner: Any, space: Space | None = None) -> None:
+    def __init__(self, inner: SupportsEvaluate, space: Space | None = None) -> None:
         self.inner = inner
         own = getattr(inner, "space", None)
         self.space = own if own is not None else space  # type: ignore[assignment]
@@ -165,7 +172,7 @@ class ProblemAdapter(Problem):
         return f"ProblemAdapter({self.inner!r})"
 
 
-def problem_name(problem: Any) -> str:
+def problem_name(problem: object) -> str:
     """The type name of ``problem`` (of the adapted object for a :class:`ProblemAdapter`)."""
     return problem.name if isinstance(problem, ProblemAdapter) else type(problem).__name__
 
@@ -236,7 +243,7 @@ class ElementwiseProblem(Problem):
         return cls(_import_name(config["function"]), Space.from_dict(config["space"]))
 
 
-def importable_name(fn: Any) -> str | None:
+def importable_name(fn: object) -> str | None:
     """``"module:qualname"`` when ``fn`` can be imported back by that name, else None."""
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None)

@@ -22,7 +22,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ..problem import Problem, problem_name
 from ._pool import Pool
 from ._shared import ProblemPayload
 from ._task import WorkerLost, ping
+
+if TYPE_CHECKING:
+    from .registry import ExecutorSpec
 
 __all__ = [
     "Executor",
@@ -388,7 +391,7 @@ class ProcessExecutor:
 
 
 def make_executor(
-    spec: Any,
+    spec: ExecutorSpec,
     *,
     workers: int | None = None,
     retries: int = 2,

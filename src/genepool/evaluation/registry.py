@@ -74,7 +74,7 @@ def executor_names() -> list[str]:
     return list(_FACTORIES)
 
 
-def is_executor_name(spec: Any) -> bool:
+def is_executor_name(spec: object) -> bool:
     """``spec`` is a registered executor name."""
     return isinstance(spec, str) and spec in _FACTORIES
 
@@ -85,12 +85,12 @@ def names_text(last: str = "or") -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
 
 
-def _is_dask_client(obj: Any) -> bool:
+def _is_dask_client(obj: object) -> bool:
     t = type(obj)
     return t.__name__ == "Client" and t.__module__.split(".")[0] == "distributed"
 
 
-def executor_kind(spec: Any) -> str:
+def executor_kind(spec: object) -> str:
     """What ``spec`` names, without building anything.
 
     Returns
