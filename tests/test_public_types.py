@@ -25,6 +25,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "genepool"
 
 _JSON = "JSON-compatible values (written to / read from JSON or TOML)"
+_DECODED = (
+    "decoded values: a categorical's choices are any user objects, and callers use the "
+    "values as what they know them to be"
+)
 
 # "public.name:parameter", "public.name:return" or "public.Dataclass:field" -> why Any is right.
 ALLOWED: dict[str, str] = {
@@ -36,8 +40,7 @@ ALLOWED: dict[str, str] = {
     "genepool.Bool.to_dict:return": _JSON,
     "genepool.Space.to_dict:return": _JSON,
     "genepool.Space.from_dict:spec": _JSON,
-    "genepool.Space.decode_row:return": "decoded values: a categorical's choices are any "
-    "user objects, and callers use the values as what they know them to be",
+    "genepool.Space.decode_row:return": _DECODED,
     "genepool.Optimizer.state_dict:return": "(arrays, meta): meta is " + _JSON,
     "genepool.errors.FitnessError.__init__:params": "decoded parameters of the failing "
     "individual (a categorical's choices are any user objects)",
@@ -46,74 +49,39 @@ ALLOWED: dict[str, str] = {
     "genepool.ml.NeuralNetProblem.shared_config:return": "overrides Problem.shared_config; "
     + _JSON,
     "genepool.ml.NeuralNetProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,
-    # ---- owned by the run/evaluation/evolve redesign: the lead re-checks at merge ----------
-    "genepool.minimize:problem": "redesign",
-    "genepool.minimize:cache": "redesign",
-    "genepool.minimize:executor": "redesign",
-    "genepool.minimize:callbacks": "redesign",
-    "genepool.maximize:problem": "redesign",
-    "genepool.maximize:cache": "redesign",
-    "genepool.maximize:executor": "redesign",
-    "genepool.maximize:callbacks": "redesign",
-    "genepool.Result:best_params": "redesign",
-    "genepool.MemoryReport:cache": "redesign",
-    "genepool.MemoryReport:alerts": "redesign",
-    "genepool.MemoryReport:evaluations": "redesign",
-    "genepool.Problem.shared_config:return": "redesign",
-    "genepool.Problem.from_shared:config": "redesign",
-    "genepool.FunctionProblem.__init__:fn": "redesign",
-    "genepool.FunctionProblem.shared_config:return": "redesign",
-    "genepool.FunctionProblem.from_shared:config": "redesign",
-    "genepool.ElementwiseProblem.__init__:fn": "redesign",
-    "genepool.ElementwiseProblem.__call__:params": "redesign",
-    "genepool.ElementwiseProblem.__call__:return": "redesign",
-    "genepool.ElementwiseProblem.shared_config:return": "redesign",
-    "genepool.ElementwiseProblem.from_shared:config": "redesign",
-    "genepool.elementwise:fn": "redesign",
-    "genepool.elementwise:return": "redesign",
-    "genepool.Evaluator.__init__:problem": "redesign",
-    "genepool.Evaluator.__init__:cache": "redesign",
-    "genepool.Evaluator.__init__:executor": "redesign",
-    "genepool.Evaluator.stats:return": "redesign",
-    "genepool.Evaluator.cache_stats:return": "redesign",
-    "genepool.FitnessCache.__init__:quantize": "redesign",
-    "genepool.FitnessCache.stats:return": "redesign",
-    "genepool.evaluation.Executor.start:problem": "redesign",
-    "genepool.evaluation.Executor.map:fn": "redesign",
-    "genepool.evaluation.Executor.map:return": "redesign",
-    "genepool.evaluation.SerialExecutor.start:problem": "redesign",
-    "genepool.evaluation.SerialExecutor.map:fn": "redesign",
-    "genepool.evaluation.SerialExecutor.map:return": "redesign",
-    "genepool.evaluation.ProcessExecutor.start:problem": "redesign",
-    "genepool.evaluation.ProcessExecutor.map:fn": "redesign",
-    "genepool.evaluation.ProcessExecutor.map:return": "redesign",
-    "genepool.evaluation.ProcessExecutor.stats:return": "redesign",
-    "genepool.evaluation.DaskExecutor.__init__:client": "redesign",
-    "genepool.evaluation.DaskExecutor.start:problem": "redesign",
-    "genepool.evaluation.DaskExecutor.map:fn": "redesign",
-    "genepool.evaluation.DaskExecutor.map:return": "redesign",
-    "genepool.evaluation.DaskExecutor.stats:return": "redesign",
-    "genepool.backtest.StrategyProblem.__init__:data": "redesign",
-    "genepool.backtest.StrategyProblem.__init__:freq": "redesign",
-    "genepool.backtest.StrategyProblem.__init__:year": "redesign",
-    "genepool.backtest.StrategyProblem.__init__:ranges": "redesign",
-    "genepool.backtest.StrategyProblem.shared_config:return": "redesign",
-    "genepool.backtest.StrategyProblem.from_shared:config": "redesign",
-    "genepool.backtest.StrategyProblem.signals:params": "redesign",
-    "genepool.evolve.EvolveConfig:ranges": "redesign",
-    "genepool.evolve.EvolveConfig.to_dict:return": "redesign",
-    "genepool.evolve.HallOfFame.__call__:info": "redesign",
-    "genepool.evolve.HallOfFame.state_dict:return": "redesign",
-    "genepool.evolve.HallOfFame.load_state_dict:meta": "redesign",
-    "genepool.evolve.TrialSketch.__call__:info": "redesign",
-    "genepool.evolve.TrialSketch.state_dict:return": "redesign",
-    "genepool.evolve.TrialSketch.load_state_dict:meta": "redesign",
-    "genepool.evolve.RunOutcome:best": "redesign",
-    "genepool.evolve.load_toml:return": "redesign",
-    "genepool.report.ReportData:config": "redesign",
-    "genepool.report.ReportData:best": "redesign",
-    "genepool.report.ReportData:verdict": "redesign",
-    "genepool.report.ReportData:facts": "redesign",
+    "genepool.Problem.shared_config:return": _JSON,
+    "genepool.Problem.from_shared:config": _JSON,
+    "genepool.FunctionProblem.shared_config:return": "overrides Problem.shared_config; " + _JSON,
+    "genepool.FunctionProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,
+    "genepool.ElementwiseProblem.shared_config:return": "overrides Problem.shared_config; "
+    + _JSON,
+    "genepool.ElementwiseProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,
+    "genepool.ElementwiseProblem.__init__:fn": "ElementwiseFunction takes " + _DECODED,
+    "genepool.ElementwiseProblem.__call__:params": _DECODED,
+    "genepool.elementwise:fn": "ElementwiseFunction takes " + _DECODED,
+    "genepool.elementwise:return": "a decorator of an ElementwiseFunction, which takes "
+    + _DECODED,
+    "genepool.Result:best_params": _DECODED,
+    "genepool.backtest.StrategyProblem.shared_config:return": "overrides "
+    "Problem.shared_config; " + _JSON,
+    "genepool.backtest.StrategyProblem.from_shared:config": "overrides Problem.from_shared; "
+    + _JSON,
+    "genepool.backtest.StrategyProblem.signals:params": "one strategy's parameters as "
+    "Space.decode_row gives them: " + _DECODED,
+    "genepool.run.Direction.to_dict:return": _JSON,
+    "genepool.run.Direction.from_dict:record": _JSON,
+    "genepool.evolve.EvolveConfig.to_dict:return": _JSON,
+    "genepool.evolve.load_toml:return": _JSON,
+    "genepool.evolve.RunOutcome.best:return": "best.json as a plain dict (RunOutcome.record "
+    "is the typed form); " + _JSON,
+    "genepool.evolve.HallOfFame.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.evolve.HallOfFame.load_state_dict:meta": "what state_dict wrote; " + _JSON,
+    "genepool.evolve.TrialSketch.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.evolve.TrialSketch.load_state_dict:meta": "what state_dict wrote; " + _JSON,
+    "genepool.report.ReportData:config": "the run's config as written to config.json; " + _JSON,
+    "genepool.report.ReportData:best": "the run's best.json; " + _JSON,
+    "genepool.report.ReportData:verdict": "statistics with open-ended extra keys; " + _JSON,
+    "genepool.report.ReportData:facts": "facts read from the run's JSON files; " + _JSON,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, Union, overload
 
 import numpy as np
 
@@ -11,10 +11,13 @@ from .errors import ConfigError
 from .space import Space
 
 __all__ = [
+    "ElementwiseFunction",
     "ElementwiseProblem",
     "FunctionProblem",
     "Problem",
     "ProblemAdapter",
+    "ProblemLike",
+    "SupportsEvaluate",
     "as_problem",
     "elementwise",
     "problem_name",
@@ -84,6 +87,19 @@ class Problem:
         return None
 
 
+class SupportsEvaluate(Protocol):
+    """Any object with ``evaluate(X) -> y`` (adapted by :class:`ProblemAdapter`)."""
+
+    def evaluate(self, X: np.ndarray) -> np.ndarray: ...
+
+
+#: A Problem (``genepool.elementwise(f)`` included), an object with ``evaluate(X)``, or a
+#: vectorized ``f(X) -> y``: what :func:`~genepool.minimize` and :func:`as_problem` accept.
+ProblemLike = Union[Problem, SupportsEvaluate, Callable[[np.ndarray], np.ndarray]]
+#: A scalar fitness of one individual's decoded parameters, ``fn(params) -> float``.
+ElementwiseFunction = Callable[[dict[str, Any]], float]
+
+
 class ProblemAdapter(Problem):
     """An object with ``evaluate(X)`` that is not a :class:`Problem`, given the hooks.
 
@@ -98,7 +114,7 @@ class ProblemAdapter(Problem):
         Used when ``inner`` has no ``space``.
     """
 
-    def __init__(self, inner: Any, space: Space | None = None) -> None:
+    def __init__(self, inner: SupportsEvaluate, space: Space | None = None) -> None:
         self.inner = inner
         own = getattr(inner, "space", None)
         self.space = own if own is not None else space  # type: ignore[assignment]
@@ -156,7 +172,7 @@ class ProblemAdapter(Problem):
         return f"ProblemAdapter({self.inner!r})"
 
 
-def problem_name(problem: Any) -> str:
+def problem_name(problem: object) -> str:
     """The type name of ``problem`` (of the adapted object for a :class:`ProblemAdapter`)."""
     return problem.name if isinstance(problem, ProblemAdapter) else type(problem).__name__
 
@@ -164,7 +180,7 @@ def problem_name(problem: Any) -> str:
 class FunctionProblem(Problem):
     """A vectorized callable ``f(X) -> y`` on a space."""
 
-    def __init__(self, fn: Callable[[np.ndarray], Any], space: Space) -> None:
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], space: Space) -> None:
         self.fn = fn
         self.space = space
 
@@ -190,7 +206,7 @@ class ElementwiseProblem(Problem):
     vectorized ``f(X)`` instead, since this loops in Python.
     """
 
-    def __init__(self, fn: Callable[[dict[str, Any]], Any], space: Space | None = None) -> None:
+    def __init__(self, fn: ElementwiseFunction, space: Space | None = None) -> None:
         self.fn = fn
         self.space = space  # type: ignore[assignment]
         self.__name__ = getattr(fn, "__name__", "elementwise")
@@ -213,7 +229,7 @@ class ElementwiseProblem(Problem):
             out.append(self.fn(params))
         return np.asarray(out, dtype=np.float64)
 
-    def __call__(self, params: dict[str, Any]) -> Any:
+    def __call__(self, params: dict[str, Any]) -> float:
         return self.fn(params)
 
     def shared_config(self) -> dict[str, Any] | None:
@@ -227,7 +243,7 @@ class ElementwiseProblem(Problem):
         return cls(_import_name(config["function"]), Space.from_dict(config["space"]))
 
 
-def importable_name(fn: Any) -> str | None:
+def importable_name(fn: object) -> str | None:
     """``"module:qualname"`` when ``fn`` can be imported back by that name, else None."""
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None)
@@ -254,9 +270,19 @@ def _py(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
 
+@overload
+def elementwise(fn: ElementwiseFunction, *, space: Space | None = None) -> ElementwiseProblem: ...
+
+
+@overload
 def elementwise(
-    fn: Callable[[dict[str, Any]], Any] | None = None, *, space: Space | None = None
-) -> Any:
+    fn: None = None, *, space: Space | None = None
+) -> Callable[[ElementwiseFunction], ElementwiseProblem]: ...
+
+
+def elementwise(
+    fn: ElementwiseFunction | None = None, *, space: Space | None = None
+) -> ElementwiseProblem | Callable[[ElementwiseFunction], ElementwiseProblem]:
     """Adapt a scalar fitness ``fn(params: dict) -> float`` into a problem.
 
     Usable as ``elementwise(fn)``, ``elementwise(fn, space=space)`` or as a decorator.
@@ -276,7 +302,7 @@ def elementwise(
     return ElementwiseProblem(fn, space)
 
 
-def as_problem(problem: Any, space: Space) -> Problem:
+def as_problem(problem: ProblemLike, space: Space) -> Problem:
     """Normalise ``problem`` (a Problem, an elementwise problem or ``f(X)``) onto ``space``.
 
     The result has every hook of :class:`Problem`: an object with ``evaluate`` that is not

@@ -20,13 +20,13 @@ import functools
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 from .evaluation._task import Outcome, WorkerLost, run_chunk
 from .evaluation.executors import Executor
-from .problem import Problem, as_problem
+from .problem import Problem, ProblemLike, as_problem
 from .space import Space
 
 __all__ = ["check_executor", "check_problem"]
@@ -84,7 +84,7 @@ class WeightedSphere(Problem):
         return cls(arrays["weights"])
 
 
-def exit_worker(problem: Any, X: np.ndarray) -> Any:
+def exit_worker(problem: Problem, X: np.ndarray) -> NoReturn:
     """A task that kills the process running it (a worker that dies)."""
     os._exit(13)
 
@@ -104,7 +104,7 @@ def _values(outcomes: list[Any], sizes: tuple[int, ...]) -> np.ndarray:
 
 
 def check_executor(
-    executor_factory: Callable[[], Any],
+    executor_factory: Callable[[], Executor],
     *,
     worker_death: bool = False,
     restart: bool = True,
@@ -156,7 +156,7 @@ def check_executor(
             "map's values differ from evaluating the chunks in this process",
         )
         _require(list(ex.map(fn, [])) == [], "map over no chunks must yield nothing")
-        gen = ex.map(fn, chunks)
+        gen: Any = ex.map(fn, chunks)  # a generator in practice: close() abandons the map
         next(gen)
         gen.close()  # an abandoned map leaves the executor usable
         _require(len(list(ex.map(fn, chunks[:2]))) == 2, "map after an abandoned map failed")
@@ -187,7 +187,7 @@ def check_executor(
 
 
 def check_problem(
-    problem: Any,
+    problem: ProblemLike,
     space: Space | None = None,
     *,
     n: int = 16,

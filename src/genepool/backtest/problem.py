@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..problem import Problem
@@ -15,10 +16,15 @@ from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
 from .enums import METRICS, N_METRICS, Metric
-from .simulate import annualization_factor, check_prices, metrics_frame
+from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 
-__all__ = ["INVALID_FITNESS", "StrategyProblem"]
+__all__ = ["INVALID_FITNESS", "PriceData", "StrategyProblem"]
+
+#: OHLC bars (a DataFrame with a ``close`` column), a Series of closes or an array of closes.
+PriceData = Union[pd.DataFrame, pd.Series, ArrayLike]
+#: Search ranges by gene name, ``{"window": [5, 100]}``.
+Ranges = Mapping[str, Sequence[float]]
 
 #: Fitness of a strategy with too few trades or a non-finite objective (finite, so that
 #: population statistics stay meaningful; far below any real metric).
@@ -140,7 +146,7 @@ class StrategyProblem(Problem):
 
     def __init__(
         self,
-        data: Any,
+        data: PriceData,
         family: str = "rsi",
         objective: str | Sequence[str] = "sharpe_ratio",
         *,
@@ -151,9 +157,9 @@ class StrategyProblem(Problem):
         stops: bool = False,
         rsi_method: str = "wilder",
         bars_per_year: float | None = None,
-        freq: Any = None,
-        year: Any = None,
-        ranges: Any = None,
+        freq: TimeSpan | None = None,
+        year: TimeSpan | None = None,
+        ranges: Ranges | None = None,
     ) -> None:
         self._configure(
             family,
@@ -198,7 +204,7 @@ class StrategyProblem(Problem):
         min_trades: int,
         stops: bool,
         rsi_method: str,
-        ranges: Any = None,
+        ranges: Ranges | None = None,
     ) -> None:
         """Everything but the data: family, objectives, costs, space (validated)."""
         self.family = get_family(family)

@@ -17,7 +17,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -36,7 +36,12 @@ except ImportError:  # pragma: no cover - exercised only without the dask extra
     distributed = None  # type: ignore[assignment]  # checked before any use
     WorkerPlugin = object  # type: ignore[misc,assignment]  # a base class that does nothing
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 __all__ = ["DaskExecutor"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("genepool.evaluation")
 
@@ -111,7 +116,7 @@ class DaskExecutor:
 
     def __init__(
         self,
-        client: Any = None,
+        client: Client | None = None,
         *,
         address: str | None = None,
         workers: int | None = None,
@@ -123,7 +128,7 @@ class DaskExecutor:
             raise ConfigError(
                 "executor='dask' needs dask.distributed: pip install 'genepool[dask]'"
             )
-        self.client = client
+        self.client: Any = client
         self.address = address
         self.requested = None if workers is None else check_int("workers", workers, minimum=1)
         self.retries = check_int("retries", retries, minimum=0)
@@ -171,7 +176,7 @@ class DaskExecutor:
             f", {format_size(per_worker)} per worker" if per_worker is not None else ""
         )
 
-    def start(self, problem: Any, budget: int | None = None) -> None:
+    def start(self, problem: Problem, budget: int | None = None) -> None:
         if self.started and self._problem is problem:
             return
         self._unregister()
@@ -219,10 +224,10 @@ class DaskExecutor:
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T | WorkerLost]:
         if not self.started:
             raise ConfigError("DaskExecutor.map before start(problem)")
         limit = self.retries if retries is None else retries
@@ -254,7 +259,7 @@ class DaskExecutor:
                 self.n_retried += 1
                 item[0] = self._submit(fn, item[1])
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         return {
             "executor": self.name,
             "workers": self.workers,

@@ -284,9 +284,9 @@ class Dispatcher:
             else:
                 self._place(ex, X, rows, acc, p, q, res)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         """The executor's statistics, and how many generations went to it."""
-        out = {} if self.executor is None else dict(self.executor.stats())
+        out: dict[str, object] = {} if self.executor is None else dict(self.executor.stats())
         out.update(
             shipped_generations=self.shipped_generations,
             local_generations=self.local_generations,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..problem import Problem
 from ._outcomes import ErrorPolicy, Placed
 from ._task import Outcome, run_chunk
 from .chunking import ChunkTally, ParentChunks
@@ -60,11 +61,11 @@ class LocalChunks:
         self.usage = usage
         #: Seconds per candidate of the latest chunk evaluated here (None: none yet).
         self.seconds_per_row: float | None = None
-        self._task: Callable[[object, np.ndarray], Outcome] = functools.partial(
+        self._task: Callable[[Problem, np.ndarray], Outcome] = functools.partial(
             run_chunk, mode=errors.on_error
         )
 
-    def start(self, problem: object) -> None:
+    def start(self, problem: Problem) -> None:
         """Evaluate ``problem`` from now on."""
         self.executor.start(problem)
 

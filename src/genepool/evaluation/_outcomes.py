@@ -8,7 +8,7 @@ the worker's traceback text when it raised in a worker) or a penalty (``on_error
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -16,7 +16,27 @@ from ..errors import ConfigError, FitnessError
 from ..space import Space
 from ._task import Failure, NotNumeric, Outcome
 
-__all__ = ["ErrorPolicy", "Placed"]
+__all__ = ["ErrorPolicy", "OnError", "Placed", "check_on_error", "check_penalty"]
+
+#: What a failing individual does: raise a FitnessError, or get the penalty.
+OnError = Literal["raise", "penalize"]
+
+
+def check_on_error(on_error: object) -> OnError:
+    """``on_error`` validated: ``"raise"`` or ``"penalize"`` (a ConfigError naming it else)."""
+    if on_error not in ("raise", "penalize"):
+        raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
+    return on_error
+
+
+def check_penalty(penalty: float | None) -> float | None:
+    """``penalty`` as a float (None stays None: the default, the worst value); NaN raises."""
+    if penalty is None:
+        return None
+    value = float(penalty)
+    if np.isnan(value):
+        raise ConfigError("penalty must not be NaN")
+    return value
 
 
 class Placed:
@@ -64,13 +84,10 @@ class ErrorPolicy:
     """
 
     def __init__(self, space: Space, on_error: str, penalty: float | None = None) -> None:
-        if on_error not in ("raise", "penalize"):
-            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {on_error!r}")
-        self.penalty = np.inf if penalty is None else float(penalty)
-        if np.isnan(self.penalty):
-            raise ConfigError("penalty must not be NaN")
+        self.on_error = check_on_error(on_error)
+        checked = check_penalty(penalty)
+        self.penalty = np.inf if checked is None else checked
         self.space = space
-        self.on_error = on_error
         #: The generation being evaluated (named in messages).
         self.generation = 0
         #: Individuals penalized so far, and the message about the first.

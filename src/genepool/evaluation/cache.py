@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypedDict, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError
 from ..memory._size import format_size, parse_size
 from ..space import REAL, Space
 from . import _nb
 
-__all__ = ["FitnessCache", "KeyedBatch"]
+__all__ = ["CacheSpec", "CacheStats", "FitnessCache", "KeyedBatch"]
+
+
+class _CacheCounts(TypedDict):
+    hits: int
+    misses: int
+    hit_rate: float
+    evictions: int
+    inserts: int
+    entries: int
+    nbytes: int
+    max_bytes: int
+
+
+class CacheStats(_CacheCounts, total=False):
+    """What :meth:`FitnessCache.stats` returns; ``disabled`` (the reason) only after an
+    automatic cache turned itself off (:meth:`~genepool.Evaluator.cache_stats`)."""
+
+    disabled: str | None
+
 
 _INITIAL_ENTRIES = 4096
 
@@ -51,7 +71,7 @@ class KeyedBatch:
         )
 
 
-def key_plan(space: Space, quantize: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def key_plan(space: Space, quantize: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(mode, step)`` of the keys of ``space``: integer, categorical and bool genes by their
     decoded index, real genes by their float64 bits or, with ``quantize``, their grid cell."""
     real = space.kinds == REAL
@@ -127,7 +147,7 @@ class FitnessCache:
         self,
         max_bytes: int | str = "256MB",
         *,
-        quantize: Any = None,
+        quantize: ArrayLike | None = None,
         evict_fraction: float = 1 / 16,
     ) -> None:
         self.max_bytes = parse_size(max_bytes, "max_bytes")
@@ -178,7 +198,7 @@ class FitnessCache:
     def __len__(self) -> int:
         return self._size
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> CacheStats:
         """Hits, misses, hit rate, evictions, entries and bytes."""
         looked = self.hits + self.misses
         return {
@@ -371,3 +391,7 @@ class FitnessCache:
         self._size = 0
         if self._m is not None:
             self._allocate(0)
+
+
+#: None (automatic), True/False, a size (bytes or ``"256MB"``) or a FitnessCache.
+CacheSpec = Union[bool, int, str, FitnessCache, None]

@@ -13,11 +13,20 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import Literal, Union
 
+from ..errors import check_int
 from ..memory._size import format_size
 from ..memory.monitor import MemoryMonitor
 
-__all__ = ["ChunkSizer", "ChunkTally", "ParentChunks", "WorkerChunks"]
+__all__ = [
+    "ChunkSize",
+    "ChunkSizer",
+    "ChunkTally",
+    "ParentChunks",
+    "WorkerChunks",
+    "check_chunk_size",
+]
 
 log = logging.getLogger("genepool.evaluation")
 
@@ -29,6 +38,16 @@ AIM = 0.8  # share of a worker's working memory a chunk aims at
 DECAY = 0.75  # a cheaper chunk lowers the estimate to no less than this share of it
 IGNORED_BELOW = 0.25  # chunks that cost less than this share of the estimate are not news
 CALM_CHUNKS = 3  # calm chunks after which a halved chunk size doubles again
+
+#: ``"auto"`` (sized from the budget) or a fixed number of candidates per chunk.
+ChunkSize = Union[int, Literal["auto"]]
+
+
+def check_chunk_size(chunk_size: object) -> ChunkSize:
+    """``chunk_size`` validated: ``"auto"``, or an int >= 1 (a ConfigError naming it else)."""
+    if chunk_size != "auto":
+        return check_int("chunk_size", chunk_size, minimum=1)
+    return "auto"
 
 
 class ChunkSizer:

@@ -13,29 +13,44 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 from ..errors import ConfigError, check_int
 from ..memory._size import format_size, parse_size
 from ..memory.monitor import MemoryMonitor
-from ..problem import Problem, as_problem
+from ..problem import Problem, ProblemLike, as_problem
 from ..space import Space
 from ._dispatch import Dispatcher
 from ._local import LocalChunks
 from ._outcomes import ErrorPolicy, Placed
-from .cache import FitnessCache
-from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks
+from .cache import CacheSpec, CacheStats, FitnessCache
+from .chunking import ChunkSizer, ChunkTally, ParentChunks, WorkerChunks, check_chunk_size
 from .executors import Executor, SerialExecutor
-from .registry import parse_executor
+from .registry import ExecutorSpec, parse_executor
 
-__all__ = ["ChunkPlan", "Evaluator"]
+__all__ = ["ChunkPlan", "EvaluationStats", "Evaluator"]
 
 log = logging.getLogger("genepool.evaluation")
 
 AUTO_CACHE_WARMUP = 3  # generations before an automatic cache may decide it does not pay
 DEFAULT_CACHE_BYTES = 256 * 2**20
+
+
+class EvaluationStats(TypedDict):
+    """What :attr:`Evaluator.stats` returns (see there)."""
+
+    requested: int
+    evaluated: int
+    saved: float
+    duplicates: int
+    errors: int
+    first_error: str | None
+    cache: CacheStats | None
+    chunk_sizes: dict[int, int]
+    bytes_per_candidate: int | None
+    executor: dict[str, object] | None
 
 
 @dataclass
@@ -71,7 +86,7 @@ class ChunkPlan:
         return "\n".join(lines)
 
 
-def _make_cache(cache: Any, memory_limit: int | None) -> FitnessCache | None:
+def _make_cache(cache: CacheSpec, memory_limit: int | None) -> FitnessCache | None:
     if cache is False:
         return None
     if isinstance(cache, FitnessCache):
@@ -152,16 +167,16 @@ class Evaluator:
 
     def __init__(
         self,
-        problem: Any,
+        problem: ProblemLike,
         space: Space | None = None,
         *,
         memory_limit: int | str | None = None,
         chunk_size: int | str = "auto",
-        cache: Any = None,
+        cache: CacheSpec = None,
         on_error: str = "raise",
         penalty: float | None = None,
         monitor: MemoryMonitor | None = None,
-        executor: Any = "serial",
+        executor: ExecutorSpec = "serial",
         workers: int | None = None,
         retries: int = 2,
         max_tasks_per_child: int | None = None,
@@ -173,15 +188,13 @@ class Evaluator:
         self.space = space
         self.problem: Problem = as_problem(problem, space)
         self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
-        if chunk_size != "auto":
-            chunk_size = check_int("chunk_size", chunk_size, minimum=1)
-        self.chunk_size = chunk_size
+        self.chunk_size = check_chunk_size(chunk_size)
         self.cache = _make_cache(cache, self.memory_limit)
         self.auto_cache = cache is None
         self._cache_seconds = self._saved_seconds = 0.0
         self._auto_generations = 0
         self.cache_note: str | None = None
-        self._disabled_cache_stats: dict[str, Any] | None = None
+        self._disabled_cache_stats: CacheStats | None = None
         self.errors = ErrorPolicy(space, on_error, penalty)
         self.monitor = _shared_monitor(monitor, self.memory_limit)
         if self.monitor is not None and self.cache is not None:
@@ -224,7 +237,7 @@ class Evaluator:
 
     # -- executor ----------------------------------------------------------------------------
     @property
-    def executor(self) -> Any:
+    def executor(self) -> Executor | None:
         """The executor chunks are shipped to (None: everything is evaluated here)."""
         return None if self._dispatch is None else self._dispatch.executor
 
@@ -307,7 +320,7 @@ class Evaluator:
         return None if bpc is None else int(bpc)
 
     @property
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> EvaluationStats:
         """Requested and computed evaluations, duplicates, cache statistics, errors, chunks."""
         return {
             "requested": self.n_requested,
@@ -324,7 +337,7 @@ class Evaluator:
             else self._dispatch.stats(),
         }
 
-    def cache_stats(self) -> dict[str, Any] | None:
+    def cache_stats(self) -> CacheStats | None:
         """Statistics of the cache (also after an automatic cache turned itself off)."""
         if self.cache is not None:
             return self.cache.stats()

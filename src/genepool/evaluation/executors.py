@@ -22,16 +22,19 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from ..errors import ConfigError, check_float, check_int
 from ..memory._size import format_size
-from ..problem import problem_name
+from ..problem import Problem, problem_name
 from ._pool import Pool
 from ._shared import ProblemPayload
-from ._task import ping
+from ._task import WorkerLost, ping
+
+if TYPE_CHECKING:
+    from .registry import ExecutorSpec
 
 __all__ = [
     "Executor",
@@ -54,6 +57,9 @@ WORKER_MIN_ROOM = 32 * 2**20
 #: Default ``min_seconds``: a generation whose uncached part is estimated to take less in this
 #: process is evaluated here (shipping it would cost more than it saves).
 MIN_SECONDS = 0.05
+
+#: What a chunk task returns (the evaluator's tasks return an ``Outcome``).
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -84,16 +90,16 @@ class Executor(Protocol):
     @property
     def started(self) -> bool: ...
 
-    def start(self, problem: Any, budget: int | None = None) -> None: ...
+    def start(self, problem: Problem, budget: int | None = None) -> None: ...
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]: ...
+    ) -> Iterator[T | WorkerLost]: ...
 
-    def stats(self) -> dict[str, Any]: ...
+    def stats(self) -> dict[str, object]: ...
 
     def close(self) -> None: ...
 
@@ -122,18 +128,18 @@ class ExecutorBase:
         """Running (the default: always; ``start`` is then called once per problem)."""
         return True
 
-    def start(self, problem: Any, budget: int | None = None) -> None:
+    def start(self, problem: Problem, budget: int | None = None) -> None:
         raise NotImplementedError
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T | WorkerLost]:
         raise NotImplementedError
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         """Statistics (the default: the name)."""
         return {"executor": self.name}
 
@@ -206,15 +212,15 @@ class SerialExecutor(ExecutorBase):
         """A problem was given to :meth:`start` (and not closed since)."""
         return self._problem is not None
 
-    def start(self, problem: Any, budget: int | None = None) -> None:
+    def start(self, problem: Problem, budget: int | None = None) -> None:
         self._problem = problem
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T]:
         for X in chunks:
             yield fn(self._problem, X)
 
@@ -278,7 +284,7 @@ class ProcessExecutor:
     def started(self) -> bool:
         return self.pool is not None and not self.pool.closed
 
-    def start(self, problem: Any, budget: int | None = None) -> None:
+    def start(self, problem: Problem, budget: int | None = None) -> None:
         """Start the pool for ``problem`` (a running pool for an equal problem is reused)."""
         if self.started and self._problem is problem:
             return
@@ -340,10 +346,10 @@ class ProcessExecutor:
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T | WorkerLost]:
         if not self.started:
             raise ConfigError("ProcessExecutor.map before start(problem)")
         assert self.pool is not None
@@ -354,7 +360,7 @@ class ProcessExecutor:
         """Process ids of the current workers."""
         return [] if self.pool is None else self.pool.pids
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         p = self.pool
         sent = list(p.bytes_sent) if p is not None else []
         return {
@@ -385,7 +391,7 @@ class ProcessExecutor:
 
 
 def make_executor(
-    spec: Any,
+    spec: ExecutorSpec,
     *,
     workers: int | None = None,
     retries: int = 2,

@@ -16,15 +16,21 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Union, cast
 
 import numpy as np
 
 from ..errors import ConfigError, check_int
-from .executors import Executor, ProcessExecutor, SerialExecutor
+from ..problem import Problem
+from ._task import WorkerLost
+from .executors import Executor, ProcessExecutor, SerialExecutor, T
+
+if TYPE_CHECKING:
+    from distributed import Client as DaskClient
 
 __all__ = [
     "ExecutorFactory",
+    "ExecutorSpec",
     "executor_kind",
     "executor_names",
     "is_executor_name",
@@ -37,6 +43,10 @@ __all__ = [
 ExecutorFactory = Callable[..., Executor]
 
 _FACTORIES: dict[str, ExecutorFactory] = {}
+
+#: A registered name (``"serial"``, ``"processes"``, ``"dask"``), a scheduler address
+#: ``"tcp://host:port"``, an Executor or a ``distributed.Client`` (None: ``"serial"``).
+ExecutorSpec = Union[str, Executor, "DaskClient", None]
 
 
 def register_executor(name: str, factory: ExecutorFactory) -> None:
@@ -64,7 +74,7 @@ def executor_names() -> list[str]:
     return list(_FACTORIES)
 
 
-def is_executor_name(spec: Any) -> bool:
+def is_executor_name(spec: object) -> bool:
     """``spec`` is a registered executor name."""
     return isinstance(spec, str) and spec in _FACTORIES
 
@@ -75,12 +85,12 @@ def names_text(last: str = "or") -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {last} {quoted[-1]}"
 
 
-def _is_dask_client(obj: Any) -> bool:
+def _is_dask_client(obj: object) -> bool:
     t = type(obj)
     return t.__name__ == "Client" and t.__module__.split(".")[0] == "distributed"
 
 
-def executor_kind(spec: Any) -> str:
+def executor_kind(spec: object) -> str:
     """What ``spec`` names, without building anything.
 
     Returns
@@ -100,7 +110,7 @@ def executor_kind(spec: Any) -> str:
 
 
 def parse_executor(
-    spec: Any,
+    spec: ExecutorSpec,
     *,
     workers: int | None = None,
     retries: int = 2,
@@ -130,14 +140,14 @@ def parse_executor(
     kind = executor_kind(spec)
     if kind in _FACTORIES:
         if not isinstance(spec, str):  # None or a SerialExecutor object
-            return (SerialExecutor() if spec is None else spec), spec is None
+            return (SerialExecutor() if spec is None else cast(SerialExecutor, spec)), spec is None
         return _FACTORIES[kind](**options), True
     if kind in ("address", "client"):
         from ._dask import DaskExecutor
 
         if kind == "address":
-            return DaskExecutor(address=spec, workers=workers, retries=retries), True
-        return DaskExecutor(spec, workers=workers, retries=retries), True
+            return DaskExecutor(address=cast(str, spec), workers=workers, retries=retries), True
+        return DaskExecutor(cast("DaskClient", spec), workers=workers, retries=retries), True
     if kind == "unknown":
         raise ConfigError(
             f"executor must be {_listed()}, a scheduler "
@@ -188,20 +198,20 @@ class _Completed:
     def started(self) -> bool:
         return bool(getattr(self.inner, "started", True))
 
-    def start(self, problem: Any, budget: int | None = None) -> None:
+    def start(self, problem: Problem, budget: int | None = None) -> None:
         self.inner.start(problem, budget=budget)
 
     def map(
         self,
-        fn: Callable[[Any, np.ndarray], Any],
+        fn: Callable[[Problem, np.ndarray], T],
         chunks: Iterable[np.ndarray],
         retries: int | None = None,
-    ) -> Iterator[Any]:
+    ) -> Iterator[T | WorkerLost]:
         if retries is None:  # as the evaluator called it before: retries only when set
             return iter(self.inner.map(fn, chunks))
         return iter(self.inner.map(fn, chunks, retries=retries))
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, object]:
         stats = getattr(self.inner, "stats", None)
         return dict(stats()) if callable(stats) else {"executor": self.inner.name}
 

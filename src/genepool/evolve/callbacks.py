@@ -11,7 +11,7 @@ value, reals by their exact float), so two genotypes that decode to the same str
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from ..errors import check_int
 from ..evaluation.cache import keyed_batch
 from ..run.direction import Direction
 from ..space import Space
+
+if TYPE_CHECKING:
+    from ..run.result import Generation
 
 __all__ = ["HallOfFame", "TrialSketch"]
 
@@ -54,7 +57,7 @@ class HallOfFame:
         self.X = np.empty((0, space.dims))
         self.fitness = np.empty(0)
 
-    def __call__(self, info: Any) -> None:
+    def __call__(self, info: Generation) -> None:
         f = np.asarray(info.fitness, dtype=np.float64)
         if f.ndim != 1:
             f = f[:, 0]
@@ -101,7 +104,7 @@ class TrialSketch:
         self.hashes = np.empty(0, dtype=np.uint64)
         self.X = np.empty((0, space.dims))
 
-    def __call__(self, info: Any) -> None:
+    def __call__(self, info: Generation) -> None:
         X = np.asarray(info.X, dtype=np.float64)
         h = keyed_batch(self.space, X).hashes
         if len(self.hashes) == self.k:

@@ -146,7 +146,7 @@ class EvolveConfig:
     executor: str = "serial"
     workers: int | None = None
     scheduler: str | None = None
-    ranges: dict[str, Any] | None = None
+    ranges: dict[str, list[float]] | None = None
 
     @classmethod
     def keys(cls) -> list[str]:

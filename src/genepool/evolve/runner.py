@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -452,7 +452,8 @@ def _run_one(
         n_evaluations=result.n_evaluations,
         elapsed=result.elapsed,
         peak_rss=result.memory.peak_rss if result.memory else None,
-        cache=result.memory.cache if result.memory else None,
+        # the cache statistics, as best.json keeps them (a JSON object)
+        cache=cast("dict[str, Any] | None", result.memory.cache if result.memory else None),
     )
     write_best(run_dir, record)
     return record

@@ -6,23 +6,18 @@ a test holds the keywords equal to its fields) and hand it to :class:`~genepool.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal, Union
-
-import numpy as np
+from typing import Literal
 
 from ..algorithms.base import Optimizer
-from ..problem import Problem
+from ..problem import ProblemLike
 from .config import CacheSpec, Callback, ExecutorSpec, ProgressSpec, RunConfig
 from .direction import Direction
 from .loop import Run
 from .result import Result
 
 __all__ = ["ProblemLike", "maximize", "minimize"]
-
-#: A Problem (``genepool.elementwise(f)`` included) or a vectorized ``f(X) -> y``.
-ProblemLike = Union[Problem, Callable[[np.ndarray], np.ndarray]]
 
 
 def minimize(

@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from ..evaluation.evaluator import Evaluator
 from ..memory._size import format_size
 from ..memory.monitor import MemoryMonitor
-from .result import MemoryReport
+from .result import EvaluationCounts, MemoryReport
 
 __all__ = ["check_budget_fits", "memory_report", "state_bytes"]
 
@@ -53,6 +53,7 @@ def state_bytes(optimizer: Optimizer) -> int:
 
 def memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
     """What the monitor measured and the evaluator counted (this process's share of the run)."""
+    stats = evaluator.stats
     return MemoryReport(
         peak_rss=monitor.current_peak(),
         peak_uss=max(monitor.peak_uss, 0),
@@ -64,8 +65,11 @@ def memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
         cache=evaluator.cache_stats(),
         alerts=[a.to_dict() for a in monitor.alerts],
         leak_detected=monitor.leak_detected,
-        evaluations={
-            k: evaluator.stats[k]
-            for k in ("requested", "evaluated", "saved", "duplicates", "errors")
-        },
+        evaluations=EvaluationCounts(
+            requested=stats["requested"],
+            evaluated=stats["evaluated"],
+            saved=stats["saved"],
+            duplicates=stats["duplicates"],
+            errors=stats["errors"],
+        ),
     )

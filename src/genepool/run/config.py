@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Union
 
-import numpy as np
-
 from ..errors import ConfigError, check_int
-from ..evaluation.cache import FitnessCache
-from ..evaluation.executors import Executor
+from ..evaluation._outcomes import check_on_error, check_penalty
+from ..evaluation.cache import CacheSpec
+from ..evaluation.chunking import check_chunk_size
+from ..evaluation.registry import ExecutorSpec
 from ..memory._size import parse_size
 from .direction import Direction
 from .progress import ProgressReporter, choose_mode
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CacheSpec", "Callback", "ExecutorSpec", "ProgressSpec", "RunConfig"]
 
-#: A ``distributed.Client`` (dask is an optional dependency: not imported to type it).
-DaskClient = Any
-#: ``"serial"``, ``"processes"``, ``"dask"``, ``"tcp://host:port"``, an Executor or a Client.
-ExecutorSpec = Union[str, Executor, DaskClient]
-#: None (automatic), True/False, a size (bytes or ``"256MB"``) or a FitnessCache.
-CacheSpec = Union[bool, int, str, FitnessCache, None]
 #: Called after each generation; returning True stops the run.
 Callback = Callable[["Generation"], object]
 #: True/False, ``"bar"``, ``"lines"`` or a ProgressReporter.
@@ -117,14 +111,9 @@ class RunConfig:
             raise ConfigError("resume needs run_dir (the run to continue)")
         if self.memory_limit is not None:
             parse_size(self.memory_limit)
-        if self.chunk_size != "auto":
-            self._set(chunk_size=check_int("chunk_size", self.chunk_size, minimum=1))
-        if self.on_error not in ("raise", "penalize"):
-            raise ConfigError(f"on_error must be 'raise' or 'penalize', got {self.on_error!r}")
-        if self.penalty is not None:
-            self._set(penalty=float(self.penalty))
-            if np.isnan(self.penalty):
-                raise ConfigError("penalty must not be NaN")
+        self._set(chunk_size=check_chunk_size(self.chunk_size))
+        check_on_error(self.on_error)
+        self._set(penalty=check_penalty(self.penalty))
         if self.workers is not None:
             self._set(workers=check_int("workers", self.workers, minimum=1))
         self._set(retries=check_int("retries", self.retries, minimum=0))

@@ -21,7 +21,7 @@ from ..errors import ConfigError, WriteError
 from ..evaluation.evaluator import Evaluator
 from ..memory._size import format_size
 from ..memory.monitor import MemoryMonitor
-from ..problem import Problem, as_problem
+from ..problem import Problem, ProblemLike, as_problem
 from .budget import check_budget_fits, memory_report, state_bytes
 from .config import CacheSpec, RunConfig
 from .interrupts import Interrupts
@@ -65,7 +65,7 @@ class Run:
     stop) are installed by :meth:`run` only while it loops, and only with checkpoints.
     """
 
-    def __init__(self, problem: Any, optimizer: Optimizer, config: RunConfig) -> None:
+    def __init__(self, problem: ProblemLike, optimizer: Optimizer, config: RunConfig) -> None:
         if not isinstance(optimizer, Optimizer):
             raise ConfigError(
                 f"optimizer must be a genepool optimizer (GA, ...), got {type(optimizer).__name__}"

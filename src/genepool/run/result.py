@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 
@@ -14,9 +14,20 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..algorithms.base import Optimizer
+    from ..evaluation.cache import CacheStats
     from ..memory.history import RingHistory
 
-__all__ = ["Generation", "MemoryReport", "Result"]
+__all__ = ["EvaluationCounts", "Generation", "MemoryReport", "Result"]
+
+
+class EvaluationCounts(TypedDict, total=False):
+    """:attr:`MemoryReport.evaluations` (empty when nothing was counted)."""
+
+    requested: int
+    evaluated: int
+    saved: float
+    duplicates: int
+    errors: int
 
 
 @dataclass
@@ -80,10 +91,10 @@ class MemoryReport:
     sample_array: np.ndarray = field(repr=False)
     chunk_sizes: dict[int, int]
     bytes_per_candidate: int | None
-    cache: dict[str, Any] | None
-    alerts: list[dict[str, Any]]
+    cache: CacheStats | None
+    alerts: list[dict[str, int | str]]
     leak_detected: bool
-    evaluations: dict[str, Any] = field(default_factory=dict)
+    evaluations: EvaluationCounts = field(default_factory=EvaluationCounts)
 
     @property
     def samples(self) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKPOINT_DIR",
     "LoopState",
+    "StatefulCallback",
     "find_checkpoint",
     "optimizer_stop",
     "pending_history",
@@ -38,6 +39,15 @@ __all__ = [
 
 #: The checkpoints' folder in a run directory.
 CHECKPOINT_DIR = "checkpoint"
+
+
+class StatefulCallback(Protocol):
+    """A callback whose state goes into checkpoints (e.g. :class:`~genepool.evolve.HallOfFame`):
+    ``state_dict() -> (arrays, meta)``, ``meta`` JSON-compatible, and ``load_state_dict``."""
+
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]: ...
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -72,9 +82,13 @@ def find_checkpoint(run_path: Path | None, resume: bool) -> Checkpoint | None:
     return None
 
 
-def stateful_callbacks(callbacks: Sequence[Any]) -> list[Any]:
+def stateful_callbacks(callbacks: Sequence[object]) -> list[StatefulCallback]:
     """The callbacks whose state goes into checkpoints (``state_dict``/``load_state_dict``)."""
-    return [cb for cb in callbacks if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")]
+    return [
+        cast(StatefulCallback, cb)
+        for cb in callbacks
+        if hasattr(cb, "state_dict") and hasattr(cb, "load_state_dict")
+    ]
 
 
 def optimizer_stop(optimizer: Optimizer) -> str | None:
@@ -97,7 +111,7 @@ def _fingerprint(optimizer: Optimizer) -> dict[str, Any]:
 def save(
     run_path: Path,
     optimizer: Optimizer,
-    callbacks: list[Any],
+    callbacks: list[StatefulCallback],
     recorder: Recorder,
     loop: LoopState,
     stop_reason: str | None,
@@ -146,7 +160,10 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
 
 
 def restore(
-    checkpoint: Checkpoint, optimizer: Optimizer, callbacks: list[Any], direction: Direction
+    checkpoint: Checkpoint,
+    optimizer: Optimizer,
+    callbacks: list[StatefulCallback],
+    direction: Direction,
 ) -> LoopState:
     """Load ``checkpoint`` into a fresh ``optimizer`` and ``callbacks``; the loop's counters.
 
