@@ -137,3 +137,15 @@ def test_a_bad_keyword_is_refused_before_the_run_starts(tmp_path):
     with pytest.raises(ConfigError, match="history_capacity"):
         gp.minimize(f, gp.GA(BOX, 10, seed=0), history_capacity=0, run_dir=tmp_path / "r")
     assert calls == [] and not (tmp_path / "r").exists()
+
+
+def test_type_hints_of_the_entry_points_resolve_at_run_time():
+    """Tools that read annotations (typing.get_type_hints: sphinx, pydantic, typer) see real
+    types: no name left only for the type checker (distributed's Client has a stand-in)."""
+    import typing
+
+    from genepool.evaluation import Evaluator
+
+    for fn in (gp.minimize, gp.maximize, RunConfig, Evaluator.__init__):
+        hints = typing.get_type_hints(fn)
+        assert "executor" in hints and "cache" in hints, fn

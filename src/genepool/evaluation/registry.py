@@ -27,6 +27,8 @@ from .executors import Executor, ProcessExecutor, SerialExecutor, T
 
 if TYPE_CHECKING:
     from distributed import Client as DaskClient
+else:  # distributed is optional and heavy: a stand-in keeps typing.get_type_hints working
+    DaskClient = object
 
 __all__ = [
     "ExecutorFactory",
@@ -46,7 +48,7 @@ _FACTORIES: dict[str, ExecutorFactory] = {}
 
 #: A registered name (``"serial"``, ``"processes"``, ``"dask"``), a scheduler address
 #: ``"tcp://host:port"``, an Executor or a ``distributed.Client`` (None: ``"serial"``).
-ExecutorSpec = Union[str, Executor, "DaskClient", None]
+ExecutorSpec = Union[str, Executor, DaskClient, None]
 
 
 def register_executor(name: str, factory: ExecutorFactory) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Literal, Union
 
 from ..errors import ConfigError, check_int
 from ..evaluation._outcomes import check_on_error, check_penalty
@@ -24,15 +24,13 @@ from ..evaluation.registry import ExecutorSpec
 from ..memory._size import parse_size
 from .direction import Direction
 from .progress import ProgressReporter, choose_mode
+from .result import Generation
 from .terminators import Terminators
-
-if TYPE_CHECKING:
-    from .result import Generation
 
 __all__ = ["CacheSpec", "Callback", "ExecutorSpec", "ProgressSpec", "RunConfig"]
 
 #: Called after each generation; returning True stops the run.
-Callback = Callable[["Generation"], object]
+Callback = Callable[[Generation], object]
 #: True/False, ``"bar"``, ``"lines"`` or a ProgressReporter.
 ProgressSpec = Union[bool, Literal["bar", "lines"], ProgressReporter]
 
