@@ -100,6 +100,18 @@ def _section(kind: type[R], value: Any) -> R | None:
     return kind.from_dict(value) if isinstance(value, dict) and value else None
 
 
+class _ErrorOr:
+    """A statistic's section: ``{"error": why}`` when it could not be computed, else its values
+    (without the ``error`` key). Needs an ``error`` field; adds no field of its own."""
+
+    error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"error": self.error}
+        return {k: v for k, v in super().to_dict().items() if k != "error"}  # type: ignore[misc]
+
+
 @dataclass(frozen=True)
 class Span(_Section):
     """The first and last bar of a range of bars (timestamps) and its length."""
@@ -129,7 +141,7 @@ class Trials(_Section):
 
 
 @dataclass(frozen=True)
-class DeflatedSharpeRecord(_Section):
+class DeflatedSharpeRecord(_ErrorOr, _Section):
     """The deflated Sharpe ratio of a run's best strategy, or why it could not be computed."""
 
     dsr: float | None = None
@@ -143,14 +155,9 @@ class DeflatedSharpeRecord(_Section):
     significant: bool | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        if self.error is not None:
-            return {"error": self.error}
-        return {k: v for k, v in super().to_dict().items() if k != "error"}
-
 
 @dataclass(frozen=True)
-class PboRecord(_Section):
+class PboRecord(_ErrorOr, _Section):
     """The probability of backtest overfitting (CSCV) of a run, or why it could not be."""
 
     pbo: float | None = None
@@ -158,11 +165,6 @@ class PboRecord(_Section):
     n_blocks: int | None = None
     n_combinations: int | None = None
     error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        if self.error is not None:
-            return {"error": self.error}
-        return {k: v for k, v in super().to_dict().items() if k != "error"}
 
 
 @dataclass(frozen=True)
