@@ -42,6 +42,9 @@ ALLOWED: dict[str, str] = {
     "genepool.Space.from_dict:spec": _JSON,
     "genepool.Space.decode_row:return": _DECODED,
     "genepool.Optimizer.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.NSGA2.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.NSGA2State:archive": "the archive's checkpoint meta: " + _JSON,
+    "genepool.MemoryReport:archive": "ParetoArchive.stats(): counts and a reason string, " + _JSON,
     "genepool.errors.FitnessError.__init__:params": "decoded parameters of the failing "
     "individual (a categorical's choices are any user objects)",
     "genepool.ml.GASearchCV.__init__:optimizer_options": "keyword arguments of GA or PSO, "

@@ -39,6 +39,7 @@ def test_minimize_passes_every_keyword_through(monkeypatch, tmp_path):
     monkeypatch.setattr(Run, "__init__", capture)
     cb = [lambda g: None]
     given = {
+        "objectives": ("fitness",),  # one objective: the direction stays that of the function
         "generations": 7,
         "max_evaluations": 500,
         "target": 0.5,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import checkpoint, errors, evaluation, memory, operators, problems  # noqa: F401
 from ._version import __version__
-from .algorithms import GA, PSO, GAState, Optimizer, PSOState
+from .algorithms import GA, NSGA2, PSO, GAState, NSGA2State, Optimizer, PSOState
 from .evaluation import Evaluator, FitnessCache
 from .problem import ElementwiseProblem, FunctionProblem, Problem, elementwise
 from .run import Generation, MemoryReport, Result, maximize, minimize
@@ -22,6 +22,7 @@ from .space import Bool, Categorical, Gene, Integer, Real, Space
 
 __all__ = [
     "GA",
+    "NSGA2",
     "PSO",
     "Bool",
     "Categorical",
@@ -34,6 +35,7 @@ __all__ = [
     "Generation",
     "Integer",
     "MemoryReport",
+    "NSGA2State",
     "Optimizer",
     "PSOState",
     "Problem",

@@ -40,6 +40,12 @@ class Problem:
     #: A fitness that marks an invalid individual (left out of the history's mean and std),
     #: or None (the default: none does).
     invalid_fitness: float | None = None
+    #: Names of the objectives of a multi-objective problem (the columns of the fitness), or
+    #: None (the default: ``minimize(objectives=...)`` names them, else ``f1``, ``f2``, ...).
+    objective_names: tuple[str, ...] | None = None
+    #: Constraint columns ``g`` returned after the objectives (``g <= 0`` is satisfied); only
+    #: multi-objective optimizers (NSGA2) take constraints.
+    n_constraints: int = 0
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Fitness of each row of ``X`` (``(n, d)``, encoded): shape ``(n,)`` or ``(n, m)``."""
@@ -119,6 +125,8 @@ class ProblemAdapter(Problem):
         own = getattr(inner, "space", None)
         self.space = own if own is not None else space  # type: ignore[assignment]
         self.invalid_fitness = getattr(inner, "invalid_fitness", None)
+        self.objective_names = getattr(inner, "objective_names", None)
+        self.n_constraints = getattr(inner, "n_constraints", 0)
         self._hooks = {
             name: getattr(inner, name)
             for name in (

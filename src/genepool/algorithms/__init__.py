@@ -2,6 +2,7 @@
 
 from .base import Optimizer
 from .ga import GA, GAState
+from .nsga2 import NSGA2, NSGA2State
 from .pso import PSO, PSOState
 
-__all__ = ["GA", "PSO", "GAState", "Optimizer", "PSOState"]
+__all__ = ["GA", "NSGA2", "PSO", "GAState", "NSGA2State", "Optimizer", "PSOState"]

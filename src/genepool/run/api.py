@@ -6,7 +6,7 @@ a test holds the keywords equal to its fields) and hand it to :class:`~genepool.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +24,7 @@ def minimize(
     problem: ProblemLike,
     optimizer: Optimizer,
     *,
+    objectives: Sequence[str] | Mapping[str, str] | None = None,
     generations: int | None = None,
     max_evaluations: int | None = None,
     target: float | None = None,
@@ -55,6 +56,13 @@ def minimize(
         ``genepool.elementwise(f)``.
     optimizer : Optimizer
         E.g. ``genepool.GA(space, population_size=1000, seed=0)``; it is advanced in place.
+    objectives : list of str or dict, optional
+        Multi-objective runs (``genepool.NSGA2``): the names of the fitness columns, each
+        minimized here (maximized by ``maximize``), or ``{name: "minimize" | "maximize"}`` to
+        give each its own sense, e.g. ``{"sharpe": "maximize", "drawdown": "minimize"}``.
+        Default: the problem's ``objective_names`` attribute, else ``f1``, ``f2``, ... A problem
+        with ``n_constraints = k`` returns its ``k`` constraint columns (``g <= 0`` satisfied)
+        after the objectives. See ``docs/multiobjective.md``.
     generations : int, optional
         Stop after this many generations. When none of ``generations``, ``max_evaluations`` and
         ``time_limit`` is given, 100 generations are run (a run must always end).
@@ -144,6 +152,7 @@ def minimize(
     """
     config = RunConfig(
         direction=Direction.minimize(),
+        objectives=objectives,
         generations=generations,
         max_evaluations=max_evaluations,
         target=target,
@@ -172,6 +181,7 @@ def maximize(
     problem: ProblemLike,
     optimizer: Optimizer,
     *,
+    objectives: Sequence[str] | Mapping[str, str] | None = None,
     generations: int | None = None,
     max_evaluations: int | None = None,
     target: float | None = None,
@@ -200,6 +210,7 @@ def maximize(
     """
     config = RunConfig(
         direction=Direction.maximize(),
+        objectives=objectives,
         generations=generations,
         max_evaluations=max_evaluations,
         target=target,

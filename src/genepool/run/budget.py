@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..algorithms.base import Optimizer
@@ -51,8 +53,11 @@ def state_bytes(optimizer: Optimizer) -> int:
     return int(sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray)))
 
 
-def memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
-    """What the monitor measured and the evaluator counted (this process's share of the run)."""
+def memory_report(
+    monitor: MemoryMonitor, evaluator: Evaluator, archive: Any = None
+) -> MemoryReport:
+    """What the monitor measured and the evaluator counted (this process's share of the run),
+    with the Pareto archive's counts (``archive.stats()``) where there is one."""
     stats = evaluator.stats
     return MemoryReport(
         peak_rss=monitor.current_peak(),
@@ -72,4 +77,5 @@ def memory_report(monitor: MemoryMonitor, evaluator: Evaluator) -> MemoryReport:
             duplicates=stats["duplicates"],
             errors=stats["errors"],
         ),
+        archive=None if archive is None else dict(archive.stats()),
     )

@@ -11,10 +11,12 @@ value, as the functions that used to check them did.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Union
+
+import numpy as np
 
 from ..errors import ConfigError, check_int
 from ..evaluation._outcomes import check_on_error, check_penalty
@@ -55,6 +57,7 @@ class RunConfig:
     """
 
     direction: Direction = field(default_factory=Direction.minimize)
+    objectives: Sequence[str] | Mapping[str, str] | None = None
     generations: int | None = None
     max_evaluations: int | None = None
     target: float | None = None
@@ -79,6 +82,15 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.direction, Direction):
             raise ConfigError(f"direction must be a Direction, got {self.direction!r}")
+        if self.objectives is not None:
+            named = Direction.named(self.objectives, self.direction.sense)
+            self._set(direction=named, objectives=named.names)
+            if self.target is not None and named.m > 1:
+                raise ConfigError(
+                    f"target applies to one objective, and objectives names {named.m}; stop a "
+                    f"multi-objective run with generations, max_evaluations, time_limit or "
+                    f"stagnation (generations without hypervolume gain)"
+                )
         terms = Terminators.build(
             self.generations,
             self.max_evaluations,
@@ -150,7 +162,10 @@ class RunConfig:
     def penalty_value(self) -> float:
         """Fitness of failing individuals, in the user's sense: ``penalty``, by default the
         worst value (+inf minimizing, -inf maximizing)."""
-        return self.direction.worst if self.penalty is None else self.penalty
+        if self.penalty is not None:
+            return self.penalty
+        # objectives of both senses: +inf, which a multi-objective run reads as worst (NaN)
+        return np.inf if self.direction.shared_sign is None else self.direction.worst
 
     def reporter(self) -> ProgressReporter:
         """The progress display: the one passed in, or a new one of the chosen mode."""

@@ -115,6 +115,39 @@ class Direction:
         """One objective of sense ``sense`` (``"minimize"`` or ``"maximize"``)."""
         return cls((Objective(name, cast(Sense, sense)),))
 
+    @classmethod
+    def named(cls, objectives: object, default: str = "minimize") -> Direction:
+        """The direction of ``minimize(objectives=...)``: a sequence of names (each of sense
+        ``default``) or a mapping ``{name: "minimize" | "maximize"}``.
+
+        Raises :class:`~genepool.errors.ConfigError` naming the value otherwise (a string is
+        refused: ``"a,b"`` is one name, not two).
+
+        Examples
+        --------
+        >>> Direction.named({"sharpe": "maximize", "drawdown": "minimize"}).signs
+        array([-1.,  1.])
+        >>> Direction.named(["f1", "f2"], "maximize").sense
+        'maximize'
+        """
+        if isinstance(objectives, str):
+            raise ConfigError(
+                f"objectives must be a list of names or a {{name: sense}} mapping, got the "
+                f"string {objectives!r}; write {objectives.replace(' ', '').split(',')!r}"
+            )
+        if isinstance(objectives, Mapping):
+            items = [(name, sense) for name, sense in objectives.items()]
+        elif isinstance(objectives, Sequence):
+            items = [(name, default) for name in objectives]
+        else:
+            raise ConfigError(
+                f"objectives must be a list of names or a {{name: sense}} mapping, got "
+                f"{objectives!r}"
+            )
+        if not items:
+            raise ConfigError("objectives must name at least one objective, got none")
+        return cls(tuple(Objective(name, sense) for name, sense in items))
+
     def internal(self) -> Direction:
         """The same objectives, all minimized: the engine's scale."""
         return Direction(tuple(Objective(o.name, "minimize") for o in self.objectives))
@@ -152,6 +185,23 @@ class Direction:
         """The factor shared by every objective (1.0 minimize, -1.0 maximize); see
         :attr:`sense`."""
         return SENSES[self.sense]
+
+    @property
+    def shared_sign(self) -> float | None:
+        """The factor shared by every objective, or None when their senses differ."""
+        senses = {o.sense for o in self.objectives}
+        return SENSES[senses.pop()] if len(senses) == 1 else None
+
+    @property
+    def label(self) -> str:
+        """``"minimize"``, ``"maximize"`` or ``"mixed"`` (objectives of both senses)."""
+        sign = self.shared_sign
+        return "mixed" if sign is None else self.sense
+
+    def column_names(self, m: int) -> tuple[str, ...]:
+        """Names of ``m`` objective columns: the objectives' names when there are ``m`` of
+        them, else ``f1`` ... ``fm``."""
+        return self.names if self.m == m else tuple(f"f{j + 1}" for j in range(m))
 
     @property
     def maximizing(self) -> bool:

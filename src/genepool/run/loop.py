@@ -25,6 +25,7 @@ from ..problem import Problem, ProblemLike, as_problem
 from .budget import check_budget_fits, memory_report, state_bytes
 from .config import CacheSpec, RunConfig
 from .interrupts import Interrupts
+from .objectives import PARETO_FILE, Objectives, pareto_frame, write_pareto
 from .recorder import Recorder
 from .result import Generation, Result
 from .state import (
@@ -74,7 +75,10 @@ class Run:
         #: the problem with every hook of :class:`~genepool.Problem` (a callable is wrapped)
         self.problem: Problem = as_problem(problem, optimizer.space)
         self.config = config
-        self.direction = config.direction
+        #: which fitness columns are objectives (names, senses) and which constraints
+        self.objectives = Objectives.for_run(config, self.problem, optimizer)
+        self.multi = self.objectives.multi
+        self.direction = self.objectives.direction
         self.terms = config.terminators
         self.callbacks = list(config.callbacks)
         self.run_path = config.run_path
@@ -116,8 +120,14 @@ class Run:
             config.snapshot_every,
             self.direction,
             resume_from=checkpoint,
+            multi_objective=self.multi,
         )
         self.monitor.add_cleanup("history flush", lambda: self.recorder.history.flush() and 0)
+        self.archive = getattr(optimizer, "archive", None)
+        if self.archive is not None:  # thinned (dominated first, then clustered) under pressure
+            self.monitor.add_cleanup("pareto archive", self.archive.shrink)
+        #: hypervolume of the population's first front this generation (multi-objective)
+        self.hypervolume = float("nan")
         self.reporter = config.reporter()
         # e.g. StrategyProblem's INVALID_FITNESS: left out of the mean/std in history and progress
         self.invalid = self.problem.invalid_fitness
@@ -137,11 +147,14 @@ class Run:
 
     def held_elsewhere(self) -> dict[str, int]:
         """Bytes the run holds outside the evaluator, by what holds them."""
-        return {
+        held = {
             "population": state_bytes(self.optimizer),
             "candidates being evaluated": self.evaluator.current_batch_bytes,
             "history": self.recorder.history.nbytes,
         }
+        if self.archive is not None:
+            held["pareto archive"] = int(self.archive.nbytes)
+        return held
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> Result:
@@ -166,8 +179,8 @@ class Run:
         """One generation; why the run stops after it, or None."""
         X = self.optimizer.ask()
         y = self.evaluate(X)
-        f = self.direction.to_internal(y)
-        self.optimizer.tell(X, f)
+        f, g = self.objectives.split(y)  # internal objectives, constraints (or None)
+        self.tell(X, f, g)
         self.advance(X, f)
         self.record(X, y, f)
         reason = self.call_back(X, y) or self.stop_reason() or self.interrupted()
@@ -185,14 +198,29 @@ class Run:
             )
         return y
 
+    def tell(self, X: np.ndarray, f: np.ndarray, g: np.ndarray | None) -> None:
+        """Tell the optimizer ``f`` (internal scale) and the constraints ``g``, if any."""
+        if g is None:
+            self.optimizer.tell(X, f)
+        else:
+            self.optimizer.tell(X, f, constraints=g)  # type: ignore[call-arg]
+
     def advance(self, X: np.ndarray, f: np.ndarray) -> None:
-        """Count the generation told with internal fitness ``f``: best so far, elapsed time."""
+        """Count the generation told with internal fitness ``f``: best so far (for a
+        multi-objective run: the hypervolume, as ``-hv``), elapsed time."""
         s = self.state
         s.generation += 1
         s.n_evaluations += X.shape[0]
-        i = int(np.argmin(f))
-        if f[i] < s.best:
-            s.best, s.best_x = float(f[i]), np.array(X[i], dtype=np.float64)
+        if self.multi:
+            self.hypervolume = self.optimizer.hypervolume()  # type: ignore[attr-defined]
+            i, value = -1, -self.hypervolume
+        else:
+            i = int(np.argmin(f))
+            value = float(f[i])
+        if value < s.best:
+            s.best = value
+            if i >= 0:
+                s.best_x = np.array(X[i], dtype=np.float64)
             s.since_improvement = 0
         else:
             s.since_improvement += 1
@@ -203,10 +231,19 @@ class Run:
         s, evaluator = self.state, self.evaluator
         accounted = sum(evaluator.usage().values())
         rss = self.monitor.end_generation(s.generation, accounted, evaluator.largest_chunk)
+        extra = _progress_extra(evaluator, rss) if self.reporter.mode is not None else ""
+        self.recorder.snapshot(s.generation, X, y)
+        if self.multi:
+            front = self.optimizer.front_summary()  # type: ignore[attr-defined]
+            archived = -1 if self.archive is None else int(self.archive.size)
+            self.recorder.add_front(s.generation, self.hypervolume, front, archived, X,
+                                    s.n_evaluations, s.elapsed, rss)  # fmt: skip
+            self.reporter.update(s.generation, self.hypervolume, float(front["size"]),
+                                 s.n_evaluations, s.n_evaluations / max(s.elapsed, 1e-9),
+                                 extra, labels=("hypervolume", "front"))  # fmt: skip
+            return
         valid = _valid(y, self.invalid)
         self.recorder.add(s.generation, s.best, f, X, s.n_evaluations, s.elapsed, rss, valid)
-        self.recorder.snapshot(s.generation, X, y)
-        extra = _progress_extra(evaluator, rss) if self.reporter.mode is not None else ""
         self.reporter.update(
             s.generation,
             self.direction.to_user(s.best),
@@ -227,10 +264,11 @@ class Run:
             X,
             y,
             s.best_x,
-            self.direction.to_user(s.best),
+            self._best_user(),
             s.elapsed,
             self.optimizer,
             self.direction,
+            hypervolume=self.hypervolume if self.multi else None,
         )
         reason = None
         for cb in self.callbacks:
@@ -241,7 +279,7 @@ class Run:
     def stop_reason(self) -> str | None:
         """Why the stopping rules or the optimizer end the run now, or None."""
         s = self.state
-        best = self.direction.to_user(s.best)
+        best = -s.best if self.multi else self.direction.to_user(s.best)
         reason = self.terms.check(
             s.generation, s.n_evaluations, best, s.elapsed, s.since_improvement
         )
@@ -261,6 +299,10 @@ class Run:
             s = self.state
             save(self.run_path, self.optimizer, self.stateful, self.recorder, s, reason,
                  self.direction)  # fmt: skip
+            if self.multi:
+                X, F = self.optimizer.pareto_set()  # type: ignore[attr-defined]
+                write_pareto(self.run_path / PARETO_FILE, self.optimizer.space, self.direction,
+                             X, F)  # fmt: skip
 
     # -- the end -------------------------------------------------------------------------------
     def _close(self, notice: AbstractContextManager[Any], failing: BaseException | None) -> None:
@@ -278,9 +320,17 @@ class Run:
         finally:
             self.evaluator.close()  # worker processes or cluster made for this run
 
+    def _best_user(self) -> float:
+        """The best fitness so far in the user's sense (NaN for a multi-objective run)."""
+        return float("nan") if self.multi else self.direction.to_user(self.state.best)
+
     def result(self, reason: str) -> Result:
         """The run's outcome (fitness in the user's sense)."""
         s, evaluator = self.state, self.evaluator
+        pareto = None
+        best_fitness: float | np.ndarray = self._best_user()
+        if self.multi:
+            pareto, s.best_x, best_fitness = self._pareto_result()
         assert s.best_x is not None
         if evaluator.n_errors:
             log.warning(
@@ -291,18 +341,32 @@ class Run:
         return Result(
             best_x=s.best_x,
             best_params=self.optimizer.space.decode_row(s.best_x),
-            best_fitness=self.direction.to_user(s.best),
+            best_fitness=best_fitness,
             n_evaluations=s.n_evaluations,
             n_generations=s.generation,
             stop_reason=reason,
             elapsed=time.perf_counter() - self.start,
             n_errors=evaluator.n_errors,
             first_error=evaluator.first_error,
-            memory=memory_report(self.monitor, evaluator),
+            memory=memory_report(self.monitor, evaluator, self.archive),
             direction=self.direction,
+            pareto=pareto,
+            hypervolume=-s.best if self.multi else None,
             _history=self.recorder.history,
             _history_direction=self.recorder.stored,
         )
+
+    def _pareto_result(self) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The Pareto set as a DataFrame, and the recommended pick's genes and objectives
+        (user's sense): the knee point (:func:`genepool.indicators.knee_point`)."""
+        from ..indicators import knee_point
+
+        X, F = self.optimizer.pareto_set()  # type: ignore[attr-defined]
+        frame = pareto_frame(self.optimizer.space, self.direction, X, F)
+        if not X.shape[0]:  # nothing feasible was found: the pick is the least infeasible
+            X, F = self.optimizer.least_violating()  # type: ignore[attr-defined]
+        i = knee_point(F)
+        return frame, np.array(X[i], dtype=np.float64), self.direction.to_user(F[i])
 
 
 def _valid(y: np.ndarray, invalid: float | None) -> np.ndarray:

@@ -138,12 +138,15 @@ class ProgressReporter:
         evaluations: int,
         evals_per_s: float,
         extra: str = "",
+        labels: tuple[str, str] = ("best", "mean"),
     ) -> None:
         """Show generation ``generation``; ``extra`` holds more statistics, each preceded by
-        two spaces (``"  RSS 1.2 GiB  cache 40%"``), shown after the others as width allows."""
+        two spaces (``"  RSS 1.2 GiB  cache 40%"``), shown after the others as width allows.
+        ``labels`` name the first two figures (a multi-objective run shows the hypervolume and
+        the size of the first front)."""
         fields = [
-            f"best {_fmt(best)}",
-            f"mean {_fmt(mean)}",
+            f"{labels[0]} {_fmt(best)}",
+            f"{labels[1]} {_fmt(mean)}",
             f"evals {evaluations:,}",
             f"{evals_per_s:,.0f} evals/s",
             *(f.strip() for f in extra.split(SEP) if f.strip()),

@@ -19,7 +19,7 @@ from .checkpoint import Checkpoint
 from .direction import Direction, direction_metadata
 from .state import pending_history
 
-__all__ = ["DIVERSITY_SAMPLE", "HISTORY_DTYPE", "Recorder"]
+__all__ = ["DIVERSITY_SAMPLE", "FRONT_HISTORY_DTYPE", "HISTORY_DTYPE", "Recorder"]
 
 #: Rows of a generation the diversity is estimated on (evenly spaced).
 DIVERSITY_SAMPLE = 4096
@@ -30,6 +30,20 @@ HISTORY_DTYPE = np.dtype(
         ("generation_best", np.float64),
         ("mean", np.float64),
         ("std", np.float64),
+        ("diversity", np.float64),
+        ("evaluations", np.int64),
+        ("wall_time", np.float64),
+        ("rss", np.int64),
+    ]
+)
+#: The history of a multi-objective run: the population's first front instead of one best.
+FRONT_HISTORY_DTYPE = np.dtype(
+    [
+        ("generation", np.int64),
+        ("hypervolume", np.float64),
+        ("front_size", np.int64),
+        ("feasible", np.float64),
+        ("archive_size", np.int64),
         ("diversity", np.float64),
         ("evaluations", np.int64),
         ("wall_time", np.float64),
@@ -55,8 +69,11 @@ class Recorder:
         snapshot_every: int | None,
         direction: Direction,
         resume_from: Checkpoint | None = None,
+        multi_objective: bool = False,
     ) -> None:
         self.space = space
+        #: the history's row type (:data:`FRONT_HISTORY_DTYPE` for a multi-objective run)
+        self.dtype = FRONT_HISTORY_DTYPE if multi_objective else HISTORY_DTYPE
         self._span = space.upper - space.lower
         self.run_dir = run_dir
         self.snapshot_every = snapshot_every
@@ -68,19 +85,20 @@ class Recorder:
         meta = direction_metadata(self.stored) if self.recorded else None
         folder = None if run_dir is None else run_dir / "history.parquet"
         if resume_from is None:
-            self.history = RingHistory(HISTORY_DTYPE, capacity, folder, metadata=meta)
+            self.history = RingHistory(self.dtype, capacity, folder, metadata=meta)
         else:  # the rows on disk at the checkpoint, then those it carried in memory
             flushed = int(resume_from.meta["history"]["flushed"])
             self.history = RingHistory(
-                HISTORY_DTYPE, capacity, folder, resume_rows=flushed, metadata=meta
+                self.dtype, capacity, folder, resume_rows=flushed, metadata=meta
             )
-            for row in pending_history(resume_from, HISTORY_DTYPE):
+            for row in pending_history(resume_from, self.dtype):
                 self.history.append(tuple(row))
 
     @property
     def sense(self) -> str | None:
-        """The history's direction as the checkpoint records it (None: not recorded)."""
-        return self.stored.sense if self.recorded else None
+        """The history's direction as the checkpoint records it: ``"minimize"``,
+        ``"maximize"`` or ``"mixed"`` (None: not recorded)."""
+        return self.stored.label if self.recorded else None
 
     def add(
         self,
@@ -99,13 +117,35 @@ class Recorder:
         mean, std = (
             (float(finite.mean()), float(finite.std())) if finite.size else (np.nan, np.nan)
         )
-        step = max(1, -(-X.shape[0] // DIVERSITY_SAMPLE))
-        diversity = float(np.mean(X[::step].std(axis=0) / self._span))
+        diversity = self._diversity(X)
         # exact: a change of sign commutes with min, sum and rounding
         stored = self.stored.to_user
         row = (gen, stored(best), stored(float(f.min())), stored(mean), std, diversity,
                n_eval, wall, rss)  # fmt: skip
         self.history.append(row)
+
+    def add_front(
+        self,
+        gen: int,
+        hypervolume: float,
+        front: dict[str, float],
+        archive_size: int,
+        X: np.ndarray,
+        n_eval: int,
+        wall: float,
+        rss: int,
+    ) -> None:
+        """Append generation ``gen`` of a multi-objective run (``front``: the optimizer's
+        ``front_summary()``; ``archive_size`` -1 without an archive)."""
+        row = (gen, hypervolume, int(front["size"]), front["feasible"], archive_size,
+               self._diversity(X), n_eval, wall, rss)  # fmt: skip
+        self.history.append(row)
+
+    def _diversity(self, X: np.ndarray) -> float:
+        """Mean per-gene standard deviation relative to the gene's range, on up to
+        :data:`DIVERSITY_SAMPLE` evenly spaced rows."""
+        step = max(1, -(-X.shape[0] // DIVERSITY_SAMPLE))
+        return float(np.mean(X[::step].std(axis=0) / self._span))
 
     def snapshot(self, gen: int, X: np.ndarray, y: np.ndarray) -> None:
         """Write the population of generation ``gen`` when a snapshot is due."""

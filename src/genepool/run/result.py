@@ -46,6 +46,9 @@ class Generation:
     elapsed: float
     optimizer: Optimizer
     direction: Direction = field(default_factory=Direction.minimize)
+    #: multi-objective runs: the hypervolume of the population's first front (``best_fitness``
+    #: is then NaN and ``best_x`` None: there is a front, not one best)
+    hypervolume: float | None = None
 
 
 @dataclass
@@ -95,6 +98,9 @@ class MemoryReport:
     alerts: list[dict[str, int | str]]
     leak_detected: bool
     evaluations: EvaluationCounts = field(default_factory=EvaluationCounts)
+    #: the Pareto archive of a multi-objective run (size, nbytes, capacity, max_bytes,
+    #: thinnings, dropped, last_reason), or None
+    archive: dict[str, Any] | None = None
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -124,8 +130,11 @@ class Result:
         Encoded genes of the best individual evaluated during the run.
     best_params : dict
         Its decoded parameters ``{gene name: value}``.
-    best_fitness : float
-        Its fitness (in the user's sign: the maximum for ``maximize``).
+    best_fitness : float or ndarray
+        Its fitness (in the user's sign: the maximum for ``maximize``). A multi-objective run
+        (``NSGA2``) has a front, not one best: ``best_x``, ``best_params`` and
+        ``best_fitness`` (an array of ``m`` objectives) are then its recommended pick, the
+        knee point of :attr:`pareto` (:func:`genepool.indicators.knee_point`).
     n_evaluations : int
         Candidates evaluated (requested) in the whole run, before a resume too;
         ``memory.cache`` tells how many came from the cache (``memory.evaluations`` counts
@@ -148,12 +157,21 @@ class Result:
         evenly spaced rows), ``evaluations`` (cumulative), ``wall_time`` (seconds since start),
         ``rss`` (bytes at the end of the generation). In memory it keeps the newest
         ``history_capacity`` generations; with ``run_dir`` every generation is read back from
-        Parquet. :meth:`read_history` reads only some columns or the last rows.
+        Parquet. :meth:`read_history` reads only some columns or the last rows. A
+        multi-objective run records ``generation``, ``hypervolume`` (of the population's first
+        front), ``front_size``, ``feasible`` (share of feasible rows), ``archive_size``,
+        ``diversity``, ``evaluations``, ``wall_time`` and ``rss``.
+    pareto : pandas.DataFrame or None
+        Multi-objective runs: the non-dominated solutions found (the archive, or the final
+        population's first front without one): decoded parameters, then one column per
+        objective in the user's sense. Also written to ``run_dir/pareto.parquet``.
+    hypervolume : float or None
+        Multi-objective runs: the best hypervolume of a generation's first front.
     """
 
     best_x: np.ndarray
     best_params: dict[str, Any]
-    best_fitness: float
+    best_fitness: float | np.ndarray
     n_evaluations: int
     n_generations: int
     stop_reason: str
@@ -162,6 +180,8 @@ class Result:
     first_error: str | None = None
     memory: MemoryReport | None = field(default=None, repr=False)
     direction: Direction = field(default_factory=Direction.minimize, repr=False)
+    pareto: pd.DataFrame | None = field(default=None, repr=False)
+    hypervolume: float | None = field(default=None, repr=False)
     _history: RingHistory | None = field(default=None, repr=False)
     #: the direction the history's fitness columns are stored in: the user's (None), or the
     #: internal, minimized one for a resumed run directory written before the history recorded
@@ -197,8 +217,13 @@ class Result:
         else:
             params_repr = repr(params)
         errors = f", n_errors={self.n_errors}" if self.n_errors else ""
+        best = np.asarray(self.best_fitness, dtype=np.float64)
+        shown = f"{float(best):.6g}" if best.ndim == 0 else "[" + ", ".join(
+            f"{v:.6g}" for v in best) + "]"  # fmt: skip
+        if self.pareto is not None:
+            errors += f", pareto={len(self.pareto)} rows"
         return (
-            f"Result(best_fitness={self.best_fitness:.6g}, best_params={params_repr}, "
+            f"Result(best_fitness={shown}, best_params={params_repr}, "
             f"n_generations={self.n_generations}, n_evaluations={self.n_evaluations}"
             f"{errors}, stop_reason={self.stop_reason!r}, elapsed={self.elapsed:.3g}s)"
         )

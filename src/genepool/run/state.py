@@ -137,7 +137,7 @@ def save(
         cb_meta.append({"type": type(cb).__name__, "meta": m})
     meta = {
         "genepool": __version__,
-        "sign": direction.sign,
+        "sign": direction.shared_sign,
         "direction": direction.to_dict(),
         "loop": {
             "generation": loop.generation,
@@ -182,12 +182,15 @@ def restore(
             f"checkpoint {checkpoint.path}: 'optimizer' and 'loop' must be objects"
         )
     recorded = meta.get("direction")
-    if meta.get("sign") != direction.sign or (
+    if meta.get("sign") != direction.shared_sign or (
         recorded is not None and recorded != direction.to_dict()
     ):
+        sign = meta.get("sign")
+        how = "minimize" if sign == 1.0 else "maximize" if sign == -1.0 else "mixed senses"
+        if recorded is not None and (sign is None or direction.m > 1):
+            how += f" with objectives {recorded.get('objectives')}"
         raise ConfigError(
-            f"checkpoint {checkpoint.path} was written by "
-            f"{'minimize' if meta.get('sign') == 1.0 else 'maximize'}; resume it the same way"
+            f"checkpoint {checkpoint.path} was written by {how}; resume it the same way"
         )
     mine = _fingerprint(optimizer)
     for key in ("type", "space", "population_size"):
