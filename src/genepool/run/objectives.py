@@ -43,14 +43,16 @@ class Objectives:
 
     @classmethod
     def for_run(cls, config: RunConfig, problem: Problem, optimizer: Optimizer) -> Objectives:
-        """The objectives of ``config`` (``objectives=``), else those the problem names (its
-        ``objective_names`` attribute, in the sense of ``minimize``/``maximize``)."""
+        """The objectives of ``config`` (``objectives=``), else, for a multi-objective
+        optimizer, those the problem names (its ``objective_names`` attribute, in the sense of
+        ``minimize``/``maximize``; a single-objective run keeps the one objective
+        ``fitness``, as its checkpoints record)."""
         direction = config.direction
+        multi = bool(optimizer.multi_objective)
         named = getattr(problem, "objective_names", None)
-        if config.objectives is None and named is not None:
+        if multi and config.objectives is None and named is not None:
             direction = Direction.named(tuple(named), direction.sense)
         k = check_int("n_constraints", getattr(problem, "n_constraints", 0), minimum=0)
-        multi = bool(optimizer.multi_objective)
         name = type(optimizer).__name__
         if not multi and (k or (config.objectives is not None and direction.m > 1)):
             what = f"{k} constraint(s)" if k else f"{direction.m} objectives"
