@@ -299,10 +299,14 @@ class Run:
             s = self.state
             save(self.run_path, self.optimizer, self.stateful, self.recorder, s, reason,
                  self.direction)  # fmt: skip
-            if self.multi:
-                X, F = self.optimizer.pareto_set()  # type: ignore[attr-defined]
-                write_pareto(self.run_path / PARETO_FILE, self.optimizer.space, self.direction,
-                             X, F)  # fmt: skip
+            self.write_pareto()
+
+    def write_pareto(self) -> None:
+        """Write the Pareto set so far to ``run_dir/pareto.parquet`` (multi-objective runs
+        with a run directory, once a generation was told)."""
+        if self.multi and self.run_path is not None and self.state.generation:
+            X, F = self.optimizer.pareto_set()  # type: ignore[attr-defined]
+            write_pareto(self.run_path / PARETO_FILE, self.optimizer.space, self.direction, X, F)
 
     # -- the end -------------------------------------------------------------------------------
     def _close(self, notice: AbstractContextManager[Any], failing: BaseException | None) -> None:
@@ -312,6 +316,7 @@ class Run:
         self.reporter.close()
         try:
             self.recorder.history.flush()
+            self.write_pareto()  # at the end, and what a failing run found so far
         except WriteError as exc:
             if failing is None:
                 raise
