@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, Union, overload
 
 import numpy as np
@@ -42,7 +42,7 @@ class Problem:
     invalid_fitness: float | None = None
     #: Names of the objectives of a multi-objective problem (the columns of the fitness), or
     #: None (the default: ``minimize(objectives=...)`` names them, else ``f1``, ``f2``, ...).
-    objective_names: tuple[str, ...] | None = None
+    objective_names: Sequence[str] | None = None
     #: Constraint columns ``g`` returned after the objectives (``g <= 0`` is satisfied); only
     #: multi-objective optimizers (NSGA2) take constraints.
     n_constraints: int = 0

@@ -237,7 +237,7 @@ class StrategyProblem(Problem):
     def shared_config(self) -> dict[str, Any]:
         return {
             "family": self.family.name,
-            "objective": list(self.objective_names),
+            "objective": list(self.objective_names or ()),
             "fees": self.fees,
             "slippage": self.slippage,
             "init_cash": self.init_cash,
