@@ -24,8 +24,9 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -109,9 +110,12 @@ def hypervolume(F: PointsLike, reference: Sequence[float] | np.ndarray) -> float
         return 0.0
     if m == 1:
         return float(ref[0] - kept[:, 0].min())
-    import moocore
+    return float(_moocore().hypervolume(kept, ref=ref))
 
-    return float(moocore.hypervolume(kept, ref=ref))
+
+def _moocore() -> Any:
+    """moocore, imported on first use (it ships no type information: typed as Any here)."""
+    return importlib.import_module("moocore")
 
 
 def _nearest_distances(F: PointsLike, front: PointsLike) -> np.ndarray:
