@@ -66,7 +66,8 @@ def hypervolume(F: PointsLike, reference: Sequence[float] | np.ndarray) -> float
 
     Exact: ``m = 1`` is ``max(0, reference - min(F))``; ``m >= 2`` calls
     ``moocore.hypervolume`` (O(n log n) for m = 2 and 3, O(n^2) for m = 4; exponential in m
-    beyond). Memory: a copy of the kept rows (``8 n m`` bytes) and moocore's O(n m).
+    beyond). Memory: a mask of ``n`` bytes, a copy of the kept rows (``8 n m`` bytes) when a
+    row is dropped, and moocore's O(n m).
 
     Parameters
     ----------
@@ -105,7 +106,10 @@ def hypervolume(F: PointsLike, reference: Sequence[float] | np.ndarray) -> float
         raise ConfigError(
             f"reference must be {m} finite values (one per objective of F), got {shown!r}"
         )
-    kept = arr[(arr < ref).all(axis=1)]  # NaN compares False: NaN rows go too
+    keep = arr[:, 0] < ref[0]  # NaN compares False: NaN rows go too
+    for k in range(1, m):
+        keep &= arr[:, k] < ref[k]
+    kept = arr if keep.all() else arr[keep]
     if kept.shape[0] == 0:
         return 0.0
     if m == 1:
@@ -127,12 +131,21 @@ def _nearest_distances(F: PointsLike, front: PointsLike) -> np.ndarray:
             f"front has {P.shape[1]} objectives but F has {arr.shape[1]}: "
             f"shapes {P.shape} and {arr.shape}"
         )
-    arr = arr[~np.isnan(arr).any(axis=1)]
-    if arr.shape[0] == 0:
+    bad = np.isnan(arr).any(axis=1)
+    rows = np.flatnonzero(~bad) if bad.any() else None
+    n = arr.shape[0] if rows is None else rows.shape[0]
+    if n == 0:
         return np.full(P.shape[0], np.inf)
-    S = np.ascontiguousarray(arr[np.argsort(arr[:, 0], kind="stable")])
+    first = arr[:, 0] if rows is None else arr[rows, 0]
+    order = np.argsort(first)  # the order of equal values does not change the minimum
+    if rows is not None:
+        order = rows[order]
+    C = np.empty((arr.shape[1], n))  # sorted, one objective per row: contiguous scans
+    for k in range(arr.shape[1]):
+        np.take(arr[:, k], order, out=C[k])
+    del order
     out = np.empty(P.shape[0])
-    nearest_sq_distances(S, np.ascontiguousarray(P), out)
+    nearest_sq_distances(C, np.ascontiguousarray(P), out)
     return np.sqrt(out)
 
 
@@ -144,14 +157,16 @@ def igd(F: PointsLike, front: PointsLike) -> float:
     lower is better. Rows of ``F`` with NaN are ignored; an ``F`` with no other row gives
     ``inf``.
 
-    Exact and memory-bounded without chunks: ``F`` is sorted by its first objective (a copy,
-    ``8 n m`` bytes, plus an ``8 n``-byte argsort), then a numba kernel, parallel over the
-    front's points, finds each point's nearest row by searching outwards from the point's
-    place in that order and stops as soon as the gap in the first objective alone is at
-    least the best distance so far. No ``len(F) x len(front)`` matrix, no chunk of one: the
-    extra memory is one float per front point. Time: O(n log n) for the sort plus, per front
-    point, the rows within its nearest distance in the first objective (all n in the worst
-    case, e.g. ``F`` far from the front).
+    Exact and memory-bounded without chunks: ``F`` is sorted by its first objective (a
+    column-wise copy, ``8 n m`` bytes, and an ``8 n``-byte argsort, freed before the search),
+    then a numba kernel, parallel over the front's points, finds each point's nearest row by
+    scanning outwards from the point's place in that order, each way until the gap in the
+    first objective alone is at least the best distance so far. No ``len(F) x len(front)``
+    matrix, no chunk of one: the extra memory is one float per front point. The result is
+    the brute-force minimum exactly (bit for bit, whatever the order of ``F``'s rows). Time:
+    O(n log n) for the sort plus, per front point, the rows within its nearest distance in
+    the first objective: about 1 s for 10^6 rows near a 10^4-point front on 2 cores, but all
+    ``n`` rows per point in the worst case (``F`` far from the front: O(n k m)).
 
     Parameters
     ----------
