@@ -135,12 +135,12 @@ def test_hypervolume_known_values():
     front = ZDT1().pareto_front(100_000)
     exact = 1.21 - 1 / 3
     got = hypervolume(front, [1.1, 1.1])
-    assert got < exact and exact - got < 1e-3
+    assert got < exact and exact - got < 1e-5  # the staircase misses about 1/(2n)
     assert got == pytest.approx(moocore.hypervolume(front, ref=[1.1, 1.1]), rel=1e-12)
     # DTLZ2's front with reference (1, 1, 1): the cube less an eighth of the unit ball
     sphere = DTLZ2().pareto_front(100_000)
     got3 = hypervolume(sphere, REF3)
-    assert got3 < 1 - math.pi / 6 and (1 - math.pi / 6) - got3 < 1e-2
+    assert got3 < 1 - math.pi / 6 and (1 - math.pi / 6) - got3 < 2.5e-3  # 1.8e-3 at 99681
 
 
 def test_hypervolume_bad_input():
