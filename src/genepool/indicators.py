@@ -214,7 +214,8 @@ def knee_point(F: PointsLike) -> int:
     lowest index), when the rule cannot tell: fewer than ``m + 1`` distinct rows, an
     objective whose range is 0, extremes that do not span a hyperplane (``E`` singular), or
     a flat set, where no row lies more than ``FLAT_TOLERANCE`` (1e-9) below the hyperplane
-    (e.g. a straight line for m = 2). With ``m = 1`` it is the first row of least value.
+    (a straight line for m = 2, or a concave front such as ZDT2's or DTLZ2's: all above it). With
+    ``m = 1`` it is the first row of least value.
 
     ``F`` is expected to be non-dominated (a front): dominated rows are not removed. Memory:
     a normalized copy of ``F`` and one distance per row.
