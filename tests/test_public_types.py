@@ -59,6 +59,10 @@ ALLOWED: dict[str, str] = {
     "genepool.ElementwiseProblem.shared_config:return": "overrides Problem.shared_config; "
     + _JSON,
     "genepool.ElementwiseProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,
+    "genepool.problems.MultiObjectiveProblem.shared_config:return": "overrides "
+    "Problem.shared_config; " + _JSON,
+    "genepool.problems.MultiObjectiveProblem.from_shared:config": "overrides "
+    "Problem.from_shared; " + _JSON,
     "genepool.ElementwiseProblem.__init__:fn": "ElementwiseFunction takes " + _DECODED,
     "genepool.ElementwiseProblem.__call__:params": _DECODED,
     "genepool.elementwise:fn": "ElementwiseFunction takes " + _DECODED,

@@ -1,7 +1,8 @@
 """Vectorized benchmark functions, as functions ``f(X) -> (n,)`` and as problems with spaces.
 
 All are minimized with optimum 0: sphere and rastrigin at the origin, rosenbrock at ones,
-ackley at the origin.
+ackley at the origin. The multi-objective benchmarks (ZDT1-3, DTLZ2, BNH, with their true
+fronts) are in :mod:`genepool.problems.multiobjective`; :func:`get` builds them by name too.
 
 Examples
 --------
@@ -24,11 +25,19 @@ from ..errors import ConfigError
 from ..problem import Problem
 from ..space import Space
 from . import control
+from .multiobjective import BNH, DTLZ2, ZDT1, ZDT2, ZDT3, MultiObjectiveProblem, das_dennis
 
 __all__ = [
+    "BNH",
+    "DTLZ2",
+    "ZDT1",
+    "ZDT2",
+    "ZDT3",
     "BenchmarkProblem",
+    "MultiObjectiveProblem",
     "ackley",
     "control",
+    "das_dennis",
     "get",
     "names",
     "rastrigin",
@@ -82,7 +91,7 @@ class BenchmarkProblem(Problem):
 
     def __post_init__(self) -> None:
         if self.name not in _REGISTRY:
-            raise ConfigError(f"unknown problem {self.name!r}; choose one of {names()}")
+            raise ConfigError(f"unknown problem {self.name!r}; choose one of {names('all')}")
         fn, low, high = _REGISTRY[self.name]
         self.fn = fn
         self.space = Space.box(low, high, self.dims)
@@ -94,15 +103,44 @@ class BenchmarkProblem(Problem):
         return 3 * 8 * self.dims  # a few (d,) temporaries per row
 
 
-def names() -> list[str]:
-    """Names of the built-in benchmark problems."""
-    return sorted(_REGISTRY)
+#: The multi-objective benchmarks by name: ``dims`` is ``n_var`` (DTLZ2 with 3 objectives;
+#: BNH has exactly 2 genes).
+_MULTI: dict[str, Callable[[int], MultiObjectiveProblem]] = {
+    "zdt1": ZDT1,
+    "zdt2": ZDT2,
+    "zdt3": ZDT3,
+    "dtlz2": lambda dims: DTLZ2(n_var=dims, n_obj=3),
+    "bnh": lambda dims: BNH(),
+}
 
 
-def get(name: str, dims: int) -> BenchmarkProblem:
-    """The benchmark problem ``name`` in ``dims`` dimensions on its usual bounds."""
+def names(kind: str = "single") -> list[str]:
+    """Names of the built-in benchmark problems.
+
+    ``kind`` is ``"single"`` (the default: the single-objective functions, which the
+    ``genepool benchmark`` command runs), ``"multi"`` (ZDT1-3, DTLZ2, BNH) or ``"all"``.
+    """
+    if kind == "single":
+        return sorted(_REGISTRY)
+    if kind == "multi":
+        return sorted(_MULTI)
+    if kind == "all":
+        return sorted([*_REGISTRY, *_MULTI])
+    raise ConfigError(f"kind must be 'single', 'multi' or 'all', got {kind!r}")
+
+
+def get(name: str, dims: int) -> BenchmarkProblem | MultiObjectiveProblem:
+    """The benchmark problem ``name`` in ``dims`` dimensions on its usual bounds.
+
+    The multi-objective names (``names("multi")``) give a :class:`MultiObjectiveProblem` on
+    ``[0, 1]^dims`` (BNH: ``dims`` must be 2; DTLZ2: 3 objectives, ``dims >= 3``).
+    """
     if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)) or dims < 1:
         raise ConfigError(f"dims must be a positive integer, got {dims!r}")
     if name == "rosenbrock" and dims < 2:
         raise ConfigError("rosenbrock needs dims >= 2")
+    if name in _MULTI:
+        if name == "bnh" and dims != 2:
+            raise ConfigError(f"bnh has exactly 2 genes: dims must be 2, got {dims!r}")
+        return _MULTI[name](int(dims))
     return BenchmarkProblem(name, int(dims))
