@@ -215,10 +215,10 @@ def test_bnh_front_is_feasible_and_not_dominated_by_random_feasible_points():
 def test_attributes():
     z = ZDT1()
     assert (z.n_var, z.n_obj, z.n_constraints) == (30, 2, 0)
-    assert z.objectives == ("f1", "f2") and z.constraints == ()
+    assert z.objective_names == ("f1", "f2") and z.constraints == ()
     assert z.space.dims == 30 and (z.space.lower == 0).all() and (z.space.upper == 1).all()
     d = DTLZ2()
-    assert (d.n_var, d.n_obj, d.objectives) == (12, 3, ("f1", "f2", "f3"))
+    assert (d.n_var, d.n_obj, d.objective_names) == (12, 3, ("f1", "f2", "f3"))
     b = BNH()
     assert (b.n_var, b.n_obj, b.n_constraints, b.constraints) == (2, 2, 2, ("g1", "g2"))
     assert list(b.space.upper) == [5.0, 3.0]

@@ -12,7 +12,7 @@ Populations are numpy arrays, operators are vectorized, and one seed fixes a run
 
 from __future__ import annotations
 
-from . import checkpoint, errors, evaluation, memory, operators, problems  # noqa: F401
+from . import checkpoint, errors, evaluation, indicators, memory, operators, problems  # noqa: F401
 from ._version import __version__
 from .algorithms import GA, NSGA2, PSO, GAState, NSGA2State, Optimizer, PSOState
 from .evaluation import Evaluator, FitnessCache
@@ -46,6 +46,7 @@ __all__ = [
     "elementwise",
     "errors",
     "evaluation",
+    "indicators",
     "maximize",
     "memory",
     "minimize",

@@ -17,8 +17,9 @@ the second child.
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
-from .._numba import njit
+from .._numba import njit, njit_parallel
 
 __all__ = ["N_UNIFORMS", "vary_pairs_nb"]
 
@@ -59,7 +60,7 @@ def _other_category(current: float, k: int, u: float) -> float:
     return (c + 1.0 + np.floor(u * (k - 1))) % k
 
 
-@njit
+@njit_parallel
 def vary_pairs_nb(
     P1: np.ndarray,
     P2: np.ndarray,
@@ -81,10 +82,12 @@ def vary_pairs_nb(
     ``categories[j]`` is the number of categories of a categorical or bool gene (0 for real and
     integer genes, which get SBX and polynomial mutation); ``rate[j]`` the per-gene mutation
     probability; ``crossed[i]`` whether pair ``i`` is recombined. Memory: none beyond ``out``.
+    Pairs run in parallel threads; each writes its own rows, so the result does not depend on
+    the number of threads.
     """
     pairs, d = P1.shape
     n_out = out.shape[0]
-    for i in range(pairs):
+    for i in prange(pairs):
         r1 = row0 + 2 * i
         r2 = r1 + 1
         for j in range(d):

@@ -56,8 +56,9 @@ class MultiObjectiveProblem(Problem):
         return self.space.dims
 
     @property
-    def objectives(self) -> tuple[str, ...]:
-        """Names of the objective columns: ``("f1", ..., "f{n_obj}")``."""
+    def objective_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Names of the objective columns: ``("f1", ..., "f{n_obj}")`` (the
+        :class:`~genepool.Problem` hook that names a multi-objective run's columns)."""
         return tuple(f"f{i + 1}" for i in range(self.n_obj))
 
     @property
