@@ -1,0 +1,314 @@
+"""Kernels of the bounded Pareto archive (:mod:`genepool.algorithms.archive`): thinning a
+non-dominated set to ``k`` rows while keeping its spread.
+
+Every kernel works on ``Z``, the members' objectives normalized to ``[0, 1]`` by the archive's
+ideal and nadir points, and is deterministic: ties go to the lowest row index, no randomness.
+None builds an ``n x n`` array.
+
+- :func:`farthest_point_select`: greedy farthest-point (k-center) selection from seed rows,
+  O(n k m) time at worst (far less on a front: see the function), O(n) memory. Oracle: a plain Python loop in ``tests/test_archive.py``.
+- :func:`grid_representatives`: one row per occupied box of an epsilon-grid, O(n m + n log n)
+  time, O(n) memory.
+- :func:`crowding_truncate`: remove the most crowded row (NSGA-II crowding distance), update its
+  neighbours, repeat, with a binary heap: O(m n log n) time, O(m n) memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba import njit
+
+__all__ = ["crowding_truncate", "farthest_point_select", "grid_representatives"]
+
+
+@njit
+def _tree_set(val: np.ndarray, idx: np.ndarray, size: int, pos: int, v: float) -> None:
+    """Set leaf ``pos`` of a max tournament tree (ties: the lower ``idx``) and update upwards."""
+    i = size + pos
+    val[i] = v
+    i //= 2
+    while i >= 1:
+        a, b = 2 * i, 2 * i + 1
+        if val[b] > val[a] or (val[b] == val[a] and idx[b] < idx[a]):
+            val[i], idx[i] = val[b], idx[b]
+        else:
+            val[i], idx[i] = val[a], idx[a]
+        i //= 2
+
+
+@njit
+def _fps_nb(Zs: np.ndarray, orig: np.ndarray, seeds: np.ndarray, k: int) -> np.ndarray:
+    """Farthest-point selection on ``Zs`` (rows sorted by the first column; ``orig`` their
+    original indices, which break ties); ``seeds`` are positions in ``Zs``."""
+    n, m = Zs.shape
+    size = 1
+    while size < n:
+        size *= 2
+    val = np.full(2 * size, -2.0)  # -2: padding, -1: taken, >= 0: squared distance to the taken
+    idx = np.full(2 * size, n + 1, dtype=np.int64)
+    dist = np.full(n, np.inf)
+    for t in range(n):
+        val[size + t] = np.inf
+        idx[size + t] = orig[t]
+    for i in range(size - 1, 0, -1):
+        a, b = 2 * i, 2 * i + 1
+        if val[b] > val[a] or (val[b] == val[a] and idx[b] < idx[a]):
+            val[i], idx[i] = val[b], idx[b]
+        else:
+            val[i], idx[i] = val[a], idx[a]
+    pos_of = np.empty(n + 2, dtype=np.int64)  # original index -> position (orig is a permutation)
+    for t in range(n):
+        pos_of[orig[t]] = t
+    out = np.empty(k, dtype=np.int64)
+    count = 0
+    s_i = 0
+    while count < k:
+        if s_i < seeds.shape[0]:
+            p = seeds[s_i]
+            s_i += 1
+            if dist[p] < 0.0:  # a seed given twice
+                continue
+        else:
+            if val[1] < 0.0:
+                break
+            p = pos_of[idx[1]]
+        radius2 = dist[p]  # nothing farther than this from p can get closer to the taken set
+        out[count] = orig[p]
+        count += 1
+        dist[p] = -1.0
+        _tree_set(val, idx, size, p, -1.0)
+        if radius2 == np.inf:
+            lo, hi = 0, n
+        else:
+            radius = np.sqrt(radius2)
+            lo = np.searchsorted(Zs[:, 0], Zs[p, 0] - radius, side="left")
+            hi = np.searchsorted(Zs[:, 0], Zs[p, 0] + radius, side="right")
+        for q in range(lo, hi):
+            if dist[q] > 0.0:
+                acc = 0.0
+                for j in range(m):
+                    t = Zs[q, j] - Zs[p, j]
+                    acc += t * t
+                if acc < dist[q]:
+                    dist[q] = acc
+                    _tree_set(val, idx, size, q, acc)
+    return out[:count]
+
+
+def farthest_point_select(Z: np.ndarray, seeds: np.ndarray, k: int) -> np.ndarray:
+    """Greedy farthest-point selection of ``k`` rows of ``Z``, starting from ``seeds``.
+
+    The seeds (in their order, repeats skipped) are taken first; then, repeatedly, the row
+    farthest (Euclidean) from everything taken so far, ties to the lowest index; rows equal to a
+    taken row are taken last, lowest index first. This is the 2-approximation of the k-center
+    problem (Gonzalez 1985): the largest distance from a row to its nearest taken row is at most
+    twice the best possible with ``k`` rows.
+
+    Exactly the plain O(n k m) loop, made fast: the rows are sorted by the first column and a
+    new pick ``p`` only updates the rows in the slab ``|z_0 - p_0| < r`` (``r``: p's distance to
+    the taken set, which bounds every row's), and a tournament tree finds the farthest row in
+    O(log n). On a front this is about O(n log k) updates for 2 objectives and O(n sqrt(k)) for
+    3, O(n k m) at worst; O(n) memory.
+
+    Returns
+    -------
+    ndarray of shape (min(k, n),), int64
+        The rows taken, in the order taken.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    order = np.argsort(Z[:, 0], kind="stable")
+    pos = np.empty(Z.shape[0], dtype=np.int64)
+    pos[order] = np.arange(Z.shape[0])
+    seeds = pos[np.asarray(seeds, dtype=np.int64)]
+    Zs = np.ascontiguousarray(Z[order])
+    return _fps_nb(Zs, order.astype(np.int64), seeds, int(min(k, Z.shape[0])))
+
+
+def _box_keys(Z: np.ndarray, cells: int) -> np.ndarray:
+    """Linear index of each row's box in a grid of ``cells`` boxes per axis over ``[0, 1]^m``."""
+    idx = np.minimum((Z * cells).astype(np.int64), cells - 1)
+    np.maximum(idx, 0, out=idx)
+    key = idx[:, 0].copy()
+    for j in range(1, Z.shape[1]):
+        key *= cells
+        key += idx[:, j]
+    return key
+
+
+def _first_per_box(Z: np.ndarray, cells: int) -> np.ndarray:
+    _, first = np.unique(_box_keys(Z, cells), return_index=True)
+    return np.sort(first)
+
+
+def grid_representatives(Z: np.ndarray, low: int, high: int) -> np.ndarray:
+    """One row per occupied box of a regular grid over ``[0, 1]^m``: the lowest index in the box.
+
+    The number of boxes per axis is searched (a few secant steps on the count of occupied boxes,
+    which grows like ``cells^(m-1)`` on a front) for a count in ``[low, high]``; the finest grid
+    whose count is at most ``high`` is used when none lands in the range. Each step is one sort
+    of ``n`` int64 keys: O(n m + n log n) time, O(n) memory.
+
+    Returns
+    -------
+    ndarray of int64, sorted
+        The representatives (at most ``high`` of them; fewer than ``low`` when the rows occupy
+        too few distinct boxes even at the finest grid).
+    """
+    n, m = Z.shape
+    if n <= high:
+        return np.arange(n, dtype=np.int64)
+    cap = int(2 ** (62 // m))  # cells ** m stays within int64
+    dim = max(m - 1, 1)
+    cells = max(2, min(cap, int(np.ceil((0.5 * (low + high)) ** (1.0 / dim)))))
+    best: np.ndarray | None = None
+    tried: dict[int, int] = {}
+    for _ in range(12):
+        reps = _first_per_box(Z, cells)
+        tried[cells] = reps.size
+        if reps.size <= high and (best is None or reps.size > best.size):
+            best = reps
+        if low <= reps.size <= high:
+            return reps
+        goal = 0.5 * (low + high)
+        step = (goal / max(reps.size, 1)) ** (1.0 / dim)
+        nxt = int(round(cells * step))
+        if nxt == cells:
+            nxt = cells + 1 if reps.size < low else cells - 1
+        nxt = max(1, min(cap, nxt))
+        if nxt in tried:  # oscillating between two grids: settle between them
+            below = [c for c, v in tried.items() if v <= high]
+            above = [c for c, v in tried.items() if v > high]
+            if below and above and max(below) + 1 < min(above):
+                nxt = (max(below) + min(above)) // 2
+            else:
+                break
+        if nxt in tried:
+            break
+        cells = nxt
+    if best is None:
+        best = _first_per_box(Z, 1)
+    return best
+
+
+@njit
+def _heap_push(keys: np.ndarray, ids: np.ndarray, size: int, key: float, idx: int) -> int:
+    i = size
+    keys[i] = key
+    ids[i] = idx
+    while i > 0:
+        p = (i - 1) // 2
+        if keys[p] < keys[i] or (keys[p] == keys[i] and ids[p] <= ids[i]):
+            break
+        keys[p], keys[i] = keys[i], keys[p]
+        ids[p], ids[i] = ids[i], ids[p]
+        i = p
+    return size + 1
+
+
+@njit
+def _heap_pop(keys: np.ndarray, ids: np.ndarray, size: int) -> int:
+    size -= 1
+    keys[0] = keys[size]
+    ids[0] = ids[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        c = left
+        right = left + 1
+        if right < size and (
+            keys[right] < keys[left] or (keys[right] == keys[left] and ids[right] < ids[left])
+        ):
+            c = right
+        if keys[i] < keys[c] or (keys[i] == keys[c] and ids[i] <= ids[c]):
+            break
+        keys[c], keys[i] = keys[i], keys[c]
+        ids[c], ids[i] = ids[i], ids[c]
+        i = c
+    return size
+
+
+@njit
+def _crowd_of(Z: np.ndarray, prev: np.ndarray, nxt: np.ndarray, span: np.ndarray, i: int) -> float:
+    acc = 0.0
+    for j in range(Z.shape[1]):
+        p, q = prev[j, i], nxt[j, i]
+        if p < 0 or q < 0:
+            return np.inf
+        if span[j] > 0.0:
+            acc += (Z[q, j] - Z[p, j]) / span[j]
+    return acc
+
+
+@njit
+def _crowding_truncate_nb(Z: np.ndarray, orders: np.ndarray, k: int) -> np.ndarray:
+    n, m = Z.shape
+    prev = np.full((m, n), -1, dtype=np.int64)
+    nxt = np.full((m, n), -1, dtype=np.int64)
+    span = np.empty(m)
+    for j in range(m):
+        for t in range(n):
+            i = orders[j, t]
+            if t > 0:
+                prev[j, i] = orders[j, t - 1]
+            if t < n - 1:
+                nxt[j, i] = orders[j, t + 1]
+        span[j] = Z[orders[j, n - 1], j] - Z[orders[j, 0], j]
+    crowd = np.empty(n)
+    cap = n + 2 * m * n + 1  # every removal pushes at most 2 m updated neighbours
+    keys = np.empty(cap)
+    ids = np.empty(cap, dtype=np.int64)
+    size = 0
+    for i in range(n):
+        crowd[i] = _crowd_of(Z, prev, nxt, span, i)
+        size = _heap_push(keys, ids, size, crowd[i], i)
+    alive = np.ones(n, dtype=np.bool_)
+    left = n
+    while left > k and size > 0:
+        c, i = keys[0], ids[0]
+        size = _heap_pop(keys, ids, size)
+        if not alive[i] or c != crowd[i]:
+            continue  # a stale entry
+        alive[i] = False
+        left -= 1
+        for j in range(m):
+            p, q = prev[j, i], nxt[j, i]
+            if p >= 0:
+                nxt[j, p] = q
+            if q >= 0:
+                prev[j, q] = p
+        for j in range(m):
+            for r in (prev[j, i], nxt[j, i]):
+                if r >= 0 and alive[r]:
+                    v = _crowd_of(Z, prev, nxt, span, r)
+                    if v != crowd[r]:
+                        crowd[r] = v
+                        size = _heap_push(keys, ids, size, v, r)
+    return np.flatnonzero(alive)
+
+
+def crowding_truncate(Z: np.ndarray, k: int) -> np.ndarray:
+    """Keep ``k`` rows of ``Z`` by removing, one at a time, the row of least crowding distance.
+
+    The crowding distance is NSGA-II's (the ends of each objective's order are infinite, the
+    others add the gap between their neighbours over the objective's span); after each removal
+    only the removed row's neighbours are updated (a binary heap with stale entries skipped),
+    so this is the iterated truncation that avoids the one-shot version's holes. Ties go to the
+    lowest index. O(m n log n) time, O(m n) memory.
+
+    Returns
+    -------
+    ndarray of int64, sorted
+        The rows kept.
+    """
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    n, m = Z.shape
+    if k >= n:
+        return np.arange(n, dtype=np.int64)
+    rows = np.arange(n)
+    orders = np.empty((m, n), dtype=np.int64)
+    for j in range(m):
+        orders[j] = np.lexsort((rows, Z[:, j]))
+    return _crowding_truncate_nb(Z, orders, int(max(k, 0)))
