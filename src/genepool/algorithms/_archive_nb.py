@@ -9,6 +9,8 @@ None builds an ``n x n`` array.
   O(n k m) time at worst (far less on a front: see the function), O(n) memory. Oracle: a plain Python loop in ``tests/test_archive.py``.
 - :func:`grid_representatives`: one row per occupied box of an epsilon-grid, O(n m + n log n)
   time, O(n) memory.
+- :func:`dominated_by_any`: which rows of one set a row of another dominates (the archive's
+  merge for 3 or more objectives).
 - :func:`crowding_truncate`: remove the most crowded row (NSGA-II crowding distance), update its
   neighbours, repeat, with a binary heap: O(m n log n) time, O(m n) memory.
 """
@@ -19,7 +21,12 @@ import numpy as np
 
 from .._numba import njit
 
-__all__ = ["crowding_truncate", "farthest_point_select", "grid_representatives"]
+__all__ = [
+    "crowding_truncate",
+    "dominated_by_any",
+    "farthest_point_select",
+    "grid_representatives",
+]
 
 
 @njit
@@ -312,3 +319,40 @@ def crowding_truncate(Z: np.ndarray, k: int) -> np.ndarray:
     for j in range(m):
         orders[j] = np.lexsort((rows, Z[:, j]))
     return _crowding_truncate_nb(Z, orders, int(max(k, 0)))
+
+
+@njit
+def _dominated_by_any_nb(P: np.ndarray, Qs: np.ndarray) -> np.ndarray:
+    n, m = P.shape
+    out = np.zeros(n, dtype=np.bool_)
+    for p in range(n):
+        for q in range(Qs.shape[0]):
+            if Qs[q, 0] > P[p, 0]:
+                break  # sorted by the first column: no later row can dominate p
+            strict = False
+            worse = False
+            for j in range(m):
+                if Qs[q, j] > P[p, j]:
+                    worse = True
+                    break
+                if Qs[q, j] < P[p, j]:
+                    strict = True
+            if strict and not worse:
+                out[p] = True
+                break
+    return out
+
+
+def dominated_by_any(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+    """Whether each row of ``P`` is dominated (minimizing) by some row of ``Q``.
+
+    ``Q`` is sorted by its first column and each row of ``P`` scans only the rows of ``Q`` that
+    are no worse there: O(|P| |Q| m) time at worst, O(|P| + |Q| m) memory. Oracle:
+    ``naive_mo.dominates`` over every pair.
+    """
+    P = np.ascontiguousarray(P, dtype=np.float64)
+    Q = np.asarray(Q, dtype=np.float64)
+    if P.shape[0] == 0 or Q.shape[0] == 0:
+        return np.zeros(P.shape[0], dtype=bool)
+    Qs = np.ascontiguousarray(Q[np.argsort(Q[:, 0], kind="stable")])
+    return _dominated_by_any_nb(P, Qs)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,12 @@ import numpy as np
 
 from ..errors import ConfigError, check_int
 from ..memory._size import parse_size
-from ._archive_nb import crowding_truncate, farthest_point_select, grid_representatives
+from ._archive_nb import (
+    crowding_truncate,
+    dominated_by_any,
+    farthest_point_select,
+    grid_representatives,
+)
 from ._mo_nb import nondominated_rank
 
 if TYPE_CHECKING:
@@ -132,10 +137,10 @@ def thin_indices(F: np.ndarray, target: int, method: str = "grid+fps") -> np.nda
     return np.sort(reps[farthest_point_select(Z[reps], sub, target)])
 
 
-def _canonical_order(X: np.ndarray, F: np.ndarray) -> np.ndarray:
-    """Rows ordered lexicographically by ``F``, rows equal in ``F`` by ``X``, then by position."""
-    m = F.shape[1]
-    order = np.lexsort(F.T[::-1]) if m else np.arange(F.shape[0])
+def _canonical_order(F: np.ndarray, genes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Rows ordered lexicographically by ``F``, rows equal in ``F`` by their genes (``genes(rows)``
+    gives them, asked only for such rows), then by position."""
+    order = np.lexsort(F.T[::-1])
     Fs = F[order]
     tie = np.zeros(order.size, dtype=bool)
     if order.size > 1:
@@ -146,9 +151,23 @@ def _canonical_order(X: np.ndarray, F: np.ndarray) -> np.ndarray:
         pos = np.flatnonzero(tie)
         group = np.cumsum(~np.r_[False, (Fs[pos[1:]] == Fs[pos[:-1]]).all(axis=1)])
         rows = order[pos]
-        keys = [rows] + [X[rows, j] for j in range(X.shape[1] - 1, -1, -1)] + [group]
+        X = genes(rows)
+        keys = [rows] + [X[:, j] for j in range(X.shape[1] - 1, -1, -1)] + [group]
         order[pos] = rows[np.lexsort(keys)]
     return order
+
+
+def _distinct(F: np.ndarray, genes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Rows of ``F`` (in canonical order) to keep so that identical rows (equal ``F`` and equal
+    genes) appear once: the first of each run of identical rows."""
+    n = F.shape[0]
+    if n < 2:
+        return np.arange(n)
+    same = (F[1:] == F[:-1]).all(axis=1)
+    if same.any():
+        i = np.flatnonzero(same)
+        same[i] = (genes(i + 1) == genes(i)).all(axis=1)
+    return np.flatnonzero(np.r_[True, ~same])
 
 
 class ParetoArchive:
@@ -304,35 +323,63 @@ class ParetoArchive:
         if F.shape[0] == 0:
             return 0
         s = self.size
-        allF = np.concatenate([self._F, F]) if s else np.ascontiguousarray(F)
-        allX = np.concatenate([self._X, X]) if s else np.ascontiguousarray(X)
-        front = np.flatnonzero(nondominated_rank(allF) == 0)
-        order = front[_canonical_order(allX[front], allF[front])]
-        order = order[_distinct(allX[order], allF[order])]
-        self._X, self._F = allX[order], allF[order]
-        new = order >= s
-        over = self._over_cap()
+        front, allF = self._merged_front(F)
+        cand = X
+
+        def genes(rows: np.ndarray) -> np.ndarray:  # X of merged rows, gathered only when asked
+            out = np.empty((rows.size, cand.shape[1]))
+            old = rows < s
+            out[old] = self._X[rows[old]]
+            out[~old] = cand[rows[~old] - s]
+            return out
+
+        Ff = allF[front]
+        order = _canonical_order(Ff, lambda r: genes(front[r]))
+        Ff = Ff[order]
+        front = front[order]
+        keep = _distinct(Ff, lambda r: genes(front[r]))
+        front, Ff = front[keep], Ff[keep]
+        over = self._over_cap(front.size)
         if over is not None:
-            kept = self._thin_to(over[0], over[1])
-            return int(new[kept].sum())
-        return int(new.sum())
+            kept = self._thin_rows(Ff, over[0], over[1])
+            front, Ff = front[kept], Ff[kept]
+        self._X, self._F = genes(front), np.ascontiguousarray(Ff)
+        return int((front >= s).sum())
+
+    def _merged_front(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the non-dominated rows of the members followed by the candidates ``F``,
+        and those rows' objectives concatenated (members first)."""
+        s = self.size
+        if F.shape[1] <= 2:  # an O(N log N) sweep of the union
+            allF = np.concatenate([self._F, F]) if s else np.ascontiguousarray(F)
+            return np.flatnonzero(nondominated_rank(allF) == 0), allF
+        # 3+ objectives: the candidates' own front, then a cross check against the members
+        # (who are mutually non-dominated), O(s |front| m) rather than a sort of the union
+        fb = np.flatnonzero(nondominated_rank(F) == 0)
+        Fb = F[fb]
+        cand_ok = ~dominated_by_any(Fb, self._F)
+        fb, Fb = fb[cand_ok], Fb[cand_ok]
+        mem_ok = ~dominated_by_any(self._F, Fb)
+        allF = np.concatenate([self._F, F])
+        return np.concatenate([np.flatnonzero(mem_ok), s + fb]), allF
 
     def _row_bytes(self) -> int:
         return 8 * ((self._d or 0) + (self._m or 0))
 
-    def _over_cap(self) -> tuple[int, str] | None:
+    def _over_cap(self, size: int) -> tuple[int, str] | None:
+        """``(target, reason)`` when ``size`` members exceed a cap, else None."""
         target, reason = self.capacity, "capacity"
-        if self.max_bytes is not None and self.nbytes > self.max_bytes:
+        if self.max_bytes is not None and size * self._row_bytes() > self.max_bytes:
             by_bytes = self.max_bytes // max(self._row_bytes(), 1)
             if by_bytes < target:
                 target, reason = by_bytes, "bytes"
-        return (target, reason) if self.size > target else None
+        return (target, reason) if size > target else None
 
     # -- thinning -------------------------------------------------------------------------------
-    def _thin_to(self, target: int, reason: str) -> np.ndarray:
-        before = self.size
-        kept = thin_indices(self._F, target, self.method)
-        self._X, self._F = self._X[kept], self._F[kept]
+    def _thin_rows(self, F: np.ndarray, target: int, reason: str) -> np.ndarray:
+        """Rows of ``F`` to keep at ``target``; counts and logs the thinning."""
+        before = F.shape[0]
+        kept = thin_indices(F, target, self.method)
         self.thinnings += 1
         self.dropped += before - kept.size
         self.last_reason = reason
@@ -347,7 +394,8 @@ class ParetoArchive:
         if self.size <= target:
             return 0
         before = self.size
-        self._thin_to(target, reason)
+        kept = self._thin_rows(self._F, target, reason)
+        self._X, self._F = self._X[kept], self._F[kept]
         return before - self.size
 
     def shrink(self) -> int:
@@ -456,15 +504,3 @@ class ParetoArchive:
         meta.update({k.encode(): v.encode() for k, v in extra.items()})
         write_parquet_atomic(table.replace_schema_metadata(meta), Path(path))
 
-
-def _distinct(X: np.ndarray, F: np.ndarray) -> np.ndarray:
-    """Rows (in canonical order, see :func:`_canonical_order`) to keep so that identical rows
-    (equal ``F`` and equal ``X``) appear once: the first of each run of identical rows."""
-    n = F.shape[0]
-    if n < 2:
-        return np.arange(n)
-    same = (F[1:] == F[:-1]).all(axis=1)
-    if same.any():
-        i = np.flatnonzero(same)
-        same[i] = (X[i + 1] == X[i]).all(axis=1)
-    return np.flatnonzero(np.r_[True, ~same])
