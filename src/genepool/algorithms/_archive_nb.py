@@ -6,7 +6,8 @@ ideal and nadir points, and is deterministic: ties go to the lowest row index, n
 None builds an ``n x n`` array.
 
 - :func:`farthest_point_select`: greedy farthest-point (k-center) selection from seed rows,
-  O(n k m) time at worst (far less on a front: see the function), O(n) memory. Oracle: a plain Python loop in ``tests/test_archive.py``.
+  O(n k m) time at worst (far less on a front: see the function), O(n) memory. Oracle: the
+  plain loop in ``tests/test_archive.py``.
 - :func:`grid_representatives`: one row per occupied box of an epsilon-grid, O(n m + n log n)
   time, O(n) memory.
 - :func:`dominated_by_any`: which rows of one set a row of another dominates (the archive's
@@ -76,11 +77,14 @@ def _fps_nb(Zs: np.ndarray, orig: np.ndarray, seeds: np.ndarray, k: int) -> np.n
             s_i += 1
             if dist[p] < 0.0:  # a seed given twice
                 continue
+            radius2 = np.inf  # a seed is not the farthest row: update every row
         else:
             if val[1] < 0.0:
                 break
             p = pos_of[idx[1]]
-        radius2 = dist[p]  # nothing farther than this from p can get closer to the taken set
+            # p is the farthest row, so every row is within sqrt(radius2) of the taken set:
+            # a row farther than that from p cannot get closer
+            radius2 = dist[p]
         out[count] = orig[p]
         count += 1
         dist[p] = -1.0
@@ -179,7 +183,7 @@ def grid_representatives(Z: np.ndarray, low: int, high: int) -> np.ndarray:
             return reps
         goal = 0.5 * (low + high)
         step = (goal / max(reps.size, 1)) ** (1.0 / dim)
-        nxt = int(round(cells * step))
+        nxt = round(cells * step)
         if nxt == cells:
             nxt = cells + 1 if reps.size < low else cells - 1
         nxt = max(1, min(cap, nxt))

@@ -11,9 +11,9 @@ Thinning method
 Default ``"grid+fps"``: greedy farthest-point (k-center) selection seeded by the extremes;
 when there are more than 4 times as many members as the target, an epsilon-grid first reduces
 them to one member per box (between 2 and 4 times the target), so the farthest-point step costs
-O(4 k^2 m) rather than O(n k m). Measured against the alternatives (``benchmarks/bench_archive.py``,
-``benchmarks/results/bench_archive.json``; 2-core machine shared with other jobs, so times are
-indicative):
+O(4 k^2 m) rather than O(n k m). Measured against the alternatives
+(``benchmarks/bench_archive.py``, ``benchmarks/results/bench_archive.json``; 2-core machine
+shared with other jobs, so times are indicative):
 
 - ``"crowding"`` (remove the most crowded member, update its neighbours, repeat: NSGA-II's
   truncation iterated, SPEA2-like) keeps the extremes and is the fastest, but judges crowding one
@@ -188,8 +188,8 @@ class ParetoArchive:
     of the ``n + s`` rows (:func:`~genepool.algorithms._mo_nb.nondominated_rank`: O(N log N) for
     two objectives), one lexicographic sort of the survivors on the objectives, O((n + s)(d + m))
     copies, and a thinning when over a cap (O(n + k^2 m) with ``k = capacity`` for the default
-    method; measured about 1 s for 10^6 points to 10^4, much less for ``s + n`` near ``k``). Memory:
-    O((n + s)(d + m)), never ``n x n``.
+    method; measured about 1 s for 10^6 points to 10^4, much less for ``s + n`` near ``k``).
+    Memory: O((n + s)(d + m)), never ``n x n``.
 
     Examples
     --------
@@ -203,7 +203,11 @@ class ParetoArchive:
     """
 
     def __init__(
-        self, capacity: int = 10_000, max_bytes: int | str | None = None, *, method: str = "grid+fps"
+        self,
+        capacity: int = 10_000,
+        max_bytes: int | str | None = None,
+        *,
+        method: str = "grid+fps",
     ) -> None:
         self.capacity = check_int("capacity", capacity, minimum=2)
         self.max_bytes = None if max_bytes is None else parse_size(max_bytes, "max_bytes")
@@ -384,7 +388,11 @@ class ParetoArchive:
         self.dropped += before - kept.size
         self.last_reason = reason
         log.info(
-            "pareto archive thinned (%s): %d -> %d rows (%s)", reason, before, kept.size, self.method
+            "pareto archive thinned (%s): %d -> %d rows (%s)",
+            reason,
+            before,
+            kept.size,
+            self.method,
         )
         return kept
 
@@ -480,8 +488,7 @@ class ParetoArchive:
             values = direction.to_user(F)
         else:
             raise ConfigError(
-                f"direction has {direction.m} objectives {list(direction.names)}, "
-                f"the archive {m}"
+                f"direction has {direction.m} objectives {list(direction.names)}, the archive {m}"
             )
         columns: dict[str, Any] = dict(space.decode(X))
         for j, name in enumerate(names):
@@ -503,4 +510,3 @@ class ParetoArchive:
         extra = {**direction_metadata(direction), "genepool.archive": json.dumps(self.stats())}
         meta.update({k.encode(): v.encode() for k, v in extra.items()})
         write_parquet_atomic(table.replace_schema_metadata(meta), Path(path))
-
