@@ -46,9 +46,13 @@ def _tree_set(val: np.ndarray, idx: np.ndarray, size: int, pos: int, v: float) -
 
 
 @njit
-def _fps_nb(Zs: np.ndarray, orig: np.ndarray, seeds: np.ndarray, k: int) -> np.ndarray:
+def _fps_nb(
+    Zs: np.ndarray, orig: np.ndarray, seeds: np.ndarray, k: int, monotone: bool
+) -> np.ndarray:
     """Farthest-point selection on ``Zs`` (rows sorted by the first column; ``orig`` their
-    original indices, which break ties); ``seeds`` are positions in ``Zs``."""
+    original indices, which break ties); ``seeds`` are positions in ``Zs``. ``monotone``: the
+    second column never increases along the rows (a 2-objective front), so the scan also stops
+    where it leaves the second column's slab."""
     n, m = Zs.shape
     size = 1
     while size < n:
@@ -91,10 +95,18 @@ def _fps_nb(Zs: np.ndarray, orig: np.ndarray, seeds: np.ndarray, k: int) -> np.n
         _tree_set(val, idx, size, p, -1.0)
         if radius2 == np.inf:
             lo, hi = 0, n
-        else:
+        else:  # the slab |z_0 - p_0| < r (and |z_1 - p_1| < r on a 2-objective front)
             radius = np.sqrt(radius2)
-            lo = np.searchsorted(Zs[:, 0], Zs[p, 0] - radius, side="left")
-            hi = np.searchsorted(Zs[:, 0], Zs[p, 0] + radius, side="right")
+            lo = p
+            while lo > 0 and Zs[lo - 1, 0] > Zs[p, 0] - radius:
+                if monotone and Zs[lo - 1, 1] >= Zs[p, 1] + radius:
+                    break
+                lo -= 1
+            hi = p + 1
+            while hi < n and Zs[hi, 0] < Zs[p, 0] + radius:
+                if monotone and Zs[hi, 1] <= Zs[p, 1] - radius:
+                    break
+                hi += 1
         for q in range(lo, hi):
             if dist[q] > 0.0:
                 acc = 0.0
@@ -118,7 +130,8 @@ def farthest_point_select(Z: np.ndarray, seeds: np.ndarray, k: int) -> np.ndarra
 
     Exactly the plain O(n k m) loop, made fast: the rows are sorted by the first column and a
     new pick ``p`` only updates the rows in the slab ``|z_0 - p_0| < r`` (``r``: p's distance to
-    the taken set, which bounds every row's), and a tournament tree finds the farthest row in
+    the taken set, which bounds every row's; on a 2-objective front, whose second column falls
+    as the first rises, also ``|z_1 - p_1| < r``), and a tournament tree finds the farthest row in
     O(log n). On a front this is about O(n log k) updates for 2 objectives and O(n sqrt(k)) for
     3, O(n k m) at worst; O(n) memory.
 
@@ -133,7 +146,8 @@ def farthest_point_select(Z: np.ndarray, seeds: np.ndarray, k: int) -> np.ndarra
     pos[order] = np.arange(Z.shape[0])
     seeds = pos[np.asarray(seeds, dtype=np.int64)]
     Zs = np.ascontiguousarray(Z[order])
-    return _fps_nb(Zs, order.astype(np.int64), seeds, int(min(k, Z.shape[0])))
+    monotone = Z.shape[1] == 2 and bool((Zs[1:, 1] <= Zs[:-1, 1]).all())
+    return _fps_nb(Zs, order.astype(np.int64), seeds, int(min(k, Z.shape[0])), monotone)
 
 
 def _box_keys(Z: np.ndarray, cells: int) -> np.ndarray:
@@ -148,8 +162,14 @@ def _box_keys(Z: np.ndarray, cells: int) -> np.ndarray:
 
 
 def _first_per_box(Z: np.ndarray, cells: int) -> np.ndarray:
-    _, first = np.unique(_box_keys(Z, cells), return_index=True)
-    return np.sort(first)
+    """The lowest index in each occupied box, sorted: one sort of ``box * n + index`` (which
+    :func:`grid_representatives` keeps within int64 by its bound on ``cells``)."""
+    n = Z.shape[0]
+    combined = np.sort(_box_keys(Z, cells) * n + np.arange(n, dtype=np.int64))
+    box = combined // n
+    first = np.ones(n, dtype=bool)
+    first[1:] = box[1:] != box[:-1]
+    return np.sort(combined[first] % n)
 
 
 def grid_representatives(Z: np.ndarray, low: int, high: int) -> np.ndarray:
@@ -169,7 +189,7 @@ def grid_representatives(Z: np.ndarray, low: int, high: int) -> np.ndarray:
     n, m = Z.shape
     if n <= high:
         return np.arange(n, dtype=np.int64)
-    cap = int(2 ** (62 // m))  # cells ** m stays within int64
+    cap = int((2.0**62 / n) ** (1.0 / m))  # cells ** m * n stays within int64
     dim = max(m - 1, 1)
     cells = max(2, min(cap, int(np.ceil((0.5 * (low + high)) ** (1.0 / dim)))))
     best: np.ndarray | None = None
