@@ -167,8 +167,8 @@ def test_members_read_only():
 def test_caps_respected_after_every_update_and_counted(method, m, caplog):
     rng = np.random.default_rng(m)
     cap, max_bytes = 60, 45 * 8 * (m + 3)
-    a = ParetoArchive(capacity=cap, max_bytes=max_bytes, method=method)
-    b = ParetoArchive(capacity=cap, method=method)
+    a = ParetoArchive(capacity=cap, max_bytes=max_bytes, method=method, headroom=0.0)
+    b = ParetoArchive(capacity=cap, method=method, headroom=0.0)
     dropped = 0
     with caplog.at_level(logging.INFO, logger="genepool"):
         for _ in range(8):
@@ -218,6 +218,19 @@ def test_thinning_deterministic_and_independent_of_insertion_order():
     assert np.array_equal(one.F, two.F) and np.array_equal(one.X, two.X)
     for method in THIN_METHODS:
         assert np.array_equal(thin_indices(F, 50, method), thin_indices(F.copy(), 50, method))
+
+
+def test_headroom_thins_below_the_cap_and_less_often():
+    a = ParetoArchive(capacity=100)  # headroom 0.1: thinned to 90
+    b = ParetoArchive(capacity=100, headroom=0.0)
+    for g in range(60):
+        X = np.random.default_rng(g).random((3, 1))
+        F = front_2d(3, g)  # a few new members at each call
+        a.update(X, F)
+        b.update(X, F)
+        assert a.size <= 100 and b.size <= 100
+    assert a.last_reason == "capacity" and 0 < a.thinnings < b.thinnings
+    assert a.thin(10, "x") > 0 and a.size == 10  # an explicit target has no headroom
 
 
 def test_shrink_halves_and_reports_bytes():

@@ -10,6 +10,8 @@ None builds an ``n x n`` array.
   plain loop in ``tests/test_archive.py``.
 - :func:`grid_representatives`: one row per occupied box of an epsilon-grid, O(n m + n log n)
   time, O(n) memory.
+- :func:`front_2d`: the non-dominated rows of a 2-objective set in lexicographic order, one
+  sort and a sweep (the archive's merge for 2 objectives).
 - :func:`dominated_by_any`: which rows of one set a row of another dominates (the archive's
   merge for 3 or more objectives).
 - :func:`crowding_truncate`: remove the most crowded row (NSGA-II crowding distance), update its
@@ -26,6 +28,7 @@ __all__ = [
     "crowding_truncate",
     "dominated_by_any",
     "farthest_point_select",
+    "front_2d",
     "grid_representatives",
 ]
 
@@ -380,3 +383,33 @@ def dominated_by_any(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
         return np.zeros(P.shape[0], dtype=bool)
     Qs = np.ascontiguousarray(Q[np.argsort(Q[:, 0], kind="stable")])
     return _dominated_by_any_nb(P, Qs)
+
+
+@njit
+def _front_2d_nb(f1: np.ndarray, f2: np.ndarray, order: np.ndarray) -> np.ndarray:
+    n = order.shape[0]
+    keep = np.zeros(n, dtype=np.bool_)
+    best = np.inf  # least f2 of the rows before the current group of equal rows
+    t = 0
+    while t < n:
+        p = order[t]
+        a, b = f1[p], f2[p]
+        end = t + 1
+        while end < n and f1[order[end]] == a and f2[order[end]] == b:
+            end += 1
+        if b < best:
+            for u in range(t, end):
+                keep[u] = True
+            best = b
+        t = end
+    return keep
+
+
+def front_2d(F: np.ndarray) -> np.ndarray:
+    """The non-dominated rows of a finite 2-objective ``F``, in lexicographic order of
+    ``(f1, f2)`` (equal rows by position): a sort and one sweep, O(n log n) time, O(n) memory.
+    Equal rows do not dominate each other. Oracle: ``naive_mo.rank(F) == 0``."""
+    F = np.asarray(F, dtype=np.float64)
+    order = np.lexsort((F[:, 1], F[:, 0]))
+    keep = _front_2d_nb(F[:, 0].copy(), F[:, 1].copy(), order)
+    return order[keep]

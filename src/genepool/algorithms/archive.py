@@ -44,12 +44,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConfigError, check_int
+from ..errors import ConfigError, check_float, check_int
 from ..memory._size import parse_size
 from ._archive_nb import (
     crowding_truncate,
     dominated_by_any,
     farthest_point_select,
+    front_2d,
     grid_representatives,
 )
 from ._mo_nb import nondominated_rank
@@ -137,11 +138,11 @@ def thin_indices(F: np.ndarray, target: int, method: str = "grid+fps") -> np.nda
     return np.sort(reps[farthest_point_select(Z[reps], sub, target)])
 
 
-def _canonical_order(F: np.ndarray, genes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Rows ordered lexicographically by ``F``, rows equal in ``F`` by their genes (``genes(rows)``
-    gives them, asked only for such rows), then by position."""
-    order = np.lexsort(F.T[::-1])
-    Fs = F[order]
+def _order_ties(Fs: np.ndarray, genes: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The canonical order of rows already sorted lexicographically by ``Fs`` (equal rows by
+    position): rows equal in ``Fs`` ordered by their genes (``genes(rows)`` gives them, asked
+    only for such rows), then by position. Returns a permutation of ``range(len(Fs))``."""
+    order = np.arange(Fs.shape[0])
     tie = np.zeros(order.size, dtype=bool)
     if order.size > 1:
         same = (Fs[1:] == Fs[:-1]).all(axis=1)
@@ -181,6 +182,11 @@ class ParetoArchive:
         Most bytes the members' arrays may take (``"64MB"``); thinned below it otherwise.
     method : str, default "grid+fps"
         Thinning method (:data:`THIN_METHODS`; the module docstring says why the default).
+    headroom : float, default 0.1
+        Share of the cap freed by a thinning that :meth:`update` triggers: over ``capacity``
+        rows, the archive is thinned to ``capacity - floor(headroom * capacity)`` (likewise for
+        ``max_bytes``), so that a full archive fed a few new members every generation is thinned
+        (and logs) once in many generations rather than at every one. 0 thins to the cap.
 
     Notes
     -----
@@ -208,8 +214,10 @@ class ParetoArchive:
         max_bytes: int | str | None = None,
         *,
         method: str = "grid+fps",
+        headroom: float = 0.1,
     ) -> None:
         self.capacity = check_int("capacity", capacity, minimum=2)
+        self.headroom = check_float("headroom", headroom, low=0.0, high=1.0, high_inclusive=False)
         self.max_bytes = None if max_bytes is None else parse_size(max_bytes, "max_bytes")
         if method not in THIN_METHODS:
             raise ConfigError(f"method must be one of {list(THIN_METHODS)}, got {method!r}")
@@ -266,6 +274,7 @@ class ParetoArchive:
             "nbytes": self.nbytes,
             "capacity": self.capacity,
             "max_bytes": self.max_bytes,
+            "headroom": self.headroom,
             "thinnings": self.thinnings,
             "dropped": self.dropped,
             "last_reason": self.last_reason,
@@ -337,10 +346,10 @@ class ParetoArchive:
             out[~old] = cand[rows[~old] - s]
             return out
 
-        Ff = allF[front]
-        order = _canonical_order(Ff, lambda r: genes(front[r]))
-        Ff = Ff[order]
-        front = front[order]
+        Ff = allF[front]  # lexicographic order
+        order = _order_ties(Ff, lambda r: genes(front[r]))
+        if not np.array_equal(order, np.arange(order.size)):
+            Ff, front = Ff[order], front[order]
         keep = _distinct(Ff, lambda r: genes(front[r]))
         front, Ff = front[keep], Ff[keep]
         over = self._over_cap(front.size)
@@ -352,11 +361,16 @@ class ParetoArchive:
 
     def _merged_front(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the non-dominated rows of the members followed by the candidates ``F``,
-        and those rows' objectives concatenated (members first)."""
+        in lexicographic order of their objectives (equal ones by position), and the rows'
+        objectives concatenated (members first)."""
         s = self.size
-        if F.shape[1] <= 2:  # an O(N log N) sweep of the union
+        if F.shape[1] == 2:  # a sort and a sweep of the union, O(N log N)
             allF = np.concatenate([self._F, F]) if s else np.ascontiguousarray(F)
-            return np.flatnonzero(nondominated_rank(allF) == 0), allF
+            return front_2d(allF), allF
+        if F.shape[1] == 1:
+            allF = np.concatenate([self._F, F]) if s else np.ascontiguousarray(F)
+            front = np.flatnonzero(allF[:, 0] == allF[:, 0].min())
+            return front, allF
         # 3+ objectives: the candidates' own front, then a cross check against the members
         # (who are mutually non-dominated), O(s |front| m) rather than a sort of the union
         fb = np.flatnonzero(nondominated_rank(F) == 0)
@@ -365,19 +379,23 @@ class ParetoArchive:
         fb, Fb = fb[cand_ok], Fb[cand_ok]
         mem_ok = ~dominated_by_any(self._F, Fb)
         allF = np.concatenate([self._F, F])
-        return np.concatenate([np.flatnonzero(mem_ok), s + fb]), allF
+        front = np.concatenate([np.flatnonzero(mem_ok), s + fb])
+        return front[np.lexsort(allF[front].T[::-1])], allF
 
     def _row_bytes(self) -> int:
         return 8 * ((self._d or 0) + (self._m or 0))
 
     def _over_cap(self, size: int) -> tuple[int, str] | None:
-        """``(target, reason)`` when ``size`` members exceed a cap, else None."""
-        target, reason = self.capacity, "capacity"
+        """``(target, reason)`` when ``size`` members exceed a cap (the target leaves the
+        headroom below the cap), else None."""
+        limit, reason = self.capacity, "capacity"
         if self.max_bytes is not None and size * self._row_bytes() > self.max_bytes:
             by_bytes = self.max_bytes // max(self._row_bytes(), 1)
-            if by_bytes < target:
-                target, reason = by_bytes, "bytes"
-        return (target, reason) if size > target else None
+            if by_bytes < limit:
+                limit, reason = by_bytes, "bytes"
+        if size <= limit:
+            return None
+        return limit - int(self.headroom * limit), reason
 
     # -- thinning -------------------------------------------------------------------------------
     def _thin_rows(self, F: np.ndarray, target: int, reason: str) -> np.ndarray:
@@ -424,6 +442,7 @@ class ParetoArchive:
             "capacity": self.capacity,
             "max_bytes": self.max_bytes,
             "method": self.method,
+            "headroom": self.headroom,
             "m": self._m,
             "d": self._d,
             "thinnings": self.thinnings,
@@ -438,7 +457,8 @@ class ParetoArchive:
         for key in ("X", "F"):
             if key not in arrays:
                 raise ConfigError(f"archive state: array {key!r} missing (got {sorted(arrays)})")
-        for key in ("capacity", "max_bytes", "method", "m", "d", "thinnings", "dropped"):
+        keys = ("capacity", "max_bytes", "method", "headroom", "m", "d", "thinnings", "dropped")
+        for key in keys:
             if key not in meta:
                 raise ConfigError(f"archive state: meta key {key!r} missing (got {sorted(meta)})")
         try:
@@ -460,8 +480,11 @@ class ParetoArchive:
             )
         if not np.isfinite(F).all():
             raise ConfigError("archive state: F holds non-finite values")
-        fresh = ParetoArchive(meta["capacity"], meta["max_bytes"], method=meta["method"])
-        self.capacity, self.max_bytes, self.method = fresh.capacity, fresh.max_bytes, fresh.method
+        fresh = ParetoArchive(
+            meta["capacity"], meta["max_bytes"], method=meta["method"], headroom=meta["headroom"]
+        )
+        self.capacity, self.max_bytes = fresh.capacity, fresh.max_bytes
+        self.method, self.headroom = fresh.method, fresh.headroom
         self._m = None if m is None else int(m)
         self._d = None if d is None else int(d)
         self._X = np.array(X, dtype=np.float64, order="C")
