@@ -24,7 +24,9 @@ from genepool.algorithms._archive_nb import (
     dominated_by_any,
     farthest_point_select,
     grid_representatives,
+    lex_order,
 )
+from genepool.algorithms._archive_nb import front_2d as front_2d_kernel
 from genepool.algorithms.archive import THIN_METHODS, ParetoArchive, extremes, thin_indices
 from genepool.errors import ConfigError
 from genepool.run.direction import Direction, Objective
@@ -271,6 +273,21 @@ def test_dominated_by_any_equals_pairs(P, Q):
     Q = Q[:, : P.shape[1]]
     want = [any(naive_mo.dominates(q, p) for q in Q) for p in P]
     assert dominated_by_any(P, Q).tolist() == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(0, 40), st.just(2)), elements=small))
+def test_front_2d_and_lex_order_equal_naive(F):
+    order = np.lexsort((F[:, 1], F[:, 0]))
+    assert np.array_equal(lex_order(F[:, 0], F[:, 1]), order)
+    front = order[naive_mo.rank(F)[order] == 0] if F.shape[0] else order
+    assert np.array_equal(front_2d_kernel(F), front)
+
+
+def test_lex_order_few_ties():
+    F = np.random.default_rng(0).random((1000, 2))
+    F[500:510, 0] = F[0, 0]
+    assert np.array_equal(lex_order(F[:, 0], F[:, 1]), np.lexsort((F[:, 1], F[:, 0])))
 
 
 @pytest.mark.parametrize("F", [front_2d(20_000), sphere_3d(20_000)], ids=["2d", "3d"])

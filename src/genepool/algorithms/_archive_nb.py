@@ -30,6 +30,7 @@ __all__ = [
     "farthest_point_select",
     "front_2d",
     "grid_representatives",
+    "lex_order",
 ]
 
 
@@ -410,6 +411,26 @@ def front_2d(F: np.ndarray) -> np.ndarray:
     ``(f1, f2)`` (equal rows by position): a sort and one sweep, O(n log n) time, O(n) memory.
     Equal rows do not dominate each other. Oracle: ``naive_mo.rank(F) == 0``."""
     F = np.asarray(F, dtype=np.float64)
-    order = np.lexsort((F[:, 1], F[:, 0]))
-    keep = _front_2d_nb(F[:, 0].copy(), F[:, 1].copy(), order)
+    f1, f2 = F[:, 0].copy(), F[:, 1].copy()
+    order = lex_order(f1, f2)
+    keep = _front_2d_nb(f1, f2, order)
     return order[keep]
+
+
+def lex_order(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.lexsort((b, a))`` (by ``a``, then ``b``, then position), about 5x faster when ``a``
+    has few ties: one unstable sort of ``a``, then the runs of equal ``a`` sorted by
+    ``(b, position)``; the plain ``lexsort`` when more than 5% of ``a`` are ties."""
+    order = np.argsort(a)
+    sa = a[order]
+    same = sa[1:] == sa[:-1]
+    n_same = int(same.sum())
+    if n_same > order.size // 20:  # many ties: the plain two-key sort is faster
+        return np.lexsort((b, a))
+    if n_same:
+        tie = np.zeros(order.size, dtype=bool)
+        tie[1:] |= same
+        tie[:-1] |= same
+        rows = order[tie]
+        order[tie] = rows[np.lexsort((rows, b[rows], a[rows]))]
+    return order
