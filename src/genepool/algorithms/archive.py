@@ -67,7 +67,7 @@ log = logging.getLogger("genepool")
 
 #: The thinning methods :func:`thin_indices` knows (see the module docstring for the measurements).
 THIN_METHODS = ("grid+fps", "fps", "grid", "crowding")
-_GRID_FACTOR = 4  # "grid+fps": grid-reduce first when there are more than 4 x target rows
+_GRID_FACTOR = 8  # "grid+fps": grid-reduce first when there are more than 8 x target rows
 _STATE_VERSION = 1
 
 
@@ -130,7 +130,8 @@ def thin_indices(F: np.ndarray, target: int, method: str = "grid+fps") -> np.nda
     # grid+fps
     if n <= _GRID_FACTOR * target:
         return np.sort(farthest_point_select(Z, ext, target))
-    reps = np.union1d(grid_representatives(Z, 2 * target, _GRID_FACTOR * target), ext)
+    high = _GRID_FACTOR * target
+    reps = np.union1d(grid_representatives(Z, high // 2, high), ext)
     if reps.size < target:  # too few distinct boxes (many equal objective vectors): fill
         rest = np.setdiff1d(np.arange(n), reps, assume_unique=True)
         return np.sort(np.concatenate([reps, rest[: target - reps.size]]))
