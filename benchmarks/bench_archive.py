@@ -156,7 +156,7 @@ def bench_update(repeat: int) -> list[dict[str, Any]]:
             times.append(time.perf_counter() - t0)
         rows.append(
             {
-                "case": f"full (1e4) <- 1e3-row front, m={m}, d=30 (thins each time)",
+                "case": f"full (1e4) <- 1e3-row front, m={m}, d=30 (thins when over)",
                 "time_s": statistics.median(times),
             }
         )

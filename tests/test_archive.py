@@ -208,6 +208,24 @@ def test_extremes_survive_thinning(method, F):
             assert kept.size == target
 
 
+@pytest.mark.parametrize("method", THIN_METHODS)
+def test_thinning_many_equal_objective_vectors(method):
+    # 12 distinct objective vectors, each held by 1,000 members (different genes)
+    F = np.repeat(front_2d(12), 1000, axis=0)
+    kept = thin_indices(F, 100, method)
+    assert kept.size <= 100 and set(extremes(F).tolist()) <= set(kept.tolist())
+    if method != "grid":
+        assert kept.size == 100
+    assert len({tuple(r) for r in F[kept]}) == (12 if method != "grid" else len(kept))
+
+
+def test_one_objective_keeps_every_minimum():
+    a = ParetoArchive(capacity=3)
+    a.update(np.arange(5.0)[:, None], np.array([[2.0], [1.0], [1.0], [3.0], [1.0]]))
+    assert a.size == 3 and (a.F == 1.0).all()  # 3 members at the minimum: at capacity
+    np.testing.assert_array_equal(a.X[:, 0], [1.0, 2.0, 4.0])
+
+
 def test_thinning_deterministic_and_independent_of_insertion_order():
     F = sphere_3d(400, 3)
     X = np.random.default_rng(3).random((400, 2))
