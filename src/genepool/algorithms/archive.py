@@ -31,10 +31,10 @@ simplex set, thinning 10^4 and 10^5 points to 10^3 and 10^6 to 10^4:
   (18 s for 10^6 -> 10^4 on the sphere, coverage 2.7x farthest-point's). The grid alone
   cannot hit a target (the count of occupied boxes jumps with the grid size: it keeps 73-98%
   of it) and covers worse (0.044-0.063).
-- Farthest-point alone covers best but takes 2.4 s (2-D) and 12.6 s (3-D) for 10^6 -> 10^4;
-  grid+fps takes 0.7 s and 1.3 s there, with coverage 0.0127 against 0.0099 and hypervolume
-  within 0.04 points. Below 8 k members (every thinning of an archive at its capacity) it is
-  farthest-point exactly.
+- Farthest-point alone covers best but takes 2.4-2.7 s (2-D) and 9-13 s (3-D) for
+  10^6 -> 10^4; grid+fps takes 0.7 s and 1.0-1.3 s there, with coverage 0.0127 against
+  0.0099 and hypervolume within 0.04 points. Below 8 k members (every thinning of an archive
+  at its capacity) it is farthest-point exactly.
 
 Determinism: the members are kept in a canonical order (lexicographic by objectives, then by
 genes), so the archive's state after a sequence of updates that thins nothing depends only on the
@@ -207,7 +207,7 @@ class ParetoArchive:
     against the members (O(s |front| m) at worst); genes are only gathered for rows equal in
     ``F`` and for the rows finally kept; a thinning when over a cap (see the module docstring).
     Measured (shared 2-core machine): a 10^6-row front (m = 2, d = 30) into an empty archive of
-    capacity 10^4, 1.5-1.9 s; a generation's 10^3-row front into a full archive of 10^4, 7 ms
+    capacity 10^4, 1.4-1.9 s; a generation's 10^3-row front into a full archive of 10^4, 3-7 ms
     (m = 2) and 0.08-0.15 s (m = 3). Memory: O((n + s) m) plus O(k d) for the kept genes, never
     ``n x n``.
 
