@@ -43,6 +43,9 @@ ALLOWED: dict[str, str] = {
     "genepool.Space.decode_row:return": _DECODED,
     "genepool.Optimizer.state_dict:return": "(arrays, meta): meta is " + _JSON,
     "genepool.NSGA2.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.algorithms.ParetoArchive.state_dict:return": "(arrays, meta): meta is " + _JSON,
+    "genepool.algorithms.ParetoArchive.load_state_dict:meta": "state_dict's meta: " + _JSON,
+    "genepool.algorithms.ParetoArchive.stats:return": "counts and a reason string: " + _JSON,
     "genepool.NSGA2State:archive": "the archive's checkpoint meta: " + _JSON,
     "genepool.MemoryReport:archive": "ParetoArchive.stats(): counts and a reason string, " + _JSON,
     "genepool.errors.FitnessError.__init__:params": "decoded parameters of the failing "

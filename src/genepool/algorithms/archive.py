@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from ..run.direction import Direction
     from ..space import Space
 
-__all__ = ["THIN_METHODS", "ParetoArchive", "thin_indices"]
+__all__ = ["THIN_METHODS", "ParetoArchive", "pareto_frame", "thin_indices", "write_pareto"]
 
 log = logging.getLogger("genepool")
 
@@ -509,41 +509,66 @@ class ParetoArchive:
 
     # -- output ---------------------------------------------------------------------------------
     def to_frame(self, space: Space, direction: Direction) -> pd.DataFrame:
-        """The members as a table: decoded parameters (``space.decode``) and one column per
-        objective in the user's sense, named by ``direction`` (``f1``, ``f2``, ... when its
-        number of objectives differs from the archive's)."""
-        import pandas as pd
-
+        """The members as a table: :func:`pareto_frame` of ``X`` and ``F``."""
         m = self._m if self._m is not None else direction.m
         X = self._X if self._d is not None else np.empty((0, space.dims))
         F = self._F if self._m is not None else np.empty((0, m))
-        if direction.m == m:
-            names = list(direction.names)
-            values = direction.to_user(F)
-        elif direction.m == 1:
-            names = [f"f{j + 1}" for j in range(m)]
-            values = direction.to_user(F)
-        else:
-            raise ConfigError(
-                f"direction has {direction.m} objectives {list(direction.names)}, the archive {m}"
-            )
-        columns: dict[str, Any] = dict(space.decode(X))
-        for j, name in enumerate(names):
-            if name in columns:
-                raise ConfigError(f"objective name {name!r} is also a gene name")
-            columns[name] = np.asarray(values[:, j], dtype=np.float64)
-        return pd.DataFrame(columns)
+        return pareto_frame(space, direction, X, F)
 
     def write_parquet(self, path: str | Path, space: Space, direction: Direction) -> None:
-        """Write :meth:`to_frame` to ``path`` atomically, with the direction (and the archive's
-        counters) in the schema metadata."""
-        import pyarrow as pa
+        """Write :meth:`to_frame` to ``path`` atomically (:func:`write_pareto`), with the
+        archive's counters beside the direction in the schema metadata."""
+        m = self._m if self._m is not None else direction.m
+        X = self._X if self._d is not None else np.empty((0, space.dims))
+        F = self._F if self._m is not None else np.empty((0, m))
+        write_pareto(path, space, direction, X, F, {"genepool.archive": json.dumps(self.stats())})
 
-        from ..memory.history import write_parquet_atomic
-        from ..run.direction import direction_metadata
 
-        table = pa.Table.from_pandas(self.to_frame(space, direction), preserve_index=False)
-        meta = dict(table.schema.metadata or {})
-        extra = {**direction_metadata(direction), "genepool.archive": json.dumps(self.stats())}
-        meta.update({k.encode(): v.encode() for k, v in extra.items()})
-        write_parquet_atomic(table.replace_schema_metadata(meta), Path(path))
+def pareto_frame(space: Space, direction: Direction, X: np.ndarray, F: np.ndarray) -> pd.DataFrame:
+    """A Pareto set as a table: decoded parameters (``space.decode``), then one column per
+    objective in the user's sense (``F`` is on the internal, minimized scale), named by
+    ``direction``; ``f1``, ``f2``, ... when ``direction`` has one objective (its sense applies
+    to every column). An objective named like a gene becomes ``objective_<name>``.
+
+    Raises :class:`~genepool.errors.ConfigError` when ``direction`` has another number of
+    objectives than ``F`` (more than one).
+    """
+    import pandas as pd
+
+    m = F.shape[1]
+    if direction.m == m:
+        names = list(direction.names)
+    elif direction.m == 1:
+        names = [f"f{j + 1}" for j in range(m)]
+    else:
+        raise ConfigError(
+            f"direction has {direction.m} objectives {list(direction.names)}, the Pareto set {m}"
+        )
+    values = direction.to_user(F)
+    columns: dict[str, Any] = dict(space.decode(X))
+    for j, name in enumerate(names):
+        key = f"objective_{name}" if name in columns else name
+        columns[key] = np.asarray(values[:, j], dtype=np.float64)
+    return pd.DataFrame(columns)
+
+
+def write_pareto(
+    path: str | Path,
+    space: Space,
+    direction: Direction,
+    X: np.ndarray,
+    F: np.ndarray,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
+    """Write :func:`pareto_frame` to ``path`` atomically, the direction (and ``metadata``) in
+    the Parquet schema metadata."""
+    import pyarrow as pa
+
+    from ..memory.history import write_parquet_atomic
+    from ..run.direction import direction_metadata
+
+    table = pa.Table.from_pandas(pareto_frame(space, direction, X, F), preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    extra = {**direction_metadata(direction), **(metadata or {})}
+    meta.update({k.encode(): v.encode() for k, v in extra.items()})
+    write_parquet_atomic(table.replace_schema_metadata(meta), Path(path))

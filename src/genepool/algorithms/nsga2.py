@@ -413,7 +413,10 @@ class NSGA2(Optimizer):
             arrays, meta = self.archive.state_dict()
             st.archive_X, st.archive_F = arrays.get("X"), arrays.get("F")
             st.archive = dict(meta)
-        return super().state_dict()
+        try:
+            return super().state_dict()
+        finally:  # the archive object holds its members; the state refers to them only here
+            st.archive_X = st.archive_F = None
 
     def _on_state_loaded(self) -> None:
         self._pending = None

@@ -7,6 +7,7 @@ a seed fixes the run, whatever the chunk size or the cache.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._numba import compile_notice
+from ..algorithms.archive import pareto_frame, write_pareto
 from ..algorithms.base import Optimizer
 from ..errors import ConfigError, WriteError
 from ..evaluation.evaluator import Evaluator
@@ -25,7 +27,7 @@ from ..problem import Problem, ProblemLike, as_problem
 from .budget import check_budget_fits, memory_report, state_bytes
 from .config import CacheSpec, RunConfig
 from .interrupts import Interrupts
-from .objectives import PARETO_FILE, Objectives, pareto_frame, write_pareto
+from .objectives import PARETO_FILE, Objectives
 from .recorder import Recorder
 from .result import Generation, Result
 from .state import (
@@ -306,7 +308,13 @@ class Run:
         with a run directory, once a generation was told)."""
         if self.multi and self.run_path is not None and self.state.generation:
             X, F = self.optimizer.pareto_set()  # type: ignore[attr-defined]
-            write_pareto(self.run_path / PARETO_FILE, self.optimizer.space, self.direction, X, F)
+            counts = (
+                {}
+                if self.archive is None
+                else {"genepool.archive": json.dumps(self.archive.stats())}
+            )
+            write_pareto(self.run_path / PARETO_FILE, self.optimizer.space, self.direction, X, F,
+                         counts)  # fmt: skip
 
     # -- the end -------------------------------------------------------------------------------
     def _close(self, notice: AbstractContextManager[Any], failing: BaseException | None) -> None:

@@ -1,5 +1,6 @@
 """The objectives of a run: which columns of the fitness are objectives and which constraints,
-their names and senses, and the Pareto set a multi-objective run reports.
+their names and senses. (The Pareto set's table and file: :func:`~genepool.algorithms.archive.
+pareto_frame` and :func:`~genepool.algorithms.archive.write_pareto`.)
 
 A problem returns ``(n,)`` (one objective) or ``(n, m + k)``: ``m`` objective columns in the
 user's sense, then ``k = problem.n_constraints`` constraint columns ``g`` (``g <= 0`` is
@@ -10,23 +11,16 @@ objectives on the internal, minimized scale and the constraints as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..algorithms.base import Optimizer
 from ..errors import ConfigError, check_int
-from ..memory.history import write_parquet_atomic
 from ..problem import Problem
-from ..space import Space
 from .config import RunConfig
-from .direction import Direction, direction_metadata
+from .direction import Direction
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-__all__ = ["PARETO_FILE", "Objectives", "pareto_frame", "write_pareto"]
+__all__ = ["PARETO_FILE", "Objectives"]
 
 #: The Pareto set of a multi-objective run, in its run directory.
 PARETO_FILE = "pareto.parquet"
@@ -89,30 +83,3 @@ class Objectives:
         f = np.array(self.direction.to_internal(Y[:, :m]), dtype=np.float64)
         f[~np.isfinite(f).all(axis=1)] = np.nan
         return f, (Y[:, m:] if k else None)
-
-
-def pareto_frame(space: Space, direction: Direction, X: np.ndarray, F: np.ndarray) -> pd.DataFrame:
-    """The Pareto set as a DataFrame: decoded parameters, then one column per objective in the
-    user's sense (``F`` is on the internal scale), named after the direction's objectives."""
-    import pandas as pd
-
-    names = direction.column_names(F.shape[1])
-    cols: dict[str, Any] = dict(space.decode(X)) if X.shape[0] else {n: [] for n in space.names}
-    user = direction.to_user(F)
-    for j, name in enumerate(names):
-        if name in cols:
-            name = f"objective_{name}"
-        cols[name] = user[:, j]
-    return pd.DataFrame(cols)
-
-
-def write_pareto(
-    path: Path, space: Space, direction: Direction, X: np.ndarray, F: np.ndarray
-) -> None:
-    """Write :func:`pareto_frame` to ``path`` atomically, the direction in its metadata."""
-    import pyarrow as pa
-
-    table = pa.Table.from_pandas(pareto_frame(space, direction, X, F), preserve_index=False)
-    meta = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in
-            direction_metadata(direction).items()}}  # fmt: skip
-    write_parquet_atomic(table.replace_schema_metadata(meta), path)
