@@ -409,3 +409,21 @@ def test_single_objective_optimizers_refuse_several_objectives_and_constraints()
         gp.minimize(zdt1, gp.GA(BOX, 10, seed=0), objectives=["a", "b"], progress=False)
     with pytest.raises(ConfigError, match="objectives"):
         gp.minimize(zdt1, gp.GA(BOX, 10, seed=0), generations=1, progress=False)
+
+
+def test_memory_pressure_thins_the_archive_and_the_report_counts_it():
+    from genepool.run.config import RunConfig
+    from genepool.run.loop import Run
+
+    opt = gp.NSGA2(gp.Space.box(0, 1, 8), 60, seed=1, archive_size=500)
+    run = Run(zdt1, opt, RunConfig(generations=15, progress=False))
+    while run.step() is None:
+        pass
+    size = opt.archive.size
+    assert size > 20
+    run.monitor.cleanup(run.state.generation, "test pressure")
+    assert opt.archive.size == size // 2
+    assert "pareto archive released" in run.monitor.alerts[-1].message
+    report = run.result("done").memory
+    assert report.archive["thinnings"] == 1 and report.archive["last_reason"] == "memory"
+    assert report.archive["dropped"] == size - size // 2
