@@ -160,7 +160,10 @@ def evolve(
         None, "--anchored/--rolling", help="Walk-forward training windows (default rolling)."
     ),
     hall_of_fame: int | None = typer.Option(
-        None, "--hall-of-fame", help="Distinct strategies re-evaluated out of sample."
+        None,
+        "--hall-of-fame",
+        help="Distinct strategies re-evaluated out of sample (default 20; with --objectives: "
+        "the front's strategies reported).",
     ),
     checkpoint_every: int | None = typer.Option(
         None, "--checkpoint-every", help="Generations between checkpoints (default 1)."
