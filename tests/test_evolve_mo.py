@@ -215,7 +215,8 @@ def test_select_front_keeps_the_pick_the_extremes_and_at_most_cap(seed):
     assert rows[0] == pick and len(set(rows.tolist())) == len(rows)
     assert len(rows) <= min(cap, n)
     distinct = len(np.unique(F, axis=0))
-    assert len(rows) >= min(cap, distinct)
+    assert len(rows) == min(cap, distinct)
+    assert len(np.unique(F[rows], axis=0)) == len(rows)  # one row per point of the front
     for j in range(m):
         assert F[rows, j].min() == F[:, j].min()  # each objective's best is kept
     np.testing.assert_array_equal(rows, select_front(F, pick, cap))  # deterministic

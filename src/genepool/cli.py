@@ -383,8 +383,9 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         if pick is not None:  # a multi-objective run: its front and the pick
             typer.echo(
                 f"front: {pick.get('pareto_size')} non-dominated strategies in sample "
-                f"({pick.get('front_size')} re-evaluated out of sample); the pick is the "
-                "knee point, chosen in sample"
+                f"({pick.get('front_size')} re-evaluated out of sample: the pick, the ends "
+                "and the most spread out, one per point of the front); the pick is the knee "
+                "point, chosen in sample"
             )
             typer.echo(f"pick {record.strategy}{invalid}: {params}")
         else:

@@ -4,11 +4,12 @@
 training bars with one objective per metric, each in its natural sense
 (:data:`~genepool.backtest.enums.METRIC_SENSES`). Then:
 
-- the Pareto set found in sample (the optimizer's archive of every non-dominated strategy) is
+- the Pareto set found in sample (the optimizer's archive of every non-dominated strategy,
+  each distinct strategy once: genes that decode to the same parameters count once) is
   thinned to at most ``hall_of_fame`` rows (:func:`select_front`: the pick, each objective's
-  extremes, then the member farthest from those kept, in normalized objective space), and
-  those strategies are re-evaluated on the test bars: ``hall_of_fame.parquet`` and the
-  ``front`` of ``best.json``;
+  extremes, then the member farthest from those kept, in normalized objective space, one per
+  point of the front), and those strategies are re-evaluated on the test bars:
+  ``hall_of_fame.parquet`` and the ``front`` of ``best.json``;
 - the recommended pick is the knee point of the whole in-sample Pareto set
   (:func:`genepool.indicators.knee_point`), chosen without looking at the test bars; its
   equity, trades, out-of-sample metrics and deflated-Sharpe verdict are reported like the best
@@ -29,6 +30,7 @@ from ..algorithms import NSGA2
 from ..algorithms.nsga2 import default_reference
 from ..backtest import METRICS, StrategyProblem
 from ..backtest.problem import INVALID_FITNESS
+from ..evaluation.cache import keyed_batch
 from ..run import Direction
 from . import _files as F_
 from .config import objective_senses
@@ -112,29 +114,26 @@ def select_front(F: np.ndarray, pick: int, cap: int) -> np.ndarray:
 
     The pick first, then each objective's best row (the extremes of the front), then greedily
     the row farthest (Euclidean, objectives normalized to [0, 1]) from every row kept so far,
-    which spreads the kept rows evenly along the front (farthest-point sampling). The result
+    which spreads the kept rows evenly along the front (farthest-point sampling); rows at the
+    same point as a kept one (strategies that made the same trades) are left out. The result
     is ordered: the pick first, then the others by the first objective (best first).
     Deterministic (ties to the lower index); O(len(F) * cap) time, O(len(F)) memory.
     """
     n = F.shape[0]
-    if n <= cap:
-        chosen = list(range(n))
-    else:
-        N = _normalized(F)
-        chosen = [pick]
-        for j in range(F.shape[1]):
-            best = int(np.argmin(F[:, j]))
-            if best not in chosen and len(chosen) < cap:
-                chosen.append(best)
-        dist = np.full(n, np.inf)
-        for i in chosen:
-            dist = np.minimum(dist, np.sqrt(((N - N[i]) ** 2).sum(axis=1)))
-        while len(chosen) < cap:
-            i = int(np.argmax(dist))
-            if dist[i] <= 0:
-                break  # only duplicates of kept rows are left
-            chosen.append(i)
-            dist = np.minimum(dist, np.sqrt(((N - N[i]) ** 2).sum(axis=1)))
+    N = _normalized(F)
+    chosen = [pick]
+    dist = np.sqrt(((N - N[pick]) ** 2).sum(axis=1))
+    for j in range(F.shape[1]):
+        best = int(np.argmin(F[:, j]))
+        if dist[best] > 0 and len(chosen) < cap:  # not at a point already kept
+            chosen.append(best)
+            dist = np.minimum(dist, np.sqrt(((N - N[best]) ** 2).sum(axis=1)))
+    while len(chosen) < min(cap, n):
+        i = int(np.argmax(dist))
+        if dist[i] <= 0:
+            break  # only rows at points already kept are left
+        chosen.append(i)
+        dist = np.minimum(dist, np.sqrt(((N - N[i]) ** 2).sum(axis=1)))
     rest = sorted((i for i in chosen if i != pick), key=lambda i: (F[i, 0], i))
     return np.array([pick, *rest], dtype=np.int64)
 
@@ -209,6 +208,9 @@ def finish_multi(
     X_all, F_all = optimizer.pareto_set()
     ok = valid_rows(F_all)
     X, F = X_all[ok], F_all[ok]
+    if len(X):  # distinct strategies: genes that decode to the same one count once
+        first = np.sort(keyed_batch(space, X).group()[0])
+        X, F = X[first], F[first]
     if len(X):
         rows = select_front(F, knee_point(F), config.hall_of_fame)
         top_X = X[rows]

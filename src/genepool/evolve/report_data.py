@@ -218,6 +218,9 @@ def _front(best: BestRecord) -> dict[str, Any] | None:
     rows = []
     for i, entry in enumerate(best.front):
         row: dict[str, Any] = {"pick": i == 0}
+        params = entry.get("params")
+        if isinstance(params, dict):
+            row.update({k: v for k, v in params.items() if k != "pick"})
         for side, prefix in (("in_sample", "is_"), ("out_of_sample", "oos_")):
             for name, _ in objectives:
                 if entry.get(side) is not None:

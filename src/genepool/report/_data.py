@@ -94,7 +94,8 @@ class ReportData:
     front : DataFrame or None, optional
         A multi-objective run's reported Pareto front, one row per strategy, the pick first:
         ``pick`` (bool) and, per objective ``name`` of ``objectives``, ``is_<name>`` (in
-        sample) and ``oos_<name>`` (out of sample, optional). The section "Pareto front" is
+        sample) and ``oos_<name>`` (out of sample, optional); other columns are the
+        strategies' parameters, shown in its table. The section "Pareto front" is
         drawn when given; ``history`` then holds the hypervolume as ``best`` (``mean`` and
         ``std`` NaN) and ``population`` needs no ``fitness``.
     objectives : sequence of (name, sense), optional

@@ -171,9 +171,12 @@ def front(data: ReportData, figures: ModuleType) -> str:
     if len(names) > 2:
         text += " With more than two objectives each pair of objectives has its panel."
     png = figures.front_png(fr, list(data.objectives), has_oos)
+    objective_columns = {f"{side}_{n}" for n in names for side in ("is", "oos")}
+    genes = [c for c in fr.columns if c != "pick" and c not in objective_columns]
     rows = []
     for i in range(len(fr)):
         row = {"": "pick" if bool(fr["pick"].iloc[i]) else ""}
+        row.update({str(g): fr[g].iloc[i] for g in genes})
         for n in names:
             row[f"{n} IS"] = fr[f"is_{n}"].iloc[i]
             if has_oos:
