@@ -72,6 +72,10 @@ def test_metric_objectives_give_raw_metrics_and_the_worst_value_to_invalid_strat
     np.testing.assert_array_equal(y[ok, 1], m["annualized_volatility"].to_numpy()[ok])
     assert (~ok).any()
     assert (y[~ok, 0] == -1e12).all() and (y[~ok, 1] == 1e12).all()  # the worst of each sense
+    # a worker's copy (executor="processes"/"dask") has the same objectives and senses
+    copy = MetricObjectives.from_shared(prob.shared_arrays(), prob.shared_config())
+    np.testing.assert_array_equal(copy.evaluate(X), y)
+    assert copy.objective_names == prob.objective_names
 
 
 # -- a run ----------------------------------------------------------------------------------------

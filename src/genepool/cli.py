@@ -380,7 +380,7 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         ins, oos = record.in_sample or {}, record.out_of_sample
         invalid = "" if record.valid else " (not valid)"
         pick = getattr(record, "pick", None)
-        if pick is not None:  # a multi-objective run: its front and the pick
+        if pick is not None and pick.get("pareto_size"):  # multi-objective: front and pick
             typer.echo(
                 f"front: {pick.get('pareto_size')} non-dominated strategies in sample "
                 f"({pick.get('front_size')} re-evaluated out of sample: the pick, the ends "

@@ -67,8 +67,14 @@ class MetricObjectives(StrategyProblem):
 
     def _configure(self, family: str, objective: Any, **settings: Any) -> None:
         super()._configure(family, objective, **settings)
+        self._given = list(self.objective_names or ())  # with their "-": the senses
         self.objective_names = [n.lstrip("-") for n in self.objective_names or ()]  # type: ignore[assignment]
         self._signs = np.array([sign for _, sign in self.objectives])
+
+    def shared_config(self) -> dict[str, Any]:
+        """:meth:`StrategyProblem.shared_config` with the objectives as given (``-name``
+        minimized), so that a worker's copy has the same senses."""
+        return {**super().shared_config(), "objective": list(self._given)}
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """The objective metrics of each strategy, shape ``(n, m)`` (invalid: the worst)."""
