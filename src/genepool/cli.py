@@ -382,10 +382,10 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         pick = getattr(record, "pick", None)
         if pick is not None and pick.get("pareto_size"):  # multi-objective: front and pick
             typer.echo(
-                f"front: {pick.get('pareto_size')} non-dominated strategies in sample "
-                f"({pick.get('front_size')} re-evaluated out of sample: the pick, the ends "
-                "and the most spread out, one per point of the front); the pick is the knee "
-                "point, chosen in sample"
+                f"front: {pick.get('pareto_size')} non-dominated strategies in sample at "
+                f"{pick.get('pareto_points')} points, {pick.get('front_size')} re-evaluated out "
+                "of sample (the pick, the ends and the most spread out, one per point); the "
+                "pick is the knee point, chosen in sample"
             )
             typer.echo(f"pick {record.strategy}{invalid}: {params}")
         else:

@@ -243,7 +243,12 @@ def finish_multi(
         in_sample=metrics_dict(is_m.iloc[0]),
         out_of_sample=None if oos_m is None else metrics_dict(oos_m.iloc[0]),
         objectives=[{"name": m, "sense": s} for m, s in senses],
-        pick={"rule": PICK_RULE, "pareto_size": len(X), "front_size": len(listed)},
+        pick={
+            "rule": PICK_RULE,
+            "pareto_size": len(X),
+            "pareto_points": len(np.unique(F, axis=0)) if len(X) else 0,
+            "front_size": len(listed),
+        },
         front=front_entries(listed, senses, is_m, oos_m),
     )
     return record, best

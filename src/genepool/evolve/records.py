@@ -301,7 +301,8 @@ class RunRecord(BestRecord):
     #: those of the recommended pick, and ``fitness`` is None.
     objectives: list[dict[str, Any]] | None = None
     #: How the pick was chosen (``rule``), the size of the whole in-sample Pareto set
-    #: (``pareto_size``) and how many strategies ``front`` lists (``front_size``).
+    #: (``pareto_size`` distinct strategies at ``pareto_points`` distinct points in objective
+    #: space) and how many strategies ``front`` lists (``front_size``).
     pick: dict[str, Any] | None = None
     #: The reported front, the pick first: ``[{"params": {...}, "in_sample": {objective:
     #: value}, "out_of_sample": {...} or None}, ...]`` (objectives in the metrics' own sign).

@@ -234,9 +234,14 @@ def _front(best: BestRecord) -> dict[str, Any] | None:
         note = f"the {pick['rule']}"
         if pick.get("pareto_size") is not None:
             note += (
-                f"; the whole in-sample front holds {pick['pareto_size']:,} strategies "
-                f"(pareto.parquet), {len(rows):,} are shown: the pick, each objective's "
-                "extremes and the most spread out of the rest"
+                f"; the whole in-sample front holds {pick['pareto_size']:,} distinct strategies"
+                + (
+                    f" at {pick['pareto_points']:,} points"
+                    if pick.get("pareto_points") is not None
+                    else ""
+                )
+                + f" (pareto.parquet), {len(rows):,} are shown, one per point: the pick, each "
+                "objective's extremes and the most spread out of the rest"
             )
     return {"front": frame, "objectives": objectives, "front_note": note}
 
