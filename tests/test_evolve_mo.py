@@ -140,6 +140,7 @@ def test_report_redraws_the_front(run, capsys):
     assert 'id="front"' in html and "Pareto front in and out of sample" in html
     assert "the front found in sample (blue)" in html and "recommended pick" in html
     assert "hypervolume" in html  # the convergence of a front
+    assert "Equity of the recommended pick" in html and "Equity of the best" not in html
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -152,7 +153,8 @@ def test_single_objective_report_has_no_front(tmp_path):
     assert best["objective"] == "sharpe_ratio" and not {"objectives", "pick", "front"} & set(best)
     assert "objectives" not in json.loads((out / "config.json").read_text())["config"]
     assert not (out / "pareto.parquet").exists()
-    assert 'id="front"' not in (out / "report.html").read_text()
+    html = (out / "report.html").read_text()
+    assert 'id="front"' not in html and "Equity of the best strategy" in html
 
 
 def test_resume_equals_an_uninterrupted_run(run, tmp_path):

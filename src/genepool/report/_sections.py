@@ -24,7 +24,13 @@ from ._markup import p as _p
 from ._markup import plural as _plural
 from ._tables import hall_of_fame, trades
 
-__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies", "summary_line"]
+__all__ = [
+    "MAX_TABLE_ROWS",
+    "SECTION_TITLES",
+    "section_bodies",
+    "section_title",
+    "summary_line",
+]
 
 
 SECTION_TITLES = {
@@ -39,6 +45,16 @@ SECTION_TITLES = {
     "front": "Pareto front in and out of sample",
     "configuration": "Configuration",
 }
+
+
+def section_title(sid: str, data: ReportData) -> str:
+    """The heading of section ``sid``: a multi-objective run's equity and trades are those of
+    its recommended pick, not of a best strategy."""
+    title = SECTION_TITLES[sid]
+    if data.front is not None:
+        title = title.replace("the best strategy", "the recommended pick")
+    return title
+
 
 #: Report order: results, then the search, then the settings.
 SECTION_ORDER = (
