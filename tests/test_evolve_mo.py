@@ -196,10 +196,14 @@ def test_toml_objectives_and_one_objective_is_the_ga(tmp_path):
         (["--objectives", "sharpe_ratio,max_drawdown", "--objective", "total_return"],
          "--objective and --objectives exclude each other"),
         (["--objectives", "sharpe_ratio,max_drawdown", "--walk-forward", "3"], "walk_forward"),
+        (["--problem", "sphere", "--objectives", "sharpe_ratio,max_drawdown"],
+         "--objectives applies to strategy runs"),
     ],
 )  # fmt: skip
 def test_bad_objectives_are_one_line_exit_2(extra, fragment, tmp_path, capsys):
-    assert main(["evolve", "--demo", "--out", str(tmp_path / "r"), *extra]) == 2
+    source = ["--problem", "sphere"] if extra[0] == "--problem" else ["--demo"]
+    extra = extra[2:] if extra[0] == "--problem" else extra
+    assert main(["evolve", *source, "--out", str(tmp_path / "r"), *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("genepool: error:"), err
     assert fragment in err[0]

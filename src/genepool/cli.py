@@ -192,6 +192,8 @@ def evolve(
             raise ConfigError("--problem cannot be combined with --demo, --data or --config")
         if ranges is not None:
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
+        if objectives is not None:
+            raise ConfigError("--objectives applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
             progress, json_out, out, overwrite,
