@@ -148,7 +148,9 @@ def test_single_objective_report_has_no_front(tmp_path):
     out = tmp_path / "single"
     args = ["evolve", "--demo", "--objectives", "sharpe_ratio", "--population", "30",
             "--generations", "2", "--seed", "3", "--out", str(out), "--no-progress"]  # fmt: skip
-    assert main(args) == 0
+    assert main(_args(out, 2, "--no-report")) == 0  # a multi-objective run, then replaced
+    assert (out / "pareto.parquet").exists()
+    assert main([*args, "--overwrite"]) == 0
     best = _best(out)
     assert best["objective"] == "sharpe_ratio" and not {"objectives", "pick", "front"} & set(best)
     assert "objectives" not in json.loads((out / "config.json").read_text())["config"]
