@@ -104,6 +104,13 @@ def evolve(
     objective: str | None = typer.Option(
         None, "--objective", help="Metric to maximize (default sharpe_ratio)."
     ),
+    objectives: str | None = typer.Option(
+        None,
+        "--objectives",
+        help="Two or more metrics, e.g. sharpe_ratio,max_drawdown: a multi-objective run "
+        "(NSGA-II) whose Pareto front is reported; each metric in its natural sense "
+        "(docs/multiobjective.md).",
+    ),
     problem: ProblemName | None = typer.Option(
         None, "--problem", help="Minimize a benchmark function instead of evolving strategies."
     ),
@@ -153,7 +160,10 @@ def evolve(
         None, "--anchored/--rolling", help="Walk-forward training windows (default rolling)."
     ),
     hall_of_fame: int | None = typer.Option(
-        None, "--hall-of-fame", help="Distinct strategies re-evaluated out of sample."
+        None,
+        "--hall-of-fame",
+        help="Distinct strategies re-evaluated out of sample (default 20; with --objectives: "
+        "the front's strategies reported).",
     ),
     checkpoint_every: int | None = typer.Option(
         None, "--checkpoint-every", help="Generations between checkpoints (default 1)."
@@ -182,6 +192,8 @@ def evolve(
             raise ConfigError("--problem cannot be combined with --demo, --data or --config")
         if ranges is not None:
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
+        if objectives is not None:
+            raise ConfigError("--objectives applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
             progress, json_out, out, overwrite,
@@ -201,6 +213,7 @@ def evolve(
         "bars_per_year": bars_per_year,
         "strategy": strategy,
         "objective": objective,
+        "objectives": objectives,
         "population": population,
         "generations": generations,
         "fees": fees,
@@ -368,12 +381,26 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         params = ", ".join(f"{k}={_short(v)}" for k, v in record.params.items())
         ins, oos = record.in_sample or {}, record.out_of_sample
         invalid = "" if record.valid else " (not valid)"
-        typer.echo(f"best {record.strategy}{invalid}: {params}")
+        pick = getattr(record, "pick", None)
+        if pick is not None and pick.get("pareto_size"):  # multi-objective: front and pick
+            typer.echo(
+                f"front: {pick.get('pareto_size')} non-dominated strategies in sample at "
+                f"{pick.get('pareto_points')} points, {pick.get('front_size')} re-evaluated out "
+                "of sample (the pick, the ends and the most spread out, one per point); the "
+                "pick is the knee point, chosen in sample"
+            )
+            typer.echo(f"pick {record.strategy}{invalid}: {params}")
+        else:
+            typer.echo(f"best {record.strategy}{invalid}: {params}")
+        extra = [o["name"] for o in (getattr(record, "objectives", None) or [])]
+        extra = [m for m in extra if m not in ("sharpe_ratio", "total_return", "n_trades")]
         line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
+        line += "".join(f", {m} {_short(ins.get(m))}" for m in extra)
         line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
         typer.echo(line)
         if oos:
             line = f"out of sample: Sharpe {_short(oos.get('sharpe_ratio'))}"
+            line += "".join(f", {m} {_short(oos.get(m))}" for m in extra)
             line += f", return {_pct(oos.get('total_return'))}"
             if oos.get("n_trades") is not None:
                 line += f", trades {_short(oos.get('n_trades'))}"

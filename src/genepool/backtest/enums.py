@@ -16,6 +16,7 @@ __all__ = [
     "FAMILY_CODES",
     "INTEGER_METRICS",
     "METRICS",
+    "METRIC_SENSES",
     "N_METRICS",
     "TRADE_DTYPE",
     "ExitReason",
@@ -60,6 +61,29 @@ METRICS: tuple[str, ...] = tuple(m.label for m in sorted(Metric))
 N_METRICS = len(METRICS)
 #: Metrics that are counts: integer columns in the public DataFrames.
 INTEGER_METRICS: tuple[Metric, ...] = (Metric.N_ORDERS, Metric.N_TRADES)
+
+#: The natural sense of each metric as an objective: whether a larger or a smaller *value* is
+#: the better strategy (``genepool evolve --objectives`` gives each metric this sense).
+#: ``max_drawdown`` is a loss from the peak, <= 0 (-0.25 is a 25 % drawdown): its larger
+#: values (nearer 0) are the shallower drawdowns, so "maximize" here *minimizes the drawdown*.
+#: Volatility and the time in the market (``exposure``) are risks: smaller is better. The
+#: counts are read as evidence (more trades: a Sharpe ratio resting on more bets).
+METRIC_SENSES: dict[str, str] = {
+    "total_return": "maximize",
+    "sharpe_ratio": "maximize",
+    "sortino_ratio": "maximize",
+    "max_drawdown": "maximize",  # <= 0: nearer 0 is a shallower drawdown
+    "calmar_ratio": "maximize",
+    "annualized_return": "maximize",
+    "annualized_volatility": "minimize",
+    "n_orders": "maximize",
+    "n_trades": "maximize",
+    "win_rate": "maximize",
+    "profit_factor": "maximize",
+    "exposure": "minimize",
+    "final_value": "maximize",
+}
+assert tuple(METRIC_SENSES) == METRICS  # one sense per metric, in column order
 
 
 class FamilyCode(IntEnum):

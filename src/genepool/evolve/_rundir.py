@@ -40,6 +40,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..run.checkpoint import list_checkpoints
+from ..run.objectives import PARETO_FILE
 from ..run.state import CHECKPOINT_DIR
 from . import _files as F
 from .records import INTERRUPTED, BestRecord, read_best_or_none
@@ -66,6 +67,7 @@ GENEPOOL_NAMES = frozenset(
         F.CONFIG, F.BEST, F.HISTORY, F.HALL_OF_FAME, F.POPULATION, F.EQUITY, F.TRADES,
         F.MEMORY, F.WALK_FORWARD, F.REPORT, CHECKPOINT_DIR, FOLDS,
         "result.json",  # of a `genepool evolve --problem` run
+        PARETO_FILE,  # of a multi-objective run (`--objectives`)
     }
 )  # fmt: skip
 MUTEX_WAIT = 10.0  # seconds: the directory's flock is held for milliseconds

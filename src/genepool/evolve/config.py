@@ -14,13 +14,22 @@ import numpy as np
 import pandas as pd
 
 from ..backtest.constraints import strategy_space
+from ..backtest.enums import METRIC_SENSES, METRICS
 from ..backtest.strategies import family_names
 from ..backtest.walk_forward import WALK_FORWARD_MODES
 from ..errors import ConfigError, check_float, check_int
 from ..evaluation.registry import is_executor_name, names_text
 from ..memory._size import parse_size
 
-__all__ = ["DEMO", "EvolveConfig", "auto_min_trades", "check_types", "load_toml"]
+__all__ = [
+    "DEMO",
+    "EvolveConfig",
+    "auto_min_trades",
+    "check_types",
+    "load_toml",
+    "objective_senses",
+    "parse_objectives",
+]
 
 
 #: The default ``min_trades`` (see :func:`auto_min_trades`).
@@ -84,7 +93,13 @@ class EvolveConfig:
         Strategy family: ``rsi``, ``ma_cross``, ``bollinger``, ``macd``, ``breakout``.
     objective : str
         Metric to maximize (``sharpe_ratio``, ``sortino_ratio``, ``calmar_ratio``,
-        ``total_return``, ...; ``-name`` minimizes).
+        ``total_return``, ...; ``-name`` minimizes). In a multi-objective run, the objectives
+        joined by commas (set by :meth:`validate`).
+    objectives : list of str or None
+        Two or more metrics: a multi-objective run (NSGA-II), each metric in its natural sense
+        (:data:`~genepool.backtest.enums.METRIC_SENSES`; ``-name`` minimizes the metric's
+        value instead). A comma-separated string is split. One name is the single-objective
+        run of ``objective`` (the GA), in that metric's natural sense. None: ``objective``.
     population, generations : int
     fees, slippage : float
         Per order, as fractions (0.001 = 0.1 %).
@@ -147,6 +162,12 @@ class EvolveConfig:
     workers: int | None = None
     scheduler: str | None = None
     ranges: dict[str, list[float]] | None = None
+    objectives: list[str] | None = None
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether this is a multi-objective (NSGA-II) run: two or more ``objectives``."""
+        return self.objectives is not None and len(self.objectives) > 1
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -159,7 +180,21 @@ class EvolveConfig:
         if config_file is not None:
             values.update(load_toml(config_file))
             check_types(values, f"{config_file}: ")  # even values that flags override
-        values.update({k: v for k, v in overrides.items() if v is not None})
+            if "objective" in values and "objectives" in values:
+                raise ConfigError(
+                    f"{config_file}: give either objective (one metric) or objectives "
+                    "(several), not both"
+                )
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "objective" in given and "objectives" in given:
+            raise ConfigError(
+                "--objective and --objectives exclude each other: give one metric with "
+                "--objective, or several with --objectives sharpe_ratio,max_drawdown"
+            )
+        for key, other in (("objective", "objectives"), ("objectives", "objective")):
+            if key in given:  # a flag replaces the file's choice of objective(s)
+                values.pop(other, None)
+        values.update(given)
         unknown = sorted(set(values) - set(cls.keys()))
         if unknown:
             raise ConfigError(f"unknown setting(s) {unknown}; settings are {cls.keys()}")
@@ -222,9 +257,83 @@ class EvolveConfig:
         if self.ranges is not None:
             strategy_space(self.strategy, self.stops, self.ranges)  # names the gene and values
             self.ranges = {k: list(v) for k, v in self.ranges.items()}
+        if self.objectives is not None:
+            names = parse_objectives(self.objectives)
+            if len(names) == 1:  # one objective: the GA's run, as --objective would give
+                metric, sense = objective_senses(names)[0]
+                self.objective = metric if sense == "maximize" else f"-{metric}"
+                self.objectives = None
+            else:
+                self.objectives = names
+                self.objective = ",".join(names)
+                if self.walk_forward:
+                    raise ConfigError(
+                        "objectives with walk_forward is not supported: use one train/test "
+                        "split (train_frac) with several objectives, or one objective with "
+                        "walk-forward folds"
+                    )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if out["objectives"] is None:  # a single-objective run's config.json is as it was
+            del out["objectives"]
+        return out
+
+
+def parse_objectives(value: Any) -> list[str]:
+    """The objective names of ``objectives`` (a list of names, or one comma-separated
+    string), checked: each a metric (``-`` in front minimizes its value), none twice.
+
+    Raises
+    ------
+    ConfigError
+        Starting with ``objectives`` and naming the bad name: empty, not a metric (with the
+        closest metric and the list of metrics), or a metric given twice.
+    """
+    import difflib
+
+    if isinstance(value, str):
+        parts = value.split(",")
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        parts = list(value)
+    else:
+        raise ConfigError(
+            f"objectives must be metric names (a list, or text like "
+            f"'sharpe_ratio,max_drawdown'), got {value!r}"
+        )
+    names = [p.strip() for p in parts]
+    if not names or any(not n or n == "-" for n in names):
+        raise ConfigError(f"objectives has an empty name in {value!r}; separate names by commas")
+    seen: dict[str, str] = {}
+    for name in names:
+        metric = name[1:] if name.startswith("-") else name
+        if metric not in METRICS:
+            close = difflib.get_close_matches(metric, METRICS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"objectives names an unknown metric {metric!r}{hint}; metrics are "
+                f"{', '.join(METRICS)}"
+            )
+        if metric in seen:
+            raise ConfigError(
+                f"objectives names the metric {metric!r} twice ({seen[metric]!r} and "
+                f"{name!r}); give each metric once"
+            )
+        seen[metric] = name
+    return names
+
+
+def objective_senses(names: list[str]) -> list[tuple[str, str]]:
+    """``(metric, sense)`` of each objective name: the metric's natural sense
+    (:data:`~genepool.backtest.enums.METRIC_SENSES`), or ``"minimize"`` for ``-metric``.
+
+    Examples
+    --------
+    >>> objective_senses(["sharpe_ratio", "max_drawdown", "annualized_volatility"])
+    [('sharpe_ratio', 'maximize'), ('max_drawdown', 'maximize'), \
+('annualized_volatility', 'minimize')]
+    """
+    return [(n[1:], "minimize") if n.startswith("-") else (n, METRIC_SENSES[n]) for n in names]
 
 
 #: ``genepool evolve --demo``: the RSI family on the demo data, about 20 s on 2 cores.

@@ -5,7 +5,10 @@ Three kinds of record share :class:`BestRecord`'s fields:
 
 - :class:`RunRecord`: one ``genepool evolve`` run, or one walk-forward fold of one
   (``folds/fold-NN/best.json``): the best strategy in and out of sample, the trials, the
-  deflated Sharpe ratio, PBO and the verdict;
+  deflated Sharpe ratio, PBO and the verdict; a multi-objective run (``--objectives``) adds
+  ``objectives``, ``pick`` and ``front`` (its best strategy is then the recommended pick: a
+  version-1 reader reads it as the best strategy, which it is, and keeps the new keys in
+  ``extra``, so the schema version stays 1);
 - :class:`WalkForwardRecord`: the summary of a walk-forward run over its folds;
 - :class:`BacktestRecord`: ``genepool backtest`` (one strategy, no search).
 
@@ -270,9 +273,10 @@ class RunRecord(BestRecord):
         "params", "fitness", "in_sample", "out_of_sample", "train", "test", "annualization",
         "trials", "deflated_sharpe", "pbo", "verdict", "min_trades", "min_trades_rule",
         "status", "stop_reason", "n_generations", "n_evaluations", "elapsed", "peak_rss",
-        "cache",
+        "cache", "objectives", "pick", "front",
     )  # fmt: skip
-    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("trials",)  # no trials: no valid strategy
+    #: no trials: no valid strategy; no objectives, pick, front: a single-objective run
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("trials", "objectives", "pick", "front")
     NESTED: ClassVar[dict[str, type[_Section]]] = {
         **BestRecord.NESTED,
         "train": Span,
@@ -292,6 +296,17 @@ class RunRecord(BestRecord):
     elapsed: float | None = None
     peak_rss: int | None = None
     cache: dict[str, Any] | None = None
+    #: A multi-objective run (``--objectives``): ``[{"name": metric, "sense": "maximize" |
+    #: "minimize"}, ...]``; its ``params``, ``in_sample``, ``out_of_sample`` and verdict are
+    #: those of the recommended pick, and ``fitness`` is None.
+    objectives: list[dict[str, Any]] | None = None
+    #: How the pick was chosen (``rule``), the size of the whole in-sample Pareto set
+    #: (``pareto_size`` distinct strategies at ``pareto_points`` distinct points in objective
+    #: space) and how many strategies ``front`` lists (``front_size``).
+    pick: dict[str, Any] | None = None
+    #: The reported front, the pick first: ``[{"params": {...}, "in_sample": {objective:
+    #: value}, "out_of_sample": {...} or None}, ...]`` (objectives in the metrics' own sign).
+    front: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

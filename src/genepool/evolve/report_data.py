@@ -24,6 +24,10 @@ def _history(run_dir: Path) -> pd.DataFrame:
     df = F.read_frame(folder).sort_values("generation", kind="stable")  # type: ignore[union-attr]
     # a generation redone after a crash is drawn once, from its last record
     df = df.drop_duplicates("generation", keep="last")
+    if "hypervolume" in df and "best" not in df:  # a multi-objective run: its front's volume
+        return df.assign(best=df["hypervolume"], mean=float("nan"), std=float("nan")).reset_index(
+            drop=True
+        )
     if not read_metadata(folder).get(SENSE_KEY):  # an older run: stored minimized (negated)
         for col in ("best", "generation_best", "mean"):
             if col in df:
@@ -168,6 +172,9 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
     annual = best.annualization.to_dict() if best.annualization else doc.get("annualization")
     population = F.read_frame(run_dir / F.POPULATION)
     hof = F.read_frame(run_dir / F.HALL_OF_FAME)
+    front = _front(best)
+    if front is not None and population is not None:  # the genes only, not the objectives
+        population = population[[c for c in population.columns if c in best.params]]
     return ReportData(
         title=_title(doc),
         subtitle=_subtitle(doc, best, status, facts, annual),
@@ -198,7 +205,45 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
         facts={k: v for k, v in facts.items() if v is not None},
         initial_cash=float(best.extra.get("init_cash") or INIT_CASH),
         equity_in_label=parts["label"],
+        **(front or {}),
     )
+
+
+def _front(best: BestRecord) -> dict[str, Any] | None:
+    """A multi-objective run's front for the report (``front``, ``objectives``,
+    ``front_note``), or None for a single-objective run."""
+    if not isinstance(best, RunRecord) or best.front is None or not best.objectives:
+        return None
+    objectives = [(str(o["name"]), str(o["sense"])) for o in best.objectives]
+    rows = []
+    for i, entry in enumerate(best.front):
+        row: dict[str, Any] = {"pick": i == 0}
+        params = entry.get("params")
+        if isinstance(params, dict):
+            row.update({k: v for k, v in params.items() if k != "pick"})
+        for side, prefix in (("in_sample", "is_"), ("out_of_sample", "oos_")):
+            for name, _ in objectives:
+                if entry.get(side) is not None:
+                    row[prefix + name] = entry[side].get(name)
+        rows.append(row)
+    columns = ["pick"] + [f"is_{n}" for n, _ in objectives]
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+    pick = best.pick or {}
+    note = None
+    if pick.get("rule"):
+        note = f"the {pick['rule']}"
+        if pick.get("pareto_size") is not None:
+            note += (
+                f"; the whole in-sample front holds {pick['pareto_size']:,} distinct strategies"
+                + (
+                    f" at {pick['pareto_points']:,} points"
+                    if pick.get("pareto_points") is not None
+                    else ""
+                )
+                + f" (pareto.parquet), {len(rows):,} are shown, one per point: the pick, each "
+                "objective's extremes and the most spread out of the rest"
+            )
+    return {"front": frame, "objectives": objectives, "front_note": note}
 
 
 def _or_empty(equity: pd.Series | None) -> pd.Series:

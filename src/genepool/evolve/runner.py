@@ -33,7 +33,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..algorithms import GA
+from ..algorithms import GA, Optimizer
 from ..backtest import StrategyProblem, demo_data, load_ohlcv
 from ..backtest.calendar import BarsPerYear, format_bars, infer_bars_per_year
 from ..backtest.walk_forward import (
@@ -51,7 +51,19 @@ from ..run.state import CHECKPOINT_DIR
 from . import _files as F
 from ._rundir import check_new_run_dir, existing_run_dir, new_run_dir
 from .callbacks import HallOfFame, TrialSketch
-from .config import MIN_TRADES_RULE, EvolveConfig, auto_min_trades, check_types
+from .config import (
+    MIN_TRADES_RULE,
+    EvolveConfig,
+    auto_min_trades,
+    check_types,
+    objective_senses,
+)
+from .multi import (
+    MetricObjectives,
+    StrategyNSGA2,
+    finish_multi,
+    problem_names,
+)
 from .out_of_sample import (  # INIT_CASH: re-exported, it was defined here
     ADVICE,
     INIT_CASH,  # noqa: F401
@@ -307,11 +319,15 @@ def _splits(n: int, config: EvolveConfig) -> list[Fold]:
 
 def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
     assert config.min_trades is not None  # resolved by _run_one
+    kind, objective = StrategyProblem, config.objective
+    if config.multi_objective and config.objectives:  # one column per metric, in its sense
+        kind = MetricObjectives
+        objective = ",".join(problem_names(objective_senses(config.objectives)))
     try:
-        return StrategyProblem(
+        return kind(
             df,
             config.strategy,
-            config.objective,
+            objective if kind is StrategyProblem else objective.split(","),
             fees=config.fees,
             slippage=config.slippage,
             min_trades=config.min_trades,
@@ -435,12 +451,17 @@ def _run_one(
         config = dataclasses.replace(config, min_trades=auto_min_trades(train.index))
     problem = _problem(config, train, "the training data")
     test_problem = None if test is None else _problem(config, test, "the test data")
-    ga = GA(problem.space, config.population, seed=int(seed))
-    hof = HallOfFame(problem.space, config.hall_of_fame, invalid=problem.invalid_fitness)
     sketch = TrialSketch(problem.space)
-    result = _evolve(run_dir, config, problem, ga, [hof, sketch], steps)
-    _save_memory(run_dir, result)
-    record = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
+    if config.multi_objective:
+        record, result = _run_multi(
+            run_dir, config, problem, test_problem, train, test, seed, sketch, steps
+        )
+    else:
+        ga = GA(problem.space, config.population, seed=int(seed))
+        hof = HallOfFame(problem.space, config.hall_of_fame, invalid=problem.invalid_fitness)
+        result = _evolve(run_dir, config, problem, ga, [hof, sketch], steps)
+        _save_memory(run_dir, result)
+        record = _finish(run_dir, config, problem, test_problem, train, test, ga, hof, sketch)
     status = INTERRUPTED if result.stop_reason.startswith("interrupted") else COMPLETE
     record = dataclasses.replace(
         record,
@@ -463,17 +484,20 @@ def _evolve(
     run_dir: Path,
     config: EvolveConfig,
     problem: StrategyProblem,
-    ga: GA,
+    ga: Optimizer,
     callbacks: list[Any],
     steps: _Steps,
+    **options: Any,
 ) -> Result:
-    """The GA run itself, from the last checkpoint of ``run_dir`` when resuming."""
+    """The GA (or NSGA-II) run itself, from the last checkpoint of ``run_dir`` when
+    resuming; ``options`` go to :func:`~genepool.maximize` (``objectives=``)."""
     has_checkpoint = bool(list_checkpoints(run_dir / CHECKPOINT_DIR))
     if steps.resume and not has_checkpoint:  # killed before its first checkpoint: start again
         shutil.rmtree(run_dir / F.HISTORY, ignore_errors=True)
     return maximize(
         problem,
         ga,
+        **options,
         generations=config.generations,
         memory_limit=config.memory_limit,
         run_dir=run_dir,
@@ -559,6 +583,35 @@ def _finish(
         annualization=_run_annualization(run_dir, problem),
     )
     return _judged(record, problem, sketch, best.in_sample.returns, min_trades)
+
+
+def _run_multi(
+    run_dir: Path,
+    config: EvolveConfig,
+    problem: StrategyProblem,
+    test_problem: StrategyProblem | None,
+    train: pd.DataFrame,
+    test: pd.DataFrame | None,
+    seed: Any,
+    sketch: TrialSketch,
+    steps: _Steps,
+) -> tuple[RunRecord, Result]:
+    """NSGA-II on the objectives, then the front in and out of sample and the pick's verdict
+    (:mod:`genepool.evolve.multi`)."""
+    assert isinstance(problem, MetricObjectives) and config.min_trades is not None
+    assert config.objectives is not None
+    assert test_problem is None or isinstance(test_problem, MetricObjectives)
+    senses = objective_senses(config.objectives)
+    nsga = StrategyNSGA2(problem.space, config.population, seed=int(seed))
+    result = _evolve(run_dir, config, problem, nsga, [sketch], steps, objectives=dict(senses))
+    _save_memory(run_dir, result)
+    base = RunRecord(
+        train=_span(train),
+        test=None if test is None else _span(test),
+        annualization=_run_annualization(run_dir, problem),
+    )
+    record, best = finish_multi(run_dir, config, problem, test_problem, train, test, nsga, base)
+    return _judged(record, problem, sketch, best.in_sample.returns, config.min_trades), result
 
 
 def _judged(

@@ -91,6 +91,17 @@ class ReportData:
     direction : Direction, optional
         The sense of the fitness (default: maximized, as strategy evolution does): which end
         of ``population['fitness']`` is the best when ``best`` has no ``fitness``.
+    front : DataFrame or None, optional
+        A multi-objective run's reported Pareto front, one row per strategy, the pick first:
+        ``pick`` (bool) and, per objective ``name`` of ``objectives``, ``is_<name>`` (in
+        sample) and ``oos_<name>`` (out of sample, optional); other columns are the
+        strategies' parameters, shown in its table. The section "Pareto front" is
+        drawn when given; ``history`` then holds the hypervolume as ``best`` (``mean`` and
+        ``std`` NaN) and ``population`` needs no ``fitness``.
+    objectives : sequence of (name, sense), optional
+        The objectives of ``front`` and their senses (``"maximize"`` / ``"minimize"``).
+    front_note : str or None, optional
+        How the pick was chosen and how many strategies the whole front holds.
     """
 
     title: str
@@ -114,6 +125,9 @@ class ReportData:
     initial_cash: float | None = None
     equity_in_label: str | None = None
     direction: Direction = field(default_factory=Direction.maximize)
+    front: pd.DataFrame | None = None
+    objectives: Sequence[tuple[str, str]] = ()
+    front_note: str | None = None
 
 
 def _frame(name: str, value: Any) -> pd.DataFrame:
@@ -174,7 +188,7 @@ def validate(data: ReportData) -> None:
         _series("equity_out", data.equity_out)
 
     population = _frame("population", data.population)
-    if len(population) or len(population.columns):
+    if data.front is None and (len(population) or len(population.columns)):
         _columns("population", population, ("fitness",))
     trades = _frame("trades", data.trades)
     if len(trades):
@@ -210,6 +224,15 @@ def validate(data: ReportData) -> None:
     cash = data.initial_cash
     if cash is not None and (not is_number(cash) or not float(cash) > 0):
         raise ConfigError(f"ReportData.initial_cash must be a positive number, got {cash!r}")
+
+    if data.front is not None:
+        _frame("front", data.front)
+        if len(data.objectives) < 2:
+            raise ConfigError(
+                f"ReportData.objectives must name the front's 2+ objectives, got "
+                f"{list(data.objectives)!r}"
+            )
+        _columns("front", data.front, ["pick"] + [f"is_{n}" for n, _ in data.objectives])
 
     if data.walk_forward is not None:
         wf = _frame("walk_forward", data.walk_forward)

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_PLOT_POINTS",
     "convergence_png",
     "equity_png",
+    "front_png",
     "memory_png",
     "minmax_indices",
     "parameters_png",
@@ -137,8 +138,9 @@ def _drawdown(v: np.ndarray) -> np.ndarray:
     return dd
 
 
-def convergence_png(history: pd.DataFrame) -> bytes:
-    """Best and mean fitness per generation with a band of +-1 standard deviation."""
+def convergence_png(history: pd.DataFrame, label: str | None = None) -> bytes:
+    """Best and mean fitness per generation with a band of +-1 standard deviation; with
+    ``label`` (e.g. ``"hypervolume"``) only ``best``, drawn and named as that."""
     h = history.sort_values("generation", kind="stable")
     g = pd.to_numeric(h["generation"], errors="coerce").to_numpy(dtype=np.float64)
     best, mean, std = (
@@ -149,9 +151,11 @@ def convergence_png(history: pd.DataFrame) -> bytes:
     marker = "o" if len(g) <= 30 else None
     fig = _figure(10, 3.8)
     ax = fig.add_subplot()
-    ax.fill_between(
-        g, mean - std, mean + std, color=IN_COLOR, alpha=0.18, linewidth=0, label="mean \u00b1 std"
-    )
+    if label is None:
+        ax.fill_between(
+            g, mean - std, mean + std, color=IN_COLOR, alpha=0.18, linewidth=0,
+            label="mean \u00b1 std",
+        )  # fmt: skip
     segments = [np.arange(len(g))]
     if "fold" in h.columns and h["fold"].nunique() > 1:
         # Folds one after the other: one line per fold, a dotted line where each starts.
@@ -169,16 +173,17 @@ def convergence_png(history: pd.DataFrame) -> bytes:
                 color="#555555",
             )
     for k, seg in enumerate(segments):
-        ax.plot(
-            g[seg], mean[seg], color=IN_COLOR, linewidth=1.3, marker=marker, markersize=3,
-            label="mean" if k == 0 else None,
-        )  # fmt: skip
+        if label is None:
+            ax.plot(
+                g[seg], mean[seg], color=IN_COLOR, linewidth=1.3, marker=marker, markersize=3,
+                label="mean" if k == 0 else None,
+            )  # fmt: skip
         ax.plot(
             g[seg], best[seg], color=BEST_COLOR, linewidth=1.8, marker=marker, markersize=3,
-            label="best" if k == 0 else None,
+            label=(label or "best") if k == 0 else None,
         )  # fmt: skip
     ax.set_xlabel("generation")
-    ax.set_ylabel("fitness")
+    ax.set_ylabel(label or "fitness")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(g) == 1:
         ax.set_xlim(g[0] - 1, g[0] + 1)
@@ -453,4 +458,47 @@ def walk_forward_png(wf: pd.DataFrame, metrics: Sequence[str]) -> bytes:
     step = max(1, math.ceil(len(pos) / 25))  # at most ~25 fold labels
     axes[-1].set_xticks(pos[::step], labels[::step])
     axes[-1].set_xlabel("fold")
+    return _png(fig)
+
+
+def _objective_label(name: str, sense: str) -> str:
+    better = "higher" if sense == "maximize" else "lower"
+    if name == "max_drawdown" and sense == "maximize":  # <= 0: nearer 0 is shallower
+        better = "nearer 0"
+    return _text(f"{name} ({better} is better)", 48)
+
+
+def front_png(front: pd.DataFrame, objectives: Sequence[tuple[str, str]], oos: bool) -> bytes:
+    """The front of a multi-objective run: each strategy in sample (blue) joined by a line to
+    the same strategy out of sample (red), the pick (``front['pick']``) as a star; one panel
+    per pair of objectives (the first two only, side by side, up to three panels)."""
+    names = [n for n, _ in objectives]
+    sense = dict(objectives)
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]][:3]
+    fig = _figure(5.2 * len(pairs) if len(pairs) > 1 else 8.0, 5.0)
+    pick = front["pick"].to_numpy(dtype=bool)
+    for k, (a, b) in enumerate(pairs):
+        ax = fig.add_subplot(1, len(pairs), k + 1)
+        xi = pd.to_numeric(front[f"is_{a}"], errors="coerce").to_numpy(dtype=np.float64)
+        yi = pd.to_numeric(front[f"is_{b}"], errors="coerce").to_numpy(dtype=np.float64)
+        if oos:
+            xo = pd.to_numeric(front[f"oos_{a}"], errors="coerce").to_numpy(dtype=np.float64)
+            yo = pd.to_numeric(front[f"oos_{b}"], errors="coerce").to_numpy(dtype=np.float64)
+            for i in range(len(front)):
+                ax.plot([xi[i], xo[i]], [yi[i], yo[i]], color="#bbbbbb", linewidth=0.8,
+                        zorder=1)  # fmt: skip
+            ax.scatter(xo[~pick], yo[~pick], s=22, color=OUT_COLOR, zorder=2,
+                       label="out of sample")  # fmt: skip
+        ax.scatter(xi[~pick], yi[~pick], s=22, color=IN_COLOR, zorder=3, label="in sample")
+        ax.scatter(xi[pick], yi[pick], s=190, marker="*", color=IN_COLOR, edgecolor="black",
+                   linewidth=0.8, zorder=4, label="pick, in sample")  # fmt: skip
+        if oos:
+            ax.scatter(xo[pick], yo[pick], s=190, marker="*", color=OUT_COLOR,
+                       edgecolor="black", linewidth=0.8, zorder=4,
+                       label="pick, out of sample")  # fmt: skip
+        ax.set_xlabel(_objective_label(a, sense[a]), fontsize=9)
+        ax.set_ylabel(_objective_label(b, sense[b]), fontsize=9)
+        _style(ax)
+        if k == 0:
+            ax.legend(fontsize=8, loc="best")
     return _png(fig)

@@ -12,7 +12,7 @@ from ..errors import WriteError
 from ._check import fact_problems, header_facts
 from ._data import ReportData, validate
 from ._markup import data_attrs, esc
-from ._sections import SECTION_TITLES, section_bodies, summary_line
+from ._sections import section_bodies, section_title, summary_line
 
 __all__ = ["render_report", "write_report"]
 
@@ -184,10 +184,10 @@ def render_report(data: ReportData) -> str:
     bodies = section_bodies(data, _figures)
     n_images = sum(body.count("<img ") for _, body in bodies)
     sections = "\n".join(
-        f'<section id="{sid}"><h2>{esc(SECTION_TITLES[sid])}</h2>{body}</section>'
+        f'<section id="{sid}"><h2>{esc(section_title(sid, data))}</h2>{body}</section>'
         for sid, body in bodies
     )
-    nav = "".join(f'<a href="#{sid}">{esc(SECTION_TITLES[sid])}</a>' for sid, _ in bodies)
+    nav = "".join(f'<a href="#{sid}">{esc(section_title(sid, data))}</a>' for sid, _ in bodies)
     script = _CHECK_JS % {"expected": json.dumps([sid for sid, _ in bodies]), "n_images": n_images}
     subtitle = f'<p class="subtitle">{esc(data.subtitle)}</p>' if data.subtitle else ""
     facts = header_facts(data)

@@ -24,7 +24,13 @@ from ._markup import p as _p
 from ._markup import plural as _plural
 from ._tables import hall_of_fame, trades
 
-__all__ = ["MAX_TABLE_ROWS", "SECTION_TITLES", "section_bodies", "summary_line"]
+__all__ = [
+    "MAX_TABLE_ROWS",
+    "SECTION_TITLES",
+    "section_bodies",
+    "section_title",
+    "summary_line",
+]
 
 
 SECTION_TITLES = {
@@ -36,12 +42,24 @@ SECTION_TITLES = {
     "trades": "Trades of the best strategy",
     "hall-of-fame": "Hall of fame",
     "walk-forward": "Walk-forward",
+    "front": "Pareto front in and out of sample",
     "configuration": "Configuration",
 }
+
+
+def section_title(sid: str, data: ReportData) -> str:
+    """The heading of section ``sid``: a multi-objective run's equity and trades are those of
+    its recommended pick, not of a best strategy."""
+    title = SECTION_TITLES[sid]
+    if data.front is not None:
+        title = title.replace("the best strategy", "the recommended pick")
+    return title
+
 
 #: Report order: results, then the search, then the settings.
 SECTION_ORDER = (
     "verdict",
+    "front",
     "walk-forward",
     "equity",
     "trades",
@@ -104,10 +122,12 @@ def verdict(data: ReportData, figures: ModuleType) -> str:
                 "of sample is the stitched test segments of all folds.",
                 "note",
             )
+    which = "the best strategy" if data.front is None else "the recommended pick"
     parts.append(
         '<div class="cols">'
-        f"<div><h3>Best parameters</h3>{params_html}</div>"
-        f"<div><h3>Key metrics of the best strategy</h3>{metrics_html}</div>"
+        f"<div><h3>{'Best parameters' if data.front is None else 'Parameters of the pick'}"
+        f"</h3>{params_html}</div>"
+        f"<div><h3>Key metrics of {which}</h3>{metrics_html}</div>"
         "</div>"
     )
     extra = [(k, _verdict_value(val)) for k, val in v.items() if k not in _VERDICT_KEYS]
@@ -140,6 +160,52 @@ def _metric_cell(value: Any, recorded: bool = False) -> str:
     return f'<td class="num">{esc(value)}</td>'
 
 
+def _better(sense: str, name: str = "") -> str:
+    if name == "max_drawdown" and sense == "maximize":  # <= 0: the shallower, the better
+        return "nearer 0 is better: the shallower drawdown"
+    return "higher is better" if sense == "maximize" else "lower is better"
+
+
+def front(data: ReportData, figures: ModuleType) -> str:
+    """The front of a multi-objective run: in sample and where the same strategies land out
+    of sample, the pick highlighted; then the objectives of each as a table."""
+    fr = data.front
+    assert fr is not None
+    if not len(fr):
+        return _empty("no valid strategy: the front is empty")
+    names = [n for n, _ in data.objectives]
+    has_oos = all(f"oos_{n}" in fr.columns for n in names)
+    senses = ", ".join(f"{n} ({_better(s, n)})" for n, s in data.objectives)
+    many = "strategy" if len(fr) == 1 else "strategies"
+    text = (
+        f"{len(fr):,} {many} of the front found in sample (blue)"
+        + (", each joined to where it lands out of sample (red)" if has_oos else "")
+        + f". Objectives: {senses}. The star is the recommended pick"
+        + (f": {data.front_note}" if data.front_note else "")
+        + ". The pick's verdict, equity and trades are in the other sections."
+    )
+    if len(names) > 2:
+        text += " With more than two objectives each pair of objectives has its panel."
+    png = figures.front_png(fr, list(data.objectives), has_oos)
+    objective_columns = {f"{side}_{n}" for n in names for side in ("is", "oos")}
+    genes = [c for c in fr.columns if c != "pick" and c not in objective_columns]
+    rows = []
+    for i in range(len(fr)):
+        row = {"": "pick" if bool(fr["pick"].iloc[i]) else ""}
+        row.update({str(g): fr[g].iloc[i] for g in genes})
+        for n in names:
+            row[f"{n} IS"] = fr[f"is_{n}"].iloc[i]
+            if has_oos:
+                row[f"{n} OOS"] = fr[f"oos_{n}"].iloc[i]
+        rows.append(row)
+    classes = {f"{n} OOS": "oos" for n in names} if has_oos else {}
+    return (
+        img(png, "the Pareto front in sample and out of sample")
+        + _p(text)
+        + table(pd.DataFrame(rows), max_rows=MAX_TABLE_ROWS, classes=classes)
+    )
+
+
 def convergence(data: ReportData, figures: ModuleType) -> str:
     h = data.history
     if not len(h):
@@ -148,6 +214,19 @@ def convergence(data: ReportData, figures: ModuleType) -> str:
 
     def at(column: str, row: int) -> str:
         return esc(h[column].iloc[row])
+
+    if data.front is not None:  # a multi-objective run: the hypervolume of its front
+        text = (
+            f"{_plural(len(h), 'generation')}; the hypervolume of the population's first front "
+            f"(in sample, against a reference point fixed in generation 1) went from "
+            f"{at('best', 0)} (generation {at('generation', 0)}) to {at('best', -1)} "
+            f"(generation {at('generation', -1)})."
+        )
+        return img(
+            figures.convergence_png(h, label="hypervolume"),
+            "hypervolume of the first front per generation",
+            {"generations": len(h)},
+        ) + _p(text)
 
     folds = h["fold"].nunique() if "fold" in h.columns else 1
     if folds > 1:
@@ -344,6 +423,8 @@ def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str
     ``walk-forward`` only when the data has walk-forward folds."""
     # Results first (what a trader reads), then how the search went, then the settings.
     builders: list[tuple[str, Any]] = [("verdict", verdict)]
+    if data.front is not None:
+        builders.append(("front", front))
     if data.walk_forward is not None:
         builders.append(("walk-forward", walk_forward))
     builders += [
