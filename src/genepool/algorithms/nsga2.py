@@ -199,6 +199,7 @@ class NSGA2(Optimizer):
         self._lower = space.lower.astype(np.float64)
         self._upper = space.upper.astype(np.float64)
         self._reference_given = _reference(reference_point)
+        self._discrete = {j for j, g in enumerate(space.genes) if not isinstance(g, Real)}
         self.archive = _make_archive(archive_size, archive_bytes)
         self.state = NSGA2State(
             X=None,
@@ -322,7 +323,17 @@ class NSGA2(Optimizer):
             return
         rows = np.flatnonzero((rank == 0) & (violation <= 0.0) & np.isfinite(F).all(axis=1))
         if rows.size:
-            self.archive.update(X[rows], F[rows])
+            self.archive.update(self._canonical(X[rows]), F[rows])
+
+    def _canonical(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with its integer, categorical and bool genes at the encoding of their decoded
+        value, so that the archive stores one row per distinct decoded individual (two
+        encodings of the same integer are the same solution). Real genes are left as they
+        are. Works in place on ``X`` (a gather)."""
+        for j, gene in enumerate(self.space.genes):
+            if j in self._discrete:
+                X[:, j] = gene.encode(gene.decode(X[:, j]))
+        return X
 
     def _offspring(self) -> np.ndarray:
         """``n`` children: binary tournaments on (rank, crowding), then the fused SBX +

@@ -68,7 +68,7 @@ class MetricObjectives(StrategyProblem):
     def _configure(self, family: str, objective: Any, **settings: Any) -> None:
         super()._configure(family, objective, **settings)
         self._given = list(self.objective_names or ())  # with their "-": the senses
-        self.objective_names = [n.lstrip("-") for n in self.objective_names or ()]  # type: ignore[assignment]
+        self.objective_names = [n.lstrip("-") for n in self.objective_names or ()]
         self._signs = np.array([sign for _, sign in self.objectives])
 
     def shared_config(self) -> dict[str, Any]:
@@ -103,6 +103,13 @@ class StrategyNSGA2(NSGA2):
             if valid.any():
                 self.state.reference = default_reference(F[valid])
         super()._first(X, F, violation)
+
+    def _archive_update(
+        self, X: np.ndarray, F: np.ndarray, violation: np.ndarray, rank: np.ndarray
+    ) -> None:
+        """Only valid strategies enter the archive (an invalid one is no solution found, and
+        its ``1e12`` markers would fill ``pareto.parquet`` of a run without a valid one)."""
+        super()._archive_update(X, F, violation, np.where(valid_rows(F), rank, -1))
 
 
 def valid_rows(F: np.ndarray) -> np.ndarray:
