@@ -427,3 +427,17 @@ def test_memory_pressure_thins_the_archive_and_the_report_counts_it():
     report = run.result("done").memory
     assert report.archive["thinnings"] == 1 and report.archive["last_reason"] == "memory"
     assert report.archive["dropped"] == size - size // 2
+
+
+def test_a_run_without_a_feasible_solution_picks_the_least_violating():
+    class Impossible(gp.Problem):  # x0 + x1 >= 3 cannot hold in the unit square
+        space = gp.Space.box(0, 1, 2)
+        n_constraints = 1
+
+        def evaluate(self, X):
+            return np.column_stack([X[:, 0], X[:, 1], 3.0 - X.sum(axis=1)])
+
+    res = gp.minimize(Impossible(), gp.NSGA2(Impossible.space, 20, seed=0), generations=15,
+                      progress=False)  # fmt: skip
+    assert res.pareto is not None and len(res.pareto) == 0
+    assert res.best_x.sum() > 1.9  # the least violating: near the corner (1, 1)
