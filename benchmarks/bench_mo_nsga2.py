@@ -406,6 +406,7 @@ def _child_flat(cfg: dict[str, Any]) -> dict[str, Any]:
         objectives=["f1", "f2"],
         progress=False,
         callbacks=[record],
+        history_capacity=cfg.get("history_capacity", 10_000),
     )
     return {
         "marks": marks,
@@ -580,15 +581,19 @@ def flat_rss(
     archive: int = 1_000,
     every: int = 1_000,
     timeout: float = 1800.0,
+    history_capacity: int = 10_000,
 ) -> list[dict[str, Any]]:
     """RSS every ``every`` generations of a long ``gp.minimize`` run (fresh subprocess): one
-    row per mark, plus ``slope_kib_per_1000_gen`` over the marks from ``every`` on."""
+    row per mark, the last with ``slope_kib_per_1000_gen`` (least squares over the marks).
+    ``history_capacity`` is passed to ``minimize``: its in-memory history ring grows until
+    it holds that many generations, by design."""
     cfg = {
         "part": "flat",
         "generations": generations,
         "n": population,
         "archive": archive,
         "every": every,
+        "history_capacity": history_capacity,
     }
     r = _run_child(cfg, timeout)
     if "skipped" in r:
@@ -597,7 +602,13 @@ def flat_rss(
     rss = np.array([mk[1] for mk in r["marks"]], dtype=float)
     slope = float(np.polyfit(g, rss, 1)[0] * 1000) if g.size >= 2 else float("nan")
     rows: list[dict[str, Any]] = [
-        {"generation": int(a), "rss_mib": b / 1024, "elapsed_s": c} for a, b, c in r["marks"]
+        {
+            "generation": int(a),
+            "rss_mib": b / 1024,
+            "elapsed_s": c,
+            "history_capacity": history_capacity,
+        }
+        for a, b, c in r["marks"]
     ]
     rows[-1].update(
         slope_kib_per_1000_gen=slope,
@@ -668,15 +679,22 @@ def quality_table(rows: list[dict[str, Any]]) -> str:
 def flat_table(rows: list[dict[str, Any]]) -> str:
     if "skipped" in rows[0]:
         return f"flat RSS: {rows[0]['skipped']}"
-    lines = ["| generation | RSS MiB | elapsed s |", "|---|---|---|"]
-    lines += [f"| {r['generation']:,} | {r['rss_mib']:.1f} | {r['elapsed_s']:.0f} |" for r in rows]
-    last = rows[-1]
-    lines.append(
-        f"\nslope {last['slope_kib_per_1000_gen']:.1f} KiB per 1,000 generations "
-        f"(growth {last['rss_growth_mib']:.2f} MiB from generation {rows[0]['generation']:,} to "
-        f"{last['generation']:,}; population {last['population']}, archive cap "
-        f"{last['archive']}, final archive {last['pareto_rows']} rows)"
-    )
+    caps = list(dict.fromkeys(r["history_capacity"] for r in rows))
+    by = {c: [r for r in rows if r["history_capacity"] == c] for c in caps}
+    lines = ["| generation | " + " | ".join(f"RSS MiB (history {c:,})" for c in caps) + " |"]
+    lines.append("|---|" + "---|" * len(caps))
+    for i, r in enumerate(by[caps[0]]):
+        cells = [f"{by[c][i]['rss_mib']:.1f}" if i < len(by[c]) else "" for c in caps]
+        lines.append(f"| {r['generation']:,} | " + " | ".join(cells) + " |")
+    for c in caps:
+        last = by[c][-1]
+        lines.append(
+            f"\nhistory {c:,}: slope {last['slope_kib_per_1000_gen']:.1f} KiB per 1,000 "
+            f"generations (growth {last['rss_growth_mib']:.2f} MiB from generation "
+            f"{by[c][0]['generation']:,} to {last['generation']:,}; population "
+            f"{last['population']}, archive cap {last['archive']}, final archive "
+            f"{last['pareto_rows']} rows, {last['elapsed_s']:.0f} s)"
+        )
     return "\n".join(lines)
 
 
@@ -798,7 +816,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## quality at equal evaluations ({args.seeds} seeds, population 100)\n")
         print(quality_table(out["quality"]))
     if "flat" in parts:
-        out["flat"] = flat_rss(generations=args.flat_generations)
+        out["flat"] = [
+            row
+            for cap in (10_000, 100)
+            for row in flat_rss(
+                generations=args.flat_generations,
+                every=max(1, args.flat_generations // 10),
+                history_capacity=cap,
+            )
+        ]
         print("\n## RSS of a long run (gp.minimize, ZDT1)\n")
         print(flat_table(out["flat"]))
     out["targets"] = targets(out.get("times", []), out.get("quality", []))
