@@ -34,7 +34,12 @@ Four measurements, each a function returning rows (``benchmarks/bench_mo.py`` ca
   (defined here). IGD: mean distance from points of the true front to the nearest point found.
 - :func:`flat_rss`: RSS every 1,000 generations of a 10,000-generation ``gp.minimize`` run at
   population 100 on ZDT1 with the archive capped (1,000 members); the slope of a least-squares
-  line through generations 1k..10k (KiB per 1,000 generations).
+  line through generations 1k..10k (KiB per 1,000 generations). ``main`` runs it twice, with
+  ``history_capacity`` 10,000 (the default: the in-memory history ring grows to that many
+  generations by design) and 100 (what remains is growth outside the history).
+
+The machine these were first run on has 2 cores shared with other work: compare rows of the
+same run (ratios), and re-run on a quiet machine for absolute numbers.
 
 Usage::
 
