@@ -29,7 +29,14 @@ from ._mo_nb import crowding_distance, nondominated_rank
 from ._nsga2_nb import N_UNIFORMS, vary_pairs_nb
 from .base import Optimizer
 
-__all__ = ["NSGA2", "NSGA2State", "constrained_rank", "survivors", "total_violation"]
+__all__ = [
+    "NSGA2",
+    "NSGA2State",
+    "constrained_rank",
+    "needed_crowding",
+    "survivors",
+    "total_violation",
+]
 
 log = logging.getLogger("genepool")
 
@@ -66,6 +73,20 @@ def constrained_rank(F: np.ndarray, violation: np.ndarray) -> np.ndarray:
     _, dense = np.unique(violation[bad], return_inverse=True)
     rank[bad] = start + dense
     return rank
+
+
+def needed_crowding(F: np.ndarray, rank: np.ndarray, n: int) -> np.ndarray:
+    """Crowding distances of the rows that can survive: every front up to the first that does
+    not fit whole in ``n`` (their values equal :func:`crowding_distance` on all rows: a front's
+    distances depend on that front only); 0 for the rows of later fronts, which die unread.
+    Early in a run half the rows are in such fronts, so this halves the cost of the crowding."""
+    last = int(np.searchsorted(np.cumsum(np.bincount(rank)), n))
+    rows = np.flatnonzero(rank <= last)
+    if rows.shape[0] == rank.shape[0]:
+        return crowding_distance(F, rank)
+    crowding = np.zeros(rank.shape[0], dtype=np.float64)
+    crowding[rows] = crowding_distance(F[rows], rank[rows])
+    return crowding
 
 
 def survivors(rank: np.ndarray, crowding: np.ndarray, n: int) -> np.ndarray:
@@ -298,7 +319,7 @@ class NSGA2(Optimizer):
         F_all = np.concatenate([st.F, F])
         v_all = np.concatenate([st.violation, violation])
         rank = constrained_rank(F_all, v_all)
-        crowding = crowding_distance(F_all, rank)
+        crowding = needed_crowding(F_all, rank, n)
         keep = survivors(rank, crowding, n)
         self._archive_update(X, F, violation, rank[n:])
         # surviving offspring move into the slots of the parents that died, in order
