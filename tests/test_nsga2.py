@@ -90,9 +90,12 @@ def test_vary_kernel_equals_the_numpy_operators(pairs, d, seed):
     rate = np.full(d, 0.5)
     out = np.empty((2 * pairs, d))
     vary_pairs_nb(P1, P2, crossed, U, lower, upper, np.zeros(d, np.int64), rate, 15.0, 0.5,
-                  20.0, out, 0)  # fmt: skip
+                  20.0, out, 0, copies := np.zeros(2 * pairs, bool))  # fmt: skip
     expected = naive_vary(P1, P2, crossed, U, lower, upper, rate, 15.0, 0.5, 20.0)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-14)
+    parents = np.repeat(np.arange(pairs), 2)
+    same = (out == P1[parents]).all(axis=1) | (out == P2[parents]).all(axis=1)
+    np.testing.assert_array_equal(copies, same)
     assert np.all((out >= lower) & (out <= upper))
 
 
@@ -105,7 +108,8 @@ def test_vary_kernel_categorical_genes_swap_or_move_to_another_category():
     crossed = np.ones(pairs, dtype=bool)
     out = np.empty((2 * pairs, 1))
     vary_pairs_nb(P1, P2, crossed, U, np.zeros(1), np.full(1, k - 1.0),
-                  np.array([k], np.int64), np.array([0.3]), 15.0, 0.5, 20.0, out, 0)  # fmt: skip
+                  np.array([k], np.int64), np.array([0.3]), 15.0, 0.5, 20.0, out, 0,
+                  np.zeros(2 * pairs, bool))  # fmt: skip
     c1 = out[0::2, 0]
     swapped = U[:, 0, 0] < 0.5
     base = np.where(swapped, P2[:, 0], P1[:, 0])
@@ -120,8 +124,9 @@ def test_odd_population_drops_the_last_second_child():
     P = np.full((2, 2), 0.5)
     U = np.full((2, 2, N_UNIFORMS), 0.9)
     vary_pairs_nb(P, P, np.zeros(2, bool), U, np.zeros(2), np.ones(2), np.zeros(2, np.int64),
-                  np.zeros(2), 15.0, 0.5, 20.0, out, 0)  # fmt: skip
+                  np.zeros(2), 15.0, 0.5, 20.0, out, 0, copies := np.zeros(3, bool))  # fmt: skip
     np.testing.assert_array_equal(out, 0.5)
+    np.testing.assert_array_equal(copies, True)  # nothing changed them: copies of a parent
 
 
 # -- survival and constrained ranking -----------------------------------------------------------
@@ -289,6 +294,26 @@ def test_bad_settings_name_the_setting(kwargs, match):
         gp.NSGA2(BOX, **kwargs)
 
 
+def test_children_that_copy_a_parent_are_bred_again():
+    def copies(opt):
+        st = opt.state
+        X = opt.ask()
+        held = {row.tobytes() for row in st.X}
+        share = np.mean([row.tobytes() in held for row in X])
+        opt.tell(X, zdt1(X))
+        return share
+
+    on = gp.NSGA2(BOX, 400, seed=4)
+    off = gp.NSGA2(BOX, 400, seed=4, redraw_copies=False)
+    for opt in (on, off):
+        X = opt.ask()
+        opt.tell(X, zdt1(X))
+    with_redraw = np.mean([copies(on) for _ in range(5)])
+    without = np.mean([copies(off) for _ in range(5)])
+    assert without > 0.02  # no crossover (10 %) and no mutation (1 - 1/6)^6 ~ 33 %
+    assert with_redraw < without / 10
+
+
 def test_the_front_improves_on_zdt1():
     opt = gp.NSGA2(gp.Space.box(0, 1, 10), 60, seed=5, reference_point=[1.1, 1.1])
     X = opt.ask()
@@ -416,7 +441,7 @@ def test_memory_pressure_thins_the_archive_and_the_report_counts_it():
     from genepool.run.loop import Run
 
     opt = gp.NSGA2(gp.Space.box(0, 1, 8), 60, seed=1, archive_size=500)
-    run = Run(zdt1, opt, RunConfig(generations=15, progress=False))
+    run = Run(zdt1, opt, RunConfig(generations=30, progress=False))
     while run.step() is None:
         pass
     size = opt.archive.size

@@ -75,9 +75,11 @@ def vary_pairs_nb(
     eta_m: float,
     out: np.ndarray,
     row0: int,
+    copies: np.ndarray,
 ) -> None:
     """Children of the pairs ``(P1[i], P2[i])`` into ``out[row0 + 2 i]`` and ``out[row0 + 2 i
-    + 1]`` (the second child is skipped where it would fall past the end of ``out``).
+    + 1]`` (the second child is skipped where it would fall past the end of ``out``);
+    ``copies[row]`` says whether the child equals one of its parents in every gene.
 
     ``categories[j]`` is the number of categories of a categorical or bool gene (0 for real and
     integer genes, which get SBX and polynomial mutation); ``rate[j]`` the per-gene mutation
@@ -90,6 +92,8 @@ def vary_pairs_nb(
     for i in prange(pairs):
         r1 = row0 + 2 * i
         r2 = r1 + 1
+        # whether child 1 (2) still equals parent a / parent b in every gene so far
+        c1a = c1b = c2a = c2b = True
         for j in range(d):
             a = np.float64(P1[i, j])
             b = np.float64(P2[i, j])
@@ -129,5 +133,12 @@ def vary_pairs_nb(
                 if U[i, j, 5] < rate[j]:
                     c2 = _polynomial(c2, lo, hi, U[i, j, 6], eta_m)
             out[r1, j] = c1
+            c1a &= c1 == a
+            c1b &= c1 == b
+            c2a &= c2 == a
+            c2b &= c2 == b
             if r2 < n_out:
                 out[r2, j] = c2
+        copies[r1] = c1a or c1b
+        if r2 < n_out:
+            copies[r2] = c2a or c2b

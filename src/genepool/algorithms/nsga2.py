@@ -43,6 +43,8 @@ log = logging.getLogger("genepool")
 #: Parent pairs varied per block: the uniforms of a block take ``BLOCK * d * 7 * 8`` bytes
 #: (3.4 MB at 30 genes). A constant, so the random stream never depends on memory.
 BLOCK = 2048
+#: Times a child that is a copy of a parent is bred again (``redraw_copies``).
+REDRAWS = 3
 #: Rows copied at a time when surviving offspring move into the population.
 COPY_BLOCK = 65536
 
@@ -148,6 +150,12 @@ class NSGA2(Optimizer):
         Distribution index of polynomial mutation.
     mutation_rate : float or array of shape (d,), optional
         Per-gene mutation probability; default ``1 / d``.
+    redraw_copies : bool, default True
+        Breed again (up to 3 times) a child that is a copy of one of its parents (its pair was
+        not recombined and no gene mutated: about 4 % of the children at the defaults), so that
+        no evaluation is spent on a solution the population holds. pymoo's
+        ``eliminate_duplicates`` does the same against every row, with an ``n x n`` distance
+        matrix.
     archive_size : int or None, default 10_000
         Capacity of the external Pareto archive of every non-dominated solution found during
         the run (:class:`~genepool.algorithms.archive.ParetoArchive`); None: no archive (the
@@ -186,6 +194,7 @@ class NSGA2(Optimizer):
         gene_prob: float = 0.5,
         eta_mutation: float = 20.0,
         mutation_rate: float | np.ndarray | None = None,
+        redraw_copies: bool = True,
         archive_size: int | None = 10_000,
         archive_bytes: int | str | None = None,
         reference_point: npt.ArrayLike | None = None,
@@ -200,6 +209,7 @@ class NSGA2(Optimizer):
         self.eta_crossover = check_float("eta_crossover", eta_crossover, low=0.0)
         self.gene_prob = check_float("gene_prob", gene_prob, low=0.0, high=1.0)
         self.eta_mutation = check_float("eta_mutation", eta_mutation, low=0.0)
+        self.redraw_copies = bool(redraw_copies)
         d = space.dims
         rate = 1.0 / d if mutation_rate is None else mutation_rate
         try:
@@ -363,20 +373,37 @@ class NSGA2(Optimizer):
         assert st.X is not None and st.rank is not None and st.crowding is not None
         n, d = self._n, self.space.dims
         out = np.empty((n, d), dtype=self.dtype)
+        copies = np.zeros(n, dtype=bool)
         pairs = (n + 1) // 2
         for first in range(0, pairs, BLOCK):
-            b = min(BLOCK, pairs - first)
-            parents = self._tournament(2 * b, st.rng)
-            crossed = st.rng.random(b) < self.crossover_rate
-            U = st.rng.random((b, d, N_UNIFORMS))
-            vary_pairs_nb(
-                st.X[parents[:b]], st.X[parents[b:]], crossed, U, self._lower, self._upper,
-                self._categories, self._rate, self.eta_crossover, self.gene_prob,
-                self.eta_mutation, out, 2 * first,
-            )  # fmt: skip
+            self._vary(min(BLOCK, pairs - first), out, 2 * first, copies)
+        redo = np.flatnonzero(copies) if self.redraw_copies else np.empty(0, dtype=np.int64)
+        for _ in range(REDRAWS):  # children that are copies of a parent are bred again
+            if not redo.size:
+                break
+            again = np.empty((2 * redo.size, d), dtype=self.dtype)
+            copied = np.zeros(2 * redo.size, dtype=bool)
+            for first in range(0, redo.size, BLOCK):
+                self._vary(min(BLOCK, redo.size - first), again, 2 * first, copied)
+            out[redo] = again[0::2]
+            redo = redo[copied[0::2]]
         if self.dtype != np.float64:  # rounding to float32 can cross a float64 bound
             self.space.clip(out)
         return out
+
+    def _vary(self, pairs: int, out: np.ndarray, row0: int, copies: np.ndarray) -> None:
+        """Tournaments for ``pairs`` pairs of parents, then their children into ``out[row0:]``
+        (``copies`` marks the children equal to a parent)."""
+        st = self.state
+        assert st.X is not None
+        parents = self._tournament(2 * pairs, st.rng)
+        crossed = st.rng.random(pairs) < self.crossover_rate
+        U = st.rng.random((pairs, self.space.dims, N_UNIFORMS))
+        vary_pairs_nb(
+            st.X[parents[:pairs]], st.X[parents[pairs:]], crossed, U, self._lower,
+            self._upper, self._categories, self._rate, self.eta_crossover, self.gene_prob,
+            self.eta_mutation, out, row0, copies,
+        )  # fmt: skip
 
     def _tournament(self, k: int, rng: np.random.Generator) -> np.ndarray:
         """``k`` winners of binary tournaments: the lower rank, then the larger crowding
