@@ -545,6 +545,78 @@ def _crowding_add_nb(
         dist[by_front[e - 1]] = np.inf
 
 
+@njit
+def _crowding_2d_nb(
+    order: np.ndarray,
+    f1: np.ndarray,
+    f2: np.ndarray,
+    front: np.ndarray,
+    starts: np.ndarray,
+    dist: np.ndarray,
+) -> bool:
+    """Both objectives' crowding from one sort, or ``False`` (``dist`` untouched) when a front is
+    not a staircase.
+
+    On a front of two objectives (no row dominating another) ``f2`` decreases where ``f1``
+    increases and equal ``f1`` means an equal row; so the ``f2`` order of a front is its ``f1``
+    order reversed, each run of equal rows kept in row order. ``order`` sorts ``f1`` with ties
+    in any order; checked on every front, O(n) besides the sort."""
+    n = order.shape[0]
+    by_front = np.empty(n, dtype=np.int64)
+    fill = starts[:-1].copy()
+    front_in_order = np.take(front, order)
+    for i in range(n):
+        k = front_in_order[i]
+        by_front[fill[k]] = order[i]
+        fill[k] += 1
+    v1 = np.take(f1, by_front)
+    for k in range(starts.shape[0] - 1):  # ties within a front by row index
+        i, e = starts[k], starts[k + 1]
+        while i < e:
+            j = i + 1
+            while j < e and v1[j] == v1[i]:
+                j += 1
+            if j - i > 1:
+                by_front[i:j] = np.sort(by_front[i:j])
+            i = j
+    v2 = np.take(f2, by_front)
+    for k in range(starts.shape[0] - 1):  # every front a staircase?
+        for i in range(starts[k], starts[k + 1] - 1):
+            if v2[i + 1] > v2[i] or (v2[i + 1] == v2[i] and v1[i + 1] != v1[i]):
+                return False
+    rev = np.empty(n, dtype=np.int64)  # f2 order: fronts reversed, runs of equal rows kept
+    for k in range(starts.shape[0] - 1):
+        s, e = starts[k], starts[k + 1]
+        o = s
+        j = e
+        while j > s:
+            a = j - 1
+            while a > s and v1[a - 1] == v1[j - 1]:
+                a -= 1
+            for t in range(a, j):
+                rev[o] = t
+                o += 1
+            j = a
+    acc = np.zeros(n, dtype=np.float64)  # in by_front order: sequential, one scatter at the end
+    for k in range(starts.shape[0] - 1):
+        s, e = starts[k], starts[k + 1]
+        if e == s:
+            continue
+        span1 = v1[e - 1] - v1[s]
+        span2 = v2[rev[e - 1]] - v2[rev[s]]
+        if e - s > 2:
+            if span1 > 0 and span1 < np.inf:
+                for i in range(s + 1, e - 1):
+                    acc[i] += (v1[i + 1] - v1[i - 1]) / span1
+            if span2 > 0 and span2 < np.inf:
+                for i in range(s + 1, e - 1):
+                    acc[rev[i]] += (v2[rev[i + 1]] - v2[rev[i - 1]]) / span2
+        acc[s] = acc[e - 1] = acc[rev[s]] = acc[rev[e - 1]] = np.inf
+    for i in range(n):
+        dist[by_front[i]] = acc[i]
+    return True
+
+
 def crowding_distance(F: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """NSGA-II crowding distance of each row within its front (larger: less crowded).
 
@@ -559,8 +631,10 @@ def crowding_distance(F: np.ndarray, rank: np.ndarray) -> np.ndarray:
       there, the others are interior, and a row between two equal neighbours adds 0;
     - rows holding NaN get 0 and are no part of any front.
 
-    O(m n log n) time (one argsort per objective, then O(n) numba passes), memory O(n): four
-    int64 arrays of n and the output.
+    O(m n log n) time: one numpy argsort per objective, then a stable counting sort by front
+    and one pass per front (numba, O(n)); with two objectives one argsort serves both where
+    every front is a staircase (checked, as ``nondominated_rank`` makes them). Memory O(n):
+    at most six int64 or float64 arrays of n besides the output.
 
     Parameters
     ----------
@@ -603,7 +677,13 @@ def crowding_distance(F: np.ndarray, rank: np.ndarray) -> np.ndarray:
     local = np.zeros(front.shape[0], dtype=np.float64)
     by_front = np.empty(front.shape[0], dtype=np.int64)
     value_by_front = np.empty(front.shape[0], dtype=np.float64)
-    for j in range(m):
+    done = False
+    if m == 2:  # one sort for both objectives where every front is a staircase
+        f1 = np.ascontiguousarray(F[:, 0] if rows is None else F[rows, 0])
+        f2 = np.ascontiguousarray(F[:, 1] if rows is None else F[rows, 1])
+        order = np.argsort(f1).astype(np.int64, copy=False)
+        done = _crowding_2d_nb(order, f1, f2, front, starts, local)
+    for j in range(0 if done else m):
         v = np.ascontiguousarray(F[:, j] if rows is None else F[rows, j])
         order = np.argsort(v).astype(np.int64, copy=False)
         _crowding_add_nb(order, v[order], front, starts, by_front, value_by_front, local)
