@@ -481,7 +481,7 @@ def nondominated_rank(F: np.ndarray) -> np.ndarray:
         if m >= 4:
             import moocore  # a dependency; imported here to keep `import genepool` light
 
-            ranks[:] = moocore.pareto_rank(G)
+            ranks[:] = moocore.pareto_rank(_finite_for_moocore(G))
         else:
             order, S = _lex_sorted(G)
             if m == 1:
@@ -498,6 +498,20 @@ def nondominated_rank(F: np.ndarray) -> np.ndarray:
         good = ~bad
         out[bad] = (out[good].max() + 1) if good.any() else 0
     return out
+
+
+def _finite_for_moocore(G: np.ndarray) -> np.ndarray:
+    """``G`` with each column holding an infinity replaced by its dense ranks (0., 1., ...):
+    dominance is unchanged (a strictly increasing map per column). moocore 0.3.2's
+    ``pareto_rank`` ranks rows with ``+inf`` wrongly for 3 objectives and crashes the process
+    (segmentation fault) on ``-inf`` for 3 and 4 objectives (checked against the naive twin)."""
+    infinite = np.isinf(G).any(axis=0)
+    if not infinite.any():
+        return G
+    G = G.copy()
+    for j in np.flatnonzero(infinite):
+        G[:, j] = np.unique(G[:, j], return_inverse=True)[1].ravel()
+    return G
 
 
 @njit
