@@ -33,6 +33,9 @@ Oracles: ``tests/naive_mo.py`` (peeling fronts by pairwise dominance, O(m n^2)),
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import numpy as np
 
 from .._numba import njit
@@ -479,8 +482,8 @@ def nondominated_rank(F: np.ndarray) -> np.ndarray:
     if G.shape[0] and m:
         ranks = np.empty(G.shape[0], dtype=np.int64)
         if m >= 4:
-            import moocore  # a dependency; imported here to keep `import genepool` light
-
+            # a dependency, imported on first use (no type information: Any)
+            moocore: Any = importlib.import_module("moocore")
             ranks[:] = moocore.pareto_rank(_finite_for_moocore(G))
         else:
             order, S = _lex_sorted(G)
