@@ -9,7 +9,9 @@ Parts (``--part``):
     ``fast_non_dominated_sort``; its list of fronts converted to ranks, inside the timing) on
     n in {1e4, 1e5, 1e6} (``--quick``: 1e4, 1e5) points, m in {2, 3, 5}, two sets: ``uniform``
     (``default_rng(SEED).random((n, m))``) and ``plane`` (uniform points divided by their sum:
-    one front on the simplex ``f1 + ... + fm = 1``, what a late NSGA-II population looks like).
+    one front on the simplex ``f1 + ... + fm = 1``, what a late NSGA-II population looks like),
+    and for m = 3 ``ridge`` (uniform ``(x, t, 1 - t)``: one degenerate front on which genepool's
+    staircase sweep would be quadratic and gives way to divide and conquer).
   * Crowding: genepool's ``crowding_distance`` beside pymoo's ``calc_crowding_distance`` (which
     takes one front: it runs on each front of the genepool ranks, the loop inside the timing) on
     uniform points with 2 objectives, n in {1e5, 1e6, 2e6} (2e6: NSGA-II's 2N at N = 1e6).
@@ -59,7 +61,7 @@ CHILD_TIMEOUT_S = 900
 SORT_SIZES = (10_000, 100_000, 1_000_000)
 SORT_QUICK = (10_000, 100_000)
 SORT_M = (2, 3, 5)
-SORT_SETS = ("uniform", "plane")
+SORT_SETS = {2: ("uniform", "plane"), 3: ("uniform", "plane", "ridge"), 5: ("uniform", "plane")}
 CROWD_SIZES = (100_000, 1_000_000, 2_000_000)
 CROWD_QUICK = (100_000,)
 SORT_TARGETS = {(2, "uniform"): 0.5, (3, "uniform"): 2.0}  # seconds at 1e6 (issue 16)
@@ -73,6 +75,8 @@ def points(kind: str, n: int, m: int) -> np.ndarray:
     F = np.random.default_rng(SEED).random((n, m))
     if kind == "plane":
         F /= F.sum(axis=1, keepdims=True)
+    elif kind == "ridge":  # (x, t, 1 - t, ...): one front, the staircase sweep's worst case
+        F[:, 2:] = 1.0 - F[:, 1:2]
     return F
 
 
@@ -299,7 +303,7 @@ def part_sort(args: argparse.Namespace) -> dict[str, Any]:
     sizes = SORT_QUICK if args.quick else SORT_SIZES
     rows: list[dict[str, Any]] = []
     for m in SORT_M:
-        for kind in SORT_SETS:
+        for kind in SORT_SETS[m]:
             for lib in ("genepool", "moocore", "pymoo"):
                 _log(f"rank {lib} m={m} {kind} ...")
                 cfg = {

@@ -8,24 +8,38 @@ of the rows dominating it. A row holding NaN ranks after every other row (NaN is
 everywhere in genepool); ``+inf`` is an ordinary, worst value.
 
 No ``n x n`` array is ever built; the memory of each method is below. Every method starts from
-the lexicographic order of the rows (a numpy quicksort of the first objective, then a numba merge
-sort of each run of ties by the other objectives): 0.08 s of the 1e6-row sorts.
+the lexicographic order of the rows (a numpy quicksort of the first objective, ``np.take`` of the
+rows, then a numba merge sort of each run of ties by the other objectives): ~0.1 s at 1e6 x 3.
+Timings below: CPU seconds at 1e6 points on the shared 2-core machine; the benchmark
+(``benchmarks/bench_mo.py --part sort``) puts moocore 0.3.2 and pymoo 0.6.2 beside them.
 
 - One objective: each distinct value is a front. O(n log n).
-- Two objectives: a sweep in lexicographic order with a binary search over the fronts' least
-  second objective, O(n log n) time, O(n) memory (Jensen 2003; the "ENS-BS" of Zhang et al.
-  2015).
-- Three objectives: divide and conquer over the lexicographic order of the distinct points (the
-  offline "CDQ" scheme, the three-objective case of Jensen 2003 / Buzdalov & Shalyto 2014): solve
-  the first half, pass its ranks to the second half with a sweep in the second objective and a
-  Fenwick tree of prefix maxima over the third (``rank(p) = 1 + max rank of p's dominators``),
-  then solve the second half; blocks of <= 48 points are solved pairwise. O(n log^2 n) time
-  whatever the shape of the set (one front or a thousand), O(n) memory (7 int64/float64 arrays
-  of n). Measured beside moocore 0.3.2 (``benchmarks/bench_mo.py --part sort``, 2 shared cores).
-- Four or more objectives: ``moocore.pareto_rank`` (C). Measured against the ENS-SS sequential
+- Two objectives: a sweep in lexicographic order with a branch-free binary search over the
+  fronts' least second objective, O(n log n) time, O(n) memory (Jensen 2003; the "ENS-BS" of
+  Zhang et al. 2015). ~0.2 s for 1e6 uniform points (moocore ~2x that in the same runs).
+- Three objectives, on the distinct points in lexicographic order (``rank(p) = 1 + max rank of
+  p's dominators``; an earlier distinct point dominates p iff it is no worse in f2 and f3):
+
+  * a staircase sweep (``_stairs_3d_nb``): each front keeps the 2-D staircase of its (f2, f3)
+    minima in a sorted slice, "does front k dominate p" is one binary search in it, and p's
+    front is a binary search over the fronts (they are nested). ~0.55 s for 1e6 uniform
+    points, ~0.6 s for 1e6 points on the plane f1 + f2 + f3 = 1 (one front), 1.5 s for 2e6
+    on the sphere; memory O(n). Its inserts shift O(staircase) entries: O(n sqrt n) on a plane
+    or sphere, quadratic on a degenerate front such as ``(x, t, 1 - t)``, so past
+    ``_STAIRS_BUDGET`` shifted entries a point it gives way to
+  * divide and conquer (``_cdq_3d_nb``; the offline "CDQ" scheme, the three-objective case of
+    Jensen 2003 / Buzdalov & Shalyto 2014): solve the first half, pass its ranks to the second
+    half with a sweep in f2 and a Fenwick tree of prefix maxima over f3, solve the second half;
+    blocks of <= 48 points pairwise. O(n log^2 n) time whatever the shape of the set, O(n)
+    memory (seven arrays of n); ~2.8 s at 1e6, which is why it is the fallback and not the
+    first choice.
+
+  moocore's ``pareto_rank`` took 7-12x longer on 1e6 uniform points in the same runs.
+- Four or more objectives: ``moocore.pareto_rank`` (C), on a copy with infinities replaced by
+  per-column dense ranks (see ``_finite_for_moocore``). Measured against the ENS-SS sequential
   search this module used before (O(m n^2) worst case, O(n) memory): 1e5 x 5 uniform points
-  0.77 s against 9.0 s, 2e4 x 5 0.075 s against 0.32 s. Its memory is O(n m) (it allocates
-  a copy of the points and per-point work arrays; measured by the benchmark's RSS).
+  0.77 s against 9.0 s, 2e4 x 5 0.075 s against 0.32 s; pymoo's sort was no faster (the
+  benchmark). Its memory is O(n m) (the benchmark's peak RSS).
 
 Oracles: ``tests/naive_mo.py`` (peeling fronts by pairwise dominance, O(m n^2)),
 ``moocore.pareto_rank`` and pymoo's ``NonDominatedSorting``.
@@ -45,9 +59,9 @@ __all__ = ["crowding_distance", "nondominated_rank"]
 #: Blocks of the three-objective divide and conquer at most this long are solved pairwise.
 _LEAF_3D = 48
 #: The three-objective staircase sweep gives way to divide and conquer past this many shifted
-#: entries a point (a sphere of 2e6 points shifted ~600 a point moving the tail only; fewer
-#: now that the shorter side moves).
-_STAIRS_BUDGET = 1024
+#: entries a point (measured: 128-256 on the plane and the sphere at 1e6 and 2e6 points, < 16 on
+#: uniform points; a degenerate front wastes at most ~0.8 s at 1e6 before the fallback).
+_STAIRS_BUDGET = 512
 
 
 # --------------------------------------------------------------------------------------------
