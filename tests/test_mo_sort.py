@@ -58,12 +58,12 @@ def test_rank_equals_naive_peeling(F):
 
 @contextlib.contextmanager
 def stairs_budget(value: int) -> Iterator[None]:
-    old = _mo_nb._STAIRS_BUDGET
-    _mo_nb._STAIRS_BUDGET = value
+    old = _mo_nb._STAIRS_BUDGET, _mo_nb._STAIRS_SLACK
+    _mo_nb._STAIRS_BUDGET = _mo_nb._STAIRS_SLACK = value
     try:
         yield
     finally:
-        _mo_nb._STAIRS_BUDGET = old
+        _mo_nb._STAIRS_BUDGET, _mo_nb._STAIRS_SLACK = old
 
 
 @settings(max_examples=100, deadline=None)
@@ -138,16 +138,19 @@ def test_rank_equals_pymoo(m, kind):
     assert np.array_equal(nondominated_rank(F), want)
 
 
-def test_three_objective_fallback_on_a_degenerate_front():
-    # (x, t, 1 - t): one front whose staircase grows with every point (quadratic shifting):
-    # the sweep gives up at its budget and divide and conquer ranks it
+def test_three_objective_degenerate_front_rotates_the_sweep():
+    # (x, t, 1 - t): one front whose staircase grows with every point when x is swept
+    # (quadratic shifting): that sweep gives up early; sweeping t first is cheap
     rng = np.random.default_rng(3)
-    t = rng.random(4000)
-    F = np.c_[rng.random(4000), t, 1 - t]
-    S = F[np.lexsort(F.T[::-1])]
-    _, ok = _mo_nb._stairs_3d_nb(S[:, 1].copy(), S[:, 2].copy(), 10 * len(F))
-    assert not ok
+    t = rng.random(20_000)
+    F = np.c_[rng.random(20_000), t, 1 - t]
+    for columns, fine in (([0, 1, 2], False), ([1, 2, 0], True)):
+        S = F[:, columns][np.lexsort(F[:, columns].T[::-1])]
+        _, ok = _mo_nb._stairs_3d_nb(S[:, 1].copy(), S[:, 2].copy(), 512, 2**20)
+        assert ok == fine
     assert np.all(nondominated_rank(F) == 0)
+    with stairs_budget(0):  # every sweep gives up: divide and conquer
+        assert np.all(nondominated_rank(F) == 0)
 
 
 def test_a_large_single_front_on_a_plane_ranks_all_zero():

@@ -58,10 +58,12 @@ __all__ = ["crowding_distance", "nondominated_rank"]
 
 #: Blocks of the three-objective divide and conquer at most this long are solved pairwise.
 _LEAF_3D = 48
-#: The three-objective staircase sweep gives way to divide and conquer past this many shifted
-#: entries a point (measured: 128-256 on the plane and the sphere at 1e6 and 2e6 points, < 16 on
-#: uniform points; a degenerate front wastes at most ~0.8 s at 1e6 before the fallback).
+#: The three-objective staircase sweep gives way (to itself on rotated objectives, then to
+#: divide and conquer) past this many shifted entries a point (``_stairs_3d_nb``). Measured over
+#: all n points: 128-256 a point on the plane and the sphere at 1e6 and 2e6 points (up to ~2000
+#: over the first points of the sphere), < 16 on uniform points.
 _STAIRS_BUDGET = 512
+_STAIRS_SLACK = 2**20
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,9 +270,14 @@ def _count_at_most_nb(pool: np.ndarray, o: int, s: int, b: float) -> int:
 
 
 @njit
-def _stairs_3d_nb(g2: np.ndarray, g3: np.ndarray, budget: int) -> tuple[np.ndarray, bool]:
+def _stairs_3d_nb(
+    g2: np.ndarray, g3: np.ndarray, budget: int, slack: int
+) -> tuple[np.ndarray, bool]:
     """Ranks of distinct points in lexicographic order (second and third objectives ``g2``,
-    ``g3``), or ``ok = False`` once more than ``budget`` values have been shifted.
+    ``g3``), or ``ok = False`` as soon as the sweep has shifted more than ``budget`` entries a
+    point of the ``k`` (all of them), or its first ``i`` points more than ``8 budget`` a point
+    plus ``slack`` (a quadratic case gives up early; the sphere is quadratic for a while at the
+    start, ~2000 a point at 2e6, then the staircase shrinks).
 
     A sweep: every earlier point, distinct from ``p``, dominates ``p`` iff it is no worse in
     ``(g2, g3)``. Each front keeps the staircase of its points' ``(g2, g3)`` minima (``g2``
@@ -282,8 +289,7 @@ def _stairs_3d_nb(g2: np.ndarray, g3: np.ndarray, budget: int) -> tuple[np.ndarr
     random sets, O(n sqrt n) on a sphere or a plane (the staircase of a front of n points holds
     ~sqrt n of them; moving the shorter side took the plane's 1e6 points from 0.90 s to 0.60 s),
     quadratic on a degenerate front such as ``(x, t, 1 - t)``; hence the budget. Memory: the
-    pool (<= 4n entries of two float64 after doubling) and five int64 arrays of n; ``budget``
-    counts shifted entries."""
+    pool (<= 4n entries of two float64 after doubling) and five int64 arrays of n."""
     k = g2.shape[0]
     rank = np.zeros(k, dtype=np.int64)
     pool = np.empty(max(64, 2 * k), dtype=np.float64)
@@ -359,7 +365,7 @@ def _stairs_3d_nb(g2: np.ndarray, g3: np.ndarray, budget: int) -> tuple[np.ndarr
                 for t in range(o + 2 * e, o + 2 * s):
                     pool[t - d] = pool[t]
                 work += tail
-        if work > budget:
+        if work > budget * k or work > 8 * budget * i + slack:
             return rank, False
         pool[o + 2 * start] = b
         pool[o + 2 * start + 1] = c
@@ -472,13 +478,23 @@ def _cdq_3d_nb(g2: np.ndarray, r3: np.ndarray, byf2: np.ndarray, n3: int) -> np.
 
 
 def _rank_3d(S: np.ndarray) -> np.ndarray:
-    """Three objectives, ``S`` lexicographic: the staircase sweep, or divide and conquer where
-    the sweep would shift more than ``_STAIRS_BUDGET`` values a point."""
+    """Three objectives, ``S`` lexicographic: the staircase sweep; where it would shift more than
+    ``_STAIRS_BUDGET`` entries a point, the sweep again with the objectives rotated (its cost
+    depends on which one is swept: on ``(x, t, 1 - t)`` sweeping x is quadratic, sweeping t is
+    not); then divide and conquer."""
     first, group = _distinct_nb(S)
-    g2 = S[first, 1]  # distinct points, lexicographic
-    g3 = S[first, 2]
-    rank, ok = _stairs_3d_nb(g2, g3, _STAIRS_BUDGET * g2.shape[0])
+    D = S[first]  # distinct points, lexicographic
+    budget, slack = _STAIRS_BUDGET, _STAIRS_SLACK
+    rank, ok = _stairs_3d_nb(D[:, 1].copy(), D[:, 2].copy(), budget, slack)
+    for rotation in ([1, 2, 0], [2, 0, 1]):
+        if ok:
+            break
+        order, R = _lex_sorted(np.ascontiguousarray(D[:, rotation]))
+        rotated, ok = _stairs_3d_nb(R[:, 1].copy(), R[:, 2].copy(), budget, slack)
+        rank = np.empty_like(rotated)
+        rank[order] = rotated
     if not ok:
+        g2, g3 = D[:, 1].copy(), D[:, 2].copy()
         byf2 = np.argsort(g2, kind="stable").astype(np.int64, copy=False)  # ties: by position
         r3, n3 = _dense_rank_nb(g3, np.argsort(g3).astype(np.int64, copy=False))
         rank = _cdq_3d_nb(g2, r3, byf2, n3)
