@@ -209,3 +209,13 @@ def test_nan_rows_have_no_crowding():
 def test_rejects_a_one_dimensional_array():
     with pytest.raises(ValueError, match="2-D"):
         nondominated_rank(np.zeros(3))
+    with pytest.raises(ValueError, match="rank"):
+        crowding_distance(np.zeros((3, 2)), np.zeros(2, dtype=np.int64))
+
+
+def test_crowding_groups_by_any_rank_labels():
+    F = np.random.default_rng(1).random((50, 2))
+    r = nondominated_rank(F)
+    want = crowding_distance(F, r)
+    assert np.array_equal(crowding_distance(F, r * 10 - 7), want)  # negative, sparse labels
+    assert np.array_equal(crowding_distance(F, r.astype(float)), want)

@@ -731,6 +731,8 @@ def crowding_distance(F: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """
     F = np.asarray(F, dtype=np.float64)
     rank = np.asarray(rank)
+    if F.ndim != 2 or rank.shape != (F.shape[0],):
+        raise ValueError(f"F must be (n, m) and rank (n,), got shapes {F.shape} and {rank.shape}")
     n, m = F.shape
     dist = np.zeros(n, dtype=np.float64)
     ok = ~np.isnan(F).any(axis=1)
@@ -739,7 +741,7 @@ def crowding_distance(F: np.ndarray, rank: np.ndarray) -> np.ndarray:
     if n == 0 or (rows is not None and rows.size == 0):
         return dist
     r = rank if rows is None else rank[rows]
-    if r.size and r.min() >= 0 and r.max() < r.size:
+    if np.issubdtype(r.dtype, np.integer) and r.min() >= 0 and r.max() < r.size:
         front = r.astype(np.int64, copy=False)
         n_fronts = int(front.max()) + 1
     else:  # ranks of any integers: renumber them 0, 1, ...
