@@ -27,9 +27,15 @@ Parts (``--part``):
   same points. Wall times; other jobs on the machine skew them (the 1-min load average is
   printed): compare libraries within a run.
 
+- ``nsga2``: NSGA-II against pymoo on ZDT1 (seconds per generation, peak RSS, live bytes per
+  individual, where a generation's time goes), quality at equal evaluations (hypervolume and
+  IGD over 10 seeds on ZDT1-3 and DTLZ2) and RSS over 10,000 generations: ``--part nsga2``
+  hands the remaining flags to ``benchmarks/bench_mo_nsga2.py`` (see its ``--help``).
+
 Usage::
 
     python benchmarks/bench_mo.py --part sort [--quick] [--repeats 3] [--json PATH]
+    python benchmarks/bench_mo.py --part nsga2 [--parts times,profile,quality,flat] [...]
 """
 
 from __future__ import annotations
@@ -356,8 +362,14 @@ PARTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {"sort": part
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["--part", "nsga2"]:  # NSGA-II against pymoo: its own module and flags
+        sys.path.insert(0, str(Path(__file__).parent))
+        import bench_mo_nsga2
+
+        return bench_mo_nsga2.main(argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--part", choices=sorted(PARTS), help="what to measure (required)")
+    ap.add_argument("--part", choices=[*sorted(PARTS), "nsga2"], help="what to measure")
     ap.add_argument("--quick", action="store_true", help="the smaller sizes only")
     ap.add_argument("--repeats", type=int, default=3, help="timed calls per size (median)")
     ap.add_argument("--json", type=Path, default=None, help="output (default results/...)")
