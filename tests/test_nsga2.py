@@ -402,6 +402,7 @@ def test_a_problem_names_its_objectives_and_returns_constraints():
     "fitness, kwargs, error, match",
     [
         (zdt1, {"objectives": ["a", "b", "c"]}, ConfigError, "2 column.*3 objective"),
+        (zdt1, {"objectives": ["only"]}, ConfigError, r"2 column.*1 objective\(s\) \['only'\]"),
         (zdt1, {"objectives": "a,b"}, ConfigError, r"\['a', 'b'\]"),
         (zdt1, {"objectives": {"a": "up", "b": "minimize"}}, ConfigError, "sense"),
         (zdt1, {"target": 0.1}, ConfigError, "target applies to one objective"),

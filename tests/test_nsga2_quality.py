@@ -1,8 +1,8 @@
 """Quality of NSGA2 on ZDT1-3 and DTLZ2 at equal evaluations: median hypervolume over 10 seeds
-against pymoo's (see TOLERANCE for where the issue's target stands). The slow tests run both libraries on the same
-vectorized functions (defined here, so that the oracle does not depend on ``gp.problems``);
-run them with ``pytest -m slow``. ``benchmarks/bench_mo_nsga2.py`` prints the same numbers with
-IGD beside them."""
+against pymoo's (see TOLERANCE for where the issue's target stands). The slow tests run both
+libraries on the same vectorized functions (defined here, so that the oracle does not depend
+on ``gp.problems``); run them with ``pytest -m slow``. ``benchmarks/bench_mo_nsga2.py`` prints
+the same numbers with IGD beside them."""
 
 from __future__ import annotations
 

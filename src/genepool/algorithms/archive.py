@@ -565,10 +565,9 @@ def write_pareto(
     import pyarrow as pa
 
     from ..memory.history import write_parquet_atomic
-    from ..run.direction import direction_metadata
 
     table = pa.Table.from_pandas(pareto_frame(space, direction, X, F), preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    extra = {**direction_metadata(direction), **(metadata or {})}
+    extra = {**direction.metadata(), **(metadata or {})}
     meta.update({k.encode(): v.encode() for k, v in extra.items()})
     write_parquet_atomic(table.replace_schema_metadata(meta), Path(path))

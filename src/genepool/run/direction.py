@@ -261,6 +261,10 @@ class Direction:
             raise ConfigError(f"direction record {record!r} is malformed ({exc!r})") from None
         return cls(objectives)
 
+    def metadata(self) -> dict[str, str]:
+        """The Parquet schema metadata recording this direction (:func:`direction_metadata`)."""
+        return direction_metadata(self)
+
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, str]) -> Direction | None:
         """The direction recorded in a history's Parquet metadata (see

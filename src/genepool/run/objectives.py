@@ -34,6 +34,9 @@ class Objectives:
     direction: Direction
     n_constraints: int
     multi: bool
+    #: whether the objectives were named (``objectives=`` or the problem's names): the fitness
+    #: must then have exactly that many objective columns
+    named: bool = False
 
     @classmethod
     def for_run(cls, config: RunConfig, problem: Problem, optimizer: Optimizer) -> Objectives:
@@ -43,9 +46,10 @@ class Objectives:
         ``fitness``, as its checkpoints record)."""
         direction = config.direction
         multi = bool(optimizer.multi_objective)
-        named = getattr(problem, "objective_names", None)
-        if multi and config.objectives is None and named is not None:
-            direction = Direction.named(tuple(named), direction.sense)
+        names = getattr(problem, "objective_names", None)
+        if multi and config.objectives is None and names is not None:
+            direction = Direction.named(tuple(names), direction.sense)
+        named = config.objectives is not None or (multi and names is not None)
         k = check_int("n_constraints", getattr(problem, "n_constraints", 0), minimum=0)
         name = type(optimizer).__name__
         if not multi and (k or (config.objectives is not None and direction.m > 1)):
@@ -59,7 +63,7 @@ class Objectives:
                 f"max_evaluations, time_limit or stagnation (generations without hypervolume "
                 f"gain)"
             )
-        return cls(direction, k, multi)
+        return cls(direction, k, multi, named)
 
     def split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """``(f, g)``: the objectives on the internal scale and the constraints (None without).
@@ -73,8 +77,8 @@ class Objectives:
         Y = y[:, None] if y.ndim == 1 else y
         k = self.n_constraints
         m = Y.shape[1] - k
-        if m < 1 or (self.direction.m > 1 and m != self.direction.m):
-            names = list(self.direction.names) if self.direction.m > 1 else None
+        if m < 1 or ((self.named or self.direction.m > 1) and m != self.direction.m):
+            names = list(self.direction.names) if self.named or self.direction.m > 1 else None
             expected = f"{self.direction.m} objective(s) {names}" if names else "1+ objective(s)"
             raise ConfigError(
                 f"fitness has {Y.shape[1]} column(s); expected {expected} then "
