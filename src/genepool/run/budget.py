@@ -48,9 +48,16 @@ def check_budget_fits(
 
 
 def state_bytes(optimizer: Optimizer) -> int:
-    """Bytes of the optimizer's arrays (its population and their fitness)."""
+    """Bytes of the optimizer's arrays (its population and their fitness); a Pareto archive's
+    members (``archive_*``) are counted apart, as the run's ``pareto archive``."""
     arrays, _ = optimizer.state_dict()
-    return int(sum(a.nbytes for a in arrays.values() if isinstance(a, np.ndarray)))
+    return int(
+        sum(
+            a.nbytes
+            for k, a in arrays.items()
+            if isinstance(a, np.ndarray) and not k.startswith("archive_")
+        )
+    )
 
 
 def memory_report(

@@ -233,19 +233,21 @@ class Run:
         s, evaluator = self.state, self.evaluator
         accounted = sum(evaluator.usage().values())
         rss = self.monitor.end_generation(s.generation, accounted, evaluator.largest_chunk)
-        extra = _progress_extra(evaluator, rss) if self.reporter.mode is not None else ""
-        self.recorder.snapshot(s.generation, X, y)
         if self.multi:
             front = self.optimizer.front_summary()  # type: ignore[attr-defined]
             archived = -1 if self.archive is None else int(self.archive.size)
             self.recorder.add_front(s.generation, self.hypervolume, front, archived, X,
                                     s.n_evaluations, s.elapsed, rss)  # fmt: skip
-            self.reporter.update(s.generation, self.hypervolume, float(front["size"]),
-                                 s.n_evaluations, s.n_evaluations / max(s.elapsed, 1e-9),
-                                 extra, labels=("hypervolume", "front"))  # fmt: skip
+        else:
+            valid = _valid(y, self.invalid)
+            self.recorder.add(s.generation, s.best, f, X, s.n_evaluations, s.elapsed, rss, valid)
+        self.recorder.snapshot(s.generation, X, y)
+        extra = _progress_extra(evaluator, rss) if self.reporter.mode is not None else ""
+        if self.multi:
+            self.reporter.update(s.generation, self.hypervolume, front["size"], s.n_evaluations,
+                                 s.n_evaluations / max(s.elapsed, 1e-9), extra,
+                                 labels=("hypervolume", "front"))  # fmt: skip
             return
-        valid = _valid(y, self.invalid)
-        self.recorder.add(s.generation, s.best, f, X, s.n_evaluations, s.elapsed, rss, valid)
         self.reporter.update(
             s.generation,
             self.direction.to_user(s.best),
