@@ -269,3 +269,19 @@ def test_a_budget_that_leaves_room_for_few_candidates_is_said_once(caplog):
     roomy = gp.Evaluator(Heavy(), memory_limit="64GB", cache=False)
     roomy.evaluate(X)
     assert roomy.small_chunk_note is None
+
+
+def test_a_chunk_too_small_to_measure_never_lowers_the_estimate():
+    """A remainder chunk of 2 rows of 1 MiB that grew 1.2 MiB (the allocator served part of it
+    from memory freed earlier) is noise; a chunk that grew 100 MiB is a measurement."""
+    from genepool.evaluation.chunking import DECAY, NOISE_BYTES, ChunkSizer
+
+    MiB = 2**20
+    sizer = ChunkSizer(estimate=MiB)
+    sizer.calibrate(MiB, 150)  # the first measurement
+    sizer.calibrate(0.6 * MiB, 2)  # 1.2 MiB in all: below NOISE_BYTES
+    assert sizer.bpc == MiB and 1.2 * MiB < NOISE_BYTES
+    sizer.calibrate(2 * MiB, 1)  # a small chunk may still raise it
+    assert sizer.bpc == 2 * MiB
+    sizer.calibrate(0.6 * MiB, 160)  # 96 MiB in all: it lowers the estimate, by DECAY at most
+    assert sizer.bpc == DECAY * 2 * MiB

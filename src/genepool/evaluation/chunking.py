@@ -37,6 +37,10 @@ PARENT_RESERVE = 64 * 2**20  # ... at least this, above its RSS when the pool st
 AIM = 0.8  # share of a worker's working memory a chunk aims at
 DECAY = 0.75  # a cheaper chunk lowers the estimate to no less than this share of it
 IGNORED_BELOW = 0.25  # chunks that cost less than this share of the estimate are not news
+#: A chunk that grew by less than this in all says nothing about a lower cost: at that scale the
+#: allocator serves part of it from memory freed earlier (e.g. a remainder chunk of 2 rows of
+#: 1 MiB each measured 0.6 MiB per row), so it may raise the estimate but never lower it.
+NOISE_BYTES = 4 * 2**20
 CALM_CHUNKS = 3  # calm chunks after which a halved chunk size doubles again
 
 #: ``"auto"`` (sized from the budget) or a fixed number of candidates per chunk.
@@ -73,14 +77,17 @@ class ChunkSizer:
 
         Returns the new ceiling when it was halved (see :meth:`adjust`), else None.
         """
-        self.calibrate(observed)
+        self.calibrate(observed, size)
         return self.adjust(size, pressed)
 
-    def calibrate(self, observed: float) -> None:
-        """Follow the measured cost per candidate of a chunk."""
+    def calibrate(self, observed: float, size: int | None = None) -> None:
+        """Follow the measured cost per candidate of a chunk (of ``size`` rows: a chunk that
+        grew by less than :data:`NOISE_BYTES` in all never lowers the estimate)."""
         if self.bpc is None or not self.calibrated:
             self.bpc = max(observed, self.bpc or 0.0, self.floor)
             self.calibrated = True
+        elif observed < self.bpc and size is not None and observed * size < NOISE_BYTES:
+            return
         elif observed > IGNORED_BELOW * self.bpc:
             # Decay slowly when a chunk costs less; ignore chunks that grew little (they were
             # served from memory freed earlier and still resident, not a real change of cost).
@@ -227,7 +234,7 @@ class ParentChunks:
         """
         monitor = self.monitor
         assert monitor is not None and self.memory_limit is not None
-        self.sizer.calibrate(max(0, peak - rss_before) / size)
+        self.sizer.calibrate(max(0, peak - rss_before) / size, size)
         level = monitor.level(peak)
         if level == "over" and size <= 1:  # one candidate at a time is already too much
             raise monitor.budget_exceeded(generation, usage(), rss=peak, hint=self.hint())
