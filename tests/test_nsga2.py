@@ -467,3 +467,25 @@ def test_a_run_without_a_feasible_solution_picks_the_least_violating():
                       progress=False)  # fmt: skip
     assert res.pareto is not None and len(res.pareto) == 0
     assert res.best_x.sum() > 1.9  # the least violating: near the corner (1, 1)
+
+
+def test_a_survival_that_fails_leaves_the_population_whole(monkeypatch):
+    import genepool.algorithms.nsga2 as nsga2_module
+
+    opt = gp.NSGA2(BOX, 30, seed=5)
+    _run(opt, zdt1, 3)
+    before = {k: getattr(opt.state, k).copy() for k in ("X", "F", "violation")}
+    X = opt.ask()
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(nsga2_module, "needed_crowding", out_of_memory)
+    with pytest.raises(MemoryError):
+        opt.tell(X, zdt1(X))
+    for key, value in before.items():  # the population and its objectives, as they were
+        np.testing.assert_array_equal(getattr(opt.state, key), value)
+    # its ranks and distances, recomputed on the population alone
+    np.testing.assert_array_equal(opt.state.rank, naive_rank(before["F"]))
+    np.testing.assert_array_equal(opt.state.crowding, naive_crowding(before["F"], opt.state.rank))
+    assert opt.front()[1].shape[1] == 2

@@ -57,11 +57,13 @@ def total_violation(constraints: np.ndarray | None, n: int) -> np.ndarray:
     return np.maximum(constraints, 0.0).sum(axis=1)
 
 
-def constrained_rank(F: np.ndarray, violation: np.ndarray) -> np.ndarray:
+def constrained_rank(F: np.ndarray, violation: np.ndarray | None) -> np.ndarray:
     """Deb's constrained non-dominated rank: the feasible rows (``violation == 0``) by
     non-domination of ``F``, then the infeasible rows, each distinct violation one front after
     the last feasible one (smaller violation first). Equal to :func:`nondominated_rank` when
-    every row is feasible."""
+    every row is feasible (``violation`` None: no constraints)."""
+    if violation is None:
+        return nondominated_rank(F)
     feasible = violation <= 0.0
     if feasible.all():
         return nondominated_rank(F)
@@ -327,10 +329,26 @@ class NSGA2(Optimizer):
         assert st.X is not None and st.F is not None and st.violation is not None
         n = self._n
         F_all = np.concatenate([st.F, F])
-        v_all = np.concatenate([st.violation, violation])
-        rank = constrained_rank(F_all, v_all)
-        crowding = needed_crowding(F_all, rank, n)
-        keep = survivors(rank, crowding, n)
+        constrained = bool((st.violation > 0).any() or (violation > 0).any())
+        v_all = np.concatenate([st.violation, violation]) if constrained else None
+        # The population's objectives now live in F_all, and its ranks and crowding distances
+        # are about to be recomputed: drop them while the 2n rows are ranked (60 bytes per
+        # individual off the peak, measured at 10^6). If ranking fails (e.g. out of memory) the
+        # population stays whole: its objectives come back from F_all, its ranks and distances
+        # are recomputed on the population alone (valid, not those of the merged ranking).
+        st.F = st.violation = st.rank = st.crowding = None
+        try:
+            rank = constrained_rank(F_all, v_all)
+            crowding = needed_crowding(F_all, rank, n)
+            keep = survivors(rank, crowding, n)
+        except BaseException:
+            st.F = F_all[:n].copy()
+            st.violation = np.zeros(n) if v_all is None else v_all[:n].copy()
+            st.rank = constrained_rank(st.F, st.violation)
+            st.crowding = crowding_distance(st.F, st.rank)
+            raise
+        if v_all is None:
+            v_all = np.zeros(2 * n)
         self._archive_update(X, F, violation, rank[n:])
         # surviving offspring move into the slots of the parents that died, in order
         new = keep[keep >= n]
