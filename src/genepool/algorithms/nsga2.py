@@ -341,27 +341,26 @@ class NSGA2(Optimizer):
             rank = constrained_rank(F_all, v_all)
             crowding = needed_crowding(F_all, rank, n)
             keep = survivors(rank, crowding, n)
+            self._archive_update(X, F, violation, rank[n:])
+            # surviving offspring take the slots of the parents that died, in order
+            new = keep[keep >= n]
+            alive = np.zeros(n, dtype=bool)
+            alive[keep[keep < n]] = True
+            dead = np.flatnonzero(~alive)
+            perm = np.arange(n)
+            perm[dead] = new
+            kept = (F_all[perm], np.zeros(n) if v_all is None else v_all[perm], rank[perm],
+                    crowding[perm])  # fmt: skip
         except BaseException:
             st.F = F_all[:n].copy()
             st.violation = np.zeros(n) if v_all is None else v_all[:n].copy()
             st.rank = constrained_rank(st.F, st.violation)
             st.crowding = crowding_distance(st.F, st.rank)
             raise
-        if v_all is None:
-            v_all = np.zeros(2 * n)
-        self._archive_update(X, F, violation, rank[n:])
-        # surviving offspring move into the slots of the parents that died, in order
-        new = keep[keep >= n]
-        alive = np.zeros(n, dtype=bool)
-        alive[keep[keep < n]] = True
-        dead = np.flatnonzero(~alive)
-        for start in range(0, new.shape[0], COPY_BLOCK):
+        st.F, st.violation, st.rank, st.crowding = kept
+        for start in range(0, new.shape[0], COPY_BLOCK):  # bounded gathers, no third population
             rows = new[start : start + COPY_BLOCK]
             st.X[dead[start : start + COPY_BLOCK]] = X[rows - n]
-        perm = np.arange(n)
-        perm[dead] = new
-        st.F, st.violation = F_all[perm], v_all[perm]
-        st.rank, st.crowding = rank[perm], crowding[perm]
 
     def _archive_update(
         self, X: np.ndarray, F: np.ndarray, violation: np.ndarray, rank: np.ndarray
