@@ -31,6 +31,7 @@ from typing import Any, Union
 import numpy as np
 
 from ._indicators_nb import nearest_sq_distances
+from .algorithms.archive import normalized
 from .errors import ConfigError
 
 __all__ = ["hypervolume", "igd", "knee_point"]
@@ -246,10 +247,8 @@ def knee_point(F: PointsLike) -> int:
     n, m = arr.shape
     if n == 0:
         raise ConfigError("F must have at least one row, got shape (0, m)")
-    ideal = arr.min(axis=0)
-    span = arr.max(axis=0) - ideal
-    with np.errstate(divide="ignore", invalid="ignore"):
-        N = np.where(span > 0, (arr - ideal) / np.where(span > 0, span, 1.0), 0.0)
+    span = arr.max(axis=0) - arr.min(axis=0)
+    N = normalized(arr)
     nearest_ideal = int(np.argmin(np.sqrt(np.einsum("ij,ij->i", N, N))))
     if (span <= 0).any() or np.unique(arr, axis=0).shape[0] < m + 1:
         return nearest_ideal

@@ -27,14 +27,15 @@ import numpy as np
 import pandas as pd
 
 from ..algorithms import NSGA2
+from ..algorithms.archive import normalized
 from ..algorithms.nsga2 import default_reference
-from ..backtest import METRICS, StrategyProblem
+from ..backtest import StrategyProblem
 from ..backtest.problem import INVALID_FITNESS
 from ..evaluation.cache import keyed_batch
 from ..run import Direction
 from . import _files as F_
 from .config import objective_senses
-from .out_of_sample import BestTrace, metrics_dict, most_active, trace_best
+from .out_of_sample import BestTrace, metrics_dict, most_active, trace_best, with_metrics
 from .records import RunRecord
 
 __all__ = [
@@ -117,11 +118,6 @@ def valid_rows(F: np.ndarray) -> np.ndarray:
     return np.isfinite(F).all(axis=1) & (np.abs(F) < -INVALID_FITNESS / 2).all(axis=1)
 
 
-def _normalized(F: np.ndarray) -> np.ndarray:
-    lo, hi = F.min(axis=0), F.max(axis=0)
-    return (F - lo) / np.where(hi > lo, hi - lo, 1.0)
-
-
 def select_front(F: np.ndarray, pick: int, cap: int) -> np.ndarray:
     """Indices of at most ``cap`` rows of the front ``F`` (internal scale) to report.
 
@@ -133,7 +129,7 @@ def select_front(F: np.ndarray, pick: int, cap: int) -> np.ndarray:
     Deterministic (ties to the lower index); O(len(F) * cap) time, O(len(F)) memory.
     """
     n = F.shape[0]
-    N = _normalized(F)
+    N = normalized(F)
     chosen = [pick]
     dist = np.sqrt(((N - N[pick]) ** 2).sum(axis=1))
     for j in range(F.shape[1]):
@@ -159,12 +155,7 @@ def front_table(
     table = params.reset_index(drop=True).copy()
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     table.insert(1, "pick", np.arange(len(table)) == 0)
-    for m in METRICS:
-        table[f"is_{m}"] = is_m[m].to_numpy()
-    if oos_m is not None:
-        for m in METRICS:
-            table[f"oos_{m}"] = oos_m[m].to_numpy()
-    return table
+    return with_metrics(table, is_m, oos_m)
 
 
 def front_entries(

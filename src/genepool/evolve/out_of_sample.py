@@ -70,6 +70,14 @@ def hall_of_fame_table(
     table = is_m[list(space.names)].copy()
     table.insert(0, "rank", np.arange(1, len(top_f) + 1))
     table["fitness"] = top_f
+    return with_metrics(table, is_m, oos_m)
+
+
+def with_metrics(
+    table: pd.DataFrame, is_m: pd.DataFrame, oos_m: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``table`` with every metric in sample (``is_<metric>``) and, where there is a test
+    span, out of sample (``oos_<metric>``), one row per strategy; ``table`` itself."""
     for m in METRICS:
         table[f"is_{m}"] = is_m[m].to_numpy()
     if oos_m is not None:
