@@ -219,3 +219,13 @@ def test_crowding_groups_by_any_rank_labels():
     want = crowding_distance(F, r)
     assert np.array_equal(crowding_distance(F, r * 10 - 7), want)  # negative, sparse labels
     assert np.array_equal(crowding_distance(F, r.astype(float)), want)
+
+
+def test_crowding_of_a_group_with_equal_f1_and_different_f2_takes_the_general_path():
+    # found by hypothesis: one run of equal f1 whose f2 differ is no staircase; the one-sort
+    # path took it for a run of equal rows and gave the max-f2 extreme to the wrong row
+    F = np.ones((38, 2))
+    F[[29, 37], 1] = 0.0
+    groups = np.zeros(38, dtype=np.int64)
+    groups[29] = 1
+    np.testing.assert_array_equal(crowding_distance(F, groups), naive_mo.crowding(F, groups))

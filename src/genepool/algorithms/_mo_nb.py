@@ -657,8 +657,8 @@ def _crowding_2d_nb(
     v2 = np.take(f2, by_front)
     for k in range(starts.shape[0] - 1):  # every front a staircase?
         for i in range(starts[k], starts[k + 1] - 1):
-            if v2[i + 1] > v2[i] or (v2[i + 1] == v2[i] and v1[i + 1] != v1[i]):
-                return False
+            if v2[i + 1] > v2[i] or ((v2[i + 1] == v2[i]) != (v1[i + 1] == v1[i])):
+                return False  # f2 must fall where f1 rises, and only equal rows tie
     rev = np.empty(n, dtype=np.int64)  # f2 order: fronts reversed, runs of equal rows kept
     for k in range(starts.shape[0] - 1):
         s, e = starts[k], starts[k + 1]
