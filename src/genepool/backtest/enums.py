@@ -18,11 +18,13 @@ __all__ = [
     "METRICS",
     "METRIC_SENSES",
     "N_METRICS",
+    "N_STATE",
     "TRADE_DTYPE",
     "ExitReason",
     "FamilyCode",
     "Metric",
     "OrderSide",
+    "SimState",
     "TradeDirection",
     "family_code",
     "family_name",
@@ -55,6 +57,45 @@ class Metric(IntEnum):
         """The public name: the column of the metrics DataFrame, the objective's name."""
         return self.name.lower()
 
+
+class SimState(IntEnum):
+    """Slot of a strategy's state row in the time-blocked kernel (``_sim_nb.simulate_block``):
+    everything a backtest carries from one block of bars to the next (counts are stored as
+    float64, exact below 2**53). A fresh row (``_sim_nb.init_state_nb``) is all cash, flat."""
+
+    CASH = 0
+    POS = 1
+    ENTRY_PRICE = 2
+    ENTRY_FEES = 3
+    PREV_VALUE = 4
+    S1 = 5  # sum of returns
+    S2 = 6  # sum of squared returns
+    SNEG = 7  # sum of squared negative returns
+    PEAK = 8
+    MDD = 9
+    N_ORDERS = 10
+    N_TRADES = 11
+    N_WINS = 12
+    WIN_PNL = 13
+    LOSS_PNL = 14
+    HAS_WIN = 15
+    HAS_LOSS = 16
+    BARS_IN = 17
+    STOP_LOW = 18
+    STOP_HIGH = 19
+    IN_MARKET = 20
+    HOLD_START = 21  # first holding bar of the open trade
+    H0 = 22  # prefix sums of returns at HOLD_START
+    H1 = 23
+    H2 = 24
+    EMA_AVG = 25  # the MACD signal EMA: average, observations, old weight
+    EMA_NOBS = 26
+    EMA_OLD_WT = 27
+    LAST_DIFF = 28  # MACD minus signal at the last bar of the previous block
+
+
+#: Length of a state row.
+N_STATE = len(SimState)
 
 #: Names of the metrics in column order (the columns of every metrics DataFrame).
 METRICS: tuple[str, ...] = tuple(m.label for m in sorted(Metric))

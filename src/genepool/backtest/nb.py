@@ -37,6 +37,12 @@ from .._numba import njit, njit_parallel
 
 __all__ = [
     "atr_1d_nb",
+    "ema_resume",
+    "nan_cumsum_resume",
+    "rolling_extreme_into",
+    "rsi_wilder_resume",
+    "up_down_resume",
+    "window_mean_at",
     "bollinger_1d_nb",
     "ema_1d_nb",
     "ema_table_nb",
@@ -58,36 +64,54 @@ __all__ = [
 
 
 @njit
+def nan_cumsum_resume(a, aoff, t0, t1, cs, nc, csoff, run):
+    """Running sum skipping NaN and running NaN count of ``a`` (vectorbt's
+    ``rolling_mean_1d_nb``) for the bars [t0, t1): ``cs[i - csoff]``, ``nc[i - csoff]`` from
+    ``a[i - aoff]``, continuing ``run`` = [sum, count] (zeros at bar 0), which receives the
+    totals at t1. Blocks add in the same order as one pass: the sums are bit-identical."""
+    s = run[0]
+    c = int(run[1])
+    for i in range(t0, t1):
+        x = a[i - aoff]
+        if np.isnan(x):
+            c += 1
+        else:
+            s = s + x
+        cs[i - csoff] = s
+        nc[i - csoff] = c
+    run[0] = s
+    run[1] = c
+
+
+@njit
 def _nan_cumsum(a):
     """Running sum skipping NaN and running NaN count, as vectorbt's ``rolling_mean_1d_nb``."""
     n = a.shape[0]
     cs = np.empty(n, dtype=np.float64)
     nc = np.empty(n, dtype=np.int64)
-    s = 0.0
-    c = 0
-    for i in range(n):
-        if np.isnan(a[i]):
-            c += 1
-        else:
-            s = s + a[i]
-        cs[i] = s
-        nc[i] = c
+    nan_cumsum_resume(a, 0, 0, n, cs, nc, 0, np.zeros(2))
     return cs, nc
 
 
 @njit
-def _window_mean(cs, nc, window, i):
-    """Mean of the ``window`` values ending at ``i`` from the running sums; NaN unless all of
-    them are observations (``minp=window``)."""
+def window_mean_at(cs, nc, csoff, window, i):
+    """Mean of the ``window`` values ending at bar ``i`` from the running sums (bar j at
+    ``cs[j - csoff]``); NaN unless all of them are observations (``minp=window``)."""
     if i < window:
-        count = i + 1 - nc[i]
-        total = cs[i]
+        count = i + 1 - nc[i - csoff]
+        total = cs[i - csoff]
     else:
-        count = window - (nc[i] - nc[i - window])
-        total = cs[i] - cs[i - window]
+        count = window - (nc[i - csoff] - nc[i - window - csoff])
+        total = cs[i - csoff] - cs[i - window - csoff]
     if count < window:
         return np.nan
     return total / count
+
+
+@njit
+def _window_mean(cs, nc, window, i):
+    """:func:`window_mean_at` of arrays that start at bar 0."""
+    return window_mean_at(cs, nc, 0, window, i)
 
 
 @njit
@@ -119,7 +143,10 @@ def sma_table_nb(a, windows):
 
 
 @njit
-def _ema_into(a, window, out):
+def ema_resume(a, out, fresh, window, state):
+    """pandas' ewma recursion over ``a`` into ``out`` (same length), continuing ``state`` =
+    [average, observations, old weight] unless ``fresh`` (``a[0]`` is then the series' first
+    value), and saving it: consecutive blocks give the one-pass values bit for bit."""
     n = a.shape[0]
     if n == 0:
         return
@@ -127,11 +154,18 @@ def _ema_into(a, window, out):
     alpha = 1.0 / (1.0 + com)  # = 2 / (window + 1), computed as pandas does
     old_wt_factor = 1.0 - alpha
     new_wt = alpha
-    avg = a[0]
-    nobs = 0 if np.isnan(avg) else 1
-    out[0] = avg if nobs >= window else np.nan
-    old_wt = 1.0
-    for i in range(1, n):
+    i0 = 0
+    if fresh:
+        avg = a[0]
+        nobs = 0 if np.isnan(avg) else 1
+        out[0] = avg if nobs >= window else np.nan
+        old_wt = 1.0
+        i0 = 1
+    else:
+        avg = state[0]
+        nobs = int(state[1])
+        old_wt = state[2]
+    for i in range(i0, n):
         cur = a[i]
         is_obs = not np.isnan(cur)
         if is_obs:
@@ -146,6 +180,14 @@ def _ema_into(a, window, out):
         elif is_obs:
             avg = cur
         out[i] = avg if nobs >= window else np.nan
+    state[0] = avg
+    state[1] = nobs
+    state[2] = old_wt
+
+
+@njit
+def _ema_into(a, window, out):
+    ema_resume(a, out, True, window, np.empty(3))
 
 
 @njit
@@ -179,18 +221,26 @@ def _rsi_value(up, down):
 
 
 @njit
+def up_down_resume(close, coff, t0, t1, up, down, uoff):
+    """Gains and losses of the bars [t0, t1) as vectorbt's RSI (NaN at bar 0, |delta| on one
+    side) into ``up[i - uoff]``, ``down[i - uoff]``."""
+    for i in range(t0, t1):
+        if i == 0:
+            up[i - uoff] = np.nan
+            down[i - uoff] = np.nan
+            continue
+        d = close[i - coff] - close[i - 1 - coff]
+        up[i - uoff] = 0.0 if d < 0.0 else d
+        down[i - uoff] = 0.0 if d > 0.0 else abs(d)
+
+
+@njit
 def _up_down(close):
     """Gains and losses of each bar as vectorbt's RSI: NaN at bar 0, |delta| on one side."""
     n = close.shape[0]
     up = np.empty(n, dtype=np.float64)
     down = np.empty(n, dtype=np.float64)
-    if n > 0:
-        up[0] = np.nan
-        down[0] = np.nan
-    for i in range(1, n):
-        d = close[i] - close[i - 1]
-        up[i] = 0.0 if d < 0.0 else d
-        down[i] = 0.0 if d > 0.0 else abs(d)
+    up_down_resume(close, 0, 0, n, up, down, 0)
     return up, down
 
 
@@ -203,31 +253,42 @@ def _rsi_sma_into(up_cs, up_nc, down_cs, down_nc, window, out):
 
 
 @njit
+def rsi_wilder_resume(close, coff, t0, t1, window, out, ooff, state):
+    """Wilder's RSI at the bars [t0, t1) into ``out[i - ooff]`` (``close[i - coff]`` is bar i's
+    close; bar t0 - 1 is needed when t0 > 0), continuing ``state`` = [average gain, average
+    loss] (zeros at bar 0) and saving it. NaN before bar ``window``, which is seeded with the
+    simple mean of the first ``window`` gains and losses."""
+    gain = state[0]
+    loss = state[1]
+    for i in range(t0, t1):
+        if i == 0:
+            out[i - ooff] = np.nan
+            continue
+        d = close[i - coff] - close[i - 1 - coff]
+        if i <= window:
+            if d > 0.0:
+                gain += d
+            elif d < 0.0:
+                loss -= d
+            if i < window:
+                out[i - ooff] = np.nan
+                continue
+            gain /= window
+            loss /= window
+        else:
+            g = d if d > 0.0 else 0.0
+            c = -d if d < 0.0 else 0.0
+            # Wilder's smoothing, alpha = 1 / window
+            gain = (gain * (window - 1) + g) / window
+            loss = (loss * (window - 1) + c) / window
+        out[i - ooff] = _rsi_value(gain, loss)
+    state[0] = gain
+    state[1] = loss
+
+
+@njit
 def _rsi_wilder_into(close, window, out):
-    n = close.shape[0]
-    for i in range(min(window, n)):
-        out[i] = np.nan
-    if n <= window:
-        return
-    gain = 0.0
-    loss = 0.0
-    for i in range(1, window + 1):
-        d = close[i] - close[i - 1]
-        if d > 0.0:
-            gain += d
-        elif d < 0.0:
-            loss -= d
-    gain /= window
-    loss /= window
-    out[window] = _rsi_value(gain, loss)
-    for i in range(window + 1, n):
-        d = close[i] - close[i - 1]
-        g = d if d > 0.0 else 0.0
-        c = -d if d < 0.0 else 0.0
-        # Wilder's smoothing, alpha = 1 / window
-        gain = (gain * (window - 1) + g) / window
-        loss = (loss * (window - 1) + c) / window
-        out[i] = _rsi_value(gain, loss)
+    rsi_wilder_resume(close, 0, 0, close.shape[0], window, out, 0, np.zeros(2))
 
 
 @njit
@@ -348,7 +409,7 @@ def atr_1d_nb(high, low, close, window):
 
 
 @njit
-def _rolling_extreme_into(a, window, is_max, out, buf):
+def rolling_extreme_into(a, window, is_max, out, buf):
     """Monotonic deque of indices in ``buf[head:tail]``: values strictly decreasing (max) or
     increasing (min), so the extreme of the window is ``a[buf[head]]``. O(T)."""
     head = 0
@@ -379,7 +440,7 @@ def _rolling_extreme_into(a, window, is_max, out, buf):
 def rolling_min_1d_nb(a, window):
     """Rolling min incl. the current bar; oracle: naive.rolling_min, pandas rolling min."""
     out = np.empty(a.shape[0], dtype=np.float64)
-    _rolling_extreme_into(a, window, False, out, np.empty(a.shape[0], dtype=np.int64))
+    rolling_extreme_into(a, window, False, out, np.empty(a.shape[0], dtype=np.int64))
     return out
 
 
@@ -387,7 +448,7 @@ def rolling_min_1d_nb(a, window):
 def rolling_max_1d_nb(a, window):
     """Rolling max incl. the current bar; oracle: naive.rolling_max, pandas rolling max."""
     out = np.empty(a.shape[0], dtype=np.float64)
-    _rolling_extreme_into(a, window, True, out, np.empty(a.shape[0], dtype=np.int64))
+    rolling_extreme_into(a, window, True, out, np.empty(a.shape[0], dtype=np.int64))
     return out
 
 
@@ -397,7 +458,7 @@ def rolling_min_table_nb(a, windows):
     out = np.empty((windows.shape[0], a.shape[0]), dtype=np.float64)
     for r in prange(windows.shape[0]):
         buf = np.empty(a.shape[0], dtype=np.int64)
-        _rolling_extreme_into(a, windows[r], False, out[r], buf)
+        rolling_extreme_into(a, windows[r], False, out[r], buf)
     return out
 
 
@@ -407,7 +468,7 @@ def rolling_max_table_nb(a, windows):
     out = np.empty((windows.shape[0], a.shape[0]), dtype=np.float64)
     for r in prange(windows.shape[0]):
         buf = np.empty(a.shape[0], dtype=np.int64)
-        _rolling_extreme_into(a, windows[r], True, out[r], buf)
+        rolling_extreme_into(a, windows[r], True, out[r], buf)
     return out
 
 

@@ -10,14 +10,17 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DataError, check_float, check_int
+from ..memory import parse_size
 from ..problem import Problem
-from ._sim_nb import simulate_family_nb
+from .blocked import block_bars_for, run_blocks
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
 from .enums import METRICS, N_METRICS, Metric
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
+from .stream import table_stream
 from .strategies import get_family
+from .universe import AGGREGATES, SymbolSeries, aggregate_metrics, is_store, select_series
 
 __all__ = ["INVALID_FITNESS", "PriceData", "StrategyProblem"]
 
@@ -111,6 +114,13 @@ class StrategyProblem(Problem):
         Search ranges replacing the family's defaults (``{"window": [5, 100]}``), validated
         against the family's constraints (:func:`genepool.backtest.constraints.strategy_space`).
         Every decoded strategy keeps its family's order constraints (``fast < slow``).
+    block_bars : int, optional
+        Bars per block of the time-blocked backtest (:mod:`genepool.backtest.blocked`). Default:
+        as many as fit ``block_memory``. Results are bit-identical for every block length.
+    block_memory : int or str, optional
+        Memory for the indicator tables of one block (``"256MiB"``); default 128 MiB. Peak
+        memory of an evaluation is about this plus 400 bytes per strategy, whatever the
+        number of bars.
     rsi_method : {"wilder", "sma"}
         RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
     bars_per_year : float, optional
@@ -160,6 +170,12 @@ class StrategyProblem(Problem):
         freq: TimeSpan | None = None,
         year: TimeSpan | None = None,
         ranges: Ranges | None = None,
+        block_bars: int | None = None,
+        block_memory: int | str | None = None,
+        symbols: str | Sequence[str] | None = None,
+        aggregate: str = "mean",
+        start: Any = None,
+        end: Any = None,
     ) -> None:
         self._configure(
             family,
@@ -171,19 +187,31 @@ class StrategyProblem(Problem):
             stops=stops,
             rsi_method=rsi_method,
             ranges=ranges,
+            block_bars=block_bars,
+            block_memory=block_memory,
         )
+        self.universe: list[SymbolSeries] | None = None
+        self.aggregate = aggregate
+        self.store_path: str | None = None
+        if is_store(data):
+            if freq is not None or year is not None:
+                raise ConfigError(
+                    "freq/year do not apply to a store: each symbol is annualized by its own "
+                    "calendar; pass bars_per_year to use one value for all"
+                )
+            self._use_store(data, symbols, start, end, bars_per_year)
+            return
+        if symbols is not None or start is not None or end is not None:
+            raise ConfigError(
+                "symbols, start and end select bars of a market data store: pass "
+                "genepool.backtest.open_store(DIR) as the data"
+            )
         self.data, index = _prices(data, self.family.needs_high_low)
         self.n_bars = self.data["close"].shape[0]
         #: Times of the bars (the data's DatetimeIndex or Series index; None for an array):
         #: what :func:`~genepool.backtest.trace.trace_strategy` labels its curve with.
         self.index: pd.Index | None = None if index is None else pd.Index(index)
-        longest = self.family.longest_window(
-            {
-                g.name: np.array([g.high])
-                for g in self.space.genes
-                if hasattr(g, "high") and isinstance(g.high, int)
-            }
-        )
+        longest = self._longest_window()
         if self.n_bars <= longest:  # before annualizing: too short is the message that helps
             raise DataError(
                 f"data has {self.n_bars:,} bar{'s' if self.n_bars != 1 else ''}; at least "
@@ -192,6 +220,63 @@ class StrategyProblem(Problem):
             )
         self.annualization = _annualization(bars_per_year, freq, year, index)
         self.ann_factor = self.annualization.value
+
+    def _longest_window(self) -> int:
+        return int(
+            self.family.longest_window(
+                {
+                    g.name: np.array([g.high])
+                    for g in self.space.genes
+                    if hasattr(g, "high") and isinstance(g.high, int)
+                }
+            )
+        )
+
+    def _use_store(
+        self, store: Any, symbols: Any, start: Any, end: Any, bars_per_year: Any
+    ) -> None:
+        """Evaluate on the symbols of a market data store (memory-mapped, read by blocks)."""
+        if self.aggregate not in AGGREGATES:
+            raise ConfigError(f"aggregate must be one of {AGGREGATES}, got {self.aggregate!r}")
+        given = (
+            None
+            if bars_per_year is None
+            else check_float("bars_per_year", bars_per_year, low=0.0, low_inclusive=False)
+        )
+        fields = ("close", "high", "low") if self.family.needs_high_low else ("close",)
+        self.universe = select_series(
+            store, symbols, fields, start=start, end=end, bars_per_year=given
+        )
+        self.store_path = str(store.path)
+        self.start, self.end = start, end
+        longest = self._longest_window()
+        for series in self.universe:
+            if series.n_bars <= longest:
+                raise DataError(
+                    f"symbol {series.name!r} has {series.n_bars:,} bars in the selected range; "
+                    f"at least {longest + 1} are needed: the longest indicator window of the "
+                    f"{self.family.name!r} family is {longest}"
+                )
+        first = self.universe[0]
+        self.data = dict(first.arrays)
+        for name in ("close", "high", "low"):
+            self.data.setdefault(name, self.data["close"])
+        self.n_bars = first.n_bars
+        self.index = None  # times stay in the store: store.index(symbol)
+        if given is not None:
+            self.annualization = BarsPerYear(given, "given")
+        else:
+            factors = {s.ann_factor for s in self.universe}
+            how = "each symbol by its own calendar (the store's bars_per_year)"
+            if len(factors) == 1:
+                how = f"the store's calendar of every symbol ({store.bars_per_year(first.name).method})"
+            self.annualization = BarsPerYear(first.ann_factor, how)
+        self.ann_factor = self.annualization.value
+
+    @property
+    def symbols(self) -> tuple[str, ...] | None:
+        """The symbols of a universe (None for one series given as data)."""
+        return None if self.universe is None else tuple(s.name for s in self.universe)
 
     def _configure(
         self,
@@ -205,8 +290,10 @@ class StrategyProblem(Problem):
         stops: bool,
         rsi_method: str,
         ranges: Ranges | None = None,
+        block_bars: int | None = None,
+        block_memory: int | str | None = None,
     ) -> None:
-        """Everything but the data: family, objectives, costs, space (validated)."""
+        """Everything but the data: family, objectives, costs, space, blocks (validated)."""
         self.family = get_family(family)
         names = [objective] if isinstance(objective, str) else list(objective)
         if not names:
@@ -228,11 +315,19 @@ class StrategyProblem(Problem):
         self.stops = bool(stops)
         self.space = strategy_space(self.family.name, self.stops, ranges)
         self.ranges = None if ranges is None else {k: list(v) for k, v in ranges.items()}
+        self.block_bars = None if block_bars is None else check_int("block_bars", block_bars, minimum=1)
+        if block_memory is not None:
+            try:
+                parse_size(block_memory)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"block_memory: {exc}") from None
+        self.block_memory = block_memory
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
-        """The price arrays (``close``, ``high``, ``low``; one copy when they are the same)."""
-        return dict(self.data)
+        """The price arrays (``close``, ``high``, ``low``; one copy when they are the same);
+        none for a store: each worker memory-maps the store from its path."""
+        return {} if self.universe is not None else dict(self.data)
 
     def shared_config(self) -> dict[str, Any]:
         return {
@@ -246,6 +341,21 @@ class StrategyProblem(Problem):
             "rsi_method": self.options["rsi_method"],
             "ann_factor": self.ann_factor,
             "ranges": self.ranges,
+            "block_bars": self.block_bars,
+            "block_memory": self.block_memory,
+            "store": None if self.universe is None else self._store_config(),
+        }
+
+    def _store_config(self) -> dict[str, Any]:
+        assert self.universe is not None
+        given = self.annualization.method == "given"
+        return {
+            "path": self.store_path,
+            "symbols": list(self.symbols or ()),
+            "aggregate": self.aggregate,
+            "start": None if self.start is None else str(pd.Timestamp(self.start)),
+            "end": None if self.end is None else str(pd.Timestamp(self.end)),
+            "bars_per_year": self.ann_factor if given else None,
         }
 
     @classmethod
@@ -255,7 +365,21 @@ class StrategyProblem(Problem):
         settings = {k: v for k, v in config.items() if k not in ("family", "objective")}
         self.ann_factor = float(settings.pop("ann_factor"))
         self.annualization = BarsPerYear(self.ann_factor, "as in the parent process")
+        store = settings.pop("store", None)
         self._configure(config["family"], config["objective"], **settings)
+        self.universe = None
+        if store is not None:  # the worker maps the store itself: no prices were shipped
+            from .store import open_store
+
+            self.aggregate = store["aggregate"]
+            self._use_store(
+                open_store(store["path"]),
+                store["symbols"],
+                store["start"],
+                store["end"],
+                store["bars_per_year"],
+            )
+            return self
         self.data = {name: arrays[name] for name in ("close", "high", "low")}
         self.n_bars = self.data["close"].shape[0]
         self.index = None  # workers only evaluate: the times stay with the parent
@@ -296,27 +420,66 @@ class StrategyProblem(Problem):
         out = np.empty((n, N_METRICS))
         if n == 0:
             return out
-        tables = self.family.tables(params, self.data, self.options)
+        if self.universe is None:
+            out[:] = self._run(params, n, self.data, self.n_bars, self.ann_factor)
+        else:
+            out[:] = aggregate_metrics(self._symbol_metrics(params, n), self.aggregate)
+        return out
+
+    def _run(
+        self, params: dict[str, Any], n: int, arrays: dict[str, np.ndarray], n_bars: int,
+        ann_factor: float,
+    ) -> np.ndarray:  # fmt: skip
+        """Metrics of one decoded batch on one series, block by block."""
+        stream = table_stream(self.family.name, params, self.options)
         sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
         tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
-        simulate_family_nb(
+        bars = self.block_bars or block_bars_for(stream, n_bars, self.block_memory)
+        return run_blocks(
             int(self.family.code),  # a plain int64: one compiled kernel for every family
-            self.data["close"],
-            tables.A,
-            tables.B,
-            tables.ia,
-            tables.ib,
-            tables.p1,
-            tables.p2,
+            stream,
+            arrays,
+            n_bars,
+            bars,
             sl,
             tp,
-            self.fees,
-            self.slippage,
-            self.init_cash,
-            self.ann_factor,
-            out,
+            fees=self.fees,
+            slippage=self.slippage,
+            init_cash=self.init_cash,
+            ann_factor=ann_factor,
         )
+
+    def _symbol_metrics(self, params: dict[str, Any], n: int) -> np.ndarray:
+        assert self.universe is not None
+        out = np.empty((len(self.universe), n, N_METRICS))
+        for k, series in enumerate(self.universe):
+            out[k] = self._run(params, n, series.arrays, series.n_bars, series.ann_factor)
         return out
+
+    def symbol_metrics_array(self, X: np.ndarray) -> np.ndarray:
+        """Metrics of each strategy on each symbol, shape (S, n, N_METRICS) (S = 1 for one
+        series given as data)."""
+        X = self.space.check(X)
+        params = self.space.decode(X)
+        n = X.shape[0]
+        if self.universe is None:
+            return self._run(params, n, self.data, self.n_bars, self.ann_factor)[None]
+        return self._symbol_metrics(params, n)
+
+    def symbol_metrics(self, X: np.ndarray) -> pd.DataFrame:
+        """Metrics of each strategy on each symbol: one row per (strategy, symbol), the
+        columns ``strategy`` (row of ``X``), ``symbol``, the metrics."""
+        m = self.symbol_metrics_array(X)
+        names = self.symbols or ("",)
+        frames = []
+        for k, name in enumerate(names):
+            df = metrics_frame(m[k])
+            df.insert(0, "symbol", name)
+            df.insert(0, "strategy", np.arange(m.shape[1]))
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True).sort_values(
+            ["strategy", "symbol"], kind="stable", ignore_index=True
+        )
 
     def metrics(self, X: np.ndarray) -> pd.DataFrame:
         """All metrics of each strategy with its decoded parameters, as a DataFrame."""

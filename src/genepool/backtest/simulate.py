@@ -72,14 +72,20 @@ def _as_2d(name: str, a: Any, dtype: Any) -> np.ndarray:
 
 
 def check_prices(close: np.ndarray, name: str = "close") -> None:
-    """DataError naming the first row with a NaN/inf or non-positive price."""
-    bad = ~np.isfinite(close) | (close <= 0)
-    if bad.any():
-        row = int(np.argwhere(bad)[0][0])
-        raise DataError(
-            f"{name} has an invalid price {float(close.reshape(len(close), -1)[row][0])!r}"
-            f" at row {row}: prices must be finite and > 0"
-        )
+    """DataError naming the first row with a NaN/inf or non-positive price.
+
+    Checked in slices of 2**20 rows, so that a memory-mapped series larger than memory is
+    read once and no mask of its length is built."""
+    step = 1 << 20
+    for lo in range(0, max(len(close), 1), step):
+        part = np.asarray(close[lo : lo + step])
+        bad = ~np.isfinite(part) | (part <= 0)
+        if bad.any():
+            row = lo + int(np.argwhere(bad)[0][0])
+            raise DataError(
+                f"{name} has an invalid price {float(close.reshape(len(close), -1)[row][0])!r}"
+                f" at row {row}: prices must be finite and > 0"
+            )
 
 
 def simulate_signals(
