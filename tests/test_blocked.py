@@ -9,8 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genepool.backtest import StrategyProblem
-from genepool.backtest import nb
+from genepool.backtest import StrategyProblem, nb
 from genepool.backtest._sim_nb import prefix_block, return_prefix_sums
 from genepool.backtest.blocked import MIN_BLOCK_BARS, block_bars_for, bytes_per_bar
 from genepool.backtest.strategies import rolling_std_1d_nb
@@ -88,7 +87,9 @@ def test_memory_mapped_arrays_equal_arrays_in_memory(tmp_path, family, method):
         maps[col] = np.load(tmp_path / f"{col}.npy", mmap_mode="r")
     frame = pd.DataFrame(maps)  # a DataFrame of mapped columns, no index
     for source in (frame, maps["close"]) if family != "breakout" else (frame,):
-        prob = StrategyProblem(source, family, rsi_method=method, bars_per_year=8760, block_bars=777)
+        prob = StrategyProblem(
+            source, family, rsi_method=method, bars_per_year=8760, block_bars=777
+        )
         assert same(prob.metrics_array(X), ref)
 
 

@@ -367,9 +367,7 @@ def finalize_state(st, last_close, n_bars, init_cash, ann_factor, out):
     has_win = st[SimState.HAS_WIN] != 0.0
     has_loss = st[SimState.HAS_LOSS] != 0.0
     if pos > 0.0:
-        pnl = trade_pnl_nb(
-            pos, st[SimState.ENTRY_PRICE], last_close, st[SimState.ENTRY_FEES], 0.0
-        )
+        pnl = trade_pnl_nb(pos, st[SimState.ENTRY_PRICE], last_close, st[SimState.ENTRY_FEES], 0.0)
         n_trades += 1
         if pnl > 0.0:
             n_wins += 1

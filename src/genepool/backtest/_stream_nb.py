@@ -22,11 +22,11 @@ from numba import prange
 
 from .._numba import njit, njit_parallel
 from .nb import (
+    _rsi_value,
     ema_resume,
     rolling_extreme_into,
     rsi_wilder_resume,
     window_mean_at,
-    _rsi_value,
 )
 
 __all__ = [

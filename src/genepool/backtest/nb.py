@@ -37,26 +37,26 @@ from .._numba import njit, njit_parallel
 
 __all__ = [
     "atr_1d_nb",
-    "ema_resume",
-    "nan_cumsum_resume",
-    "rolling_extreme_into",
-    "rsi_wilder_resume",
-    "up_down_resume",
-    "window_mean_at",
     "bollinger_1d_nb",
     "ema_1d_nb",
+    "ema_resume",
     "ema_table_nb",
     "macd_1d_nb",
+    "nan_cumsum_resume",
+    "rolling_extreme_into",
     "rolling_max_1d_nb",
     "rolling_max_table_nb",
     "rolling_min_1d_nb",
     "rolling_min_table_nb",
     "rsi_1d_nb",
     "rsi_table_nb",
+    "rsi_wilder_resume",
     "sma_1d_nb",
     "sma_table_nb",
     "stoch_1d_nb",
     "true_range_1d_nb",
+    "up_down_resume",
+    "window_mean_at",
 ]
 
 

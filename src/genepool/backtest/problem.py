@@ -18,8 +18,8 @@ from .constraints import strategy_space
 from .data import validate_ohlcv
 from .enums import METRICS, N_METRICS, Metric
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
-from .stream import table_stream
 from .strategies import get_family
+from .stream import table_stream
 from .universe import AGGREGATES, SymbolSeries, aggregate_metrics, is_store, select_series
 
 __all__ = ["INVALID_FITNESS", "PriceData", "StrategyProblem"]
@@ -269,7 +269,8 @@ class StrategyProblem(Problem):
             factors = {s.ann_factor for s in self.universe}
             how = "each symbol by its own calendar (the store's bars_per_year)"
             if len(factors) == 1:
-                how = f"the store's calendar of every symbol ({store.bars_per_year(first.name).method})"
+                method = store.bars_per_year(first.name).method
+                how = f"the store's calendar of every symbol ({method})"
             self.annualization = BarsPerYear(first.ann_factor, how)
         self.ann_factor = self.annualization.value
 
@@ -315,7 +316,9 @@ class StrategyProblem(Problem):
         self.stops = bool(stops)
         self.space = strategy_space(self.family.name, self.stops, ranges)
         self.ranges = None if ranges is None else {k: list(v) for k, v in ranges.items()}
-        self.block_bars = None if block_bars is None else check_int("block_bars", block_bars, minimum=1)
+        self.block_bars = (
+            None if block_bars is None else check_int("block_bars", block_bars, minimum=1)
+        )
         if block_memory is not None:
             try:
                 parse_size(block_memory)

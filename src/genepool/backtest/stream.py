@@ -78,6 +78,9 @@ class TableStream:
     fields: tuple[str, ...] = ("close",)
     rows: int
 
+    def __init__(self, p: dict[str, Any], opts: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     def tables(
         self, data: dict[str, np.ndarray], base: int, t0: int, t1: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -181,11 +184,10 @@ class _Bollinger(TableStream):
         close = data["close"]
         first = self.sums.block(close, base, t0, t1)
         mid = self._out(len(self.windows), t0, t1)
-        snb.sma_rows_nb(self.sums.cs, self.sums.nc, first, self.windows, t0, t1, self.mid_last, mid)
+        sums = self.sums
+        snb.sma_rows_nb(sums.cs, sums.nc, first, self.windows, t0, t1, self.mid_last, mid)
         sd = self._out(len(self.windows), t0, t1)
-        snb.rolling_std_rows_nb(
-            close, base, self.windows, t0, t1, self.sd_state, self.sd_last, sd
-        )
+        snb.rolling_std_rows_nb(close, base, self.windows, t0, t1, self.sd_state, self.sd_last, sd)
         return mid, sd
 
 
