@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..memory import parse_size
 from ..problem import Problem
-from .blocked import block_bars_for, run_blocks
+from .blocked import block_bars_for, bytes_per_bar, run_blocks, run_portfolio
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
@@ -257,6 +257,8 @@ class StrategyProblem(Problem):
                     f"at least {longest + 1} are needed: the longest indicator window of the "
                     f"{self.family.name!r} family is {longest}"
                 )
+        if self.aggregate == "portfolio" and len(self.universe) > 1:
+            self._check_one_calendar(store)
         first = self.universe[0]
         self.data = dict(first.arrays)
         for name in ("close", "high", "low"):
@@ -273,6 +275,31 @@ class StrategyProblem(Problem):
                 how = f"the store's calendar of every symbol ({method})"
             self.annualization = BarsPerYear(first.ann_factor, how)
         self.ann_factor = self.annualization.value
+
+    def _check_one_calendar(self, store: Any) -> None:
+        """An equal-weight portfolio is one equity curve: the selected bars of every symbol
+        must have the same times (DataError naming the first symbol and time that differ)."""
+        assert self.universe is not None
+        first = self.universe[0]
+        ref = store.times(first.name)[first.first : first.first + first.n_bars]
+        for series in self.universe[1:]:
+            times = store.times(series.name)[series.first : series.first + series.n_bars]
+            if series.n_bars == first.n_bars and np.array_equal(times, ref):
+                continue
+            k = min(series.n_bars, first.n_bars)
+            diff = np.flatnonzero(np.asarray(times[:k]) != np.asarray(ref[:k]))
+            at = int(diff[0]) if diff.size else k
+            when = (
+                str(pd.Timestamp(int(ref[at]), tz="UTC"))
+                if at < first.n_bars
+                else str(pd.Timestamp(int(times[at]), tz="UTC"))
+            )
+            raise DataError(
+                f"aggregate='portfolio' needs one calendar, but symbol {series.name!r} "
+                f"({series.n_bars:,} bars) and {first.name!r} ({first.n_bars:,} bars) differ "
+                f"from bar {at:,} ({when}); select symbols that share a calendar, a time range "
+                "where they do, or another aggregate (mean, median, worst)"
+            )
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
@@ -425,6 +452,8 @@ class StrategyProblem(Problem):
             return out
         if self.universe is None:
             out[:] = self._run(params, n, self.data, self.n_bars, self.ann_factor)
+        elif self.aggregate == "portfolio":
+            out[:] = self._portfolio(params, n)
         else:
             out[:] = aggregate_metrics(self._symbol_metrics(params, n), self.aggregate)
         return out
@@ -450,6 +479,30 @@ class StrategyProblem(Problem):
             slippage=self.slippage,
             init_cash=self.init_cash,
             ann_factor=ann_factor,
+        )
+
+    def _portfolio(self, params: dict[str, Any], n: int) -> np.ndarray:
+        """Metrics of the equal-weight portfolio of each strategy's runs on the symbols."""
+        assert self.universe is not None
+        streams = [table_stream(self.family.name, params, self.options) for _ in self.universe]
+        sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
+        tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
+        tables = bytes_per_bar(streams[0]) * len(streams)
+        bars = self.block_bars or block_bars_for(
+            streams[0], self.n_bars, self.block_memory, extra_per_bar=8 * n + tables
+        )
+        return run_portfolio(
+            int(self.family.code),
+            streams,
+            [s.arrays for s in self.universe],
+            self.n_bars,
+            bars,
+            sl,
+            tp,
+            fees=self.fees,
+            slippage=self.slippage,
+            init_cash=self.init_cash,
+            ann_factor=self.ann_factor,
         )
 
     def _symbol_metrics(self, params: dict[str, Any], n: int) -> np.ndarray:
