@@ -103,7 +103,7 @@ class _ArrayFile:
 
     def append(self, values: np.ndarray) -> None:
         data = np.ascontiguousarray(values, dtype=self.dtype)
-        view = memoryview(data.view(np.uint8))
+        view = data.view(np.uint8).data
         try:
             _write_at(self.path, self.offset + self.n * self.itemsize, view)
         except OSError as exc:
