@@ -588,7 +588,7 @@ def _renumbered(exc: DataError, rows: np.ndarray) -> DataError:
 
         return _ROW.sub(one, text)
 
-    out = DataError(fix(str(exc)))
+    out = DataError(fix(str(exc)).replace(" or pass sort=True", ""))  # a table is streamed
     if exc.cli_message:
         out.cli_message = fix(exc.cli_message)
     return out
