@@ -560,3 +560,15 @@ def test_validate_oracle_for_groups(tmp_path):
     for symbol in store.symbols:
         rows = raw[raw["ticker"] == symbol].drop(columns="ticker").astype({"time": str})
         _same(store.frame(symbol), validate_ohlcv(rows))
+
+
+def test_pickles_as_a_path(tmp_path):
+    import pickle
+
+    _, store = _damage(tmp_path)
+    store.array("SPY", "close")  # mapped: the map is not pickled
+    data = pickle.dumps(store)
+    assert len(data) < 5000
+    again = pickle.loads(data)
+    assert again.symbols == store.symbols and again.path == store.path
+    assert (again.array("QQQ", "close") == store.array("QQQ", "close")).all()

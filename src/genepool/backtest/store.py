@@ -56,6 +56,11 @@ class MarketStore:
         self.symbols: tuple[str, ...] = tuple(self._entries)
         self._maps: dict[tuple[str, str], np.ndarray] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickled (sent to a worker process) as its path and manifest: no data, no maps; the
+        # worker maps the files itself
+        return (MarketStore, (self.path, self.manifest))
+
     def __repr__(self) -> str:
         return f"MarketStore({str(self.path)!r}, {len(self.symbols)} symbols)"
 
