@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genepool.backtest import StrategyProblem, import_store, open_store
+from genepool.backtest import StrategyProblem, import_store
 from genepool.backtest.data import synthetic_ohlcv
 from genepool.backtest.enums import METRIC_SENSES, METRICS, Metric
 from genepool.backtest.trace import trace_strategy
@@ -44,8 +44,9 @@ def test_aggregates_equal_per_symbol_runs_in_memory(store, family, how):
     X = prob.space.sample(40, np.random.default_rng(0))
     per = np.stack(
         [
-            StrategyProblem(df, family, stops=True, bars_per_year=store.bars_per_year(s).value)
-            .metrics_array(X)
+            StrategyProblem(
+                df, family, stops=True, bars_per_year=store.bars_per_year(s).value
+            ).metrics_array(X)
             for s, df in frames(store, names).items()
         ]
     )
@@ -74,7 +75,10 @@ def naive_portfolio(store, prob, X, names, ann):
         curves = [
             trace_strategy(
                 StrategyProblem(
-                    store.frame(s), prob.family.name, stops=prob.stops, bars_per_year=ann,
+                    store.frame(s),
+                    prob.family.name,
+                    stops=prob.stops,
+                    bars_per_year=ann,
                     ranges=prob.ranges,
                 ),
                 q,
@@ -95,7 +99,12 @@ def naive_portfolio(store, prob, X, names, ann):
 def test_portfolio_equals_the_mean_equity_curve(store, block):
     ann = store.bars_per_year("AAA").value
     prob = StrategyProblem(
-        store, "rsi", symbols=SYMBOLS, aggregate="portfolio", stops=True, block_bars=block,
+        store,
+        "rsi",
+        symbols=SYMBOLS,
+        aggregate="portfolio",
+        stops=True,
+        block_bars=block,
         ranges=ACTIVE,
     )
     X = prob.space.sample(12, np.random.default_rng(4))
