@@ -16,7 +16,7 @@ from .blocked import block_bars_for, bytes_per_bar, run_blocks, run_portfolio
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
-from .enums import METRICS, N_METRICS, Metric
+from .enums import METRICS, N_METRICS, N_STATE, Metric
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 from .stream import table_stream
@@ -398,6 +398,8 @@ class StrategyProblem(Problem):
         store = settings.pop("store", None)
         self._configure(config["family"], config["objective"], **settings)
         self.universe = None
+        self.aggregate = "mean"
+        self.store_path = None
         if store is not None:  # the worker maps the store itself: no prices were shipped
             from .store import open_store
 
@@ -429,9 +431,12 @@ class StrategyProblem(Problem):
 
     # -- Problem API -------------------------------------------------------------------------
     def bytes_per_candidate(self) -> int:
-        # One metrics row and a few parameter columns; indicator tables are O(U * T) for the
-        # unique parameters of a chunk and are measured by the evaluator's calibration.
-        return 8 * (N_METRICS + 16)
+        # A state row, one metrics row per symbol (and the aggregate) and a few parameter
+        # columns; a portfolio keeps a state row per symbol. The block's tables (at most
+        # block_memory) are measured by the evaluator's calibration.
+        n_symbols = 1 if self.universe is None else len(self.universe)
+        states = n_symbols if self.aggregate == "portfolio" else 1
+        return 8 * (N_METRICS * (n_symbols + 1) + N_STATE * states + 16)
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Fitness (to maximize) of each strategy: shape (n,) or (n, n_objectives)."""
