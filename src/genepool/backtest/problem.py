@@ -12,7 +12,7 @@ from numpy.typing import ArrayLike
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..memory import parse_size
 from ..problem import Problem
-from .blocked import block_bars_for, bytes_per_bar, run_blocks, run_portfolio
+from .blocked import DEFAULT_BLOCK_MEMORY, block_bars_for, bytes_per_bar, run_blocks, run_portfolio
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
@@ -118,7 +118,8 @@ class StrategyProblem(Problem):
         Bars per block of the time-blocked backtest (:mod:`genepool.backtest.blocked`). Default:
         as many as fit ``block_memory``. Results are bit-identical for every block length.
     block_memory : int or str, optional
-        Memory for the indicator tables of one block (``"256MiB"``); default 128 MiB. Peak
+        Memory for the indicator tables of one block (``"256MiB"``); default 128 MiB, or an
+        eighth of the run's ``memory_limit`` when that is smaller (:meth:`fit_memory`). Peak
         memory of an evaluation is about this plus 400 bytes per strategy, whatever the
         number of bars.
     rsi_method : {"wilder", "sma"}
@@ -352,6 +353,7 @@ class StrategyProblem(Problem):
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"block_memory: {exc}") from None
         self.block_memory = block_memory
+        self.block_memory_given = block_memory is not None
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
@@ -420,6 +422,14 @@ class StrategyProblem(Problem):
     def warm_up(self) -> None:
         """Load (or compile) the numba kernels once, on one strategy at the centre of the space."""
         self.evaluate(((self.space.lower + self.space.upper) / 2)[None, :])
+
+    def fit_memory(self, memory_limit: int) -> None:
+        """Unless ``block_memory`` was given, a block's tables take at most an eighth of the
+        run's ``memory_limit`` (and at most the 128 MiB default): the rest is for the
+        population, the strategies' state and the interpreter."""
+        if self.block_memory_given:
+            return
+        self.block_memory = int(min(DEFAULT_BLOCK_MEMORY, memory_limit // 8))
 
     @property
     def bars_per_year(self) -> float:

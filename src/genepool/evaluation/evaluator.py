@@ -188,6 +188,8 @@ class Evaluator:
         self.space = space
         self.problem: Problem = as_problem(problem, space)
         self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
+        if self.memory_limit is not None:
+            self.problem.fit_memory(self.memory_limit)
         self.chunk_size = check_chunk_size(chunk_size)
         self.cache = _make_cache(cache, self.memory_limit)
         self.auto_cache = cache is None
