@@ -106,7 +106,7 @@ def test_store_universe_on_dask_maps_the_store_in_each_worker(dask_ex, tmp_path)
         np.testing.assert_array_equal(ev.evaluate(X), prob.evaluate(X))
         name = dask_ex._plugin
         held = dask_ex.client.run(
-            lambda dask_worker: dask_worker.plugins[name].problem.symbols
+            lambda dask_worker, name=name: dask_worker.plugins[name].problem.symbols
         )
         assert all(v == ("AAA", "BBB", "CCC") for v in held.values())
         assert max(list(dask_ex.task_bytes)[-3:]) == 30 * 3 * 8  # the chunk, never prices
