@@ -198,7 +198,7 @@ class MemoryMonitor:
     interval : float, default 0.25
         Minimum seconds between USS samples (reading USS costs ~0.3 ms). Anonymous memory and
         RSS are read at every generation end.
-    sample_period : float or None, default 0.005
+    sample_period : float or None, default 0.002
         Seconds between the sampler thread's readings of anonymous memory during a measured
         interval (Linux; a reading costs ~2 us); None turns the thread off (interval peaks
         then come from ``VmHWM``, the interval's ends and :meth:`sample` calls only).
@@ -224,7 +224,7 @@ class MemoryMonitor:
         leak_warmup: int = 2,
         max_samples: int = 10_000,
         interval: float = 0.25,
-        sample_period: float | None = 0.005,
+        sample_period: float | None = 0.002,
     ) -> None:
         self.limit = None if limit is None else parse_size(limit, "memory_limit")
         self.warn_at = check_float("warn_at", warn_at, low=0.0, high=1.0, low_inclusive=False)
