@@ -80,7 +80,7 @@ def overhead(runs: int, seconds: float, period: float) -> dict:
             off.append(timed(without, job))
             on.append(timed(with_sampler, job))
         m_on, m_off = statistics.median(on), statistics.median(off)
-        sampler = with_sampler._sampler
+        sampler = with_sampler._meter.sampler
         out[kind] = {
             "with_sampler_s": round(m_on, 4),
             "without_s": round(m_off, 4),

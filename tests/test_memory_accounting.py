@@ -161,6 +161,39 @@ def test_a_run_reading_memory_mapped_data_is_not_squeezed_by_it(big_file):
     assert m.peak_file > 350 * MiB and m.peak_rss > limit  # RSS would have fired
 
 
+class MappedReader(gp.Problem):
+    """Reads all of a memory-mapped file per chunk and holds nothing per candidate (module
+    level, so that spawned workers import it)."""
+
+    space = gp.Space.box(-1.0, 1.0, 3)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def evaluate(self, X):
+        data = np.load(self.path, mmap_mode="r")
+        return (X**2).sum(axis=1) + 0.0 * float(data.sum())
+
+
+@linux_only
+def test_workers_do_not_count_the_memory_mapped_data_they_read(big_file):
+    from genepool.evaluation import ProcessExecutor
+
+    prob = MappedReader(str(big_file))
+    X = prob.space.sample(400, np.random.default_rng(0))
+    limit = MemoryMonitor().anon() + 1024 * MiB
+    with ProcessExecutor(workers=2, min_seconds=0) as ex:
+        ev = gp.Evaluator(prob, memory_limit=limit, cache=False, executor=ex)
+        for _ in range(2):
+            np.testing.assert_array_equal(ev.evaluate(X), (X**2).sum(axis=1))
+        bpc = ev._dispatch.chunks.sizer.bpc
+        halved = [a for a in ev.monitor.alerts if a.kind == "chunk_halved"]
+    assert ex.worker_room is not None
+    # each chunk read 400 MiB of mapped data: counted, that would be > 1 MiB per candidate
+    assert bpc is not None and bpc < 256 * 1024, bpc
+    assert not halved, halved
+
+
 @linux_only
 def test_tree_anon_counts_a_child_once_and_its_shared_memory_once():
     from multiprocessing import shared_memory

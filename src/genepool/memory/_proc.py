@@ -15,7 +15,7 @@ import threading
 import time
 from typing import NamedTuple
 
-__all__ = ["AnonSampler", "Residency", "read_status", "reset_peak"]
+__all__ = ["AnonSampler", "IntervalMeter", "Residency", "read_status", "reset_peak"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _FIELDS = {b"VmRSS:": 0, b"RssAnon:": 1, b"RssFile:": 2, b"RssShmem:": 3, b"VmHWM:": 4}
@@ -148,3 +148,93 @@ class AnonSampler:
                 self.shared_high = max(self.shared_high, shared)
                 self.count += 1
             time.sleep(self.period)
+
+
+class _Interval:
+    """An interval being measured: the peak of budgeted memory, the range of the rest."""
+
+    __slots__ = ("high", "low", "peak", "shmem")
+
+    def __init__(self, budgeted: int, shmem: int, unbudgeted: int) -> None:
+        self.peak = budgeted
+        self.shmem = shmem  # shared memory at the start (the sampler's statm lacks it)
+        self.low = self.high = unbudgeted
+
+
+class IntervalMeter:
+    """The peak of budgeted memory over intervals (a chunk), exact where ``VmHWM`` allows.
+
+    Budgeted memory is ``RssAnon`` (+ ``RssShmem`` with ``count_shmem``); the rest of the RSS
+    (file-backed pages, and shared memory without ``count_shmem``) is not. ``VmHWM`` is reset
+    at :meth:`begin`. At :meth:`end`, when the rest stayed within :data:`STEADY` over the
+    interval (as the sampler and the readings saw it), the peak is ``VmHWM`` minus its least
+    value: exact, as the kernel's counter is (a spike of file-backed memory that came and went
+    between two samples only makes it larger). When it moved (memory-mapped data read), the
+    peak is the largest budgeted reading: the sampler's, :meth:`observe`'s, the ends'.
+
+    Parameters
+    ----------
+    sample_period : float or None
+        Seconds between the sampler thread's readings; None: no thread.
+    count_shmem : bool
+        Count shared memory as budgeted (the process that created the segments does; worker
+        processes that only map them do not, so a segment is counted once).
+    """
+
+    STEADY = 16 * 2**20
+
+    def __init__(self, sample_period: float | None, *, count_shmem: bool = True) -> None:
+        self.count_shmem = count_shmem
+        sampler = AnonSampler(sample_period) if sample_period else None
+        self.sampler = sampler if sampler is not None and sampler.available else None
+        self._iv: _Interval | None = None
+        self.method = ""  # how the last interval's peak was found: "hwm" or "sampled"
+        self.rest_high = 0  # the largest unbudgeted memory seen in the last interval
+
+    def budgeted(self, r: Residency) -> int:
+        """The budgeted part of a reading."""
+        return r.anon + (r.shmem if self.count_shmem else 0)
+
+    def _rest(self, r: Residency) -> int:
+        return r.file + (0 if self.count_shmem else r.shmem)
+
+    def begin(self) -> Residency | None:
+        """Start an interval (resets ``VmHWM``); the reading at its start, None without /proc."""
+        reset_peak()
+        r = read_status()
+        self._iv = None if r is None else _Interval(self.budgeted(r), r.shmem, self._rest(r))
+        if r is not None and self.sampler is not None:
+            self.sampler.start()
+        return r
+
+    def observe(self, r: Residency) -> None:
+        """Fold a reading taken during the interval into it."""
+        iv = self._iv
+        if iv is not None:
+            iv.peak = max(iv.peak, self.budgeted(r))
+            rest = self._rest(r)
+            iv.low, iv.high = min(iv.low, rest), max(iv.high, rest)
+
+    def end(self) -> tuple[int, Residency] | None:
+        """End the interval: (its budgeted peak, the reading at its end); None without one."""
+        if self.sampler is not None:
+            self.sampler.stop()
+        r = read_status()
+        if r is None or self._iv is None:
+            self._iv = None
+            return None
+        self.observe(r)
+        iv, self._iv = self._iv, None
+        s = self.sampler
+        if s is not None and s.count:  # statm: RssAnon and RssFile + RssShmem
+            shm = max(iv.shmem, r.shmem)
+            iv.peak = max(iv.peak, s.anon_peak + (shm if self.count_shmem else 0))
+            off = iv.shmem if self.count_shmem else 0
+            iv.low = min(iv.low, s.shared_low - off)
+            iv.high = max(iv.high, s.shared_high - off)
+        self.rest_high = iv.high
+        if iv.high - iv.low <= self.STEADY:
+            self.method = "hwm"
+            return max(iv.peak, r.hwm - iv.low), r
+        self.method = "sampled"
+        return iv.peak, r

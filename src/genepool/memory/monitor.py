@@ -30,7 +30,7 @@ import numpy as np
 import psutil
 
 from ..errors import ConfigError, MemoryBudgetExceeded, MemoryLeakWarning, check_float, check_int
-from ._proc import AnonSampler, Residency, read_status
+from ._proc import IntervalMeter, Residency, read_status
 from ._size import format_size, parse_size
 
 __all__ = ["FILE_STEADY", "MemoryMonitor", "malloc_trim"]
@@ -54,23 +54,7 @@ _SAMPLE_DTYPE = np.dtype(
 
 #: File-backed residency that moves by at most this over an interval is steady: the interval's
 #: anonymous peak is then ``VmHWM`` minus it (exact to within this), not the sampled peak.
-FILE_STEADY = 16 * 2**20
-
-
-@dataclass
-class _Interval:
-    """An interval being measured: its anonymous peak and the range of file-backed memory."""
-
-    start: int  # budgeted memory (anonymous + shared) at its start
-    peak: int  # largest budgeted memory read so far
-    shmem: int  # shared memory at its start
-    file_low: int
-    file_high: int
-
-    def observe(self, r: Residency) -> None:
-        self.peak = max(self.peak, r.budgeted)
-        self.file_low = min(self.file_low, r.file)
-        self.file_high = max(self.file_high, r.file)
+FILE_STEADY = IntervalMeter.STEADY
 
 
 def _load_libc() -> Any:
@@ -261,9 +245,12 @@ class MemoryMonitor:
             if sample_period is None
             else check_float("sample_period", sample_period, low=0.0, low_inclusive=False)
         )
-        sampler = AnonSampler(period) if period is not None and self._proc else None
-        self._sampler = sampler if sampler is not None and sampler.available else None
-        self._interval: _Interval | None = None
+        self._meter = IntervalMeter(period if self._proc else None)
+        self._in_interval = False
+        #: how the latest interval's peak was found: ``"hwm"`` (VmHWM minus steady file-backed
+        #: memory), ``"sampled"`` (file-backed memory moved) or ``"rss"`` (no /proc)
+        self.interval_method = ""
+        #: budgeted (anonymous) memory when the monitor started, and the run's peaks
         self.peak_anon = 0
         self.peak_file = 0
         #: how the latest interval's peak was found: ``"hwm"`` (VmHWM minus steady file-backed
@@ -346,8 +333,8 @@ class MemoryMonitor:
         """Fold a reading into the run's peaks and the interval being measured."""
         self.peak_anon = max(self.peak_anon, r.budgeted)
         self.peak_file = max(self.peak_file, r.file)
-        if self._interval is not None:
-            self._interval.observe(r)
+        if self._in_interval:
+            self._meter.observe(r)
 
     def uss(self) -> int:
         """Current unique set size (private memory, shared mappings not counted) in bytes."""
@@ -361,48 +348,34 @@ class MemoryMonitor:
     def begin_interval(self) -> int:
         """Start measuring the peak of an interval (a chunk); returns :meth:`anon` now."""
         self.peak_rss = max(self.peak_rss, self._peak.read())
-        self._peak.reset()
-        self._interval = None
-        r = read_status() if self._proc else None
-        if r is None:
+        if not self._proc:
+            self._peak.reset()
             return self.rss()
+        r = self._meter.begin()  # resets VmHWM
+        if r is None:  # pragma: no cover - /proc vanished
+            return self.rss()
+        self._in_interval = True
         self._observe(r)
-        self._interval = _Interval(r.budgeted, r.budgeted, r.shmem, r.file, r.file)
-        if self._sampler is not None:
-            self._sampler.start()
-        return r.budgeted
+        return self._meter.budgeted(r)
 
     def end_interval(self) -> int:
         """Peak of :meth:`anon` since :meth:`begin_interval` (see the module doc for how).
 
         Without ``/proc``, the peak RSS (the kernel's counter where it has one)."""
-        r = read_status() if self._proc else None
-        iv, self._interval = self._interval, None
-        if r is None or iv is None:
-            if self._sampler is not None:
-                self._sampler.stop()
+        self._in_interval = False
+        done = self._meter.end() if self._proc else None
+        if done is None:
             peak = max(self._peak.read(), self.rss())
             self.peak_rss = max(self.peak_rss, peak)
             self.peak_anon = max(self.peak_anon, peak)
             self.interval_method = "rss"
             return peak
-        iv.observe(r)
-        sampler = self._sampler
-        if sampler is not None:
-            sampler.stop()
-            if sampler.count:  # statm: anonymous and shared (file + shmem) pages
-                iv.peak = max(iv.peak, sampler.anon_peak + max(iv.shmem, r.shmem))
-                iv.file_low = min(iv.file_low, sampler.shared_low - iv.shmem)
-                iv.file_high = max(iv.file_high, sampler.shared_high - iv.shmem)
+        peak, r = done
+        self.interval_method = self._meter.method
         self.peak_rss = max(self.peak_rss, r.hwm, r.rss)
-        if iv.file_high - iv.file_low <= FILE_STEADY:
-            peak = max(iv.peak, r.hwm - iv.file_low)
-            self.interval_method = "hwm"
-        else:
-            peak = iv.peak
-            self.interval_method = "sampled"
+        self._observe(r)
         self.peak_anon = max(self.peak_anon, peak)
-        self.peak_file = max(self.peak_file, iv.file_high)
+        self.peak_file = max(self.peak_file, self._meter.rest_high)  # file-backed (count_shmem)
         return peak
 
     def current_peak(self) -> int:
