@@ -61,12 +61,13 @@ def fixed_job(kind: str, seconds: float) -> Callable[[], None]:
     return job
 
 
-def timed(monitor: MemoryMonitor, job: Callable[[], None]) -> float:
-    t = time.perf_counter()
+def timed(monitor: MemoryMonitor, job: Callable[[], None]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process: the sampler thread's included)."""
+    t, c = time.perf_counter(), time.process_time()
     monitor.begin_interval()
     job()
     monitor.end_interval()
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def overhead(runs: int, seconds: float, period: float) -> dict:
@@ -76,15 +77,20 @@ def overhead(runs: int, seconds: float, period: float) -> dict:
     for kind in ("numpy", "python"):
         job = fixed_job(kind, seconds)
         on, off = [], []
-        for _ in range(runs):  # alternated, so that the machine's load hits both alike
-            off.append(timed(without, job))
-            on.append(timed(with_sampler, job))
-        m_on, m_off = statistics.median(on), statistics.median(off)
+        for i in range(runs):  # alternated, in both orders, so that load hits both alike
+            pair = (without, with_sampler) if i % 2 == 0 else (with_sampler, without)
+            for mon in pair:
+                (off if mon is without else on).append(timed(mon, job))
+        wall_on, wall_off = (statistics.median(w for w, _ in x) for x in (on, off))
+        cpu_on, cpu_off = (statistics.median(c for _, c in x) for x in (on, off))
         sampler = with_sampler._meter.sampler
         out[kind] = {
-            "with_sampler_s": round(m_on, 4),
-            "without_s": round(m_off, 4),
-            "overhead_pct": round(100 * (m_on / m_off - 1), 2),
+            "with_sampler_s": round(wall_on, 4),
+            "without_s": round(wall_off, 4),
+            "overhead_pct": round(100 * (wall_on / wall_off - 1), 2),
+            "cpu_with_sampler_s": round(cpu_on, 4),
+            "cpu_without_s": round(cpu_off, 4),
+            "cpu_overhead_pct": round(100 * (cpu_on / cpu_off - 1), 2),
             "runs": runs,
             "samples_in_last_interval": sampler.count if sampler is not None else 0,
         }

@@ -250,12 +250,8 @@ class MemoryMonitor:
         #: how the latest interval's peak was found: ``"hwm"`` (VmHWM minus steady file-backed
         #: memory), ``"sampled"`` (file-backed memory moved) or ``"rss"`` (no /proc)
         self.interval_method = ""
-        #: budgeted (anonymous) memory when the monitor started, and the run's peaks
-        self.peak_anon = 0
+        self.peak_anon = 0  # (the readings below fold into these)
         self.peak_file = 0
-        #: how the latest interval's peak was found: ``"hwm"`` (VmHWM minus steady file-backed
-        #: memory), ``"sampled"`` (file-backed memory moved) or ``"rss"`` (no /proc)
-        self.interval_method = ""
         #: budgeted (anonymous) memory when the monitor started, and the run's peaks
         self.start_anon = self.anon()
         self.peak_anon = self.start_anon
