@@ -317,3 +317,28 @@ def test_a_child_reads_more_memory_mapped_data_than_its_cgroup_limit(big_file):
                 break
             except OSError:
                 time.sleep(0.1)
+
+
+@linux_only
+def test_sampler_threads_exit_when_idle():
+    import threading
+
+    from genepool.memory._proc import AnonSampler
+
+    def samplers() -> int:
+        return sum(t.name == "genepool-memory-sampler" for t in threading.enumerate())
+
+    monitors = [MemoryMonitor() for _ in range(10)]
+    for mon in monitors:
+        mon.begin_interval()
+        time.sleep(0.01)
+        mon.end_interval()
+    assert samplers() >= 10
+    time.sleep(AnonSampler.IDLE_EXIT_S + 1.0)
+    assert samplers() == 0  # a process making many monitors keeps no idle threads
+    start = monitors[0].begin_interval()  # and the next interval samples again
+    a = np.ones(64 * MiB // 8)
+    time.sleep(0.02)
+    del a
+    assert monitors[0].end_interval() - start >= 63 * MiB
+    assert monitors[0]._meter.sampler is not None and monitors[0]._meter.sampler.count > 0

@@ -79,10 +79,12 @@ class _Statm:
 class AnonSampler:
     """Samples anonymous memory (``RssAnon``) every ``period`` seconds while started.
 
-    The thread is made on the first :meth:`start` and sleeps on an event between intervals,
-    so it costs nothing outside them. Reading ``statm`` needs the GIL for a few microseconds:
-    kernels that release it (numpy, numba ``nogil=True``) are sampled on time; pure Python
-    code hands the GIL over within its switch interval (5 ms).
+    The thread is made by :meth:`start`, sleeps on an event between intervals (costing
+    nothing), and exits after :attr:`IDLE_EXIT_S` without one (so that a process that makes
+    many monitors keeps no idle threads); the next :meth:`start` makes it again (~0.1 ms).
+    Reading ``statm`` needs the GIL for a few microseconds: kernels that release it (numpy,
+    numba ``nogil=True``) are sampled on time; pure Python code hands the GIL over within its
+    switch interval (5 ms).
 
     Parameters
     ----------
@@ -90,9 +92,12 @@ class AnonSampler:
         Seconds between samples.
     """
 
+    IDLE_EXIT_S = 2.0
+
     def __init__(self, period: float) -> None:
         self.period = period
         self._active = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = -1
         self._statm: _Statm | None = None
@@ -120,13 +125,14 @@ class AnonSampler:
         """Begin an interval: forget the last one's figures, sample until :meth:`stop`."""
         self._round += 1
         self.anon_peak, self.shared_low, self.shared_high, self.count = 0, 2**62, 0, 0
-        if self._thread is None or self._pid != os.getpid():  # made here (or again after fork)
-            self._pid = os.getpid()
-            self._thread = threading.Thread(
-                target=self._run, name="genepool-memory-sampler", daemon=True
-            )
-            self._thread.start()
-        self._active.set()
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():  # none, or forked: make one
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="genepool-memory-sampler", daemon=True
+                )
+                self._thread.start()
+            self._active.set()
 
     def stop(self) -> None:
         """End the interval (no join: a sample in flight is dropped by its round number)."""
@@ -136,7 +142,12 @@ class AnonSampler:
     def _run(self) -> None:
         reader = self._reader()
         while True:
-            self._active.wait()
+            if not self._active.wait(self.IDLE_EXIT_S):
+                with self._lock:
+                    if not self._active.is_set():  # idle: exit (start() makes a new one)
+                        self._thread = None
+                        return
+                continue
             round_ = self._round
             try:
                 resident, shared = reader.read()
