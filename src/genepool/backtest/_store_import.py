@@ -340,7 +340,7 @@ def run_import(
     symbols: Sequence[str] | None,
     append: bool,
     sort: bool,
-    progress: Callable[[str], Any] | None,
+    progress: Callable[[str], object] | None,
     time_column: str | None,
     price_column: str | None,
     chunk_rows: int,
@@ -537,7 +537,7 @@ def _import_long(
     time_column: str | None,
     price_column: str | None,
     read_kwargs: dict[str, Any],
-    say: Callable[[str], Any],
+    say: Callable[[str], object],
 ) -> None:
     where = str(path)
     for offset, chunk in _chunks(path, chunk_rows, read_kwargs):

@@ -8,6 +8,7 @@ nothing is read until it is used. See docs/data.md.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import os
@@ -133,9 +134,10 @@ class MarketStore:
         UTC (naive source times are stored as they were, as if UTC)."""
         return self._map(symbol, "time")
 
-    def tz(self, symbol: str) -> Any:
+    def tz(self, symbol: str) -> datetime.tzinfo | None:
         """The time zone of ``symbol``'s source times (None when they were naive)."""
-        return tz_object(self._entry(symbol)["tz"])
+        zone: datetime.tzinfo | None = tz_object(self._entry(symbol)["tz"])
+        return zone
 
     def index(
         self, symbol: str, start: int | None = None, stop: int | None = None
@@ -442,7 +444,7 @@ def import_store(
     symbols: Sequence[str] | None = None,
     append: bool = False,
     sort: bool = False,
-    progress: Callable[[str], Any] | None = None,
+    progress: Callable[[str], object] | None = None,
     time_column: str | None = None,
     price_column: str | None = None,
     chunk_rows: int = 1_000_000,
