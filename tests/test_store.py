@@ -572,3 +572,32 @@ def test_pickles_as_a_path(tmp_path):
     again = pickle.loads(data)
     assert again.symbols == store.symbols and again.path == store.path
     assert (again.array("QQQ", "close") == store.array("QQQ", "close")).all()
+
+
+def test_verify_locates_the_damaged_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(_store_import, "CHECKSUM_BLOCK", 800)  # 100 bars a block
+    bars = synthetic_ohlcv(1000, "1h", seed=1)
+    bars.to_csv(tmp_path / "A.csv")
+    store = import_store(tmp_path / "A.csv", tmp_path / "s")
+    assert len(store.manifest["symbols"]["A"]["files"]["close"]["checksums"]) == 10
+    path = tmp_path / "s" / "symbols" / "A" / "close.npy"
+    data = bytearray(path.read_bytes())
+    data[128 + 3 * 800 + 17] ^= 4  # in the 4th block
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"A's close .* in bytes 2,528-3,328: "):
+        store.verify()
+
+
+def test_append_replaces_leftovers_of_a_killed_append(tmp_path):
+    bars = synthetic_ohlcv(50, "1h", seed=1)
+    bars.to_csv(tmp_path / "A.csv")
+    bars.to_csv(tmp_path / "B.csv")
+    import_store(tmp_path / "A.csv", tmp_path / "s")
+    junk = tmp_path / "s" / "symbols" / "B"  # moved in, then killed before the manifest
+    junk.mkdir()
+    (junk / "close.npy").write_bytes(b"junk")
+    assert open_store(tmp_path / "s").symbols == ("A",)
+    store = import_store(tmp_path / "B.csv", tmp_path / "s", append=True)
+    store.verify()
+    _same(store.frame("B"), load_ohlcv(tmp_path / "B.csv"))
+    assert not list((tmp_path / "s").glob(".append-*"))
