@@ -601,3 +601,52 @@ def test_append_replaces_leftovers_of_a_killed_append(tmp_path):
     store.verify()
     _same(store.frame("B"), load_ohlcv(tmp_path / "B.csv"))
     assert not list((tmp_path / "s").glob(".append-*"))
+
+
+_KILLED = textwrap.dedent(
+    """
+    import sys
+    from genepool.backtest import import_store
+
+    import_store(sys.argv[1], sys.argv[2], symbol_column="sym", chunk_rows=500,
+                 append=sys.argv[3] == "append", progress=lambda line: print(line, flush=True))
+    """
+)
+
+
+@pytest.mark.parametrize("lines_before_kill", [1, 6])
+def test_kill_9_during_append_or_import(tmp_path, lines_before_kill):
+    """A killed import leaves no store; a killed append leaves the previous one, verified."""
+    import signal
+
+    parts = [synthetic_ohlcv(6000, "1min", seed=k).assign(sym=f"S{k}") for k in range(3)]
+    table = pd.concat(parts).sort_index(kind="stable")
+    table.iloc[:3000].to_csv(tmp_path / "old.csv")
+    table.iloc[3000:].to_csv(tmp_path / "new.csv")
+    import_store(tmp_path / "old.csv", tmp_path / "s", symbol_column="sym")
+    before = open_store(tmp_path / "s").info()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for mode, target in (("append", tmp_path / "s"), ("import", tmp_path / "fresh")):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _KILLED, str(tmp_path / "new.csv"), str(target), mode],
+            stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert child.stdout is not None
+        for _ in range(lines_before_kill):
+            child.stdout.readline()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if mode == "append":
+            store = open_store(target)
+            store.verify()
+            assert store.info()["n_bars"] in (before["n_bars"], len(table))
+        else:
+            with pytest.raises(DataError, match="did not finish|no such directory"):
+                open_store(target)
+    # the next append goes through and gives the whole table
+    store = import_store(tmp_path / "new.csv", tmp_path / "s", symbol_column="sym", append=True)
+    store.verify()
+    for k, part in enumerate(parts):
+        _same(store.frame(f"S{k}"), part.drop(columns="sym"))
+        path = tmp_path / "s" / "symbols" / f"S{k}" / "close.npy"
+        assert path.stat().st_size == 128 + 8 * len(part)  # leftovers cut

@@ -112,9 +112,10 @@ class _ArrayFile:
         self.n += len(data)
 
     def finish(self) -> None:
-        """Header with the new length, and everything on disk."""
+        """Header with the new length, no bytes past the data, and everything on disk."""
         try:
             with open(self.path, "r+b") as f:
+                f.truncate(self.offset + self.n * self.itemsize)  # an earlier killed append's
                 f.write(npy_header(self.dtype, self.n))
                 f.flush()
                 os.fsync(f.fileno())
