@@ -650,3 +650,26 @@ def test_kill_9_during_append_or_import(tmp_path, lines_before_kill):
         _same(store.frame(f"S{k}"), part.drop(columns="sym"))
         path = tmp_path / "s" / "symbols" / f"S{k}" / "close.npy"
         assert path.stat().st_size == 128 + 8 * len(part)  # leftovers cut
+
+
+def test_long_table_layouts(tmp_path):
+    """Excel-style CSV (';' and decimal commas, Date and Time columns, gzip) and a folder of
+    Parquet files, streamed."""
+    table, parts = _long(150)
+    excel = table.reset_index()
+    excel.insert(0, "Date", excel["time"].dt.strftime("%Y-%m-%d"))
+    excel.insert(1, "Time", excel["time"].dt.strftime("%H:%M:%S"))
+    excel = excel.drop(columns="time")
+    excel.to_csv(tmp_path / "eu.csv.gz", sep=";", decimal=",", index=False)
+    store = import_store(tmp_path / "eu.csv.gz", tmp_path / "s", symbol_column="TICKER",
+                         chunk_rows=64)  # fmt: skip
+    folder = tmp_path / "pq.parquet"
+    folder.mkdir()
+    table.iloc[:200].to_parquet(folder / "a.parquet")
+    table.iloc[200:].to_parquet(folder / "b.parquet")
+    again = import_store(folder, tmp_path / "t", symbol_column="ticker", chunk_rows=50)
+    for symbol, part in parts.items():
+        _same(again.frame(symbol), part)
+        got = store.frame(symbol)
+        assert (got.index == part.index).all()
+        np.testing.assert_allclose(got.to_numpy(), part.to_numpy(), rtol=1e-15)
