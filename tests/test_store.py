@@ -673,3 +673,27 @@ def test_long_table_layouts(tmp_path):
         got = store.frame(symbol)
         assert (got.index == part.index).all()
         np.testing.assert_allclose(got.to_numpy(), part.to_numpy(), rtol=1e-15)
+
+
+def test_dataframes_as_sources(tmp_path, files):
+    demo = demo_data()
+    odd = _odd_calendar(500, 3)
+    store = import_store({"D": demo, "F": files["ny"]}, tmp_path / "a")
+    assert store.symbols == ("D", "F")
+    _same(store.frame("D"), demo)
+    _same(store.frame("F"), load_ohlcv(files["ny"]))
+    store = import_store([odd], tmp_path / "a", symbols=["O"], append=True)
+    _same(store.frame("O"), odd)
+    with pytest.raises(ConfigError, match="has no file name"):
+        import_store([demo], tmp_path / "b")
+    with pytest.raises(ConfigError, match="do not pass symbols="):
+        import_store({"D": demo}, tmp_path / "b", symbols=["D"])
+    bad = demo.copy()
+    bad.iloc[7, 3] = np.nan
+    with pytest.raises(DataError, match=r"frame D: close is missing \(NaN\) at row 7"):
+        import_store({"D": bad}, tmp_path / "b")
+    table, parts = _long(100)
+    long = import_store(table, tmp_path / "c", symbol_column="ticker", chunk_rows=33)
+    for symbol, part in parts.items():
+        _same(long.frame(symbol), part)
+    assert not (tmp_path / "b").exists()

@@ -16,9 +16,9 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -347,7 +347,12 @@ def run_import(
     chunk_rows: int,
     read_kwargs: dict[str, Any],
 ) -> MarketStore:
-    paths = _paths(files)
+    paths, keys = _sources(files)
+    if keys is not None:
+        if symbols is not None:
+            raise ConfigError("files is a mapping of symbols to sources: do not pass symbols=")
+        if symbol_column is None:
+            symbols = keys
     if not isinstance(store_dir, (str, os.PathLike)):
         raise ConfigError(f"store_dir must be a path, got {type(store_dir).__name__}")
     chunk_rows = check_int("chunk_rows", chunk_rows, minimum=1)
@@ -371,9 +376,15 @@ def run_import(
         session = _Session(root, store, block)
         if names is not None:
             for path, name in zip(paths, names):
-                frame = load_ohlcv(path, sort=sort, time_column=time_column,
-                                   price_column=price_column, **read_kwargs)  # fmt: skip
-                session.add(name, frame, str(path), np.arange(len(frame)))
+                if isinstance(path, pd.DataFrame):
+                    frame = validate_ohlcv(
+                        path, sort=sort, name=f"frame {name}", time_column=time_column,
+                        price_column=price_column,
+                    )  # fmt: skip
+                else:
+                    frame = load_ohlcv(path, sort=sort, time_column=time_column,
+                                       price_column=price_column, **read_kwargs)  # fmt: skip
+                session.add(name, frame, _label(path, name), np.arange(len(frame)))
                 say(_line(session.symbols[name], name))
                 del frame
         else:
@@ -386,12 +397,12 @@ def run_import(
             if missing:
                 raise DataError(
                     f"symbols {missing} are not in column {symbol_column!r} of "
-                    f"{', '.join(map(str, paths))}"
+                    f"{', '.join(_label(p) for p in paths)}"
                 )
             for name, state in session.symbols.items():
                 say(_line(state, name))
         if not session.symbols:
-            raise DataError(f"nothing to import from {', '.join(map(str, paths))}")
+            raise DataError(f"nothing to import from {', '.join(_label(p) for p in paths)}")
         session.publish()
         shutil.rmtree(session.work, ignore_errors=True)
     except BaseException as exc:
@@ -417,16 +428,30 @@ def _line(state: _Symbol, name: str) -> str:
     return f"appended {name}: {state.added:,} bars ({state.n_bars:,} in all)"
 
 
-def _paths(files: Any) -> list[Path]:
-    if isinstance(files, (str, os.PathLike)):
+_Source: TypeAlias = Path | pd.DataFrame
+
+
+def _sources(files: Any) -> tuple[list[_Source], list[str] | None]:
+    """The files (paths) and frames to import, and the symbols when ``files`` maps them."""
+    keys = None
+    if isinstance(files, Mapping):
+        keys = [check_symbol(k, "files") for k in files]
+        files = list(files.values())
+    elif isinstance(files, (str, os.PathLike, pd.DataFrame)):
         files = [files]
     try:
-        paths = [Path(f) for f in files]
+        sources = [f if isinstance(f, pd.DataFrame) else Path(f) for f in files]
     except TypeError:
-        raise ConfigError(f"files must be paths, got {files!r}") from None
-    if not paths:
+        raise ConfigError(f"files must be paths or DataFrames, got {files!r}") from None
+    if not sources:
         raise ConfigError("files is empty: give at least one file to import")
-    return paths
+    return sources, keys
+
+
+def _label(source: _Source, name: str | None = None) -> str:
+    if isinstance(source, pd.DataFrame):
+        return "a DataFrame" if name is None else f"frame {name}"
+    return str(source)
 
 
 def symbol_of(path: Path) -> str:
@@ -439,22 +464,26 @@ def symbol_of(path: Path) -> str:
     return Path(name).stem or name
 
 
-def _names(paths: list[Path], symbols: Sequence[str] | None) -> list[str]:
+def _names(paths: list[_Source], symbols: Sequence[str] | None) -> list[str]:
     if symbols is None:
-        names = [symbol_of(p) for p in paths]
+        if any(isinstance(p, pd.DataFrame) for p in paths):
+            raise ConfigError(
+                "a DataFrame has no file name: pass {symbol: frame} or name them with symbols="
+            )
+        names = [symbol_of(p) for p in paths if isinstance(p, Path)]
     else:
         if isinstance(symbols, str) or len(symbols) != len(paths):
             raise ConfigError(f"symbols must name each of the {len(paths)} files, got {symbols!r}")
         names = list(symbols)
-    seen: dict[str, Path] = {}
+    seen: dict[str, str] = {}
     for path, name in zip(paths, names):
-        check_symbol(name, str(path))
+        check_symbol(name, _label(path))
         if name in seen:
             raise ConfigError(
-                f"symbol {name!r} is given twice ({seen[name]} and {path}): one file per "
+                f"symbol {name!r} is given twice ({seen[name]} and {_label(path)}): one file per "
                 "symbol (name them with symbols=, or use a long table with symbol_column=)"
             )
-        seen[name] = path
+        seen[name] = _label(path)
     return names
 
 
@@ -531,7 +560,7 @@ def _remove_if_empty(root: Path) -> None:
 
 def _import_long(
     session: _Session,
-    path: Path,
+    path: _Source,
     symbol_column: str,
     wanted: set[str] | None,
     chunk_rows: int,
@@ -540,7 +569,7 @@ def _import_long(
     read_kwargs: dict[str, Any],
     say: Callable[[str], object],
 ) -> None:
-    where = str(path)
+    where = _label(path)
     for offset, chunk in _chunks(path, chunk_rows, read_kwargs):
         labels = list(chunk.columns)
         at = _find(labels, symbol_column)
@@ -595,10 +624,14 @@ def _renumbered(exc: DataError, rows: np.ndarray) -> DataError:
     return out
 
 
-def _chunks(path: Path, chunk_rows: int, read_kwargs: dict[str, Any]) -> Iterator[
+def _chunks(path: _Source, chunk_rows: int, read_kwargs: dict[str, Any]) -> Iterator[
     tuple[int, pd.DataFrame]
 ]:  # fmt: skip
     """``(first row, rows)`` of a CSV or Parquet file, ``chunk_rows`` rows at a time."""
+    if isinstance(path, pd.DataFrame):
+        for offset in range(0, len(path), chunk_rows):
+            yield offset, path.iloc[offset : offset + chunk_rows]
+        return
     kind = _format_of(path, read_kwargs.get("format"))
     kwargs = {k: v for k, v in read_kwargs.items() if k != "format"}
     if not path.exists():

@@ -437,7 +437,11 @@ def _check_manifest(doc: Any) -> None:
 
 
 def import_store(
-    files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    files: str
+    | os.PathLike[str]
+    | pd.DataFrame
+    | Sequence[str | os.PathLike[str] | pd.DataFrame]
+    | Mapping[str, str | os.PathLike[str] | pd.DataFrame],
     store_dir: str | os.PathLike[str],
     *,
     symbol_column: str | None = None,
@@ -460,7 +464,9 @@ def import_store(
         (``data/AAPL.csv.gz`` is ``AAPL``, case kept) unless ``symbols`` names them. With
         ``symbol_column``, long tables holding many symbols, read ``chunk_rows`` rows at a
         time, so they may be larger than memory; each symbol's rows must be in time order
-        across the table (they may interleave with other symbols').
+        across the table (they may interleave with other symbols'). DataFrames are accepted
+        wherever files are (validated with :func:`validate_ohlcv`); a mapping
+        ``{symbol: file or frame}`` names the symbols.
     store_dir : path
         The store. Without ``append`` it must not exist or be empty: an import never
         overwrites anything.
