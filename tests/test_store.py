@@ -521,7 +521,7 @@ _MEASURE = textwrap.dedent(
         head = [next(f) for _ in range(2000)]
     with open(sys.argv[2] + ".csv", "w") as f:
         f.writelines(head)
-    import_store(sys.argv[2] + ".csv", sys.argv[2] + "-warm", symbol_column="sym")
+    import_store(sys.argv[2] + ".csv", sys.argv[2] + "-warm", symbol_column="sym", chunk_rows=300)
     before = hwm()
     store = import_store(sys.argv[1], sys.argv[2], symbol_column="sym", chunk_rows=20_000)
     print(hwm() - before, store.info()["n_bars"])
