@@ -141,10 +141,15 @@ def child_genepool(cfg: dict[str, Any]) -> dict[str, Any]:
     # Diagnostic, after the timed runs: the indicator tables alone (decode + unique RSI rows).
     try:
         params = prob.space.decode(X)
-        tt, _ = _timed(lambda: prob.family.tables(params, prob.data, prob.options), 3)
-        tables = prob.family.tables(params, prob.data, prob.options)
-        # distinct arrays only (Tables.nbytes counts A twice when B is A, as for rsi)
-        arrays = {id(a): a for a in vars(tables).values()}
+        from genepool.backtest.stream import table_stream
+
+        def one_pass():  # every bar in one block
+            stream = table_stream(prob.family.name, params, prob.options)
+            return stream.tables(prob.data, 0, 0, prob.n_bars)
+
+        tt, _ = _timed(one_pass, 3)
+        # distinct arrays only (A and B are one array for rsi)
+        arrays = {id(a): a for a in one_pass()}
         out.update(
             tables_s=statistics.median(tt),
             tables_bytes=int(sum(a.nbytes for a in arrays.values())),

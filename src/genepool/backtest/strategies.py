@@ -1,9 +1,10 @@
 """Strategy families: a gene space, indicator tables per unique parameter, and signal rules.
 
 Each family says how to turn a population's decoded parameters into (a) indicator tables with
-one row per *unique* indicator parameter (computed once per evaluation) plus row indices per
-strategy, for the fused kernel, and (b) explicit boolean signals for one strategy, built with
-plain numpy from the same indicators (the independent path the tests compare the kernel with).
+one row per *unique* indicator parameter plus row indices per strategy, for the fused kernel
+(built block by block in :mod:`genepool.backtest.stream`), and (b) explicit boolean signals for
+one strategy, built with plain numpy from the one-pass indicators (the independent path the
+tests compare the kernel with).
 
 Signal rules (``t`` is a bar, crossings need finite values on both bars):
 
@@ -42,6 +43,7 @@ from .._numba import njit
 from ..errors import ConfigError
 from ..space import Categorical, Gene, Integer, Real
 from . import nb as ind
+from ._stream_nb import rolling_std_resume
 from .enums import FamilyCode, family_code
 
 __all__ = ["FAMILIES", "Family", "family_names", "get_family"]
@@ -49,43 +51,12 @@ __all__ = ["FAMILIES", "Family", "family_names", "get_family"]
 
 @njit
 def rolling_std_1d_nb(a, window):
-    """Rolling population std (ddof=0) over ``window`` bars, sliding Welford; oracle:
+    """Rolling population std (ddof=0) over ``window`` bars, sliding Welford (the fused
+    kernel's, :func:`~genepool.backtest._stream_nb.rolling_std_resume`, in one block); oracle:
     naive_backtest.rolling_std and pandas ``rolling(window).std(ddof=0)``."""
-    n = a.shape[0]
-    out = np.full(n, np.nan)
-    mean = 0.0
-    m2 = 0.0
-    for i in range(n):
-        x = a[i]
-        if i < window:
-            k = i + 1
-            d = x - mean
-            mean += d / k
-            m2 += d * (x - mean)
-        else:
-            old = a[i - window]
-            new_mean = mean + (x - old) / window
-            m2 += (x - old) * (x - new_mean + old - mean)
-            mean = new_mean
-        if i >= window - 1:
-            out[i] = np.sqrt(max(m2, 0.0) / window)
+    out = np.empty(a.shape[0])
+    rolling_std_resume(a, 0, 0, a.shape[0], window, out, 0, np.zeros(2))
     return out
-
-
-@njit
-def rolling_std_table_nb(a, windows):
-    """One rolling-std row per window."""
-    out = np.empty((windows.shape[0], a.shape[0]))
-    for u in range(windows.shape[0]):
-        out[u] = rolling_std_1d_nb(a, windows[u])
-    return out
-
-
-def _unique_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique parameter tuples (as a 2-D int array) and the row of each strategy."""
-    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return uniq, inverse.reshape(-1).astype(np.int64)
 
 
 def _cross_below(a: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -106,27 +77,15 @@ def _cross_above(a: np.ndarray, level: np.ndarray) -> np.ndarray:
     return np.concatenate([[False], out])
 
 
-@dataclass
-class Tables:
-    """What the fused kernel needs for one batch of strategies of a family."""
-
-    A: np.ndarray
-    B: np.ndarray
-    ia: np.ndarray
-    ib: np.ndarray
-    p1: np.ndarray
-    p2: np.ndarray
-
-
 @dataclass(frozen=True)
 class Family:
-    """A strategy family: its code in the kernel, genes, longest window, tables and signals."""
+    """A strategy family: its code in the kernel, genes, longest window and signals (its
+    indicator tables, block by block: :func:`genepool.backtest.stream.table_stream`)."""
 
     name: str
     code: FamilyCode
     genes: Callable[[], list[Gene]]
     longest_window: Callable[[dict[str, np.ndarray]], int]
-    tables: Callable[[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]], Tables]
     signals: Callable[
         [dict[str, Any], dict[str, np.ndarray], dict[str, Any]], tuple[np.ndarray, np.ndarray]
     ]
@@ -134,14 +93,6 @@ class Family:
 
 
 # -- rsi ---------------------------------------------------------------------------------------
-def _rsi_tables(p, data, opts):
-    uniq, inv = _unique_rows(p["window"])
-    A = ind.rsi_table_nb(data["close"], uniq[:, 0], opts["rsi_method"] == "wilder")
-    lower = np.asarray(p["lower"], dtype=np.float64)
-    upper = np.asarray(p["upper"], dtype=np.float64)
-    return Tables(A, A, inv, inv, lower, upper)
-
-
 def _rsi_signals(q, data, opts):
     r = ind.rsi_1d_nb(data["close"], int(q["window"]), opts["rsi_method"] == "wilder")
     lower = np.full_like(r, q["lower"])
@@ -154,23 +105,6 @@ def _ma(kind: str, close: np.ndarray, window: int) -> np.ndarray:
     return ind.sma_1d_nb(close, window) if kind == "sma" else ind.ema_1d_nb(close, window)
 
 
-def _ma_tables(p, data, opts):
-    close = data["close"]
-    is_ema = np.asarray(p["ma"]) == "ema"
-    windows = np.concatenate([p["fast"], p["slow"]]).astype(np.int64)
-    kinds = np.concatenate([is_ema, is_ema]).astype(np.int64)
-    uniq, inv = _unique_rows(windows, kinds)
-    table = np.empty((uniq.shape[0], close.shape[0]))
-    sma_rows = uniq[:, 1] == 0
-    if sma_rows.any():
-        table[sma_rows] = ind.sma_table_nb(close, uniq[sma_rows, 0])
-    if (~sma_rows).any():
-        table[~sma_rows] = ind.ema_table_nb(close, uniq[~sma_rows, 0])
-    n = len(p["fast"])
-    zeros = np.zeros(n)
-    return Tables(table, table, inv[:n], inv[n:], zeros, zeros)
-
-
 def _ma_signals(q, data, opts):
     fast = _ma(q["ma"], data["close"], int(q["fast"]))
     slow = _ma(q["ma"], data["close"], int(q["slow"]))
@@ -178,15 +112,6 @@ def _ma_signals(q, data, opts):
 
 
 # -- bollinger -----------------------------------------------------------------------------------
-def _bb_tables(p, data, opts):
-    uniq, inv = _unique_rows(p["window"])
-    close = data["close"]
-    mid = ind.sma_table_nb(close, uniq[:, 0])
-    sd = rolling_std_table_nb(close, uniq[:, 0])
-    k = np.asarray(p["k"], dtype=np.float64)
-    return Tables(mid, sd, inv, inv, k, np.zeros_like(k))
-
-
 def _bb_signals(q, data, opts):
     close = data["close"]
     mid = ind.sma_1d_nb(close, int(q["window"]))
@@ -195,16 +120,6 @@ def _bb_signals(q, data, opts):
 
 
 # -- macd ----------------------------------------------------------------------------------------
-def _macd_tables(p, data, opts):
-    # One EMA row per unique window; the kernel forms the MACD line from two rows and streams
-    # its signal EMA with O(1) state, so memory is O(U * T) for U unique windows, not triples.
-    n = len(p["fast"])
-    uniq, inv = _unique_rows(np.concatenate([p["fast"], p["slow"]]))
-    A = ind.ema_table_nb(data["close"], uniq[:, 0])
-    signal = np.asarray(p["signal"], dtype=np.float64)
-    return Tables(A, A, inv[:n], inv[n:], signal, np.zeros(n))
-
-
 def _macd_signals(q, data, opts):
     line, sig, _ = ind.macd_1d_nb(data["close"], int(q["fast"]), int(q["slow"]), int(q["signal"]))
     diff = line - sig
@@ -213,14 +128,6 @@ def _macd_signals(q, data, opts):
 
 
 # -- breakout ------------------------------------------------------------------------------------
-def _breakout_tables(p, data, opts):
-    uniq, inv = _unique_rows(p["window"])
-    hi = ind.rolling_max_table_nb(data["high"], uniq[:, 0])
-    lo = ind.rolling_min_table_nb(data["low"], uniq[:, 0])
-    zeros = np.zeros(len(inv))
-    return Tables(hi, lo, inv, inv, zeros, zeros)
-
-
 def _breakout_signals(q, data, opts):
     w = int(q["window"])
     hi = ind.rolling_max_1d_nb(data["high"], w)
@@ -240,7 +147,6 @@ FAMILIES: dict[str, Family] = {
         family_code("rsi"),
         lambda: [Integer("window", 5, 50), Real("lower", 10.0, 30.0), Real("upper", 70.0, 90.0)],
         lambda p: int(np.max(p["window"])) + 1,
-        _rsi_tables,
         _rsi_signals,
     ),
     "ma_cross": Family(
@@ -252,7 +158,6 @@ FAMILIES: dict[str, Family] = {
             Categorical("ma", ["sma", "ema"]),
         ],
         lambda p: int(max(np.max(p["fast"]), np.max(p["slow"]))),
-        _ma_tables,
         _ma_signals,
     ),
     "bollinger": Family(
@@ -260,7 +165,6 @@ FAMILIES: dict[str, Family] = {
         family_code("bollinger"),
         lambda: [Integer("window", 10, 100), Real("k", 1.0, 3.0)],
         lambda p: int(np.max(p["window"])),
-        _bb_tables,
         _bb_signals,
     ),
     "macd": Family(
@@ -268,7 +172,6 @@ FAMILIES: dict[str, Family] = {
         family_code("macd"),
         lambda: [Integer("fast", 5, 20), Integer("slow", 21, 60), Integer("signal", 5, 20)],
         lambda p: int(np.max(p["slow"]) + np.max(p["signal"])),
-        _macd_tables,
         _macd_signals,
     ),
     "breakout": Family(
@@ -276,7 +179,6 @@ FAMILIES: dict[str, Family] = {
         family_code("breakout"),
         lambda: [Integer("window", 10, 200)],
         lambda p: int(np.max(p["window"])) + 1,
-        _breakout_tables,
         _breakout_signals,
         needs_high_low=True,
     ),
