@@ -337,6 +337,177 @@ def backtest(
     _print_outcome(outcome, json_out)
 
 
+data_app = typer.Typer(
+    name="data",
+    help="Market data stores: import price files, summarize, verify checksums (docs/data.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("import")
+def data_import(
+    files: list[str] = typer.Argument(
+        ..., help="CSV or Parquet files: one per symbol (named by the file), or long tables."
+    ),
+    store: str = typer.Option(
+        ..., "--store", help="The store directory (new or empty; with --append an existing store)."
+    ),
+    symbol_column: str | None = typer.Option(
+        None, "--symbol-column", help="Column naming each row's symbol (long tables)."
+    ),
+    append: bool = typer.Option(
+        False, "--append", help="Add bars after each symbol's last one, and new symbols."
+    ),
+    sort: bool = typer.Option(False, "--sort", help="Sort each file's bars by time."),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="Column holding the bar times (default: found by name)."
+    ),
+    price_column: str | None = typer.Option(
+        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+    ),
+    sep: str | None = typer.Option(None, "--sep", help="CSV separator (default: detected)."),
+    chunk_rows: int = typer.Option(
+        1_000_000, "--chunk-rows", min=1, help="Rows of a long table read at a time."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+) -> None:
+    """Import OHLCV files into a memory-mapped store (streaming: files may exceed memory).
+
+    Exit codes: 0 done; 2 a usage or data error (the line names the file, symbol, row and
+    time); 74 a file could not be written (disk full: nothing was imported, an appended store
+    is as it was).
+    """
+    _import_files(files, store, symbol_column, append, sort, time_column, price_column, sep,
+                  chunk_rows, quiet)  # fmt: skip
+
+
+@data_app.command("append")
+def data_append(
+    store: str = typer.Argument(..., help="The existing store directory."),
+    files: list[str] = typer.Argument(..., help="CSV or Parquet files, as for data import."),
+    symbol_column: str | None = typer.Option(
+        None, "--symbol-column", help="Column naming each row's symbol (long tables)."
+    ),
+    sort: bool = typer.Option(False, "--sort", help="Sort each file's bars by time."),
+    time_column: str | None = typer.Option(
+        None, "--time-column", help="Column holding the bar times (default: found by name)."
+    ),
+    price_column: str | None = typer.Option(
+        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+    ),
+    sep: str | None = typer.Option(None, "--sep", help="CSV separator (default: detected)."),
+    chunk_rows: int = typer.Option(
+        1_000_000, "--chunk-rows", min=1, help="Rows of a long table read at a time."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+) -> None:
+    """Append bars to a store (same as data import --append --store STORE): each symbol's new
+    bars must come after its last one; new symbols are added. Nothing already stored is
+    rewritten; a failure leaves the store as it was. Exit codes as for data import."""
+    _import_files(files, store, symbol_column, True, sort, time_column, price_column, sep,
+                  chunk_rows, quiet)  # fmt: skip
+
+
+def _import_files(
+    files: list[str],
+    store: str,
+    symbol_column: str | None,
+    append: bool,
+    sort: bool,
+    time_column: str | None,
+    price_column: str | None,
+    sep: str | None,
+    chunk_rows: int,
+    quiet: bool,
+) -> None:
+    import time
+
+    from .backtest.store import import_store
+
+    if sort and symbol_column is not None:
+        raise ConfigError(
+            "--sort needs a whole file in memory and a long table (--symbol-column) is "
+            "streamed: sort the table by time first"
+        )
+    if append and not os.path.exists(os.path.join(store, "manifest.json")):
+        raise ConfigError(f"{store} is not a genepool data store (no manifest.json) to append to")
+    started = time.perf_counter()
+    result = import_store(
+        files, store, symbol_column=symbol_column, append=append, sort=sort,
+        progress=None if quiet else typer.echo, time_column=time_column,
+        price_column=price_column, chunk_rows=chunk_rows,
+        **({} if sep is None else {"sep": sep}),
+    )  # fmt: skip
+    info = result.info()
+    typer.echo(
+        f"store {store}: {info['n_symbols']:,} symbols, {info['n_bars']:,} bars, "
+        f"{format_size(info['bytes'])} ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+@data_app.command("info")
+def data_info(
+    store: str = typer.Argument(..., help="The store directory."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
+) -> None:
+    """Summarize a store: one line per symbol (bars, time range, spacing, bars per year, size)
+    and the totals."""
+    from .backtest.calendar import format_bars
+    from .backtest.store import open_store
+
+    info = open_store(store).info()
+    if json_out:
+        typer.echo(json.dumps(info))
+        return
+    header = ("symbol", "bars", "start", "end", "freq", "bars/year", "size")
+    rows = [
+        (
+            r["symbol"],
+            f"{r['n_bars']:,}",
+            r["start"],
+            r["end"],
+            r["freq"] or "-",
+            "-" if r["bars_per_year"] is None else format_bars(r["bars_per_year"]),
+            format_size(r["bytes"]),
+        )
+        for r in info["symbols"]
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    right = {1, 5, 6}
+    for row in (header, *rows):
+        cells = [
+            str(x).rjust(w) if j in right else str(x).ljust(w)
+            for j, (x, w) in enumerate(zip(row, widths))
+        ]
+        typer.echo("  ".join(cells).rstrip())
+    typer.echo(
+        f"total: {info['n_symbols']:,} symbols, {info['n_bars']:,} bars, "
+        f"{format_size(info['bytes'])} ({info['path']}, updated {info['updated']})"
+    )
+
+
+@data_app.command("verify")
+def data_verify(store: str = typer.Argument(..., help="The store directory.")) -> None:
+    """Check every file of a store against its manifest's sizes and sha256 checksums.
+
+    Exit codes: 0 every file intact; 2 a file is missing, truncated or damaged (the line names
+    the symbol and the file).
+    """
+    import time
+
+    from .backtest.store import open_store
+
+    started = time.perf_counter()
+    opened = open_store(store)
+    opened.verify()
+    typer.echo(
+        f"ok: {len(opened.symbols):,} symbols, {format_size(opened.nbytes)} verified in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+
+
 def _json_ranges(text: str | None) -> dict[str, object] | None:
     if text is None:
         return None
