@@ -63,17 +63,23 @@ def search_verdict(
     m = problem.metrics_array(sketch.X)
     sr = m[:, Metric.SHARPE_RATIO] / math.sqrt(problem.ann_factor)
     valid = np.isfinite(sr) & (m[:, Metric.N_TRADES] >= max(min_trades, 1))
+    n_symbols = symbols_per_trial(problem)
+    n_trials = sketch.n_distinct * n_symbols
     trials = Trials(
         n_distinct=sketch.n_distinct,
         exact=sketch.exact,
         sample=len(sketch.X),
         sample_valid=int(valid.sum()),
         sharpe_variance_measured=float(np.var(sr[valid], ddof=1)) if valid.sum() >= 2 else None,
+        symbols=None if problem.universe is None else n_symbols,
+        n_trials=None if problem.universe is None else n_trials,
     )
-    dsr, dsr_record = _deflated_sharpe(best_returns, sketch.n_distinct)
+    dsr, dsr_record = _deflated_sharpe(best_returns, n_trials)
     pbo, pbo_record = _pbo(problem, sketch.X[valid][:PBO_STRATEGIES])
     if dsr is not None:
         text = ovf.verdict(dsr, pbo)
+        if problem.universe is not None:
+            text += " " + universe_trials_text(sketch.n_distinct, n_symbols, problem.aggregate)
     else:
         text = "No verdict: no strategy with trades and varying returns was found."
     verdict = Verdict(
@@ -83,6 +89,24 @@ def search_verdict(
         pbo=None if pbo is None else pbo.pbo,
     )
     return SearchVerdict(trials, dsr_record, pbo_record, verdict)
+
+
+def symbols_per_trial(problem: StrategyProblem) -> int:
+    """Results each strategy's selection looked at: its number of symbols (1 for one series).
+
+    The fitness of a universe strategy aggregates its per-symbol results, so choosing the best
+    strategy used every one of them: the deflated Sharpe counts ``strategies x symbols``
+    trials (conservative: symbols that move together are fewer independent trials)."""
+    return 1 if problem.universe is None else len(problem.universe)
+
+
+def universe_trials_text(n_distinct: int, n_symbols: int, aggregate: str) -> str:
+    """The sentence of a universe verdict saying how its trials were counted."""
+    return (
+        f"Trials counted: {n_distinct:,} strategies x {n_symbols:,} symbols = "
+        f"{n_distinct * n_symbols:,} (the {aggregate} over the symbols selected on every "
+        "symbol's results); the Sharpe tested is the equal-weight portfolio's."
+    )
 
 
 def _deflated_sharpe(
@@ -110,8 +134,14 @@ def _deflated_sharpe(
 def _pbo(problem: StrategyProblem, X: np.ndarray) -> tuple[ovf.PBO | None, PboRecord | None]:
     """PBO by CSCV over the strategies ``X`` whose returns vary (None: fewer than two)."""
     moments = []
-    for x in X:
-        r = trace_strategy(problem, problem.space.decode_row(x)).returns
+    if problem.universe is not None and len(X):  # the equal-weight portfolios' returns
+        from .universe import portfolio_tracer
+
+        tracer = portfolio_tracer(problem)
+        returns = (tracer.trace(problem.space.decode_row(x)).returns for x in X)
+    else:
+        returns = (trace_strategy(problem, problem.space.decode_row(x)).returns for x in X)
+    for r in returns:  # one strategy's returns at a time
         if np.std(r) > 0:
             moments.append(ovf.block_moments(r, PBO_BLOCKS))
     if len(moments) < 2:
