@@ -91,6 +91,7 @@ from .universe import (
     Bars,
     UniverseData,
     block_memory_for,
+    check_splits,
     open_universe,
     universe_annualization,
     universe_info,
@@ -163,6 +164,8 @@ def run_evolution(
     check_new_run_dir(out, overwrite=overwrite)  # refuse at once, before the data load
     config.out = str(out)
     data = _load(config)  # before the directory is made: a bad file leaves nothing behind
+    if isinstance(data, UniverseData):  # every symbol has bars in every range, or nothing runs
+        check_splits(data, _splits(len(data), config))
     annual = _annualization(config, data)
     with new_run_dir(out, command="evolve", overwrite=overwrite):
         _write_run_config(out, config, data, annual)

@@ -43,6 +43,7 @@ __all__ = [
     "UniverseData",
     "block_memory_for",
     "check_aggregate",
+    "check_splits",
     "open_universe",
     "portfolio_tracer",
     "symbols_block",
@@ -168,6 +169,33 @@ def open_universe(store_dir: str, symbols: str) -> UniverseData:
                     f"{_listing(store.symbols)}; genepool data info {store_dir})"
                 )
     return UniverseData(store, names, union_index(store, names))
+
+
+def check_splits(data: UniverseData, splits: Sequence[Any]) -> None:
+    """DataError naming the first symbol without bars in a training or test range of
+    ``splits`` (:class:`~genepool.backtest.walk_forward.Fold`), before anything runs."""
+    ranges = []
+    for fold in splits:
+        name = f"fold {fold.index + 1} " if len(splits) > 1 else ""
+        ranges.append((f"{name}training range", data.iloc[fold.train]))
+        if fold.test is not None:
+            ranges.append((f"{name}test range", data.iloc[fold.test]))
+    for symbol in data.symbols:
+        times = data.store.times(symbol)
+        for what, part in ranges:
+            lo = int(np.searchsorted(times, part.start.value, side="left"))
+            hi = (
+                len(times)
+                if part.end is None
+                else int(np.searchsorted(times, part.end.value, side="left"))
+            )
+            if hi <= lo:
+                first, last = (pd.Timestamp(int(times[i]), tz="UTC") for i in (0, -1))
+                raise DataError(
+                    f"--symbols: {symbol} has no bars in the {what} {part.index[0]} .. "
+                    f"{part.index[-1]} (its bars run from {first} to {last}); leave it out of "
+                    "--symbols, or change --train-frac / --walk-forward"
+                )
 
 
 def _listing(names: Sequence[str], most: int = 10) -> str:
