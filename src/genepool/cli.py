@@ -589,12 +589,19 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
             typer.echo(f"best {record.strategy}{invalid}: {params}")
         extra = [o["name"] for o in (getattr(record, "objectives", None) or [])]
         extra = [m for m in extra if m not in ("sharpe_ratio", "total_return", "n_trades")]
-        line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
+        block = getattr(record, "symbols", None)  # a universe: aggregated metrics
+        over = (
+            f" ({block.get('aggregate')} of {len(block.get('names') or ())} symbols)"
+            if block
+            else ""
+        )
+        line = f"in sample{over}: Sharpe {_short(ins.get('sharpe_ratio'))}"
         line += "".join(f", {m} {_short(ins.get(m))}" for m in extra)
         line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
         typer.echo(line)
         if oos:
-            line = f"out of sample: Sharpe {_short(oos.get('sharpe_ratio'))}"
+            stitched = getattr(record, "walk_forward", None) is not None
+            line = f"out of sample{'' if stitched else over}: Sharpe {_short(oos.get('sharpe_ratio'))}"
             line += "".join(f", {m} {_short(oos.get(m))}" for m in extra)
             line += f", return {_pct(oos.get('total_return'))}"
             if oos.get("n_trades") is not None:
