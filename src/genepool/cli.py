@@ -601,7 +601,8 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
         typer.echo(line)
         if oos:
             stitched = getattr(record, "walk_forward", None) is not None
-            line = f"out of sample{'' if stitched else over}: Sharpe {_short(oos.get('sharpe_ratio'))}"
+            line = f"out of sample{'' if stitched else over}: "
+            line += f"Sharpe {_short(oos.get('sharpe_ratio'))}"
             line += "".join(f", {m} {_short(oos.get(m))}" for m in extra)
             line += f", return {_pct(oos.get('total_return'))}"
             if oos.get("n_trades") is not None:
