@@ -150,7 +150,7 @@ def open_universe(store_dir: str, symbols: str) -> UniverseData:
     path = Path(store_dir)
     if not path.is_dir():
         raise DataError(f"--store {store_dir}: no such directory")
-    store = open_store(path)
+    store = open_store(path.resolve())  # workers (processes, Dask) open it by this path
     if symbols.strip().lower() == "all":
         names = tuple(store.symbols)
         if not names:
