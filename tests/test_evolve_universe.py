@@ -200,10 +200,11 @@ def test_changed_store_is_refused_on_resume(tmp_path, capsys):
 def short_store(tmp_path_factory) -> Path:
     """AAA all along, EEE only in the first days: no bars in the test range."""
     root = tmp_path_factory.mktemp("short")
-    a, e = root / "AAA.csv", root / "EEE.csv"
+    a, e, f = root / "AAA.csv", root / "EEE.csv", root / "FFF.csv"
     synthetic_ohlcv(1000, freq="1h", seed=1, start="2021-01-04").to_csv(a)
     synthetic_ohlcv(200, freq="1h", seed=2, start="2021-01-04").to_csv(e)
-    import_store([a, e], root / "store")
+    synthetic_ohlcv(720, freq="1h", seed=3, start="2021-01-04").to_csv(f)  # 20 test bars
+    import_store([a, e, f], root / "store")
     return root / "store"
 
 
@@ -245,12 +246,16 @@ def test_not_a_store_and_symbols_without_store(store, short_store, tmp_path, cap
             _args(short_store, tmp_path / "e", "--symbols", "EEE,AAA", "--walk-forward", "3"),
             "EEE has no bars in the fold 1 test range",
         ),
+        (
+            _args(short_store, tmp_path / "f", "--symbols", "AAA,FFF"),
+            "FFF has only 20 bars in the test range",
+        ),
     ]
     for argv, fragment in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert fragment in err and "Traceback" not in err and err.count("\n") == 1, err
-    assert not any((tmp_path / n).exists() for n in "abcde")
+    assert not any((tmp_path / n).exists() for n in "abcdef")
 
 
 def test_settings_of_a_universe():

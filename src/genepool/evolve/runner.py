@@ -92,6 +92,7 @@ from .universe import (
     UniverseData,
     block_memory_for,
     check_splits,
+    min_bars,
     open_universe,
     universe_annualization,
     universe_info,
@@ -165,7 +166,8 @@ def run_evolution(
     config.out = str(out)
     data = _load(config)  # before the directory is made: a bad file leaves nothing behind
     if isinstance(data, UniverseData):  # every symbol has bars in every range, or nothing runs
-        check_splits(data, _splits(len(data), config))
+        need = min_bars(config.strategy, config.stops, config.ranges)
+        check_splits(data, _splits(len(data), config), need)
     annual = _annualization(config, data)
     with new_run_dir(out, command="evolve", overwrite=overwrite):
         _write_run_config(out, config, data, annual)

@@ -171,9 +171,25 @@ def open_universe(store_dir: str, symbols: str) -> UniverseData:
     return UniverseData(store, names, union_index(store, names))
 
 
-def check_splits(data: UniverseData, splits: Sequence[Any]) -> None:
-    """DataError naming the first symbol without bars in a training or test range of
-    ``splits`` (:class:`~genepool.backtest.walk_forward.Fold`), before anything runs."""
+def min_bars(strategy: str, stops: bool, ranges: Any) -> int:
+    """Bars a symbol needs in a range: one more than the family's longest indicator window
+    (as :class:`~genepool.backtest.StrategyProblem` requires)."""
+    from ..backtest.constraints import strategy_space
+    from ..backtest.strategies import get_family
+
+    space = strategy_space(strategy, stops, ranges)
+    highs = {
+        g.name: np.array([g.high])
+        for g in space.genes
+        if isinstance(getattr(g, "high", None), int)
+    }
+    return int(get_family(strategy).longest_window(highs)) + 1
+
+
+def check_splits(data: UniverseData, splits: Sequence[Any], need: int = 1) -> None:
+    """DataError naming the first symbol with no bars (or fewer than ``need``) in a training
+    or test range of ``splits`` (:class:`~genepool.backtest.walk_forward.Fold`), before
+    anything runs."""
     ranges = []
     for fold in splits:
         name = f"fold {fold.index + 1} " if len(splits) > 1 else ""
@@ -189,12 +205,14 @@ def check_splits(data: UniverseData, splits: Sequence[Any]) -> None:
                 if part.end is None
                 else int(np.searchsorted(times, part.end.value, side="left"))
             )
-            if hi <= lo:
+            if hi - lo < need:
                 first, last = (pd.Timestamp(int(times[i]), tz="UTC") for i in (0, -1))
+                has = "no bars" if hi <= lo else f"only {hi - lo:,} bars"
+                why = "" if hi <= lo else f"; at least {need:,} are needed (the longest window)"
                 raise DataError(
-                    f"--symbols: {symbol} has no bars in the {what} {part.index[0]} .. "
-                    f"{part.index[-1]} (its bars run from {first} to {last}); leave it out of "
-                    "--symbols, or change --train-frac / --walk-forward"
+                    f"--symbols: {symbol} has {has} in the {what} {part.index[0]} .. "
+                    f"{part.index[-1]} (its bars run from {first} to {last}){why}; leave it "
+                    "out of --symbols, or change --train-frac / --walk-forward"
                 )
 
 
