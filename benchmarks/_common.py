@@ -112,6 +112,60 @@ class TreePoller(threading.Thread):
         self.join()
 
 
+def _status_kib(pid: int, keys: tuple[str, ...]) -> dict[str, int]:
+    """Fields of /proc/PID/status in bytes (Linux; zeros elsewhere or for a gone process)."""
+    out = dict.fromkeys(keys, 0)
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                name = line.split(":", 1)[0]
+                if name in out:
+                    out[name] = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+class AnonTreePoller(threading.Thread):
+    """Peaks of anonymous memory (RssAnon + RssShmem) and of file-backed residency (RssFile)
+    summed over a process and all its descendants, read from /proc/PID/status from outside:
+    what a memory budget must bound versus the page cache's mapped pages (reclaimable)."""
+
+    KEYS = ("RssAnon", "RssFile", "RssShmem")
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = {"anon": 0, "file": 0, "rss": 0}
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._halt.is_set():
+            try:
+                pids = [self.pid, *(c.pid for c in root.children(recursive=True))]
+            except psutil.Error:
+                break
+            anon = file = 0
+            for pid in pids:
+                st = _status_kib(pid, self.KEYS)
+                anon += st["RssAnon"] + st["RssShmem"]
+                file += st["RssFile"]
+            self.peak["anon"] = max(self.peak["anon"], anon)
+            self.peak["file"] = max(self.peak["file"], file)
+            self.peak["rss"] = max(self.peak["rss"], anon + file)
+            self.samples += 1
+            self._halt.wait(self.interval)
+
+    def halt(self) -> None:
+        self._halt.set()
+        self.join()
+
+
 def dist_version(dist: str) -> str | None:
     """Installed version of a distribution, or None."""
     try:

@@ -161,3 +161,17 @@ def test_block_options_are_checked():
         StrategyProblem(data, "rsi", block_memory="lots")
     with pytest.raises(ConfigError, match="open_store"):
         StrategyProblem(data, "rsi", symbols=["AAPL"])
+
+
+def test_a_runs_memory_limit_sets_the_block_memory():
+    import genepool as gp
+
+    data = ohlc(2000, 3)
+    prob = StrategyProblem(data, "rsi")
+    gp.Evaluator(prob, memory_limit="256MB")
+    assert prob.block_memory == 256_000_000 // 8
+    gp.Evaluator(prob, memory_limit="64GB")
+    assert prob.block_memory == 128 * 2**20  # never above the default
+    given = StrategyProblem(data, "rsi", block_memory="1MiB")
+    gp.Evaluator(given, memory_limit="256MB")
+    assert given.block_memory == "1MiB"

@@ -89,6 +89,29 @@ def test_strategy_problem_on_dask_is_bit_identical(dask_ex):
     assert sorted(bars.values()) == [5000, 5000]
 
 
+def test_store_universe_on_dask_maps_the_store_in_each_worker(dask_ex, tmp_path):
+    """Workers open the store from its path (a filesystem they share): no prices travel."""
+    from genepool.backtest import StrategyProblem, import_store
+    from genepool.backtest.data import synthetic_ohlcv
+
+    files = []
+    for k, name in enumerate(["AAA", "BBB", "CCC"]):
+        files.append(tmp_path / f"{name}.csv")
+        synthetic_ohlcv(2000, "1h", seed=k).to_csv(files[-1])
+    store = import_store(files, tmp_path / "store")
+    for how in ("median", "portfolio"):
+        prob = StrategyProblem(store, "rsi", symbols="all", aggregate=how, block_bars=300)
+        X = prob.space.sample(90, np.random.default_rng(3))
+        ev = gp.Evaluator(prob, cache=False, chunk_size=30, executor=dask_ex)
+        np.testing.assert_array_equal(ev.evaluate(X), prob.evaluate(X))
+        name = dask_ex._plugin
+        held = dask_ex.client.run(
+            lambda dask_worker, name=name: dask_worker.plugins[name].problem.symbols
+        )
+        assert all(v == ("AAA", "BBB", "CCC") for v in held.values())
+        assert max(list(dask_ex.task_bytes)[-3:]) == 30 * 3 * 8  # the chunk, never prices
+
+
 def _in_worker() -> bool:
     try:
         distributed.get_worker()

@@ -678,6 +678,8 @@ def _print_benchmark(
                     "stop_reason": result.stop_reason,
                     "elapsed": result.elapsed,
                     "peak_rss": result.memory.peak_rss if result.memory else None,
+                    "peak_anon": result.memory.peak_anon if result.memory else None,
+                    "peak_file": result.memory.peak_file if result.memory else None,
                 }
             )
         )
@@ -690,8 +692,13 @@ def _print_benchmark(
     )
     typer.echo(f"best x {x}")
     typer.echo(
-        f"stopped by {result.stop_reason}; peak RSS "
-        f"{format_size(result.memory.peak_rss) if result.memory else 'n/a'}"
+        f"stopped by {result.stop_reason}; "
+        + (
+            f"peak anonymous memory {format_size(result.memory.peak_anon)} (budgeted), "
+            f"RSS {format_size(result.memory.peak_rss)}"
+            if result.memory
+            else "peak memory n/a"
+        )
     )
 
 

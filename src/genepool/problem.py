@@ -84,6 +84,12 @@ class Problem:
     def warm_up(self) -> None:
         """Called once in each worker before its first chunk (e.g. to load numba kernels)."""
 
+    def fit_memory(self, memory_limit: int) -> None:
+        """Called by the :class:`~genepool.evaluation.Evaluator` with the run's
+        ``memory_limit`` (bytes) before anything is evaluated: a problem whose working memory
+        has a knob of its own (``StrategyProblem``'s block length) sets it from the budget.
+        The default does nothing."""
+
     def memory_hint(self) -> str | None:
         """A problem-specific way out of a tight memory budget, or ``None`` (the default).
 
@@ -145,6 +151,12 @@ class ProblemAdapter(Problem):
     def bytes_per_candidate(self) -> int | None:
         hook = self._hooks.get("bytes_per_candidate")
         return None if hook is None else hook()
+
+    def fit_memory(self, memory_limit: int) -> None:
+        """Called by the :class:`~genepool.evaluation.Evaluator` with the run's
+        ``memory_limit`` (bytes) before anything is evaluated: a problem whose working memory
+        has a knob of its own (``StrategyProblem``'s block length) sets it from the budget.
+        The default does nothing."""
 
     def memory_hint(self) -> str | None:
         hook = self._hooks.get("memory_hint")

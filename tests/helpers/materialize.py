@@ -1,7 +1,7 @@
 """Child process for the memory-budget tests: a fitness that allocates per candidate.
 
 Usage: python materialize.py LIMIT|none POPULATION MB_PER_CANDIDATE GENERATIONS [--hint]
-Prints one JSON line with genepool's own peak RSS and the chunk sizes used.
+Prints one JSON line with genepool's own peaks (RSS, anonymous, file-backed) and the chunk sizes.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> None:
         json.dumps(
             {
                 "peak_rss": res.memory.peak_rss,
+                "peak_anon": res.memory.peak_anon,
+                "peak_file": res.memory.peak_file,
                 "chunk_sizes": res.memory.chunk_sizes,
                 "best": res.best_fitness,
                 "start_rss": res.memory.start_rss,

@@ -25,8 +25,11 @@ __all__ = [
     "METRICS",
     "N_METRICS",
     "finalize_family_nb",
+    "finalize_portfolio_nb",
     "finalize_state",
+    "init_portfolio_nb",
     "init_state_nb",
+    "portfolio_block_nb",
     "prefix_block",
     "return_prefix_sums",
     "simulate_block",
@@ -161,10 +164,13 @@ def simulate_block(
     t1,
     n_bars,
     st,
+    vals,
 ):
     """Run one strategy over the bars [t0, t1) of ``n_bars``, resuming from and saving into
     its state row ``st`` (``enums.SimState``); :func:`finalize_state` writes its metrics after
-    the last block. One block [0, n_bars) is the whole backtest.
+    the last block. One block [0, n_bars) is the whole backtest. When ``vals`` is not empty
+    (length t1 - t0), the value at each bar's close is added into ``vals[t - t0]`` (the
+    equal-weight portfolio of a universe sums the symbols' runs this way).
 
     ``close[t - coff]`` is bar t's close, ``A[ia, t - aoff]``/``B[ib, t - aoff]`` its indicator
     values (the rows start at bar t0 - 1 when t0 > 0: the signals compare two bars), and
@@ -214,6 +220,7 @@ def simulate_block(
     h1 = st[SimState.H1]
     h2 = st[SimState.H2]
     has_stops = sl > 0.0 or tp > 0.0
+    track = vals.shape[0] > 0
     t = t0
     while t < t1:
         if not in_market:
@@ -225,6 +232,9 @@ def simulate_block(
                 t = t1
             if t > start and cash > peak:
                 peak = cash
+            if track:
+                for k in range(start - t0, t - t0):
+                    vals[k] += cash
             if t >= t1:
                 break
             # -- entry at the close of bar t ---------------------------------------------------
@@ -250,6 +260,8 @@ def simulate_block(
             elif value < peak * (1.0 + mdd):
                 mdd = value / peak - 1.0
             prev_value = value
+            if track:
+                vals[t - t0] += value
             t += 1
             in_market = True
             # A holding bar's return is the asset's, (pos c_t - pos c_t-1) / (pos c_t-1) =
@@ -284,6 +296,8 @@ def simulate_block(
                 peak = value
             elif value < peak * (1.0 + mdd):
                 mdd = value / peak - 1.0
+            if track:
+                vals[t - t0] += value
             t += 1
         if t >= t1 and t < n_bars:
             break  # the trade goes on in the next block
@@ -325,6 +339,8 @@ def simulate_block(
         elif value < peak * (1.0 + mdd):
             mdd = value / peak - 1.0
         prev_value = value
+        if track:
+            vals[t - t0] += value
         in_market = False
         t += 1
     st[SimState.CASH] = cash
@@ -355,10 +371,10 @@ def simulate_block(
 
 
 @njit
-def finalize_state(st, last_close, n_bars, init_cash, ann_factor, out):
-    """Metrics row ``out`` (N_METRICS,) of a strategy whose state ``st`` has seen every bar:
-    an open trade counts, marked at the last close without exit fees."""
-    cash = st[SimState.CASH]
+def closed_trades(st, last_close):
+    """(n_trades, n_wins, win_pnl, loss_pnl, has_win, has_loss) of a strategy whose state
+    ``st`` has seen every bar, its open trade counted, marked at the last close without exit
+    fees."""
     pos = st[SimState.POS]
     n_trades = int(st[SimState.N_TRADES])
     n_wins = int(st[SimState.N_WINS])
@@ -376,7 +392,14 @@ def finalize_state(st, last_close, n_bars, init_cash, ann_factor, out):
         elif pnl < 0.0:
             loss_pnl += pnl
             has_loss = True
-    final_value = cash + pos * last_close
+    return n_trades, n_wins, win_pnl, loss_pnl, has_win, has_loss
+
+
+@njit
+def finalize_state(st, last_close, n_bars, init_cash, ann_factor, out):
+    """Metrics row ``out`` (N_METRICS,) of a strategy whose state ``st`` has seen every bar."""
+    n_trades, n_wins, win_pnl, loss_pnl, has_win, has_loss = closed_trades(st, last_close)
+    final_value = st[SimState.CASH] + st[SimState.POS] * last_close
     _finalize(
         n_bars,
         st[SimState.S1],
@@ -512,7 +535,7 @@ def simulate_one(
     init_state_nb(st, init_cash)
     simulate_block(
         family, close, 0, prefix, A, B, 0, ia, ib, p1, p2, sl, tp, entries, exits, col,
-        fees, slippage, 0, n, n, st[0],
+        fees, slippage, 0, n, n, st[0], np.empty(0),
     )  # fmt: skip
     finalize_state(st[0], close[n - 1], n, init_cash, ann_factor, out)
 
@@ -557,16 +580,17 @@ def simulate_signals_nb(close, entries, exits, fees, slippage, init_cash, ann_fa
 @njit_parallel
 def simulate_family_block_nb(
     family, close, coff, prefix, A, B, aoff, ia, ib, p1, p2, sl, tp, fees, slippage, t0, t1,
-    n_bars, state,
+    n_bars, state, vals,
 ):  # fmt: skip
     """Advance N strategies of one family over the bars [t0, t1) (:func:`simulate_block`):
     rows ``ia[s]``/``ib[s]`` of the block's indicator tables ``A``/``B``, scalar parameters
-    ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]``, state rows ``state[s]``."""
+    ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]``, state rows ``state[s]``; values added
+    into ``vals[s]`` (N, t1 - t0), or not tracked when ``vals`` is (N, 0)."""
     no_signals = np.zeros((1, 1), dtype=np.bool_)
     for s in prange(ia.shape[0]):
         simulate_block(
             family, close, coff, prefix, A, B, aoff, ia[s], ib[s], p1[s], p2[s], sl[s], tp[s],
-            no_signals, no_signals, 0, fees, slippage, t0, t1, n_bars, state[s],
+            no_signals, no_signals, 0, fees, slippage, t0, t1, n_bars, state[s], vals[s],
         )  # fmt: skip
 
 
@@ -575,4 +599,104 @@ def finalize_family_nb(state, last_close, n_bars, init_cash, ann_factor, out):
     """Metrics rows ``out`` (N, N_METRICS) of N strategies whose states have seen every bar."""
     for s in prange(state.shape[0]):
         finalize_state(state[s], last_close, n_bars, init_cash, ann_factor, out[s])
+    return out
+
+
+#: Slots of a portfolio's state row (:func:`portfolio_block_nb`).
+P_PREV, P_S1, P_S2, P_SNEG, P_PEAK, P_MDD = 0, 1, 2, 3, 4, 5
+N_PORTFOLIO_STATE = 6
+
+
+@njit
+def init_portfolio_nb(pstate, init_cash):
+    """Fresh portfolio state rows: the value before the first bar is ``init_cash``."""
+    for s in range(pstate.shape[0]):
+        pstate[s, :] = 0.0
+        pstate[s, P_PREV] = init_cash
+        pstate[s, P_PEAK] = -np.inf
+
+
+@njit_parallel
+def portfolio_block_nb(vsum, n_symbols, pstate):
+    """Advance the equal-weight portfolios over a block: ``vsum[s, j]`` is the sum over the
+    symbols of strategy s's values at the block's bar j, so the portfolio's value is
+    ``vsum / n_symbols`` (each symbol's run starts with the same cash). Returns, their squares
+    and negative squares are summed and the peak and drawdown followed as in
+    :func:`simulate_block`, bar by bar."""
+    for s in prange(vsum.shape[0]):
+        prev = pstate[s, P_PREV]
+        s1 = pstate[s, P_S1]
+        s2 = pstate[s, P_S2]
+        sneg = pstate[s, P_SNEG]
+        peak = pstate[s, P_PEAK]
+        mdd = pstate[s, P_MDD]
+        for j in range(vsum.shape[1]):
+            value = vsum[s, j] / n_symbols
+            if prev == 0.0:
+                r = 0.0 if value == 0.0 else np.inf * np.sign(value)
+            else:
+                r = (value - prev) / prev
+            s1 += r
+            s2 += r * r
+            if r < 0.0:
+                sneg += r * r
+            if value > peak:
+                peak = value
+            elif value < peak * (1.0 + mdd):
+                mdd = value / peak - 1.0
+            prev = value
+        pstate[s, P_PREV] = prev
+        pstate[s, P_S1] = s1
+        pstate[s, P_S2] = s2
+        pstate[s, P_SNEG] = sneg
+        pstate[s, P_PEAK] = peak
+        pstate[s, P_MDD] = mdd
+
+
+@njit_parallel
+def finalize_portfolio_nb(states, last_closes, pstate, n_bars, init_cash, ann_factor, out):
+    """Metrics rows ``out`` (N, N_METRICS) of N equal-weight portfolios: returns, drawdown and
+    final value from the portfolio's own path (``pstate``); orders, trades, wins and profits
+    summed over the symbols' runs (``states`` (S, N, N_STATE), ``last_closes`` (S,));
+    exposure the mean of the symbols' exposures."""
+    n_symbols = states.shape[0]
+    for s in prange(states.shape[1]):
+        n_orders = 0
+        n_trades = 0
+        n_wins = 0
+        win_pnl = 0.0
+        loss_pnl = 0.0
+        has_win = False
+        has_loss = False
+        bars_in = 0.0
+        for k in range(n_symbols):
+            st = states[k, s]
+            nt, nw, wp, lp, hw, hl = closed_trades(st, last_closes[k])
+            n_orders += int(st[SimState.N_ORDERS])
+            n_trades += nt
+            n_wins += nw
+            win_pnl += wp
+            loss_pnl += lp
+            has_win = has_win or hw
+            has_loss = has_loss or hl
+            bars_in += st[SimState.BARS_IN]
+        _finalize(
+            n_bars,
+            pstate[s, P_S1],
+            pstate[s, P_S2],
+            pstate[s, P_SNEG],
+            pstate[s, P_MDD],
+            pstate[s, P_PREV],
+            init_cash,
+            ann_factor,
+            n_orders,
+            n_trades,
+            n_wins,
+            win_pnl,
+            loss_pnl,
+            has_win,
+            has_loss,
+            bars_in / n_symbols,
+            out[s],
+        )
     return out

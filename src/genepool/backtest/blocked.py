@@ -11,16 +11,25 @@ metrics are bit-identical to one block over all bars (tests/test_blocked.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..memory import parse_size
-from ._sim_nb import finalize_family_nb, init_state_nb, prefix_block, simulate_family_block_nb
+from ._sim_nb import (
+    N_PORTFOLIO_STATE,
+    finalize_family_nb,
+    finalize_portfolio_nb,
+    init_portfolio_nb,
+    init_state_nb,
+    portfolio_block_nb,
+    prefix_block,
+    simulate_family_block_nb,
+)
 from .enums import N_METRICS, N_STATE
 from .stream import TableStream
 
-__all__ = ["DEFAULT_BLOCK_MEMORY", "block_bars_for", "run_blocks"]
+__all__ = ["DEFAULT_BLOCK_MEMORY", "block_bars_for", "run_blocks", "run_portfolio"]
 
 #: Memory for the indicator tables of one block when none is given: 128 MiB.
 DEFAULT_BLOCK_MEMORY = 128 * 2**20
@@ -43,10 +52,13 @@ def bytes_per_bar(stream: TableStream) -> int:
     return 8 * (stream.rows + 12 + 4 * _threads())
 
 
-def block_bars_for(stream: TableStream, n_bars: int, block_memory: int | str | None) -> int:
-    """Bars per block so that a block's working memory stays within ``block_memory``."""
+def block_bars_for(
+    stream: TableStream, n_bars: int, block_memory: int | str | None, extra_per_bar: int = 0
+) -> int:
+    """Bars per block so that a block's working memory stays within ``block_memory``
+    (``extra_per_bar``: bytes a bar costs besides the tables, e.g. a portfolio's values)."""
     budget = DEFAULT_BLOCK_MEMORY if block_memory is None else parse_size(block_memory)
-    bars = max(MIN_BLOCK_BARS, budget // bytes_per_bar(stream))
+    bars = max(MIN_BLOCK_BARS, budget // (bytes_per_bar(stream) + extra_per_bar))
     return int(min(n_bars, bars))
 
 
@@ -79,6 +91,7 @@ def run_blocks(
     state = np.empty((n, N_STATE))
     init_state_nb(state, init_cash)
     carry = np.zeros(3)
+    no_values = np.empty((n, 0))
     fields = stream.fields
     close_all = arrays["close"]
     for t0 in range(0, n_bars, block_bars):
@@ -91,11 +104,66 @@ def run_blocks(
         aoff = t0 - 1 if t0 > 0 else 0
         simulate_family_block_nb(
             code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
-            sl, tp, fees, slippage, t0, t1, n_bars, state,
+            sl, tp, fees, slippage, t0, t1, n_bars, state, no_values,
         )  # fmt: skip
         del A, B, data, close, prefix
         if on_block is not None:
             on_block(t1, n_bars)
     last_close = float(close_all[n_bars - 1])
     finalize_family_nb(state, last_close, n_bars, init_cash, ann_factor, out)
+    return out
+
+
+def run_portfolio(
+    code: int,
+    streams: Sequence[TableStream],
+    arrays: Sequence[Mapping[str, np.ndarray]],
+    n_bars: int,
+    block_bars: int,
+    sl: np.ndarray,
+    tp: np.ndarray,
+    *,
+    fees: float,
+    slippage: float,
+    init_cash: float,
+    ann_factor: float,
+    on_block: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Metrics (n, N_METRICS) of the equal-weight portfolios of the batch's runs on S symbols
+    that share one calendar of ``n_bars`` bars (``streams[k]``, ``arrays[k]``: symbol k's
+    tables and prices). Each block advances every symbol's runs, summing their values per
+    bar into an (n, block) buffer, then the portfolios
+    (``_sim_nb.finalize_portfolio_nb`` says how each metric is formed)."""
+    n = streams[0].ia.shape[0]
+    n_symbols = len(streams)
+    out = np.empty((n, N_METRICS))
+    if n == 0:
+        return out
+    states = np.empty((n_symbols, n, N_STATE))
+    for k in range(n_symbols):
+        init_state_nb(states[k], init_cash)
+    pstate = np.empty((n, N_PORTFOLIO_STATE))
+    init_portfolio_nb(pstate, init_cash)
+    carries = np.zeros((n_symbols, 3))
+    for t0 in range(0, n_bars, block_bars):
+        t1 = min(n_bars, t0 + block_bars)
+        base = max(0, t0 - max(s.margin for s in streams))
+        aoff = t0 - 1 if t0 > 0 else 0
+        vsum = np.zeros((n, t1 - t0))
+        for k, stream in enumerate(streams):
+            data = {f: np.asarray(arrays[k][f][base:t1]) for f in stream.fields}
+            A, B = stream.tables(data, base, t0, t1)
+            close = data["close"]
+            prefix = prefix_block(close, base, t0, t1, carries[k])
+            simulate_family_block_nb(
+                code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1,
+                stream.p2, sl, tp, fees, slippage, t0, t1, n_bars, states[k], vsum,
+            )  # fmt: skip
+            del A, B, data, close, prefix
+        portfolio_block_nb(vsum, float(n_symbols), pstate)
+        del vsum
+        if on_block is not None:
+            on_block(t1, n_bars)
+    last = np.array([float(a["close"][n_bars - 1]) for a in arrays])
+    finalize_portfolio_nb(states, last, pstate, n_bars, init_cash, ann_factor, out)
     return out

@@ -12,11 +12,11 @@ from numpy.typing import ArrayLike
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..memory import parse_size
 from ..problem import Problem
-from .blocked import block_bars_for, run_blocks
+from .blocked import DEFAULT_BLOCK_MEMORY, block_bars_for, bytes_per_bar, run_blocks, run_portfolio
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
-from .enums import METRICS, N_METRICS, Metric
+from .enums import METRICS, N_METRICS, N_STATE, Metric
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 from .stream import table_stream
@@ -118,7 +118,8 @@ class StrategyProblem(Problem):
         Bars per block of the time-blocked backtest (:mod:`genepool.backtest.blocked`). Default:
         as many as fit ``block_memory``. Results are bit-identical for every block length.
     block_memory : int or str, optional
-        Memory for the indicator tables of one block (``"256MiB"``); default 128 MiB. Peak
+        Memory for the indicator tables of one block (``"256MiB"``); default 128 MiB, or an
+        eighth of the run's ``memory_limit`` when that is smaller (:meth:`fit_memory`). Peak
         memory of an evaluation is about this plus 400 bytes per strategy, whatever the
         number of bars.
     rsi_method : {"wilder", "sma"}
@@ -257,6 +258,8 @@ class StrategyProblem(Problem):
                     f"at least {longest + 1} are needed: the longest indicator window of the "
                     f"{self.family.name!r} family is {longest}"
                 )
+        if self.aggregate == "portfolio" and len(self.universe) > 1:
+            self._check_one_calendar(store)
         first = self.universe[0]
         self.data = dict(first.arrays)
         for name in ("close", "high", "low"):
@@ -273,6 +276,31 @@ class StrategyProblem(Problem):
                 how = f"the store's calendar of every symbol ({method})"
             self.annualization = BarsPerYear(first.ann_factor, how)
         self.ann_factor = self.annualization.value
+
+    def _check_one_calendar(self, store: Any) -> None:
+        """An equal-weight portfolio is one equity curve: the selected bars of every symbol
+        must have the same times (DataError naming the first symbol and time that differ)."""
+        assert self.universe is not None
+        first = self.universe[0]
+        ref = store.times(first.name)[first.first : first.first + first.n_bars]
+        for series in self.universe[1:]:
+            times = store.times(series.name)[series.first : series.first + series.n_bars]
+            if series.n_bars == first.n_bars and np.array_equal(times, ref):
+                continue
+            k = min(series.n_bars, first.n_bars)
+            diff = np.flatnonzero(np.asarray(times[:k]) != np.asarray(ref[:k]))
+            at = int(diff[0]) if diff.size else k
+            when = (
+                str(pd.Timestamp(int(ref[at]), tz="UTC"))
+                if at < first.n_bars
+                else str(pd.Timestamp(int(times[at]), tz="UTC"))
+            )
+            raise DataError(
+                f"aggregate='portfolio' needs one calendar, but symbol {series.name!r} "
+                f"({series.n_bars:,} bars) and {first.name!r} ({first.n_bars:,} bars) differ "
+                f"from bar {at:,} ({when}); select symbols that share a calendar, a time range "
+                "where they do, or another aggregate (mean, median, worst)"
+            )
 
     @property
     def symbols(self) -> tuple[str, ...] | None:
@@ -325,6 +353,7 @@ class StrategyProblem(Problem):
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"block_memory: {exc}") from None
         self.block_memory = block_memory
+        self.block_memory_given = block_memory is not None
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
@@ -371,6 +400,8 @@ class StrategyProblem(Problem):
         store = settings.pop("store", None)
         self._configure(config["family"], config["objective"], **settings)
         self.universe = None
+        self.aggregate = "mean"
+        self.store_path = None
         if store is not None:  # the worker maps the store itself: no prices were shipped
             from .store import open_store
 
@@ -392,6 +423,14 @@ class StrategyProblem(Problem):
         """Load (or compile) the numba kernels once, on one strategy at the centre of the space."""
         self.evaluate(((self.space.lower + self.space.upper) / 2)[None, :])
 
+    def fit_memory(self, memory_limit: int) -> None:
+        """Unless ``block_memory`` was given, a block's tables take at most an eighth of the
+        run's ``memory_limit`` (and at most the 128 MiB default): the rest is for the
+        population, the strategies' state and the interpreter."""
+        if self.block_memory_given:
+            return
+        self.block_memory = int(min(DEFAULT_BLOCK_MEMORY, memory_limit // 8))
+
     @property
     def bars_per_year(self) -> float:
         """Bars per year of the annualized metrics (``annualization.value``)."""
@@ -402,9 +441,12 @@ class StrategyProblem(Problem):
 
     # -- Problem API -------------------------------------------------------------------------
     def bytes_per_candidate(self) -> int:
-        # One metrics row and a few parameter columns; indicator tables are O(U * T) for the
-        # unique parameters of a chunk and are measured by the evaluator's calibration.
-        return 8 * (N_METRICS + 16)
+        # A state row, one metrics row per symbol (and the aggregate) and a few parameter
+        # columns; a portfolio keeps a state row per symbol. The block's tables (at most
+        # block_memory) are measured by the evaluator's calibration.
+        n_symbols = 1 if self.universe is None else len(self.universe)
+        states = n_symbols if self.aggregate == "portfolio" else 1
+        return 8 * (N_METRICS * (n_symbols + 1) + N_STATE * states + 16)
 
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Fitness (to maximize) of each strategy: shape (n,) or (n, n_objectives)."""
@@ -425,6 +467,8 @@ class StrategyProblem(Problem):
             return out
         if self.universe is None:
             out[:] = self._run(params, n, self.data, self.n_bars, self.ann_factor)
+        elif self.aggregate == "portfolio":
+            out[:] = self._portfolio(params, n)
         else:
             out[:] = aggregate_metrics(self._symbol_metrics(params, n), self.aggregate)
         return out
@@ -450,6 +494,30 @@ class StrategyProblem(Problem):
             slippage=self.slippage,
             init_cash=self.init_cash,
             ann_factor=ann_factor,
+        )
+
+    def _portfolio(self, params: dict[str, Any], n: int) -> np.ndarray:
+        """Metrics of the equal-weight portfolio of each strategy's runs on the symbols."""
+        assert self.universe is not None
+        streams = [table_stream(self.family.name, params, self.options) for _ in self.universe]
+        sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
+        tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
+        tables = bytes_per_bar(streams[0]) * len(streams)
+        bars = self.block_bars or block_bars_for(
+            streams[0], self.n_bars, self.block_memory, extra_per_bar=8 * n + tables
+        )
+        return run_portfolio(
+            int(self.family.code),
+            streams,
+            [s.arrays for s in self.universe],
+            self.n_bars,
+            bars,
+            sl,
+            tp,
+            fees=self.fees,
+            slippage=self.slippage,
+            init_cash=self.init_cash,
+            ann_factor=self.ann_factor,
         )
 
     def _symbol_metrics(self, params: dict[str, Any], n: int) -> np.ndarray:

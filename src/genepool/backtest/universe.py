@@ -7,7 +7,14 @@ every strategy on every symbol, shape (S, n, N_METRICS), into one row per strate
 - ``"mean"`` / ``"median"``: of each metric over the symbols;
 - ``"worst"``: of each metric, the symbol where it is worst in the metric's natural sense
   (:data:`~genepool.backtest.enums.METRIC_SENSES`: the lowest Sharpe, the deepest drawdown,
-  the highest volatility).
+  the highest volatility);
+- ``"portfolio"``: the metrics of one equal-weight portfolio of the per-symbol runs (each run
+  starts with the same cash; the portfolio's value at a bar is their mean, and its returns,
+  drawdown and final value come from that one equity curve; orders, trades, wins and
+  profits are summed over the runs, exposure is their mean). It needs one calendar: the
+  symbols' times must be identical (``MarketStore.check_calendars``), else a DataError names
+  the first symbol and time that differ; select symbols that share a calendar, or a time
+  range where they do.
 
 A value that is not finite on any symbol (the +inf Sharpe of a strategy that never traded
 there) makes the aggregate not finite, so the strategy is invalid: a universe strategy must
@@ -29,7 +36,7 @@ from .enums import METRIC_SENSES, METRICS
 __all__ = ["AGGREGATES", "SymbolSeries", "aggregate_metrics", "is_store", "select_series"]
 
 #: How per-symbol metrics become one row per strategy.
-AGGREGATES = ("mean", "median", "worst")
+AGGREGATES = ("mean", "median", "worst", "portfolio")
 
 _WORST_IS_MAX = np.array([METRIC_SENSES[m] == "minimize" for m in METRICS])
 
@@ -121,4 +128,4 @@ def aggregate_metrics(per_symbol: np.ndarray, how: str) -> np.ndarray:
         lo = per_symbol.min(axis=0)
         hi = per_symbol.max(axis=0)
         return np.where(_WORST_IS_MAX[None, :], hi, lo)
-    raise ConfigError(f"aggregate must be one of {AGGREGATES}, got {how!r}")
+    raise ConfigError(f"aggregate must be one of {AGGREGATES[:3]} here, got {how!r}")

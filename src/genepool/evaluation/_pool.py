@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..memory._proc import IntervalMeter, read_status
 from . import _spawn
 from ._shared import ProblemPayload
 from ._task import WorkerLost, ping
@@ -40,28 +41,18 @@ __all__ = ["Pool"]
 log = logging.getLogger("genepool.evaluation")
 
 START_TIMEOUT_S = 300.0  # a cold numba compile in a worker on a busy machine takes a while
+#: Seconds between a worker's samples of its anonymous memory during a chunk (the monitor's
+#: default; see genepool.memory.MemoryMonitor)
+SAMPLE_PERIOD_S = 0.002
 MAX_START_FAILURES = 3
 
 
 # -- in the worker -------------------------------------------------------------------------------
-def _vm(field_name: str) -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field_name):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - not Linux
-        pass
-    return 0
-
-
-def _reset_peak() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:  # pragma: no cover - not Linux
-        return False
+def _anon() -> int:
+    """This worker's anonymous memory (``RssAnon``; 0 without /proc). Shared memory is not
+    counted: the segments are the parent's, counted there once."""
+    r = read_status()
+    return 0 if r is None else r.anon
 
 
 def set_threads(threads: int | None) -> None:
@@ -98,14 +89,14 @@ def worker_main(
         set_threads(threads)
         problem.warm_up()
         _spawn.restore_stderr(stderr)
-        conn.send(("ready", os.getpid(), _vm("VmRSS:")))
+        conn.send(("ready", os.getpid(), _anon()))
     except BaseException:
         _spawn.restore_stderr(stderr)
         with contextlib.suppress(OSError):
             conn.send(("start_error", os.getpid(), traceback.format_exc()))
         return
     del payload
-    measure = _reset_peak()
+    meter = IntervalMeter(SAMPLE_PERIOD_S, count_shmem=False)
     while True:
         try:
             msg = conn.recv()
@@ -114,14 +105,13 @@ def worker_main(
         if msg is None:
             return
         tid, fn, X = msg
-        rss0 = _vm("VmRSS:")
-        if measure:
-            _reset_peak()
+        start = meter.begin()  # anonymous memory, not memory-mapped data the fitness reads
         try:
             result = fn(problem, X)
         except BaseException:  # fn catches the fitness's errors; this is a bug in fn itself
             result = RuntimeError(traceback.format_exc())
-        peak = max(0, _vm("VmHWM:") - rss0) if measure else 0
+        done = meter.end()
+        peak = 0 if done is None or start is None else max(0, done[0] - meter.budgeted(start))
         if hasattr(result, "peak"):
             result.peak = peak
         del X
@@ -235,7 +225,8 @@ class Pool:
 
     @property
     def worker_rss(self) -> int:
-        """Largest RSS of a worker after its warm-up (its baseline)."""
+        """Largest anonymous memory (``RssAnon``) of a worker after its warm-up (its
+        baseline; shared memory and memory-mapped data are not counted)."""
         return max((w.rss for w in self._workers if w.ready), default=0)
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:

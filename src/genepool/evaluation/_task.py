@@ -85,7 +85,7 @@ class Outcome:
     failures: list[Failure] = field(default_factory=list)
     error: Any = None
     seconds: float = 0.0
-    peak: int = 0  # worker's peak memory above its RSS before the chunk (0: not measured)
+    peak: int = 0  # worker's peak anonymous memory above the chunk's start (0: not measured)
     pid: int = 0
 
     def __getstate__(self) -> dict[str, Any]:

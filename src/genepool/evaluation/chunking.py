@@ -125,7 +125,8 @@ class ChunkTally:
 
 
 class ParentChunks:
-    """Sizes the chunks evaluated in this process so that its RSS stays under the budget.
+    """Sizes the chunks evaluated in this process so that its anonymous memory
+    (:meth:`~genepool.memory.MemoryMonitor.anon`) stays under the budget.
 
     Parameters
     ----------
@@ -171,7 +172,7 @@ class ParentChunks:
         if self.memory_limit is None or self.monitor is None:
             return None
         reserve = max(PARENT_RESERVE, int(PARENT_SHARE * self.memory_limit))
-        return int(self.monitor.act_at * self.memory_limit) - self.monitor.rss() - reserve
+        return int(self.monitor.act_at * self.memory_limit) - self.monitor.anon() - reserve
 
     def next_size(self, remaining: int, rss: int | None, reasons: list[str] | None = None) -> int:
         """Rows of the next chunk (``reasons``, when given, collects why; :meth:`plan`)."""
@@ -243,7 +244,7 @@ class ParentChunks:
             monitor.note(
                 generation,
                 "chunk_halved",
-                f"peak RSS {format_size(peak)} above {monitor.act_at:.0%} of "
+                f"peak anonymous memory {format_size(peak)} above {monitor.act_at:.0%} of "
                 f"the budget: chunk size {size} -> {halved}",
             )
         if level == "over":

@@ -78,10 +78,11 @@ class ChunkPlan:
             )
         if self.memory_limit is not None and self.rss is not None:
             lines.append(
-                f"budget {format_size(self.memory_limit)}, RSS now {format_size(self.rss)}"
+                f"budget {format_size(self.memory_limit)}, anonymous memory now "
+                f"{format_size(self.rss)}"
             )
         if self.expected_peak is not None:
-            lines.append(f"expected peak RSS {format_size(self.expected_peak)}")
+            lines.append(f"expected peak anonymous memory {format_size(self.expected_peak)}")
         lines += [f"- {r}" for r in self.reasons]
         return "\n".join(lines)
 
@@ -188,6 +189,8 @@ class Evaluator:
         self.space = space
         self.problem: Problem = as_problem(problem, space)
         self.memory_limit = None if memory_limit is None else parse_size(memory_limit)
+        if self.memory_limit is not None:
+            self.problem.fit_memory(self.memory_limit)
         self.chunk_size = check_chunk_size(chunk_size)
         self.cache = _make_cache(cache, self.memory_limit)
         self.auto_cache = cache is None
@@ -349,7 +352,7 @@ class Evaluator:
         """How ``n`` candidates would be split now, with the reasons."""
         n = check_int("n", n, minimum=0)
         reasons: list[str] = []
-        rss = self.monitor.rss() if self.monitor is not None else None
+        rss = self.monitor.anon() if self.monitor is not None else None
         size = self.chunks.next_size(max(n, 1), rss, reasons)
         size = max(1, min(size, max(n, 1)))
         bpc = self.chunks.sizer.bpc

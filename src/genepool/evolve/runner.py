@@ -9,7 +9,7 @@ A run directory holds::
     population.parquet    the final population (decoded parameters and fitness)
     equity.parquet        the best strategy's value and drawdown per bar, in and out of sample
     trades.parquet        its trades
-    memory.parquet        RSS and chunk size per generation
+    memory.parquet        anonymous, file-backed and RSS memory, chunk size per generation
     best.json             the best strategy, its metrics, deflated Sharpe, PBO and the verdict,
                           its status (``complete``, ``interrupted``, ``no valid strategy``),
                           ``valid`` and ``warnings`` (docs/evolve.md, "Statuses")

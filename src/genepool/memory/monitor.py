@@ -1,9 +1,17 @@
-"""``MemoryMonitor``: measures the process (RSS, USS, exact peaks), acts on thresholds, finds
-leaks.
+"""``MemoryMonitor``: measures the process (anonymous and file-backed memory, RSS, USS, peaks),
+acts on thresholds, finds leaks.
 
-Peaks are exact on Linux: the kernel's peak-RSS counter (``VmHWM``) is read and reset around
-each measured interval (``/proc/self/clear_refs``), and the monitor keeps the run's overall peak
-itself. Elsewhere the peak is the largest sample taken.
+The budget counts *anonymous* memory (on Linux ``RssAnon + RssShmem``: what the kernel cannot
+reclaim); file-backed residency (``RssFile``: libraries, memory-mapped data) is reported apart,
+since the kernel drops those pages under pressure. Elsewhere both are the RSS.
+
+Interval peaks (a chunk): the kernel's peak-RSS counter (``VmHWM``, reset around the interval
+through ``/proc/self/clear_refs``) is exact for RSS. When file-backed residency stays steady
+over the interval (within :data:`FILE_STEADY`), the anonymous peak is ``VmHWM`` minus it, as
+exact as before. When it moved (memory-mapped data read in the interval), ``VmHWM`` also counts
+the file pages, and the anonymous peak is the largest of the sampler thread's readings of
+``/proc/self/statm`` (every ``sample_period``), of :meth:`MemoryMonitor.sample` calls, and of
+the interval's ends. The monitor keeps the run's overall peaks itself.
 """
 
 from __future__ import annotations
@@ -22,9 +30,10 @@ import numpy as np
 import psutil
 
 from ..errors import ConfigError, MemoryBudgetExceeded, MemoryLeakWarning, check_float, check_int
+from ._proc import IntervalMeter, Residency, read_status
 from ._size import format_size, parse_size
 
-__all__ = ["MemoryMonitor", "malloc_trim"]
+__all__ = ["FILE_STEADY", "MemoryMonitor", "malloc_trim"]
 
 log = logging.getLogger("genepool.memory")
 
@@ -37,8 +46,15 @@ _SAMPLE_DTYPE = np.dtype(
         ("peak_rss", np.int64),
         ("chunk_size", np.int64),
         ("accounted", np.int64),
+        ("anon", np.int64),
+        ("file", np.int64),
+        ("peak_anon", np.int64),
     ]
 )
+
+#: File-backed residency that moves by at most this over an interval is steady: the interval's
+#: anonymous peak is then ``VmHWM`` minus it (exact to within this), not the sampled peak.
+FILE_STEADY = IntervalMeter.STEADY
 
 
 def _load_libc() -> Any:
@@ -164,9 +180,21 @@ class MemoryMonitor:
     max_samples : int, default 10_000
         Capacity of the per-generation sample ring buffer.
     interval : float, default 0.25
-        Minimum seconds between USS samples (reading USS costs ~0.3 ms). RSS is read at
-        every generation end, and chunk peaks come from the kernel counter, so nothing needs
-        a background sampling thread.
+        Minimum seconds between USS samples (reading USS costs ~0.3 ms). Anonymous memory and
+        RSS are read at every generation end.
+    sample_period : float or None, default 0.002
+        Seconds between the sampler thread's readings of anonymous memory during a measured
+        interval (Linux; a reading costs ~2 us); None turns the thread off (interval peaks
+        then come from ``VmHWM``, the interval's ends and :meth:`sample` calls only).
+
+    Notes
+    -----
+    The budgeted figure is :meth:`anon`: anonymous plus shared memory (``RssAnon +
+    RssShmem``). Shared memory is counted because the kernel cannot drop it; a segment shared
+    with worker processes (``executor="processes"``) is counted in the process that created
+    it, once, and workers count only their own anonymous memory. File-backed residency
+    (:meth:`file_backed`) is reported, never budgeted. Without ``/proc`` (not Linux) both
+    budget and samples use the RSS, and ``file`` is 0.
     """
 
     def __init__(
@@ -180,6 +208,7 @@ class MemoryMonitor:
         leak_warmup: int = 2,
         max_samples: int = 10_000,
         interval: float = 0.25,
+        sample_period: float | None = 0.002,
     ) -> None:
         self.limit = None if limit is None else parse_size(limit, "memory_limit")
         self.warn_at = check_float("warn_at", warn_at, low=0.0, high=1.0, low_inclusive=False)
@@ -210,6 +239,23 @@ class MemoryMonitor:
         self.start_rss = self.rss()
         self.peak_rss = max(self.start_rss, self._peak.read())
         self.peak_uss = 0
+        self._proc = read_status() is not None
+        period = (
+            None
+            if sample_period is None
+            else check_float("sample_period", sample_period, low=0.0, low_inclusive=False)
+        )
+        self._meter = IntervalMeter(period if self._proc else None)
+        self._in_interval = False
+        #: how the latest interval's peak was found: ``"hwm"`` (VmHWM minus steady file-backed
+        #: memory), ``"sampled"`` (file-backed memory moved) or ``"rss"`` (no /proc)
+        self.interval_method = ""
+        self.peak_anon = 0  # (the readings below fold into these)
+        self.peak_file = 0
+        #: budgeted (anonymous) memory when the monitor started, and the run's peaks
+        self.start_anon = self.anon()
+        self.peak_anon = self.start_anon
+        self.peak_file = self.file_backed()
         self._peak.reset()
         self._t0 = time.perf_counter()
         self._last_cleanup_generation = -(10**9)
@@ -221,8 +267,70 @@ class MemoryMonitor:
         return self._peak.exact
 
     def rss(self) -> int:
-        """Current resident set size in bytes."""
+        """Current resident set size in bytes (anonymous, file-backed and shared pages)."""
         return int(self.process.memory_info().rss)
+
+    def residency(self) -> Residency | None:
+        """Resident memory by kind (Linux ``/proc/self/status``), or None elsewhere."""
+        r = read_status() if self._proc else None
+        if r is not None:
+            self._observe(r)
+        return r
+
+    def anon(self) -> int:
+        """The memory the budget counts, in bytes: anonymous plus shared memory (``RssAnon +
+        RssShmem``), which the kernel cannot reclaim; the RSS where ``/proc`` is missing."""
+        r = self.residency()
+        return self.rss() if r is None else r.budgeted
+
+    def file_backed(self) -> int:
+        """Resident file-backed memory (``RssFile``: libraries, memory-mapped data), which the
+        kernel reclaims under pressure; not counted against the budget (0 without ``/proc``)."""
+        r = self.residency()
+        return 0 if r is None else r.file
+
+    def sample(self) -> int:
+        """Read memory now and fold it into the current interval's peak; returns :meth:`anon`.
+
+        For long-running kernels that read memory-mapped data: one call per block makes the
+        interval's anonymous peak as fine as the blocks, whatever the sampler thread saw.
+        """
+        return self.anon()
+
+    def tree_anon(self) -> int:
+        """Anonymous memory of this process and all its descendants (worker processes), bytes.
+
+        Each process's ``RssAnon`` is summed (private pages: counted once each); shared memory
+        is counted once per segment: the largest resident size any process of the tree has of
+        each ``/dev/shm`` mapping, plus each process's other shared memory. Reads every
+        process's ``smaps`` (milliseconds per process): for benchmarks and reports, not for
+        the per-chunk path.
+        """
+        procs = [self.process, *self.process.children(recursive=True)]
+        total = 0
+        segments: dict[str, int] = {}
+        for proc in procs:
+            try:
+                r = read_status(proc.pid)
+                if r is None:
+                    total += int(proc.memory_info().rss)
+                    continue
+                in_dev_shm = 0
+                for m in proc.memory_maps(grouped=True):
+                    if m.path.startswith("/dev/shm/"):
+                        segments[m.path] = max(segments.get(m.path, 0), int(m.rss))
+                        in_dev_shm += int(m.rss)
+                total += r.anon + max(0, r.shmem - in_dev_shm)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):  # a worker that just exited
+                continue
+        return total + sum(segments.values())
+
+    def _observe(self, r: Residency) -> None:
+        """Fold a reading into the run's peaks and the interval being measured."""
+        self.peak_anon = max(self.peak_anon, r.budgeted)
+        self.peak_file = max(self.peak_file, r.file)
+        if self._in_interval:
+            self._meter.observe(r)
 
     def uss(self) -> int:
         """Current unique set size (private memory, shared mappings not counted) in bytes."""
@@ -234,15 +342,36 @@ class MemoryMonitor:
         return value
 
     def begin_interval(self) -> int:
-        """Start measuring the peak of an interval (a chunk); returns the current RSS."""
+        """Start measuring the peak of an interval (a chunk); returns :meth:`anon` now."""
         self.peak_rss = max(self.peak_rss, self._peak.read())
-        self._peak.reset()
-        return self.rss()
+        if not self._proc:
+            self._peak.reset()
+            return self.rss()
+        r = self._meter.begin()  # resets VmHWM
+        if r is None:  # pragma: no cover - /proc vanished
+            return self.rss()
+        self._in_interval = True
+        self._observe(r)
+        return self._meter.budgeted(r)
 
     def end_interval(self) -> int:
-        """Peak RSS since :meth:`begin_interval` (exact on Linux)."""
-        peak = max(self._peak.read(), self.rss())
-        self.peak_rss = max(self.peak_rss, peak)
+        """Peak of :meth:`anon` since :meth:`begin_interval` (see the module doc for how).
+
+        Without ``/proc``, the peak RSS (the kernel's counter where it has one)."""
+        self._in_interval = False
+        done = self._meter.end() if self._proc else None
+        if done is None:
+            peak = max(self._peak.read(), self.rss())
+            self.peak_rss = max(self.peak_rss, peak)
+            self.peak_anon = max(self.peak_anon, peak)
+            self.interval_method = "rss"
+            return peak
+        peak, r = done
+        self.interval_method = self._meter.method
+        self.peak_rss = max(self.peak_rss, r.hwm, r.rss)
+        self._observe(r)
+        self.peak_anon = max(self.peak_anon, peak)
+        self.peak_file = max(self.peak_file, self._meter.rest_high)  # file-backed (count_shmem)
         return peak
 
     def current_peak(self) -> int:
@@ -250,9 +379,15 @@ class MemoryMonitor:
         self.peak_rss = max(self.peak_rss, self._peak.read())
         return self.peak_rss
 
+    def current_peak_anon(self) -> int:
+        """The run's peak of :meth:`anon` so far (intervals, samples, generation ends)."""
+        self.anon()
+        return self.peak_anon
+
     # -- thresholds and actions --------------------------------------------------------------
     def level(self, rss: int) -> str:
-        """``"ok"``, ``"warn"``, ``"act"`` or ``"over"`` for a memory figure against the limit."""
+        """``"ok"``, ``"warn"``, ``"act"`` or ``"over"`` for a memory figure (:meth:`anon`)
+        against the limit."""
         if self.limit is None:
             return "ok"
         if rss > self.limit:
@@ -268,8 +403,9 @@ class MemoryMonitor:
         self._cleanups.append((name, fn))
 
     def cleanup(self, generation: int, reason: str) -> int:
-        """Run every cleanup (gc, malloc_trim, registered ones); returns RSS released."""
-        before = self.rss()
+        """Run every cleanup (gc, malloc_trim, registered ones); returns the anonymous memory
+        released."""
+        before = self.anon()
         done = []
         for name, fn in self._cleanups:
             freed = fn()
@@ -277,9 +413,11 @@ class MemoryMonitor:
                 done.append(f"{name} released {format_size(freed)}")
         gc.collect()
         malloc_trim()
-        after = self.rss()
-        msg = f"memory cleanup ({reason}): RSS {format_size(before)} -> {format_size(after)}" + (
-            f"; {', '.join(done)}" if done else ""
+        after = self.anon()
+        msg = (
+            f"memory cleanup ({reason}): anonymous memory {format_size(before)} -> "
+            + (f"{format_size(after)}")
+            + (f"; {', '.join(done)}" if done else "")
         )
         self._alert(generation, "cleanup", msg, after, level=logging.INFO)
         self._last_cleanup_generation = generation
@@ -295,7 +433,7 @@ class MemoryMonitor:
 
     def note(self, generation: int, kind: str, message: str) -> None:
         """Record an action taken elsewhere (e.g. the evaluator halving its chunk)."""
-        self._alert(generation, kind, message, self.rss())
+        self._alert(generation, kind, message, self.anon())
 
     def budget_exceeded(
         self,
@@ -306,18 +444,19 @@ class MemoryMonitor:
     ) -> MemoryBudgetExceeded:
         """The error to raise when the limit is exceeded with nothing left to shrink.
 
-        ``rss`` is the offending (peak) figure; the current RSS when omitted. ``hint`` (the
-        problem's :meth:`~genepool.Problem.memory_hint`) ends the message.
+        ``rss`` is the offending (peak) figure of anonymous memory (:meth:`anon`); the current
+        one when omitted. ``hint`` (the problem's :meth:`~genepool.Problem.memory_hint`) ends
+        the message.
         """
-        rss = self.rss() if rss is None else rss
+        rss = self.anon() if rss is None else rss
         parts = ", ".join(f"{k} {format_size(v)}" for k, v in usage.items())
         accounted = sum(usage.values())
         msg = (
-            f"memory budget {format_size(self.limit or 0)} exceeded: peak RSS "
+            f"memory budget {format_size(self.limit or 0)} exceeded: peak anonymous memory "
             f"{format_size(rss)} in generation {generation} while evaluating one candidate at "
             f"a time, so there is nothing left to shrink. Held by genepool: {parts}; process "
-            f"baseline {format_size(self.start_rss)}; the fitness and the rest "
-            f"{format_size(max(0, rss - accounted - self.start_rss))}. Raise memory_limit, "
+            f"baseline {format_size(self.start_anon)}; the fitness and the rest "
+            f"{format_size(max(0, rss - accounted - self.start_anon))}. Raise memory_limit, "
             f"lower the population size, use float32 genes, or make the fitness use less "
             f"memory per candidate." + (f" {hint}" if hint else "")
         )
@@ -331,8 +470,13 @@ class MemoryMonitor:
 
     # -- per generation ----------------------------------------------------------------------
     def end_generation(self, generation: int, accounted: int = 0, chunk_size: int = 0) -> int:
-        """Record a sample, clean up above ``warn_at``, look for a leak; returns the RSS."""
+        """Record a sample, clean up above ``warn_at``, look for a leak; returns the RSS.
+
+        The thresholds and the leak detector use :meth:`anon` (memory-mapped data read in a
+        generation is neither pressure nor a leak); the sample records both."""
         rss = self.rss()
+        r = self.residency()
+        anon = rss if r is None else r.budgeted
         now = time.perf_counter()
         if now - self._last_uss_time >= self.interval:
             self._last_uss = self.uss()
@@ -345,29 +489,33 @@ class MemoryMonitor:
             self.current_peak(),
             chunk_size,
             accounted,
+            anon,
+            0 if r is None else r.file,
+            self.peak_anon,
         )
-        if self.level(rss) != "ok" and generation - self._last_cleanup_generation >= 1:
-            self.cleanup(generation, f"RSS above {self.warn_at:.0%} of the budget")
-            rss = self.rss()
-        self._leak.add(rss - accounted)
+        if self.level(anon) != "ok" and generation - self._last_cleanup_generation >= 1:
+            self.cleanup(generation, f"anonymous memory above {self.warn_at:.0%} of the budget")
+            rss, anon = self.rss(), self.anon()
+        self._leak.add(anon - accounted)
         if not self._leak.fired and self._leak.suspicious():
             # Confirm before accusing anyone: memory that the garbage collector or the
             # allocator can give back is not a leak. (A threaded allocator, e.g. torch's CPU
             # kernels, creeps up in 5 MiB steps that malloc_trim returns in full.)
             gc.collect()
             malloc_trim()
-            self._leak.values[-1] = self.rss() - accounted
+            self._leak.values[-1] = self.anon() - accounted
             if self._leak.suspicious():
                 self._leak.fired = True
                 slope, _ = self._leak.slope()  # type: ignore[misc]
                 msg = (
                     f"possible memory leak: memory not held by genepool grew by "
                     f"{format_size(slope)} per generation over the last "
-                    f"{self._leak.window} generations (RSS {format_size(rss)}); a fitness "
+                    f"{self._leak.window} generations (anonymous memory {format_size(anon)}); "
+                    f"a fitness "
                     f"function that keeps references (caches, lists, globals) is the "
                     f"usual cause"
                 )
-                self._alert(generation, "leak", msg, rss)
+                self._alert(generation, "leak", msg, anon)
                 warnings.warn(msg, MemoryLeakWarning, stacklevel=3)
         return rss
 

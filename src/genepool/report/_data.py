@@ -43,9 +43,11 @@ class ReportData:
         other columns are ignored.
     memory : DataFrame
         One row per generation with columns ``generation, rss`` (bytes) and optionally
-        ``chunk_size`` (0 or NaN when unknown). May be empty.
+        ``chunk_size`` (0 or NaN when unknown), ``anon`` (the budgeted anonymous memory) and
+        ``file`` (file-backed residency: memory-mapped data). May be empty.
     memory_limit : int or None
-        Memory budget in bytes; drawn as a line over the RSS when set.
+        Memory budget in bytes; drawn as a line over the budgeted memory (``anon`` when
+        present, else the RSS) when set.
     equity_in : Series of shape (n_bars_in,)
         Portfolio value per bar of the best strategy in sample (DatetimeIndex or a numeric
         index).

@@ -200,11 +200,31 @@ def _byte_unit(peak: float) -> tuple[float, str]:
     return 1.0, "B"
 
 
+def _memory_column(m: pd.DataFrame, name: str) -> np.ndarray | None:
+    """A column of byte counts as floats, None when absent or without a finite value."""
+    if name not in m.columns:
+        return None
+    v = pd.to_numeric(m[name], errors="coerce").to_numpy(dtype=np.float64)
+    return v if np.isfinite(v).any() else None
+
+
 def memory_png(memory: pd.DataFrame, limit: int | None) -> bytes:
-    """RSS per generation with the budget line; chunk sizes in a second panel when known."""
+    """Budgeted memory per generation with the budget line; chunk sizes in a second panel
+    when known.
+
+    The budgeted line is anonymous memory (``anon``) when the samples have it, with the
+    file-backed residency (``file``: memory-mapped data) as a second, lighter line; older
+    samples have only the RSS, which is drawn as before.
+    """
     m = memory.sort_values("generation", kind="stable")
     g = pd.to_numeric(m["generation"], errors="coerce").to_numpy(dtype=np.float64)
-    rss = pd.to_numeric(m["rss"], errors="coerce").to_numpy(dtype=np.float64)
+    anon = _memory_column(m, "anon")
+    file_backed = _memory_column(m, "file") if anon is not None else None
+    rss = (
+        anon
+        if anon is not None
+        else pd.to_numeric(m["rss"], errors="coerce").to_numpy(dtype=np.float64)
+    )
     chunks = None
     if "chunk_size" in m.columns:
         c = pd.to_numeric(m["chunk_size"], errors="coerce").to_numpy(dtype=np.float64)
@@ -213,6 +233,8 @@ def memory_png(memory: pd.DataFrame, limit: int | None) -> bytes:
             chunks = c
     finite = rss[np.isfinite(rss)]
     peak = max(float(finite.max()) if finite.size else 0.0, float(limit or 0))
+    if file_backed is not None:
+        peak = max(peak, float(np.nanmax(file_backed)))
     scale, unit = _byte_unit(peak)
     marker = "o" if len(g) <= 30 else None
 
@@ -221,9 +243,20 @@ def memory_png(memory: pd.DataFrame, limit: int | None) -> bytes:
         ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
     else:
         ax, ax2 = fig.add_subplot(), None
+    label = "anonymous memory (budgeted)" if anon is not None else "RSS"
     ax.plot(
-        g, rss / scale, color=IN_COLOR, linewidth=1.5, marker=marker, markersize=3, label="RSS"
+        g, rss / scale, color=IN_COLOR, linewidth=1.5, marker=marker, markersize=3, label=label
     )
+    if file_backed is not None:
+        ax.plot(
+            g,
+            file_backed / scale,
+            color=IN_COLOR,
+            alpha=0.4,
+            linewidth=1.2,
+            linestyle="-.",
+            label="file-backed (memory-mapped data, reclaimable)",
+        )
     if limit is not None:
         ax.axhline(
             limit / scale,
@@ -234,7 +267,7 @@ def memory_png(memory: pd.DataFrame, limit: int | None) -> bytes:
         )
     if peak > 0:
         ax.set_ylim(0, peak / scale * 1.08)
-    ax.set_ylabel(f"RSS ({unit})")
+    ax.set_ylabel(f"{'memory' if anon is not None else 'RSS'} ({unit})")
     _style(ax)
     ax.legend(fontsize=8, loc="best")
     if ax2 is not None:

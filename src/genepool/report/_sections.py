@@ -257,16 +257,27 @@ def memory(data: ReportData, figures: ModuleType) -> str:
     budget = f" Budget {esc(fmt_bytes(limit))}." if limit is not None else ""
     if not len(m):
         return _empty("no memory samples") + (_p(budget.strip(), "note") if budget else "")
-    rss = pd.to_numeric(m["rss"], errors="coerce")
+    anon = pd.to_numeric(m["anon"], errors="coerce") if "anon" in m.columns else None
+    budgeted = anon is not None and anon.notna().any()
+    rss = anon if budgeted else pd.to_numeric(m["rss"], errors="coerce")
+    assert rss is not None
+    what = "anonymous memory" if budgeted else "RSS"
     if rss.notna().any():
         at = m["generation"].iloc[int(np.nanargmax(rss.to_numpy(dtype=np.float64)))]
         peak = float(rss.max())
-        text = f"Peak RSS {esc(fmt_bytes(peak))} at generation {esc(at)}"
+        text = f"Peak {what} {esc(fmt_bytes(peak))} at generation {esc(at)}"
         if limit is not None:
             text += f", {peak / limit:.0%} of the budget of {esc(fmt_bytes(limit))}"
         text += "."
+        if budgeted and "file" in m.columns:
+            f = _finite(m["file"])
+            if f.size:
+                text += (
+                    f" File-backed memory (memory-mapped data and libraries, which the kernel "
+                    f"reclaims; not budgeted) up to {esc(fmt_bytes(float(f.max())))}."
+                )
     else:
-        text = "No finite RSS values recorded." + budget
+        text = f"No finite {what} values recorded." + budget
     if "chunk_size" in m.columns:
         c = _finite(m["chunk_size"])
         c = c[c > 0]
@@ -277,7 +288,7 @@ def memory(data: ReportData, figures: ModuleType) -> str:
                 else f"{int(c.min()):,} to {int(c.max()):,}"
             )
             text += f" Chunk size {sizes} individuals (lower panel)."
-    return img(figures.memory_png(m, limit), "resident memory per generation") + _p(text)
+    return img(figures.memory_png(m, limit), "memory per generation") + _p(text)
 
 
 def _equity_text(name: str, s: pd.Series) -> str:

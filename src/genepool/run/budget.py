@@ -27,12 +27,12 @@ def check_budget_fits(
     footprint = optimizer.memory_footprint()
     if monitor.limit is None or footprint is None:
         return
-    need = monitor.start_rss + footprint
+    need = monitor.start_anon + footprint
     if need > monitor.act_at * monitor.limit:
         what = (
             f"memory_limit {monitor.limit:,} bytes ({format_size(monitor.limit)}) is too small: "
             f"the process already uses "
-            f"{format_size(monitor.start_rss)} and {type(optimizer).__name__} needs about "
+            f"{format_size(monitor.start_anon)} and {type(optimizer).__name__} needs about "
             f"{format_size(footprint)} for its populations, leaving no room under "
             f"{monitor.act_at:.0%} of the budget to evaluate."
         )
@@ -70,6 +70,9 @@ def memory_report(
         peak_rss=monitor.current_peak(),
         peak_uss=max(monitor.peak_uss, 0),
         start_rss=monitor.start_rss,
+        peak_anon=monitor.current_peak_anon(),
+        peak_file=monitor.peak_file,
+        start_anon=monitor.start_anon,
         limit=monitor.limit,
         sample_array=monitor.samples(),
         chunk_sizes=dict(sorted(evaluator.chunk_sizes.items())),

@@ -59,15 +59,26 @@ class MemoryReport:
     ----------
     peak_rss, peak_uss : int
         Peak resident and unique set sizes of the process during the run (the RSS peak is
-        exact on Linux, from the kernel's counter; USS is sampled at generation ends).
+        exact on Linux, from the kernel's counter; USS is sampled at generation ends). The RSS
+        includes file-backed pages (memory-mapped data), which the budget does not count.
+    peak_anon : int
+        Peak of the memory the budget counts: anonymous plus shared memory (Linux ``RssAnon +
+        RssShmem``; the RSS elsewhere). See ``docs/memory.md``.
+    peak_file : int
+        Peak file-backed residency (``RssFile``: libraries and memory-mapped data, reclaimable
+        by the kernel; 0 without ``/proc``).
+    start_anon : int
+        Anonymous memory when the run started.
     start_rss : int
         RSS when the run started.
     limit : int or None
         The memory budget.
     samples : pandas.DataFrame
         Per generation: generation, time, rss, uss, peak_rss, chunk_size, accounted (bytes held
-        by genepool: population, cache, history). Built on access from ``sample_array`` (the
-        same records as a numpy structured array), so that a run never imports pandas itself.
+        by genepool: population, cache, history), anon (budgeted: anonymous + shared), file
+        (file-backed residency), peak_anon (run's anonymous peak so far). Built on access from
+        ``sample_array`` (the same records as a numpy structured array), so that a run never
+        imports pandas itself.
     sample_array : numpy.ndarray
         The samples as a structured array.
     chunk_sizes : dict
@@ -101,6 +112,9 @@ class MemoryReport:
     #: the Pareto archive of a multi-objective run (size, nbytes, capacity, max_bytes,
     #: thinnings, dropped, last_reason), or None
     archive: dict[str, Any] | None = None
+    peak_anon: int = 0
+    peak_file: int = 0
+    start_anon: int = 0
 
     @property
     def samples(self) -> pd.DataFrame:
@@ -115,7 +129,9 @@ class MemoryReport:
         if self.evaluations.get("saved"):
             hit += f", {self.evaluations['saved']:.1%} of evaluations saved"
         return (
-            f"MemoryReport(peak RSS {format_size(self.peak_rss)}, limit {limit}, "
+            f"MemoryReport(peak RSS {format_size(self.peak_rss)}, peak anonymous "
+            f"{format_size(self.peak_anon)}, file-backed {format_size(self.peak_file)}, "
+            f"limit {limit}, "
             f"{len(self.alerts)} alert(s){hit})"
         )
 
