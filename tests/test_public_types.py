@@ -56,6 +56,8 @@ ALLOWED: dict[str, str] = {
     + _JSON,
     "genepool.ml.NeuralNetProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,
     "genepool.Problem.shared_config:return": _JSON,
+    "genepool.backtest.MarketStore.__init__:manifest": "the parsed manifest.json: " + _JSON,
+    "genepool.backtest.MarketStore.info:return": "a summary for --json: " + _JSON,
     "genepool.Problem.from_shared:config": _JSON,
     "genepool.FunctionProblem.shared_config:return": "overrides Problem.shared_config; " + _JSON,
     "genepool.FunctionProblem.from_shared:config": "overrides Problem.from_shared; " + _JSON,

@@ -521,7 +521,7 @@ _MEASURE = textwrap.dedent(
         head = [next(f) for _ in range(2000)]
     with open(sys.argv[2] + ".csv", "w") as f:
         f.writelines(head)
-    import_store(sys.argv[2] + ".csv", sys.argv[2] + "-warm", symbol_column="sym")
+    import_store(sys.argv[2] + ".csv", sys.argv[2] + "-warm", symbol_column="sym", chunk_rows=300)
     before = hwm()
     store = import_store(sys.argv[1], sys.argv[2], symbol_column="sym", chunk_rows=20_000)
     print(hwm() - before, store.info()["n_bars"])
@@ -572,3 +572,128 @@ def test_pickles_as_a_path(tmp_path):
     again = pickle.loads(data)
     assert again.symbols == store.symbols and again.path == store.path
     assert (again.array("QQQ", "close") == store.array("QQQ", "close")).all()
+
+
+def test_verify_locates_the_damaged_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(_store_import, "CHECKSUM_BLOCK", 800)  # 100 bars a block
+    bars = synthetic_ohlcv(1000, "1h", seed=1)
+    bars.to_csv(tmp_path / "A.csv")
+    store = import_store(tmp_path / "A.csv", tmp_path / "s")
+    assert len(store.manifest["symbols"]["A"]["files"]["close"]["checksums"]) == 10
+    path = tmp_path / "s" / "symbols" / "A" / "close.npy"
+    data = bytearray(path.read_bytes())
+    data[128 + 3 * 800 + 17] ^= 4  # in the 4th block
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"A's close .* in bytes 2,528-3,328: "):
+        store.verify()
+
+
+def test_append_replaces_leftovers_of_a_killed_append(tmp_path):
+    bars = synthetic_ohlcv(50, "1h", seed=1)
+    bars.to_csv(tmp_path / "A.csv")
+    bars.to_csv(tmp_path / "B.csv")
+    import_store(tmp_path / "A.csv", tmp_path / "s")
+    junk = tmp_path / "s" / "symbols" / "B"  # moved in, then killed before the manifest
+    junk.mkdir()
+    (junk / "close.npy").write_bytes(b"junk")
+    assert open_store(tmp_path / "s").symbols == ("A",)
+    store = import_store(tmp_path / "B.csv", tmp_path / "s", append=True)
+    store.verify()
+    _same(store.frame("B"), load_ohlcv(tmp_path / "B.csv"))
+    assert not list((tmp_path / "s").glob(".append-*"))
+
+
+_KILLED = textwrap.dedent(
+    """
+    import sys
+    from genepool.backtest import import_store
+
+    import_store(sys.argv[1], sys.argv[2], symbol_column="sym", chunk_rows=500,
+                 append=sys.argv[3] == "append", progress=lambda line: print(line, flush=True))
+    """
+)
+
+
+@pytest.mark.parametrize("lines_before_kill", [1, 6])
+def test_kill_9_during_append_or_import(tmp_path, lines_before_kill):
+    """A killed import leaves no store; a killed append leaves the previous one, verified."""
+    import signal
+
+    parts = [synthetic_ohlcv(6000, "1min", seed=k).assign(sym=f"S{k}") for k in range(3)]
+    table = pd.concat(parts).sort_index(kind="stable")
+    table.iloc[:3000].to_csv(tmp_path / "old.csv")
+    table.iloc[3000:].to_csv(tmp_path / "new.csv")
+    import_store(tmp_path / "old.csv", tmp_path / "s", symbol_column="sym")
+    before = open_store(tmp_path / "s").info()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for mode, target in (("append", tmp_path / "s"), ("import", tmp_path / "fresh")):
+        child = subprocess.Popen(
+            [sys.executable, "-c", _KILLED, str(tmp_path / "new.csv"), str(target), mode],
+            stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert child.stdout is not None
+        for _ in range(lines_before_kill):
+            child.stdout.readline()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if mode == "append":
+            store = open_store(target)
+            store.verify()
+            assert store.info()["n_bars"] in (before["n_bars"], len(table))
+        else:
+            with pytest.raises(DataError, match="did not finish|no such directory"):
+                open_store(target)
+    # the next append goes through and gives the whole table
+    store = import_store(tmp_path / "new.csv", tmp_path / "s", symbol_column="sym", append=True)
+    store.verify()
+    for k, part in enumerate(parts):
+        _same(store.frame(f"S{k}"), part.drop(columns="sym"))
+        path = tmp_path / "s" / "symbols" / f"S{k}" / "close.npy"
+        assert path.stat().st_size == 128 + 8 * len(part)  # leftovers cut
+
+
+def test_long_table_layouts(tmp_path):
+    """Excel-style CSV (';' and decimal commas, Date and Time columns, gzip) and a folder of
+    Parquet files, streamed."""
+    table, parts = _long(150)
+    excel = table.reset_index()
+    excel.insert(0, "Date", excel["time"].dt.strftime("%Y-%m-%d"))
+    excel.insert(1, "Time", excel["time"].dt.strftime("%H:%M:%S"))
+    excel = excel.drop(columns="time")
+    excel.to_csv(tmp_path / "eu.csv.gz", sep=";", decimal=",", index=False)
+    store = import_store(tmp_path / "eu.csv.gz", tmp_path / "s", symbol_column="TICKER",
+                         chunk_rows=64)  # fmt: skip
+    folder = tmp_path / "pq.parquet"
+    folder.mkdir()
+    table.iloc[:200].to_parquet(folder / "a.parquet")
+    table.iloc[200:].to_parquet(folder / "b.parquet")
+    again = import_store(folder, tmp_path / "t", symbol_column="ticker", chunk_rows=50)
+    for symbol, part in parts.items():
+        _same(again.frame(symbol), part)
+        got = store.frame(symbol)
+        assert (got.index == part.index).all()
+        np.testing.assert_allclose(got.to_numpy(), part.to_numpy(), rtol=1e-15)
+
+
+def test_dataframes_as_sources(tmp_path, files):
+    demo = demo_data()
+    odd = _odd_calendar(500, 3)
+    store = import_store({"D": demo, "F": files["ny"]}, tmp_path / "a")
+    assert store.symbols == ("D", "F")
+    _same(store.frame("D"), demo)
+    _same(store.frame("F"), load_ohlcv(files["ny"]))
+    store = import_store([odd], tmp_path / "a", symbols=["O"], append=True)
+    _same(store.frame("O"), odd)
+    with pytest.raises(ConfigError, match="has no file name"):
+        import_store([demo], tmp_path / "b")
+    with pytest.raises(ConfigError, match="do not pass symbols="):
+        import_store({"D": demo}, tmp_path / "b", symbols=["D"])
+    bad = demo.copy()
+    bad.iloc[7, 3] = np.nan
+    with pytest.raises(DataError, match=r"frame D: close is missing \(NaN\) at row 7"):
+        import_store({"D": bad}, tmp_path / "b")
+    table, parts = _long(100)
+    long = import_store(table, tmp_path / "c", symbol_column="ticker", chunk_rows=33)
+    for symbol, part in parts.items():
+        _same(long.frame(symbol), part)
+    assert not (tmp_path / "b").exists()

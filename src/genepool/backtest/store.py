@@ -8,6 +8,7 @@ nothing is read until it is used. See docs/data.md.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import os
@@ -133,9 +134,10 @@ class MarketStore:
         UTC (naive source times are stored as they were, as if UTC)."""
         return self._map(symbol, "time")
 
-    def tz(self, symbol: str) -> Any:
+    def tz(self, symbol: str) -> datetime.tzinfo | None:
         """The time zone of ``symbol``'s source times (None when they were naive)."""
-        return tz_object(self._entry(symbol)["tz"])
+        zone: datetime.tzinfo | None = tz_object(self._entry(symbol)["tz"])
+        return zone
 
     def index(
         self, symbol: str, start: int | None = None, stop: int | None = None
@@ -435,14 +437,18 @@ def _check_manifest(doc: Any) -> None:
 
 
 def import_store(
-    files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    files: str
+    | os.PathLike[str]
+    | pd.DataFrame
+    | Sequence[str | os.PathLike[str] | pd.DataFrame]
+    | Mapping[str, str | os.PathLike[str] | pd.DataFrame],
     store_dir: str | os.PathLike[str],
     *,
     symbol_column: str | None = None,
     symbols: Sequence[str] | None = None,
     append: bool = False,
     sort: bool = False,
-    progress: Callable[[str], Any] | None = None,
+    progress: Callable[[str], object] | None = None,
     time_column: str | None = None,
     price_column: str | None = None,
     chunk_rows: int = 1_000_000,
@@ -458,7 +464,9 @@ def import_store(
         (``data/AAPL.csv.gz`` is ``AAPL``, case kept) unless ``symbols`` names them. With
         ``symbol_column``, long tables holding many symbols, read ``chunk_rows`` rows at a
         time, so they may be larger than memory; each symbol's rows must be in time order
-        across the table (they may interleave with other symbols').
+        across the table (they may interleave with other symbols'). DataFrames are accepted
+        wherever files are (validated with :func:`validate_ohlcv`); a mapping
+        ``{symbol: file or frame}`` names the symbols.
     store_dir : path
         The store. Without ``append`` it must not exist or be empty: an import never
         overwrites anything.
