@@ -17,10 +17,10 @@ import pytest
 from genepool.backtest import METRICS, StrategyProblem, synthetic_ohlcv
 from genepool.backtest.store import import_store, open_store
 from genepool.cli import main
-from genepool.errors import ConfigError
+from genepool.errors import ConfigError, DataError
 from genepool.evolve import EvolveConfig
 from genepool.evolve._files import read_json
-from genepool.evolve.universe import block_memory_for, open_universe
+from genepool.evolve.universe import min_bars, open_universe
 from support import DETERMINISTIC
 
 VOLATILE = {"elapsed", "peak_rss", "cache"}
@@ -168,6 +168,25 @@ def test_processes_equal_serial_and_resume_equals_one_run(store, tmp_path):
     assert _best(short)["symbols"]["names"] == ["AAA", "BBB", "CCC", OTHER]
 
 
+def test_portfolio_aggregate_is_the_portfolio_curve_and_one_trial_per_strategy(store, tmp_path):
+    """The fitness of aggregate=portfolio (the kernel's portfolio) and the equity the run
+    traces (the report's equal-weight portfolio) are the same curve."""
+    out = tmp_path / "portfolio"
+    assert main(_args(store, out, "--symbols", "AAA,BBB,CCC", "--aggregate", "portfolio")) == 0
+    best = _best(out)
+    eq = pd.read_parquet(out / "equity.parquet")
+    for side, sample in (("in_sample", "in"), ("out_of_sample", "out")):
+        part = eq[eq["sample"] == sample]
+        total = part["value"].iloc[-1] / 10_000.0 - 1.0
+        assert best[side]["total_return"] == pytest.approx(total, rel=1e-9, abs=1e-12)
+        assert best[side]["max_drawdown"] == pytest.approx(part["drawdown"].min(), abs=1e-12)
+    trials = best["trials"]
+    assert trials["symbols"] == 3 and trials["n_trials"] == trials["n_distinct"]
+    assert best["deflated_sharpe"]["n_trials"] == trials["n_distinct"]
+    assert "selected on the equal-weight portfolio" in best["verdict"]["text"]
+    assert best["symbols"]["trials_per_strategy"] == 1
+
+
 def test_walk_forward_over_a_universe(store, tmp_path):
     out = tmp_path / "wf"
     assert main(_args(store, out, "--symbols", "AAA,CCC", "--walk-forward", "2")) == 0
@@ -217,6 +236,7 @@ def short_store(tmp_path_factory) -> Path:
         (["--symbols", "AAA,,BBB"], "empty name"),
         (["--symbols", "AAA,AAA"], "more than once"),
         (["--aggregate", "medain"], "did you mean 'median'"),
+        (["--symbols", f"AAA,{OTHER}", "--aggregate", "portfolio"], "needs one calendar"),
         (["--data", "x.csv"], "either --store (a universe of symbols) or --data"),
         (["--demo"], "either --store (a universe of symbols) or --demo"),
     ],
@@ -258,6 +278,16 @@ def test_not_a_store_and_symbols_without_store(store, short_store, tmp_path, cap
     assert not any((tmp_path / n).exists() for n in "abcdef")
 
 
+@pytest.mark.parametrize("family", ["rsi", "ma_cross", "bollinger", "macd", "breakout"])
+def test_min_bars_is_what_the_problem_needs(family):
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 400)))
+    for stops in (False, True):
+        need = min_bars(family, stops, None)
+        StrategyProblem(close[:need], family, stops=stops, bars_per_year=252)
+        with pytest.raises(DataError, match="at least"):
+            StrategyProblem(close[: need - 1], family, stops=stops, bars_per_year=252)
+
+
 def test_settings_of_a_universe():
     cfg = EvolveConfig.from_sources(store="s", symbols=["AAA", " BBB"])
     assert cfg.symbols == "AAA,BBB" and cfg.aggregate == "mean"
@@ -265,6 +295,3 @@ def test_settings_of_a_universe():
     assert "store" not in EvolveConfig.from_sources(demo=True).to_dict()
     with pytest.raises(ConfigError, match="aggregate"):
         EvolveConfig.from_sources(demo=True, aggregate="median")
-    assert block_memory_for(None) is None
-    assert block_memory_for("256MiB") == 64 * 2**20
-    assert block_memory_for("4GB") == 128 * 2**20

@@ -90,7 +90,6 @@ from .records import (
 from .universe import (
     Bars,
     UniverseData,
-    block_memory_for,
     check_splits,
     min_bars,
     open_universe,
@@ -369,7 +368,6 @@ def _problem(config: EvolveConfig, df: Bars, what: str) -> StrategyProblem:
                     bars_per_year=config.bars_per_year,
                     ranges=config.ranges,
                     aggregate=config.aggregate,
-                    block_memory=block_memory_for(config.memory_limit),
                 ),
             )
         except DataError as exc:

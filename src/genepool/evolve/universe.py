@@ -41,7 +41,6 @@ __all__ = [
     "SYMBOLS_TOP",
     "Bars",
     "UniverseData",
-    "block_memory_for",
     "check_aggregate",
     "check_splits",
     "open_universe",
@@ -56,19 +55,6 @@ __all__ = [
 SYMBOLS_FILE = "symbols.parquet"
 #: Strategies of the hall of fame (or front) whose per-symbol metrics are kept.
 SYMBOLS_TOP = 5
-#: The problem's block memory under ``--memory-limit``: this share of the limit, capped.
-BLOCK_SHARE = 4
-BLOCK_CAP = 128 * 2**20
-
-
-def block_memory_for(memory_limit: Any) -> int | None:
-    """``block_memory`` of a run's problems: a quarter of ``--memory-limit``, at most 128 MiB
-    (the problem's default); None (the default) without a limit."""
-    if memory_limit is None:
-        return None
-    from ..memory._size import parse_size
-
-    return int(min(parse_size(memory_limit) // BLOCK_SHARE, BLOCK_CAP))
 
 
 def check_aggregate(value: Any) -> str:
@@ -178,11 +164,11 @@ def min_bars(strategy: str, stops: bool, ranges: Any) -> int:
     from ..backtest.strategies import get_family
 
     space = strategy_space(strategy, stops, ranges)
-    highs = {
-        g.name: np.array([g.high])
-        for g in space.genes
-        if isinstance(getattr(g, "high", None), int)
-    }
+    highs = {}
+    for gene in space.genes:
+        high = getattr(gene, "high", None)
+        if isinstance(high, int):
+            highs[gene.name] = np.array([high])
     return int(get_family(strategy).longest_window(highs)) + 1
 
 
@@ -410,4 +396,6 @@ def write_symbol_metrics(
         return None
     table = symbol_table(problem, test_problem, top_X)
     F.write_frame(run_dir / SYMBOLS_FILE, table)
-    return symbols_block(table, problem.aggregate, len(problem.universe))
+    from .verdicts import symbols_per_trial
+
+    return symbols_block(table, problem.aggregate, symbols_per_trial(problem))

@@ -71,7 +71,7 @@ def search_verdict(
         sample=len(sketch.X),
         sample_valid=int(valid.sum()),
         sharpe_variance_measured=float(np.var(sr[valid], ddof=1)) if valid.sum() >= 2 else None,
-        symbols=None if problem.universe is None else n_symbols,
+        symbols=None if problem.universe is None else len(problem.universe),
         n_trials=None if problem.universe is None else n_trials,
     )
     dsr, dsr_record = _deflated_sharpe(best_returns, n_trials)
@@ -92,16 +92,26 @@ def search_verdict(
 
 
 def symbols_per_trial(problem: StrategyProblem) -> int:
-    """Results each strategy's selection looked at: its number of symbols (1 for one series).
+    """Results each strategy's selection looked at: its number of symbols, or 1 (one series,
+    or ``aggregate="portfolio"``, whose fitness is one equity curve's).
 
-    The fitness of a universe strategy aggregates its per-symbol results, so choosing the best
-    strategy used every one of them: the deflated Sharpe counts ``strategies x symbols``
-    trials (conservative: symbols that move together are fewer independent trials)."""
-    return 1 if problem.universe is None else len(problem.universe)
+    The fitness of a universe strategy under mean, median or worst aggregates its per-symbol
+    results, so choosing the best strategy used every one of them: the deflated Sharpe counts
+    ``strategies x symbols`` trials (conservative: symbols that move together are fewer
+    independent trials). A portfolio's fitness is the metric of the one series the verdict
+    tests: one trial per strategy."""
+    if problem.universe is None or problem.aggregate == "portfolio":
+        return 1
+    return len(problem.universe)
 
 
 def universe_trials_text(n_distinct: int, n_symbols: int, aggregate: str) -> str:
     """The sentence of a universe verdict saying how its trials were counted."""
+    if aggregate == "portfolio":
+        return (
+            f"Trials counted: {n_distinct:,} strategies (selected on the equal-weight "
+            "portfolio's metrics, the Sharpe tested here)."
+        )
     return (
         f"Trials counted: {n_distinct:,} strategies x {n_symbols:,} symbols = "
         f"{n_distinct * n_symbols:,} (the {aggregate} over the symbols selected on every "
