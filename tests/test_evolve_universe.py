@@ -168,6 +168,15 @@ def test_processes_equal_serial_and_resume_equals_one_run(store, tmp_path):
     assert _best(short)["symbols"]["names"] == ["AAA", "BBB", "CCC", OTHER]
 
 
+def test_dask_executor_equals_serial(store, tmp_path):
+    pytest.importorskip("distributed")
+    serial, dask = tmp_path / "serial", tmp_path / "dask"
+    common = ("--symbols", f"AAA,BBB,{OTHER}", "--aggregate", "mean", "--no-report")
+    assert main(_args(store, serial, *common)) == 0
+    assert main(_args(store, dask, *common, "--executor", "dask", "--workers", "2")) == 0
+    _same_run(serial, dask)
+
+
 def test_portfolio_aggregate_is_the_portfolio_curve_and_one_trial_per_strategy(store, tmp_path):
     """The fitness of aggregate=portfolio (the kernel's portfolio) and the equity the run
     traces (the report's equal-weight portfolio) are the same curve."""
