@@ -297,9 +297,12 @@ class _Tracer:
             sym_index = pd.DatetimeIndex(times.view("M8[ns]"), name="time").tz_localize("UTC")
             offset = 0 if bar_offsets is None else int(bar_offsets[k])
             tr = trace_strategy(view, params, index=sym_index, bar_offset=offset)
-            at = np.searchsorted(times, self.union, side="right") - 1
             value = tr.value.to_numpy()
-            total += np.where(at >= 0, value[np.maximum(at, 0)], cash)
+            if len(times) == len(self.union):  # the union's calendar itself: no carrying
+                total += value
+            else:  # cash before the symbol's first bar, its last value between and after
+                at = np.searchsorted(times, self.union, side="right") - 1
+                total += np.where(at >= 0, value[np.maximum(at, 0)], cash)
             if len(tr.trades):
                 trades.append(tr.trades.assign(symbol=view.symbol_name))
         value = total / len(self.views)

@@ -29,6 +29,11 @@ __all__ = ["PBO_BLOCKS", "PBO_STRATEGIES", "SearchVerdict", "psr_verdict", "sear
 
 PBO_BLOCKS = 16
 PBO_STRATEGIES = 256  # trials (a uniform sample of the distinct strategies) in the CSCV
+#: A universe's PBO replays each strategy on every symbol: at most this many symbol runs
+#: (and at least PBO_MIN_STRATEGIES strategies), so that 200 symbols of 10^6 bars take
+#: minutes, not an hour (a replay of 10^6 bars is about 0.05 s).
+PBO_SYMBOL_RUNS = 4096
+PBO_MIN_STRATEGIES = 16
 PSR_LEVEL = 0.95
 
 
@@ -75,7 +80,7 @@ def search_verdict(
         n_trials=None if problem.universe is None else n_trials,
     )
     dsr, dsr_record = _deflated_sharpe(best_returns, n_trials)
-    pbo, pbo_record = _pbo(problem, sketch.X[valid][:PBO_STRATEGIES])
+    pbo, pbo_record = _pbo(problem, sketch.X[valid][: pbo_strategies(problem)])
     if dsr is not None:
         text = ovf.verdict(dsr, pbo)
         if problem.universe is not None:
@@ -89,6 +94,15 @@ def search_verdict(
         pbo=None if pbo is None else pbo.pbo,
     )
     return SearchVerdict(trials, dsr_record, pbo_record, verdict)
+
+
+def pbo_strategies(problem: StrategyProblem) -> int:
+    """Strategies in the CSCV: :data:`PBO_STRATEGIES`, fewer for a universe of many symbols
+    (:data:`PBO_SYMBOL_RUNS` replays in all, at least :data:`PBO_MIN_STRATEGIES`)."""
+    if problem.universe is None:
+        return PBO_STRATEGIES
+    fit = PBO_SYMBOL_RUNS // len(problem.universe)
+    return max(PBO_MIN_STRATEGIES, min(PBO_STRATEGIES, fit))
 
 
 def symbols_per_trial(problem: StrategyProblem) -> int:
