@@ -7,20 +7,28 @@ cut at the split time; processes equal serial; resume equals an uninterrupted ru
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from genepool.backtest import METRICS, StrategyProblem, synthetic_ohlcv
 from genepool.backtest.store import import_store, open_store
+from genepool.backtest.walk_forward import (
+    holdout_split,
+    walk_forward_min_bars,
+    walk_forward_splits,
+)
 from genepool.cli import main
 from genepool.errors import ConfigError, DataError
 from genepool.evolve import EvolveConfig
 from genepool.evolve._files import read_json
-from genepool.evolve.universe import min_bars, open_universe
+from genepool.evolve.universe import UniverseData, min_bars, open_universe, union_index
 from support import DETERMINISTIC
 
 VOLATILE = {"elapsed", "peak_rss", "cache"}
@@ -304,3 +312,52 @@ def test_settings_of_a_universe():
     assert "store" not in EvolveConfig.from_sources(demo=True).to_dict()
     with pytest.raises(ConfigError, match="aggregate"):
         EvolveConfig.from_sources(demo=True, aggregate="median")
+
+
+class _Times:
+    """A store of bar times only (what the union calendar and the splits read)."""
+
+    def __init__(self, times: dict[str, np.ndarray]) -> None:
+        self._times = times
+
+    def times(self, name: str) -> np.ndarray:
+        return self._times[name]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    calendars=st.lists(
+        st.sets(st.integers(0, 400), min_size=1, max_size=60), min_size=1, max_size=4
+    ),
+    frac=st.floats(0.1, 1.0),
+    folds=st.integers(0, 4),
+)
+def test_splits_by_time_partition_every_symbols_bars(calendars, frac, folds):
+    hour = 3_600 * 10**9
+    times = {f"S{i}": np.array(sorted(c), dtype=np.int64) * hour for i, c in enumerate(calendars)}
+    store = _Times(times)
+    names = list(times)
+    index = union_index(store, names)
+    want = np.array(sorted(set().union(*calendars)), dtype=np.int64) * hour
+    np.testing.assert_array_equal(index.asi8, want)
+    data = UniverseData(store, tuple(names), index)
+    n = len(data)
+    assume(n >= 10)  # runs need more (the longest window): tiny ones split to empty ranges
+    if folds >= 2 and n >= walk_forward_min_bars(folds):
+        splits = walk_forward_splits(n, folds, "rolling")
+    else:
+        splits = [holdout_split(n, frac)]
+    for fold in splits:
+        parts = [data.iloc[fold.train]] + ([] if fold.test is None else [data.iloc[fold.test]])
+        for a, b in itertools.pairwise(parts):
+            assert a.end == b.start  # half-open ranges that meet
+        lo, hi = parts[0].start.value, parts[-1].end
+        for _name, t in times.items():
+            inside = t[(t >= lo) & ((t < hi.value) if hi is not None else True)]
+            counted = 0
+            for part in parts:  # every bar of the span in exactly one part, by its time
+                end = np.inf if part.end is None else part.end.value
+                mine = t[(t >= part.start.value) & (t < end)]
+                assert np.isin(mine, part.index.asi8).all()
+                counted += len(mine)
+            assert counted == len(inside)
