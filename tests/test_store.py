@@ -697,3 +697,14 @@ def test_dataframes_as_sources(tmp_path, files):
     for symbol, part in parts.items():
         _same(long.frame(symbol), part)
     assert not (tmp_path / "b").exists()
+
+
+def test_symbol_by_symbol_appends_equal_one_import(tmp_path):
+    frames = {f"S{k}": synthetic_ohlcv(200 + k, "1h", seed=k) for k in range(4)}
+    for name, frame in frames.items():
+        import_store({name: frame}, tmp_path / "one-by-one", append=True)
+    store = open_store(tmp_path / "one-by-one")
+    whole = import_store(frames, tmp_path / "whole")
+    assert store.symbols == whole.symbols == tuple(frames)
+    for name in frames:
+        assert store.manifest["symbols"][name] == whole.manifest["symbols"][name]
