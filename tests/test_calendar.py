@@ -301,3 +301,29 @@ def test_demo_data_keeps_the_annualization_of_earlier_runs():
     bars = demo_data()
     for part in (bars, bars.iloc[:14_000], bars.iloc[14_000:]):  # whole, train, test
         assert infer_bars_per_year(part.index).value == annualization_factor("1h") == 8760
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "America/New_York", "+01:00"])
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.date_range("2019-03-01", periods=30_000, freq="h"),
+        pd.date_range("2020-01-01", periods=5_000, freq="h"),
+        pd.bdate_range("2015-01-01", periods=3_000),
+        pd.date_range("2021-01-01", periods=900, freq="15min"),
+    ],
+    ids=["hours-3y", "hours-7m", "weekdays", "quarters-9d"],
+)
+def test_sorted_stamps_by_slices_equal_the_full_count(monkeypatch, tz, index):
+    """A store's bounded-memory path (slices of 1,000 here) gives the same figures."""
+    from genepool.backtest import calendar
+
+    monkeypatch.setattr(calendar, "_SLICE", 1000)
+    rng = np.random.default_rng(len(index))
+    stamps = index.asi8
+    for s in (stamps, stamps[np.sort(rng.choice(len(stamps), len(stamps) * 9 // 10, False))]):
+        assert calendar.median_gap(s) == int(np.median(np.diff(s)))
+        full = pd.DatetimeIndex(s.view("M8[ns]"))
+        if tz is not None:
+            full = full.tz_localize("UTC").tz_convert(tz)
+        assert calendar.infer_bars_per_year_sorted(s, tz) == infer_bars_per_year(full)

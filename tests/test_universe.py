@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genepool.backtest import StrategyProblem, import_store
+from genepool.backtest import INVALID_FITNESS, StrategyProblem, import_store
 from genepool.backtest.data import synthetic_ohlcv
 from genepool.backtest.enums import METRIC_SENSES, METRICS, Metric
 from genepool.backtest.trace import trace_strategy
@@ -59,11 +59,25 @@ def test_aggregates_equal_per_symbol_runs_in_memory(store, family, how):
     else:
         worst_max = np.array([METRIC_SENSES[m] == "minimize" for m in METRICS])
         ref = np.where(worst_max, per.max(axis=0), per.min(axis=0))
+    ref[~np.isfinite(per).all(axis=0)] = np.nan  # not finite on one symbol: not finite
     assert np.array_equal(agg, ref, equal_nan=True)
     long = prob.symbol_metrics(X)
     assert len(long) == 40 * 4 and set(long["symbol"]) == set(names)
     row = long[(long["strategy"] == 3) & (long["symbol"] == "BBB")].iloc[0]
     assert row["sharpe_ratio"] == per[1, 3, Metric.SHARPE_RATIO]
+
+
+def test_a_symbol_never_traded_makes_the_strategy_invalid(store):
+    """Its Sharpe there is +inf: a median or a minimum must not hide it."""
+    for how in ("mean", "median", "worst"):
+        prob = StrategyProblem(store, "rsi", symbols="all", aggregate=how)
+        X = prob.space.sample(60, np.random.default_rng(6))
+        per = prob.symbol_metrics_array(X)[:, :, Metric.SHARPE_RATIO]
+        never = ~np.isfinite(per).all(axis=0)
+        assert never.any() and (~never).any()
+        fit = prob.evaluate(X)
+        assert np.all(fit[never] == INVALID_FITNESS)
+        assert np.all(fit[~never] > INVALID_FITNESS)
 
 
 def naive_portfolio(store, prob, X, names, ann):

@@ -47,7 +47,7 @@ from ._store_format import (
     symbol_dir_name,
     tz_name,
 )
-from .calendar import infer_bars_per_year
+from .calendar import infer_bars_per_year_sorted, median_gap
 from .data import FORMATS, _find, _format_of, _sniff_csv, load_ohlcv, validate_ohlcv
 from .store import MarketStore, open_store, read_manifest
 
@@ -313,14 +313,10 @@ class _Session:
             index = index.tz_localize("UTC").tz_convert(state.tz)
         freq = bpy = None
         if n >= 2:
-            median = int(np.median(np.diff(stamps)))
+            median = median_gap(stamps)  # by slices: bounded memory for any length
             freq = to_offset(pd.Timedelta(median, "ns")).freqstr
-            full = pd.DatetimeIndex(np.asarray(stamps).view("M8[ns]"))
-            if state.tz is not None:
-                full = full.tz_localize("UTC").tz_convert(state.tz)
-            found = infer_bars_per_year(full)
+            found = infer_bars_per_year_sorted(stamps, state.tz)
             bpy = {"value": found.value, "method": found.method}
-            del full
         del stamps
         return {
             "n_bars": n,
@@ -721,7 +717,10 @@ def _chunks(path: _Source, chunk_rows: int, read_kwargs: dict[str, Any]) -> Iter
             )
         try:
             dataset = ds.dataset(str(path), format="parquet")
-            batches = dataset.to_batches(batch_size=chunk_rows, columns=columns)
+            # little read-ahead: the import holds about one chunk, not 16 of them
+            batches = dataset.to_batches(
+                batch_size=chunk_rows, columns=columns, batch_readahead=1, fragment_readahead=1
+            )
             for batch in batches:
                 if batch.num_rows == 0:
                     continue

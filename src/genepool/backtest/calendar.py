@@ -133,6 +133,56 @@ def infer_bars_per_year(
     return found or _by_spacing(gaps)
 
 
+#: Rows per slice when a long sorted series of times is read piece by piece.
+_SLICE = 1 << 22
+
+
+def _gap_slices(stamps: np.ndarray) -> Any:
+    """The gaps between consecutive times, one slice of ``_SLICE`` at a time (the gap across
+    a slice boundary included): memory O(_SLICE) whatever the length."""
+    for lo in range(0, len(stamps) - 1, _SLICE):
+        yield np.diff(np.asarray(stamps[lo : lo + _SLICE + 1]))
+
+
+def median_gap(stamps: np.ndarray) -> int:
+    """``int(np.median(np.diff(stamps)))`` of sorted int64 times, read by slices: the exact
+    median from the counts of each distinct gap (few in real calendars). A series with more
+    than 2**20 distinct gaps (irregular ticks) falls back to one ``np.median``."""
+    counts: dict[int, int] = {}
+    for gaps in _gap_slices(stamps):
+        values, k = np.unique(gaps, return_counts=True)
+        for v, c in zip(values.tolist(), k.tolist()):
+            counts[v] = counts.get(v, 0) + c
+        if len(counts) > 1 << 20:
+            return int(np.median(np.diff(np.asarray(stamps))))
+    values = np.array(sorted(counts), dtype=np.int64)
+    cum = np.cumsum([counts[v] for v in values.tolist()])
+    n = int(cum[-1])
+    lo = values[np.searchsorted(cum, (n - 1) // 2 + 1)]
+    hi = values[np.searchsorted(cum, n // 2 + 1)]
+    return int(np.median(np.array([lo, hi], dtype=np.int64)))
+
+
+def infer_bars_per_year_sorted(stamps: np.ndarray, tz: Any = None) -> BarsPerYear:
+    """:func:`infer_bars_per_year` of strictly increasing int64 nanoseconds since the epoch
+    in UTC (a market store's memory-mapped times) whose zone is ``tz``, equal to it.
+
+    When the calendar is UTC or naive and covers a full calendar year (rule 1), the times are
+    read by slices (the largest gap) and by binary searches (the year boundaries): O(2**22)
+    memory for any length, so a store imports a 10^8-bar symbol without a copy of its times.
+    Otherwise the index is built and counted as :func:`infer_bars_per_year` does."""
+    if (tz is None or str(tz) == "UTC") and len(stamps) >= 2:
+        largest = max(int(g.max()) for g in _gap_slices(stamps))
+        if largest > 0:
+            found = _by_years(stamps, largest)
+            if found is not None:
+                return found
+    index = pd.DatetimeIndex(np.asarray(stamps).view("M8[ns]"))
+    if tz is not None:
+        index = index.tz_localize("UTC").tz_convert(tz)
+    return infer_bars_per_year(index)
+
+
 def _wall_times(index: Any) -> np.ndarray:
     """Local wall-clock times as int64 nanoseconds (tz-aware times in their own zone)."""
     try:

@@ -270,7 +270,10 @@ class StrategyProblem(Problem):
             self.annualization = BarsPerYear(given, "given")
         else:
             factors = {s.ann_factor for s in self.universe}
-            how = "each symbol by its own calendar (the store's bars_per_year)"
+            how = (
+                "each symbol by its own calendar (the store's bars_per_year; this figure is "
+                f"{first.name}'s)"
+            )
             if len(factors) == 1:
                 method = store.bars_per_year(first.name).method
                 how = f"the store's calendar of every symbol ({method})"

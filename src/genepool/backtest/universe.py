@@ -16,9 +16,10 @@ every strategy on every symbol, shape (S, n, N_METRICS), into one row per strate
   the first symbol and time that differ; select symbols that share a calendar, or a time
   range where they do.
 
-A value that is not finite on any symbol (the +inf Sharpe of a strategy that never traded
-there) makes the aggregate not finite, so the strategy is invalid: a universe strategy must
-hold up on every symbol. ``min_trades`` applies to the aggregated trade count.
+A metric that is not finite on any symbol (the +inf Sharpe of a strategy that never traded
+there, a NaN win rate) is NaN in the mean, median and worst aggregates, so a strategy whose
+objective is such a metric is invalid: a universe strategy must hold up on every symbol.
+``min_trades`` applies to the aggregated trade count.
 """
 
 from __future__ import annotations
@@ -121,11 +122,16 @@ def aggregate_metrics(per_symbol: np.ndarray, how: str) -> np.ndarray:
     if per_symbol.shape[0] == 1:
         return per_symbol[0].copy()
     if how == "mean":
-        return per_symbol.mean(axis=0)
-    if how == "median":
-        return np.median(per_symbol, axis=0)
-    if how == "worst":
+        out = per_symbol.mean(axis=0)
+    elif how == "median":
+        out = np.median(per_symbol, axis=0)
+    elif how == "worst":
         lo = per_symbol.min(axis=0)
         hi = per_symbol.max(axis=0)
-        return np.where(_WORST_IS_MAX[None, :], hi, lo)
-    raise ConfigError(f"aggregate must be one of {AGGREGATES[:3]} here, got {how!r}")
+        out = np.where(_WORST_IS_MAX[None, :], hi, lo)
+    else:
+        raise ConfigError(f"aggregate must be one of {AGGREGATES[:3]} here, got {how!r}")
+    # a median or a minimum would hide the +inf Sharpe of a symbol never traded: not finite
+    # on one symbol is not finite in the aggregate
+    out[~np.isfinite(per_symbol).all(axis=0)] = np.nan
+    return out
