@@ -84,6 +84,20 @@ def evolve(
         "--data",
         help="Price bars: CSV (optionally .gz/.zip) or Parquet with a close column.",
     ),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="A market data store (genepool data import): evolve over a universe of its "
+        "symbols (docs/data.md, Universes).",
+    ),
+    symbols: str | None = typer.Option(
+        None, "--symbols", help="The store's symbols, e.g. AAPL,MSFT, or all (default)."
+    ),
+    aggregate: str | None = typer.Option(
+        None,
+        "--aggregate",
+        help="Fitness over the symbols: mean (default), median or worst of each metric.",
+    ),
     time_column: str | None = typer.Option(
         None, "--time-column", help="Column holding the bar times (default: found by name)."
     ),
@@ -188,8 +202,10 @@ def evolve(
     intact); 130 interrupted (continue with genepool resume).
     """
     if problem is not None:
-        if demo or data or config:
-            raise ConfigError("--problem cannot be combined with --demo, --data or --config")
+        if demo or data or config or store:
+            raise ConfigError(
+                "--problem cannot be combined with --demo, --data, --store or --config"
+            )
         if ranges is not None:
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
         if objectives is not None:
@@ -199,14 +215,22 @@ def evolve(
             progress, json_out, out, overwrite,
         )  # fmt: skip
         return
-    if not (demo or data or config):
+    if not (demo or data or config or store):
         raise ConfigError(
-            "nothing to evolve: give --demo, --data prices.csv (or --config run.toml), "
-            "or --problem NAME for a benchmark function"
+            "nothing to evolve: give --demo, --data prices.csv, --store DIR (or --config "
+            "run.toml), or --problem NAME for a benchmark function"
+        )
+    if store is not None and (demo or data):
+        raise ConfigError(
+            f"give either --store (a universe of symbols) or {'--data' if data else '--demo'}, "
+            "not both"
         )
     preset = dict(DEMO) if demo else {}
     given = {
         "data": data,
+        "store": store,
+        "symbols": symbols,
+        "aggregate": aggregate,
         "time_column": time_column,
         "sep": sep,
         "price_column": price_column,
@@ -565,12 +589,20 @@ def _print_outcome(outcome: RunOutcome, json_out: bool) -> None:
             typer.echo(f"best {record.strategy}{invalid}: {params}")
         extra = [o["name"] for o in (getattr(record, "objectives", None) or [])]
         extra = [m for m in extra if m not in ("sharpe_ratio", "total_return", "n_trades")]
-        line = f"in sample: Sharpe {_short(ins.get('sharpe_ratio'))}"
+        block = getattr(record, "symbols", None)  # a universe: aggregated metrics
+        over = (
+            f" ({block.get('aggregate')} of {len(block.get('names') or ())} symbols)"
+            if block
+            else ""
+        )
+        line = f"in sample{over}: Sharpe {_short(ins.get('sharpe_ratio'))}"
         line += "".join(f", {m} {_short(ins.get(m))}" for m in extra)
         line += f", return {_pct(ins.get('total_return'))}, trades {_short(ins.get('n_trades'))}"
         typer.echo(line)
         if oos:
-            line = f"out of sample: Sharpe {_short(oos.get('sharpe_ratio'))}"
+            stitched = getattr(record, "walk_forward", None) is not None
+            line = f"out of sample{'' if stitched else over}: "
+            line += f"Sharpe {_short(oos.get('sharpe_ratio'))}"
             line += "".join(f", {m} {_short(oos.get(m))}" for m in extra)
             line += f", return {_pct(oos.get('total_return'))}"
             if oos.get("n_trades") is not None:

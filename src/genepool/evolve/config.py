@@ -163,6 +163,9 @@ class EvolveConfig:
     scheduler: str | None = None
     ranges: dict[str, list[float]] | None = None
     objectives: list[str] | None = None
+    store: str | None = None
+    symbols: str | list[str] | None = None
+    aggregate: str | None = None
 
     @property
     def multi_objective(self) -> bool:
@@ -207,8 +210,12 @@ class EvolveConfig:
         """Raise ConfigError naming the first bad setting."""
         if self.demo and self.data:
             raise ConfigError("give either --demo or --data, not both")
-        if not self.demo and not self.data:
-            raise ConfigError("no price data: give --data prices.csv, or --demo")
+        self._validate_universe()
+        if not self.demo and not self.data and not self.store:
+            raise ConfigError(
+                "no price data: give --data prices.csv, --store DIR (a market data store), "
+                "or --demo"
+            )
         for key in ("time_column", "sep", "price_column"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or not value):
@@ -273,10 +280,32 @@ class EvolveConfig:
                         "walk-forward folds"
                     )
 
+    def _validate_universe(self) -> None:
+        """``store``, ``symbols`` and ``aggregate``: a store excludes ``data``/``demo``;
+        symbols and aggregate need one (defaults ``all`` and ``mean``)."""
+        from .universe import check_aggregate, symbol_names
+
+        if self.store is None:
+            for key in ("symbols", "aggregate"):
+                if getattr(self, key) is not None:
+                    raise ConfigError(f"{key} selects from a market data store: give --store DIR")
+            return
+        if not isinstance(self.store, (str, os.PathLike)) or not str(self.store):
+            raise ConfigError(f"store must be a directory, got {self.store!r}")
+        self.store = str(self.store)
+        if self.data or self.demo:
+            given = "--data" if self.data else "--demo"
+            raise ConfigError(f"give either --store (a universe of symbols) or {given}, not both")
+        self.symbols = symbol_names("all" if self.symbols is None else self.symbols)
+        self.aggregate = check_aggregate("mean" if self.aggregate is None else self.aggregate)
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         if out["objectives"] is None:  # a single-objective run's config.json is as it was
             del out["objectives"]
+        if out["store"] is None:  # and so is a run on one series'
+            for key in ("store", "symbols", "aggregate"):
+                del out[key]
         return out
 
 

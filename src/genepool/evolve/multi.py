@@ -37,6 +37,7 @@ from . import _files as F_
 from .config import objective_senses
 from .out_of_sample import BestTrace, metrics_dict, most_active, trace_best, with_metrics
 from .records import RunRecord
+from .universe import write_symbol_metrics
 
 __all__ = [
     "PICK_RULE",
@@ -184,8 +185,8 @@ def finish_multi(
     config: Any,
     problem: MetricObjectives,
     test_problem: MetricObjectives | None,
-    train: pd.DataFrame,
-    test: pd.DataFrame | None,
+    train: Any,
+    test: Any,
     optimizer: NSGA2,
     base: RunRecord,
 ) -> tuple[RunRecord, BestTrace]:
@@ -224,6 +225,7 @@ def finish_multi(
     oos_m = None if test_problem is None else test_problem.metrics(top_X)
     decoded = pd.DataFrame(space.decode(top_X))
     F_.write_frame(run_dir / F_.HALL_OF_FAME, front_table(decoded, is_m, oos_m))
+    symbols = write_symbol_metrics(run_dir, problem, test_problem, top_X)
     params = space.decode_row(top_X[0])
     best = trace_best(problem, test_problem, params, train, test)
     F_.write_frame(run_dir / F_.EQUITY, best.equity)
@@ -248,6 +250,7 @@ def finish_multi(
             "front_size": len(listed),
         },
         front=front_entries(listed, senses, is_m, oos_m),
+        symbols=symbols,
     )
     return record, best
 

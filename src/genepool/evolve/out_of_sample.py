@@ -111,11 +111,18 @@ def trace_best(
     problem: StrategyProblem,
     test_problem: StrategyProblem | None,
     params: dict[str, Any],
-    train: pd.DataFrame,
-    test: pd.DataFrame | None,
+    train: Any,
+    test: Any,
 ) -> BestTrace:
     """Trace ``params`` on the training bars and, if any, on the test bars (whose bar numbers
-    count on from the first training bar, like the in-sample trades')."""
+    count on from the first training bar, like the in-sample trades').
+
+    ``train``/``test`` are price frames, or :class:`~genepool.evolve.universe.UniverseData`
+    for a universe problem: then the curves are the equal-weight portfolio of the per-symbol
+    runs on the union calendar, and the trades every symbol's (a ``symbol`` column).
+    """
+    if problem.universe is not None:
+        return _trace_universe(problem, test_problem, params, train, test)
     tr_in = trace_strategy(problem, params, index=train.index)
     frames, trades = [equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
     if test_problem is not None and test is not None:
@@ -123,6 +130,25 @@ def trace_best(
         frames.append(equity_frame(tr_out, "out"))
         trades.append(tr_out.trades.assign(sample="out"))
     return BestTrace(tr_in, pd.concat(frames), pd.concat(trades))
+
+
+def _trace_universe(
+    problem: StrategyProblem,
+    test_problem: StrategyProblem | None,
+    params: dict[str, Any],
+    train: Any,
+    test: Any,
+) -> BestTrace:
+    from .universe import portfolio_tracer
+
+    tr_in = portfolio_tracer(problem, train.index).trace(params)
+    frames, trades = [equity_frame(tr_in, "in")], [tr_in.trades.assign(sample="in")]
+    if test_problem is not None and test is not None:
+        offsets = [s.n_bars for s in problem.universe or ()]  # bars count on per symbol
+        tr_out = portfolio_tracer(test_problem, test.index).trace(params, offsets)
+        frames.append(equity_frame(tr_out, "out"))
+        trades.append(tr_out.trades.assign(sample="out"))
+    return BestTrace(tr_in, pd.concat(frames), pd.concat(trades, ignore_index=True))
 
 
 def invalid_reason(

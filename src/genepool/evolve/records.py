@@ -141,6 +141,18 @@ class Trials(_Section):
     sample: int | None = None
     sample_valid: int | None = None
     sharpe_variance_measured: float | None = None
+    #: A universe run: the symbols each strategy was evaluated on (its fitness aggregated
+    #: their results), and the trials the deflated Sharpe counts, ``n_distinct * symbols``.
+    #: Absent for a run on one series.
+    symbols: int | None = None
+    n_trials: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for key in ("symbols", "n_trials"):
+            if out[key] is None:  # a run on one series: best.json as it was
+                del out[key]
+        return out
 
 
 @dataclass(frozen=True)
@@ -273,10 +285,11 @@ class RunRecord(BestRecord):
         "params", "fitness", "in_sample", "out_of_sample", "train", "test", "annualization",
         "trials", "deflated_sharpe", "pbo", "verdict", "min_trades", "min_trades_rule",
         "status", "stop_reason", "n_generations", "n_evaluations", "elapsed", "peak_rss",
-        "cache", "objectives", "pick", "front",
+        "cache", "objectives", "pick", "front", "symbols",
     )  # fmt: skip
-    #: no trials: no valid strategy; no objectives, pick, front: a single-objective run
-    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("trials", "objectives", "pick", "front")
+    #: no trials: no valid strategy; no objectives, pick, front: a single-objective run; no
+    #: symbols: a run on one series
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("trials", "objectives", "pick", "front", "symbols")
     NESTED: ClassVar[dict[str, type[_Section]]] = {
         **BestRecord.NESTED,
         "train": Span,
@@ -307,6 +320,10 @@ class RunRecord(BestRecord):
     #: The reported front, the pick first: ``[{"params": {...}, "in_sample": {objective:
     #: value}, "out_of_sample": {...} or None}, ...]`` (objectives in the metrics' own sign).
     front: list[dict[str, Any]] | None = None
+    #: A universe run (``--store``): ``{"aggregate", "names", "trials_per_strategy",
+    #: "in_sample": {symbol: {metric: value}}, "out_of_sample": {...} or None}``, the best
+    #: strategy's metrics on each symbol (the top strategies' are in symbols.parquet).
+    symbols: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -317,14 +334,17 @@ class WalkForwardRecord(BestRecord):
     KEYS: ClassVar[tuple[str, ...]] = (
         "strategy", "objective", "walk_forward", "valid", "warnings", "verdict_reason",
         "min_trades", "min_trades_rule", "params", "fitness", "in_sample", "out_of_sample",
-        "verdict", "annualization", "status", "n_generations", "n_evaluations",
+        "verdict", "annualization", "status", "n_generations", "n_evaluations", "symbols",
     )  # fmt: skip
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("symbols",)
     NESTED: ClassVar[dict[str, type[_Section]]] = {
         **BestRecord.NESTED,
         "walk_forward": WalkForwardInfo,
     }
 
     walk_forward: WalkForwardInfo | None = None
+    #: A universe run: the last fold's ``symbols`` block (as :class:`RunRecord`'s).
+    symbols: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,27 @@ def report_data(run_dir: str | Path):  # -> ReportData (matplotlib is imported l
         initial_cash=float(best.extra.get("init_cash") or INIT_CASH),
         equity_in_label=parts["label"],
         **(front or {}),
+        **_symbols(run_dir, doc, best),
     )
+
+
+def _symbols(run_dir: Path, doc: dict[str, Any], best: BestRecord) -> dict[str, Any]:
+    """A universe run's per-symbol table (symbols.parquet) and what the universe is."""
+    from .universe import SYMBOLS_FILE
+
+    table = F.read_frame(run_dir / SYMBOLS_FILE)
+    if table is None:
+        return {}
+    data = doc["data"]
+    names = data.get("symbols") or []
+    block = getattr(best, "symbols", None) or {}
+    aggregate = data.get("aggregate") or block.get("aggregate") or "?"
+    note = (
+        f"{len(names):,} symbols of the store {data.get('store', '?')}; the fitness is the "
+        f"{aggregate} of each metric over them, the equity the equal-weight portfolio of the "
+        "best strategy's runs on each (docs/data.md, Universes)."
+    )
+    return {"symbols": table, "symbols_note": note}
 
 
 def _front(best: BestRecord) -> dict[str, Any] | None:
@@ -286,6 +306,10 @@ def _with_best_warnings(best: BestRecord, status: str | None, warnings: list[str
 
 def _title(doc: dict[str, Any]) -> str:
     cfg, source = doc["config"], doc["data"]["source"]
+    if cfg.get("store"):
+        n = len(doc["data"].get("symbols") or [])
+        what = f"{n:,} symbols ({cfg.get('aggregate')}) of {Path(source).name}"
+        return f"{cfg['strategy']} on {what}, seed {cfg['seed']}"
     title = f"{cfg['strategy']} on {Path(source).name if source != 'demo' else 'the demo data'}"
     return title + f", seed {cfg['seed']}"
 

@@ -87,6 +87,17 @@ from .records import (
     read_best,
     write_best,
 )
+from .universe import (
+    Bars,
+    UniverseData,
+    check_splits,
+    min_bars,
+    open_universe,
+    universe_annualization,
+    universe_info,
+    universe_problem,
+    write_symbol_metrics,
+)
 from .verdicts import psr_verdict, search_verdict  # noqa: F401 (psr_verdict was here)
 from .walk_forward_summary import fold_dir, summarize_walk_forward
 
@@ -153,23 +164,25 @@ def run_evolution(
     check_new_run_dir(out, overwrite=overwrite)  # refuse at once, before the data load
     config.out = str(out)
     data = _load(config)  # before the directory is made: a bad file leaves nothing behind
+    if isinstance(data, UniverseData):  # every symbol has bars in every range, or nothing runs
+        need = min_bars(config.strategy, config.stops, config.ranges)
+        check_splits(data, _splits(len(data), config), need)
     annual = _annualization(config, data)
     with new_run_dir(out, command="evolve", overwrite=overwrite):
         _write_run_config(out, config, data, annual)
         echo(f"run directory {out}")
         echo(f"annualization: {annual}")
-        config.bars_per_year = annual.value  # every problem of the run uses it
+        if not isinstance(data, UniverseData):  # a universe: each symbol's own calendar
+            config.bars_per_year = annual.value  # every problem of the run uses it
         return _execute(
             out, config, data, resume=False, progress=progress, echo=echo, report=report
         )
 
 
-def _write_run_config(
-    out: Path, config: EvolveConfig, data: pd.DataFrame, annual: BarsPerYear
-) -> None:
+def _write_run_config(out: Path, config: EvolveConfig, data: Bars, annual: BarsPerYear) -> None:
     doc = {
         "config": config.to_dict(),
-        "data": F.data_info(data, None if config.demo else config.data),
+        "data": _data_info(config, data),
         "annualization": {"bars_per_year": annual.value, "method": annual.method},
         "versions": F.versions(),
         "created": pd.Timestamp.now(tz="UTC"),
@@ -208,14 +221,15 @@ def resume_evolution(
         except ConfigError as exc:
             raise ConfigError(f"{out / F.CONFIG}: {exc}") from None
         data = _load(config)
-        if F.data_hash(data) != doc["data"]["sha256"]:
+        if _data_info(config, data)["sha256"] != doc["data"]["sha256"]:
             raise DataError(
                 f"the data of {out} changed since the run started ({doc['data']['source']} no "
                 f"longer has SHA-256 {doc['data']['sha256'][:12]}...); start a new run instead"
             )
         if generations is not None:  # otherwise config.json stays byte for byte as it was
             F.write_json(out / F.CONFIG, doc)
-        config.bars_per_year = annual
+        if not isinstance(data, UniverseData) or config.bars_per_year is not None:
+            config.bars_per_year = annual
         return _execute(
             out, config, data, resume=True, progress=progress, echo=echo, report=report
         )
@@ -255,7 +269,18 @@ def _run_config(path: Path, doc: Any) -> EvolveConfig:
 
 
 # -- data and splits -----------------------------------------------------------------------------
-def _load(config: EvolveConfig) -> pd.DataFrame:
+def _data_info(config: EvolveConfig, data: Bars) -> dict[str, Any]:
+    """What config.json records of the data (its ``sha256`` is checked on resume)."""
+    if isinstance(data, UniverseData):
+        assert config.store is not None and config.aggregate is not None
+        return universe_info(data, config.store, config.aggregate)
+    return F.data_info(data, None if config.demo else config.data)
+
+
+def _load(config: EvolveConfig) -> Bars:
+    if config.store is not None:
+        assert isinstance(config.symbols, str)  # normalized by validate()
+        return open_universe(config.store, config.symbols)
     if config.demo:
         return demo_data()
     options: dict[str, Any] = {"sep": config.sep} if config.sep else {}
@@ -268,9 +293,13 @@ def _load(config: EvolveConfig) -> pd.DataFrame:
     )
 
 
-def _annualization(config: EvolveConfig, data: pd.DataFrame) -> BarsPerYear:
+def _annualization(config: EvolveConfig, data: Bars) -> BarsPerYear:
     """Bars per year of a new run: ``--bars-per-year``, else counted on the whole data's
-    calendar once (so training and test data, and every fold, use the same figure)."""
+    calendar once (so training and test data, and every fold, use the same figure); a
+    universe's symbols keep their own calendars (the union calendar's figure is the
+    portfolio's)."""
+    if isinstance(data, UniverseData):
+        return universe_annualization(data, config.bars_per_year)
     if config.bars_per_year is not None:
         return BarsPerYear(float(config.bars_per_year), "given with --bars-per-year")
     return infer_bars_per_year(data.index)
@@ -317,12 +346,33 @@ def _splits(n: int, config: EvolveConfig) -> list[Fold]:
     return walk_forward_splits(n, k, config.walk_forward_mode)
 
 
-def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProblem:
+def _problem(config: EvolveConfig, df: Bars, what: str) -> StrategyProblem:
     assert config.min_trades is not None  # resolved by _run_one
     kind, objective = StrategyProblem, config.objective
     if config.multi_objective and config.objectives:  # one column per metric, in its sense
         kind = MetricObjectives
         objective = ",".join(problem_names(objective_senses(config.objectives)))
+    if isinstance(df, UniverseData):
+        try:
+            return cast(
+                StrategyProblem,
+                universe_problem(
+                    kind,
+                    df,
+                    objective if kind is StrategyProblem else objective.split(","),
+                    family=config.strategy,
+                    fees=config.fees,
+                    slippage=config.slippage,
+                    min_trades=config.min_trades,
+                    stops=config.stops,
+                    bars_per_year=config.bars_per_year,
+                    ranges=config.ranges,
+                    aggregate=config.aggregate,
+                ),
+            )
+        except DataError as exc:
+            span = f"{df.index[0]} .. {df.index[-1]}, {len(df):,} bars of the union calendar"
+            raise DataError(f"{what} ({span}): {exc}") from None
     try:
         return kind(
             df,
@@ -350,7 +400,7 @@ def _problem(config: EvolveConfig, df: pd.DataFrame, what: str) -> StrategyProbl
 def _execute(
     out: Path,
     config: EvolveConfig,
-    data: pd.DataFrame,
+    data: Bars,
     *,
     resume: bool,
     progress: ProgressReporter | None,
@@ -380,7 +430,7 @@ class _Steps:
 
 
 def _walk_forward(
-    out: Path, config: EvolveConfig, data: pd.DataFrame, splits: list[Fold], steps: _Steps
+    out: Path, config: EvolveConfig, data: Bars, splits: list[Fold], steps: _Steps
 ) -> WalkForwardRecord:
     """Run the folds in turn (a finished fold is kept on resume), then sum them up."""
     folds: list[RunRecord] = []
@@ -395,7 +445,7 @@ def _walk_forward(
 
 
 def _run_fold(
-    out: Path, config: EvolveConfig, data: pd.DataFrame, fold: Fold, n_folds: int, steps: _Steps
+    out: Path, config: EvolveConfig, data: Bars, fold: Fold, n_folds: int, steps: _Steps
 ) -> RunRecord:
     assert fold.test is not None and config.seed is not None  # drawn before any run
     train, test = data.iloc[fold.train], data.iloc[fold.test]
@@ -428,7 +478,7 @@ def _finished_fold(path: Path) -> RunRecord | None:
 
 
 def _write_fold_config(
-    out: Path, path: Path, fold: Fold, n_folds: int, train: pd.DataFrame, test: pd.DataFrame
+    out: Path, path: Path, fold: Fold, n_folds: int, train: Bars, test: Bars
 ) -> None:
     """The fold's config.json: the run's, with the fold's place and bars."""
     doc = F.read_json(out / F.CONFIG)
@@ -440,8 +490,8 @@ def _write_fold_config(
 def _run_one(
     run_dir: Path,
     config: EvolveConfig,
-    train: pd.DataFrame,
-    test: pd.DataFrame | None,
+    train: Bars,
+    test: Bars | None,
     seed: Any,
     steps: _Steps,
 ) -> RunRecord:
@@ -545,8 +595,8 @@ def _finish(
     config: EvolveConfig,
     problem: StrategyProblem,
     test_problem: StrategyProblem | None,
-    train: pd.DataFrame,
-    test: pd.DataFrame | None,
+    train: Bars,
+    test: Bars | None,
     ga: GA,
     hof: HallOfFame,
     sketch: TrialSketch,
@@ -562,6 +612,7 @@ def _finish(
     is_m = problem.metrics(top_X)
     oos_m = None if test_problem is None else test_problem.metrics(top_X)
     F.write_frame(run_dir / F.HALL_OF_FAME, hall_of_fame_table(problem.space, top_f, is_m, oos_m))
+    symbols = write_symbol_metrics(run_dir, problem, test_problem, top_X)
     params = problem.space.decode_row(top_X[0])
     best = trace_best(problem, test_problem, params, train, test)
     F.write_frame(run_dir / F.EQUITY, best.equity)
@@ -581,6 +632,7 @@ def _finish(
         train=_span(train),
         test=None if test is None else _span(test),
         annualization=_run_annualization(run_dir, problem),
+        symbols=symbols,
     )
     return _judged(record, problem, sketch, best.in_sample.returns, min_trades)
 
@@ -590,8 +642,8 @@ def _run_multi(
     config: EvolveConfig,
     problem: StrategyProblem,
     test_problem: StrategyProblem | None,
-    train: pd.DataFrame,
-    test: pd.DataFrame | None,
+    train: Bars,
+    test: Bars | None,
     seed: Any,
     sketch: TrialSketch,
     steps: _Steps,
@@ -641,7 +693,7 @@ def _judged(
     )
 
 
-def _span(df: pd.DataFrame) -> Span:
+def _span(df: Bars) -> Span:
     return Span(start=df.index[0], end=df.index[-1], n_bars=len(df))
 
 

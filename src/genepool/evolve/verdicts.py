@@ -29,6 +29,11 @@ __all__ = ["PBO_BLOCKS", "PBO_STRATEGIES", "SearchVerdict", "psr_verdict", "sear
 
 PBO_BLOCKS = 16
 PBO_STRATEGIES = 256  # trials (a uniform sample of the distinct strategies) in the CSCV
+#: A universe's PBO replays each strategy on every symbol: at most this many symbol runs
+#: (and at least PBO_MIN_STRATEGIES strategies), so that 200 symbols of 10^6 bars take
+#: minutes, not an hour (a replay of 10^6 bars is about 0.05 s).
+PBO_SYMBOL_RUNS = 4096
+PBO_MIN_STRATEGIES = 16
 PSR_LEVEL = 0.95
 
 
@@ -63,17 +68,23 @@ def search_verdict(
     m = problem.metrics_array(sketch.X)
     sr = m[:, Metric.SHARPE_RATIO] / math.sqrt(problem.ann_factor)
     valid = np.isfinite(sr) & (m[:, Metric.N_TRADES] >= max(min_trades, 1))
+    n_symbols = symbols_per_trial(problem)
+    n_trials = sketch.n_distinct * n_symbols
     trials = Trials(
         n_distinct=sketch.n_distinct,
         exact=sketch.exact,
         sample=len(sketch.X),
         sample_valid=int(valid.sum()),
         sharpe_variance_measured=float(np.var(sr[valid], ddof=1)) if valid.sum() >= 2 else None,
+        symbols=None if problem.universe is None else len(problem.universe),
+        n_trials=None if problem.universe is None else n_trials,
     )
-    dsr, dsr_record = _deflated_sharpe(best_returns, sketch.n_distinct)
-    pbo, pbo_record = _pbo(problem, sketch.X[valid][:PBO_STRATEGIES])
+    dsr, dsr_record = _deflated_sharpe(best_returns, n_trials)
+    pbo, pbo_record = _pbo(problem, sketch.X[valid][: pbo_strategies(problem)])
     if dsr is not None:
         text = ovf.verdict(dsr, pbo)
+        if problem.universe is not None:
+            text += " " + universe_trials_text(sketch.n_distinct, n_symbols, problem.aggregate)
     else:
         text = "No verdict: no strategy with trades and varying returns was found."
     verdict = Verdict(
@@ -83,6 +94,43 @@ def search_verdict(
         pbo=None if pbo is None else pbo.pbo,
     )
     return SearchVerdict(trials, dsr_record, pbo_record, verdict)
+
+
+def pbo_strategies(problem: StrategyProblem) -> int:
+    """Strategies in the CSCV: :data:`PBO_STRATEGIES`, fewer for a universe of many symbols
+    (:data:`PBO_SYMBOL_RUNS` replays in all, at least :data:`PBO_MIN_STRATEGIES`)."""
+    if problem.universe is None:
+        return PBO_STRATEGIES
+    fit = PBO_SYMBOL_RUNS // len(problem.universe)
+    return max(PBO_MIN_STRATEGIES, min(PBO_STRATEGIES, fit))
+
+
+def symbols_per_trial(problem: StrategyProblem) -> int:
+    """Results each strategy's selection looked at: its number of symbols, or 1 (one series,
+    or ``aggregate="portfolio"``, whose fitness is one equity curve's).
+
+    The fitness of a universe strategy under mean, median or worst aggregates its per-symbol
+    results, so choosing the best strategy used every one of them: the deflated Sharpe counts
+    ``strategies x symbols`` trials (conservative: symbols that move together are fewer
+    independent trials). A portfolio's fitness is the metric of the one series the verdict
+    tests: one trial per strategy."""
+    if problem.universe is None or problem.aggregate == "portfolio":
+        return 1
+    return len(problem.universe)
+
+
+def universe_trials_text(n_distinct: int, n_symbols: int, aggregate: str) -> str:
+    """The sentence of a universe verdict saying how its trials were counted."""
+    if aggregate == "portfolio":
+        return (
+            f"Trials counted: {n_distinct:,} strategies (selected on the equal-weight "
+            "portfolio's metrics, the Sharpe tested here)."
+        )
+    return (
+        f"Trials counted: {n_distinct:,} strategies x {n_symbols:,} symbols = "
+        f"{n_distinct * n_symbols:,} (the {aggregate} over the symbols selected on every "
+        "symbol's results); the Sharpe tested is the equal-weight portfolio's."
+    )
 
 
 def _deflated_sharpe(
@@ -110,8 +158,14 @@ def _deflated_sharpe(
 def _pbo(problem: StrategyProblem, X: np.ndarray) -> tuple[ovf.PBO | None, PboRecord | None]:
     """PBO by CSCV over the strategies ``X`` whose returns vary (None: fewer than two)."""
     moments = []
-    for x in X:
-        r = trace_strategy(problem, problem.space.decode_row(x)).returns
+    if problem.universe is not None and len(X):  # the equal-weight portfolios' returns
+        from .universe import portfolio_tracer
+
+        tracer = portfolio_tracer(problem)
+        returns = (tracer.trace(problem.space.decode_row(x)).returns for x in X)
+    else:
+        returns = (trace_strategy(problem, problem.space.decode_row(x)).returns for x in X)
+    for r in returns:  # one strategy's returns at a time
         if np.std(r) > 0:
             moments.append(ovf.block_moments(r, PBO_BLOCKS))
     if len(moments) < 2:

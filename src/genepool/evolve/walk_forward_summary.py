@@ -32,6 +32,7 @@ from .records import (
     WalkForwardInfo,
     WalkForwardRecord,
 )
+from .universe import SYMBOLS_FILE
 from .verdicts import psr_verdict
 
 __all__ = ["fold_dir", "summarize_walk_forward"]
@@ -45,7 +46,7 @@ def fold_dir(out: Path, i: int) -> Path:
 def summarize_walk_forward(
     out: Path,
     config: EvolveConfig,
-    data: pd.DataFrame,
+    data: Any,
     splits: list[Fold],
     folds: list[RunRecord],
 ) -> WalkForwardRecord:
@@ -97,10 +98,11 @@ def summarize_walk_forward(
         status=_status(folds, len(splits), valid_folds),
         n_generations=sum(f.n_generations or 0 for f in folds),
         n_evaluations=sum(f.n_evaluations or 0 for f in folds),
+        symbols=last.symbols,
     )
 
 
-def _fold_row(i: int, fold: RunRecord, split: Fold, data: pd.DataFrame) -> FoldRow:
+def _fold_row(i: int, fold: RunRecord, split: Fold, data: Any) -> FoldRow:
     train, test = data.index[split.train], data.index[split.test]
     return FoldRow(
         fold=i,
@@ -148,7 +150,7 @@ def _write_last_fold_frames(out: Path, last: int, stitched: pd.DataFrame) -> Non
     in_eq = F.read_frame(last_dir / F.EQUITY)
     assert in_eq is not None  # every finished fold wrote its equity
     F.write_frame(out / F.EQUITY, pd.concat([in_eq[in_eq["sample"] == "in"], stitched]))
-    for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME, F.MEMORY):
+    for name in (F.TRADES, F.POPULATION, F.HALL_OF_FAME, F.MEMORY, SYMBOLS_FILE):
         src = last_dir / name
         if src.exists():
             shutil.copyfile(src, out / name)

@@ -104,6 +104,12 @@ class ReportData:
         The objectives of ``front`` and their senses (``"maximize"`` / ``"minimize"``).
     front_note : str or None, optional
         How the pick was chosen and how many strategies the whole front holds.
+    symbols : DataFrame or None, optional
+        A universe run's per-symbol metrics of its best strategies: ``rank`` (1 the best),
+        ``symbol``, ``is_<metric>`` and optionally ``oos_<metric>``. The section "Symbols" (a
+        plot of the best strategy's Sharpe ratio per symbol and the table) is drawn when given.
+    symbols_note : str or None, optional
+        What the universe is: how many symbols, how the fitness aggregates them.
     """
 
     title: str
@@ -130,6 +136,8 @@ class ReportData:
     front: pd.DataFrame | None = None
     objectives: Sequence[tuple[str, str]] = ()
     front_note: str | None = None
+    symbols: pd.DataFrame | None = None
+    symbols_note: str | None = None
 
 
 def _frame(name: str, value: Any) -> pd.DataFrame:
@@ -235,6 +243,13 @@ def validate(data: ReportData) -> None:
                 f"{list(data.objectives)!r}"
             )
         _columns("front", data.front, ["pick"] + [f"is_{n}" for n, _ in data.objectives])
+
+    if data.symbols is not None:
+        _columns("symbols", _frame("symbols", data.symbols), ("rank", "symbol"))
+    if data.symbols_note is not None and not isinstance(data.symbols_note, str):
+        raise ConfigError(
+            f"ReportData.symbols_note must be a str or None, got {data.symbols_note!r}"
+        )
 
     if data.walk_forward is not None:
         wf = _frame("walk_forward", data.walk_forward)

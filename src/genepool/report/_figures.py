@@ -30,6 +30,7 @@ __all__ = [
     "memory_png",
     "minmax_indices",
     "parameters_png",
+    "symbols_png",
     "walk_forward_png",
 ]
 
@@ -491,6 +492,43 @@ def walk_forward_png(wf: pd.DataFrame, metrics: Sequence[str]) -> bytes:
     step = max(1, math.ceil(len(pos) / 25))  # at most ~25 fold labels
     axes[-1].set_xticks(pos[::step], labels[::step])
     axes[-1].set_xlabel("fold")
+    return _png(fig)
+
+
+def symbols_png(best: pd.DataFrame, metric: str = "sharpe_ratio") -> bytes:
+    """One strategy's ``metric`` per symbol: in sample (blue) and, when ``best`` has
+    ``oos_<metric>``, out of sample (red) side by side, sorted by in sample; n/a grey."""
+    vi = pd.to_numeric(best[f"is_{metric}"], errors="coerce").to_numpy(dtype=np.float64)
+    order = np.argsort(np.where(np.isfinite(vi), -vi, np.inf), kind="stable")
+    names = [_text(s, 12) for s in best["symbol"].to_numpy()[order]]
+    vi = vi[order]
+    oos = f"oos_{metric}" in best.columns
+    vo = (
+        pd.to_numeric(best[f"oos_{metric}"], errors="coerce").to_numpy(dtype=np.float64)[order]
+        if oos
+        else None
+    )
+    n = len(names)
+    fig = _figure(min(4.0 + 0.35 * n, 14.0), 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    pos = np.arange(n)
+    width = 0.4 if oos else 0.7
+    for values, shift, color, label in (
+        (vi, -width / 2 if oos else 0.0, IN_COLOR, "in sample"),
+        (vo, width / 2, OUT_COLOR, "out of sample"),
+    ):
+        if values is None:
+            continue
+        bad = ~np.isfinite(values)
+        colors = np.where(bad, "#aaaaaa", color)
+        ax.bar(pos + shift, np.nan_to_num(values, posinf=0.0, neginf=0.0), width, color=colors,
+               label=label)  # fmt: skip
+    ax.axhline(0, color="#555555", linewidth=0.8)
+    step = max(1, math.ceil(n / 40))  # at most ~40 symbol labels
+    ax.set_xticks(pos[::step], names[::step], rotation=60 if n > 12 else 0, fontsize=7)
+    ax.set_ylabel(_text(metric))
+    ax.legend(fontsize=8, loc="best")
+    _style(ax)
     return _png(fig)
 
 

@@ -22,7 +22,7 @@ from ._markup import empty as _empty
 from ._markup import finite as _finite
 from ._markup import p as _p
 from ._markup import plural as _plural
-from ._tables import hall_of_fame, trades
+from ._tables import hall_of_fame, paired_metrics_table, trades
 
 __all__ = [
     "MAX_TABLE_ROWS",
@@ -43,6 +43,7 @@ SECTION_TITLES = {
     "hall-of-fame": "Hall of fame",
     "walk-forward": "Walk-forward",
     "front": "Pareto front in and out of sample",
+    "symbols": "Symbols of the universe",
     "configuration": "Configuration",
 }
 
@@ -61,6 +62,7 @@ SECTION_ORDER = (
     "verdict",
     "front",
     "walk-forward",
+    "symbols",
     "equity",
     "trades",
     "hall-of-fame",
@@ -422,6 +424,42 @@ def walk_forward(data: ReportData, figures: ModuleType) -> str:
     return "".join(parts)
 
 
+def symbols(data: ReportData, figures: ModuleType) -> str:
+    """A universe run: the best strategy's Sharpe ratio on each symbol in and out of sample
+    (sorted by in sample), and the per-symbol metrics of the best strategies."""
+    table = data.symbols
+    assert table is not None
+    if not len(table):
+        return _empty("no per-symbol metrics")
+    table = table.set_axis([str(c) for c in table.columns], axis=1)
+    best = table[table["rank"] == table["rank"].min()]
+    n_ranks = table["rank"].nunique()
+    parts = []
+    if data.symbols_note:
+        parts.append(_p(esc(data.symbols_note)))
+    if "is_sharpe_ratio" in best.columns:
+        parts.append(
+            img(
+                figures.symbols_png(best),
+                "the best strategy's Sharpe ratio on each symbol, in and out of sample",
+                {"symbols": len(best)},
+            )
+        )
+        oos = "oos_sharpe_ratio" in best.columns
+        parts.append(
+            _p(
+                f"The best strategy's Sharpe ratio on each of its {len(best):,} symbols, "
+                "sorted by in sample (blue)"
+                + (", out of sample in red" if oos else "")
+                + f". The table: the metrics of the best {n_ranks:,} strategies (rank as in "
+                "the hall of fame) on each symbol (symbols.parquet).",
+                "note",
+            )
+        )
+    parts.append(paired_metrics_table(table, ("rank", "symbol"), "rows"))
+    return "".join(parts)
+
+
 def configuration(data: ReportData, figures: ModuleType) -> str:
     rows = flatten_config(data.config)
     if not rows:
@@ -438,6 +476,8 @@ def section_bodies(data: ReportData, figures: ModuleType) -> list[tuple[str, str
         builders.append(("front", front))
     if data.walk_forward is not None:
         builders.append(("walk-forward", walk_forward))
+    if data.symbols is not None:
+        builders.append(("symbols", symbols))
     builders += [
         ("equity", equity),
         ("trades", trades),

@@ -15,7 +15,7 @@ from ._markup import finite as _finite
 from ._markup import p as _p
 from ._markup import plural as _plural
 
-__all__ = ["KEY_METRICS", "hall_of_fame", "trades"]
+__all__ = ["KEY_METRICS", "hall_of_fame", "paired_metrics_table", "trades"]
 
 
 #: Trade columns the report does not show: bar numbers count from the start of the data a
@@ -113,13 +113,19 @@ def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
     hof = data.hall_of_fame
     if not len(hof):
         return _empty("no strategies in the hall of fame")
-    hof = hof.set_axis([str(c) for c in hof.columns], axis=1)
+    return paired_metrics_table(hof, ("rank",), "strategies")
+
+
+def paired_metrics_table(df: pd.DataFrame, lead: tuple[str, ...], what: str) -> str:
+    """``df``'s ``lead`` columns, its other columns (parameters), ``fitness``, then each
+    metric in and out of sample side by side (``is_x``/``oos_x``), key metrics first."""
+    hof = df.set_axis([str(c) for c in df.columns], axis=1)
     columns = list(hof.columns)
     pairs = _pairs(columns)
     paired = {c for _, a, b in pairs for c in (a, b) if c is not None}
-    lead = [c for c in ("rank",) if c in columns]
+    lead = tuple(c for c in lead if c in columns)
     params = [c for c in columns if c not in paired and c not in lead and c != "fitness"]
-    order = lead + params + [c for c in ("fitness",) if c in columns]
+    order = list(lead) + params + [c for c in ("fitness",) if c in columns]
     labels, classes = {}, {}
     for name, a, b in pairs:
         short = _SHORT.get(name, name)
@@ -140,7 +146,7 @@ def hall_of_fame(data: ReportData, figures: ModuleType) -> str:
     if len(hof) > MAX_TABLE_ROWS:
         parts.append(
             _p(
-                f"Showing the first {MAX_TABLE_ROWS:,} of {len(hof):,} strategies "
+                f"Showing the first {MAX_TABLE_ROWS:,} of {len(hof):,} {what} "
                 f"({len(hof) - MAX_TABLE_ROWS:,} left out).",
                 "note truncated",
             )
