@@ -244,6 +244,14 @@ def test_plan_workers_from_cores_and_budget():
         plan_workers(None, 100 * MIB, cores=2, worker_bytes=200 * MIB)
 
 
+def _budgeted_now() -> int:
+    """This process's anonymous + shared memory (what memory_limit bounds), RSS elsewhere."""
+    from genepool.memory._proc import read_status
+
+    now = read_status()
+    return psutil.Process().memory_info().rss if now is None else now.budgeted
+
+
 def test_budget_too_small_for_a_worker_falls_back_to_serial(caplog):
     pytest.importorskip("cloudpickle")  # its fitness is a closure, sent by value
 
@@ -255,7 +263,7 @@ def test_budget_too_small_for_a_worker_falls_back_to_serial(caplog):
     ev = gp.Evaluator(
         slow,
         space,
-        memory_limit=psutil.Process().memory_info().rss + 150 * MIB,
+        memory_limit=_budgeted_now() + 150 * MIB,  # what the budget counts, + 150 MiB
         executor=ProcessExecutor(min_seconds=0),
         cache=False,
     )
