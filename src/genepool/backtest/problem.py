@@ -20,7 +20,14 @@ from .enums import METRICS, N_METRICS, N_STATE, Metric
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 from .stream import table_stream
-from .universe import AGGREGATES, SymbolSeries, aggregate_metrics, is_store, select_series
+from .universe import (
+    AGGREGATES,
+    SymbolSeries,
+    TimeBound,
+    aggregate_metrics,
+    is_store,
+    select_series,
+)
 
 __all__ = ["INVALID_FITNESS", "PriceData", "StrategyProblem"]
 
@@ -97,7 +104,8 @@ class StrategyProblem(Problem):
     Parameters
     ----------
     data : DataFrame with a ``close`` column (and ``high``/``low`` for ``breakout``), Series,
-        or array of closes
+        array of closes (memory-mapped arrays are read block by block, never copied), or a
+        market data store (:func:`~genepool.backtest.open_store`): see ``symbols``
     family : {"rsi", "ma_cross", "bollinger", "macd", "breakout"}
         Signal rules and genes (see :mod:`genepool.backtest.strategies`).
     objective : str or sequence of str, default "sharpe_ratio"
@@ -122,6 +130,17 @@ class StrategyProblem(Problem):
         eighth of the run's ``memory_limit`` when that is smaller (:meth:`fit_memory`). Peak
         memory of an evaluation is about this plus 400 bytes per strategy, whatever the
         number of bars.
+    symbols : list of str, str or "all", optional
+        With a store as ``data``: the symbols every strategy is evaluated on (names, a
+        comma-separated string, or ``"all"``, the default); a universe
+        (:mod:`genepool.backtest.universe`).
+    aggregate : {"mean", "median", "worst", "portfolio"}, default "mean"
+        How a universe's per-symbol metrics become one row per strategy (each metric's mean,
+        median, or worst symbol in the metric's sense), or the metrics of one equal-weight
+        portfolio of the per-symbol runs (symbols on one calendar). Per-symbol metrics:
+        :meth:`symbol_metrics`.
+    start, end : time, optional
+        With a store: the bars with ``start <= time < end`` of each symbol (UTC when naive).
     rsi_method : {"wilder", "sma"}
         RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
     bars_per_year : float, optional
@@ -175,8 +194,8 @@ class StrategyProblem(Problem):
         block_memory: int | str | None = None,
         symbols: str | Sequence[str] | None = None,
         aggregate: str = "mean",
-        start: Any = None,
-        end: Any = None,
+        start: TimeBound | None = None,
+        end: TimeBound | None = None,
     ) -> None:
         self._configure(
             family,

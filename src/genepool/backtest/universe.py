@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,18 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from .enums import METRIC_SENSES, METRICS
 
-__all__ = ["AGGREGATES", "SymbolSeries", "aggregate_metrics", "is_store", "select_series"]
+__all__ = [
+    "AGGREGATES",
+    "SymbolSeries",
+    "TimeBound",
+    "aggregate_metrics",
+    "is_store",
+    "select_series",
+]
+
+#: A bound of a time range: ISO text, a Timestamp, a datetime or a numpy datetime64 (UTC
+#: when naive).
+TimeBound = Union[str, pd.Timestamp, datetime, np.datetime64]
 
 #: How per-symbol metrics become one row per strategy.
 AGGREGATES = ("mean", "median", "worst", "portfolio")
@@ -90,8 +102,8 @@ def select_series(
     symbols: str | Sequence[str] | None,
     fields: Sequence[str],
     *,
-    start: Any = None,
-    end: Any = None,
+    start: TimeBound | None = None,
+    end: TimeBound | None = None,
     bars_per_year: float | None = None,
 ) -> list[SymbolSeries]:
     """The bars of ``symbols`` (names, a comma-separated string, or ``"all"``/None) with
