@@ -622,7 +622,8 @@ def portfolio_block_nb(vsum, n_symbols, pstate):
     symbols of strategy s's values at the block's bar j, so the portfolio's value is
     ``vsum / n_symbols`` (each symbol's run starts with the same cash). Returns, their squares
     and negative squares are summed and the peak and drawdown followed as in
-    :func:`simulate_block`, bar by bar."""
+    :func:`simulate_block`, bar by bar (the same lines, written out as there: a shared
+    helper returning tuples of scalars measured 10-20 % slower in that kernel)."""
     for s in prange(vsum.shape[0]):
         prev = pstate[s, P_PREV]
         s1 = pstate[s, P_S1]

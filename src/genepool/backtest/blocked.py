@@ -62,6 +62,37 @@ def block_bars_for(
     return int(min(n_bars, bars))
 
 
+def _advance(
+    code: int,
+    stream: TableStream,
+    arrays: Mapping[str, np.ndarray],
+    margin: int,
+    t0: int,
+    t1: int,
+    n_bars: int,
+    carry: np.ndarray,
+    state: np.ndarray,
+    values: np.ndarray,
+    sl: np.ndarray,
+    tp: np.ndarray,
+    fees: float,
+    slippage: float,
+) -> None:
+    """One block [t0, t1) of one series: read its prices and margin (views of the maps),
+    build its tables, advance the prefix sums (``carry``) and every strategy's ``state``
+    (values added into ``values`` unless it is (n, 0))."""
+    base = max(0, t0 - margin)
+    data = {f: np.asarray(arrays[f][base:t1]) for f in stream.fields}
+    A, B = stream.tables(data, base, t0, t1)
+    close = data["close"]
+    prefix = prefix_block(close, base, t0, t1, carry)
+    aoff = t0 - 1 if t0 > 0 else 0
+    simulate_family_block_nb(
+        code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
+        sl, tp, fees, slippage, t0, t1, n_bars, state, values,
+    )  # fmt: skip
+
+
 def run_blocks(
     code: int,
     stream: TableStream,
@@ -92,24 +123,13 @@ def run_blocks(
     init_state_nb(state, init_cash)
     carry = np.zeros(3)
     no_values = np.empty((n, 0))
-    fields = stream.fields
-    close_all = arrays["close"]
     for t0 in range(0, n_bars, block_bars):
         t1 = min(n_bars, t0 + block_bars)
-        base = max(0, t0 - stream.margin)
-        data = {f: np.asarray(arrays[f][base:t1]) for f in fields}
-        A, B = stream.tables(data, base, t0, t1)
-        close = data["close"]
-        prefix = prefix_block(close, base, t0, t1, carry)
-        aoff = t0 - 1 if t0 > 0 else 0
-        simulate_family_block_nb(
-            code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
-            sl, tp, fees, slippage, t0, t1, n_bars, state, no_values,
-        )  # fmt: skip
-        del A, B, data, close, prefix
+        _advance(code, stream, arrays, stream.margin, t0, t1, n_bars, carry, state, no_values,
+                 sl, tp, fees, slippage)  # fmt: skip
         if on_block is not None:
             on_block(t1, n_bars)
-    last_close = float(close_all[n_bars - 1])
+    last_close = float(arrays["close"][n_bars - 1])
     finalize_family_nb(state, last_close, n_bars, init_cash, ann_factor, out)
     return out
 
@@ -147,19 +167,10 @@ def run_portfolio(
     carries = np.zeros((n_symbols, 3))
     for t0 in range(0, n_bars, block_bars):
         t1 = min(n_bars, t0 + block_bars)
-        base = max(0, t0 - max(s.margin for s in streams))
-        aoff = t0 - 1 if t0 > 0 else 0
         vsum = np.zeros((n, t1 - t0))
         for k, stream in enumerate(streams):
-            data = {f: np.asarray(arrays[k][f][base:t1]) for f in stream.fields}
-            A, B = stream.tables(data, base, t0, t1)
-            close = data["close"]
-            prefix = prefix_block(close, base, t0, t1, carries[k])
-            simulate_family_block_nb(
-                code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1,
-                stream.p2, sl, tp, fees, slippage, t0, t1, n_bars, states[k], vsum,
-            )  # fmt: skip
-            del A, B, data, close, prefix
+            _advance(code, stream, arrays[k], stream.margin, t0, t1, n_bars, carries[k],
+                     states[k], vsum, sl, tp, fees, slippage)  # fmt: skip
         portfolio_block_nb(vsum, float(n_symbols), pstate)
         del vsum
         if on_block is not None:
