@@ -167,7 +167,9 @@ def test_a_run_reading_memory_mapped_data_is_not_squeezed_by_it(big_file):
     assert not [a for a in m.alerts if a["kind"] in ("chunk_halved", "cleanup")], m.alerts
     assert set(m.chunk_sizes) == {64}  # one chunk per generation: nothing squeezed
     assert m.peak_anon < limit
-    assert m.peak_file > 350 * MiB and m.peak_rss > limit  # RSS would have fired
+    # the mapped file's pages were resident: RSS stood 350 MiB+ above what the budget counts
+    # (above the limit itself in a fresh process; a long test session's anon moves the limit)
+    assert m.peak_file > 350 * MiB and m.peak_rss - m.peak_anon > 350 * MiB
 
 
 class MappedReader(gp.Problem):
