@@ -66,7 +66,6 @@ def _advance(
     code: int,
     stream: TableStream,
     arrays: Mapping[str, np.ndarray],
-    margin: int,
     t0: int,
     t1: int,
     n_bars: int,
@@ -81,7 +80,7 @@ def _advance(
     """One block [t0, t1) of one series: read its prices and margin (views of the maps),
     build its tables, advance the prefix sums (``carry``) and every strategy's ``state``
     (values added into ``values`` unless it is (n, 0))."""
-    base = max(0, t0 - margin)
+    base = max(0, t0 - stream.margin)
     data = {f: np.asarray(arrays[f][base:t1]) for f in stream.fields}
     A, B = stream.tables(data, base, t0, t1)
     close = data["close"]
@@ -125,7 +124,7 @@ def run_blocks(
     no_values = np.empty((n, 0))
     for t0 in range(0, n_bars, block_bars):
         t1 = min(n_bars, t0 + block_bars)
-        _advance(code, stream, arrays, stream.margin, t0, t1, n_bars, carry, state, no_values,
+        _advance(code, stream, arrays, t0, t1, n_bars, carry, state, no_values,
                  sl, tp, fees, slippage)  # fmt: skip
         if on_block is not None:
             on_block(t1, n_bars)
@@ -169,7 +168,7 @@ def run_portfolio(
         t1 = min(n_bars, t0 + block_bars)
         vsum = np.zeros((n, t1 - t0))
         for k, stream in enumerate(streams):
-            _advance(code, stream, arrays[k], stream.margin, t0, t1, n_bars, carries[k],
+            _advance(code, stream, arrays[k], t0, t1, n_bars, carries[k],
                      states[k], vsum, sl, tp, fees, slippage)  # fmt: skip
         portfolio_block_nb(vsum, float(n_symbols), pstate)
         del vsum

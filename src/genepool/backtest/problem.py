@@ -501,8 +501,7 @@ class StrategyProblem(Problem):
     ) -> np.ndarray:  # fmt: skip
         """Metrics of one decoded batch on one series, block by block."""
         stream = table_stream(self.family.name, params, self.options)
-        sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
-        tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
+        sl, tp = self._stops(params, n)
         bars = self.block_bars or block_bars_for(stream, n_bars, self.block_memory)
         return run_blocks(
             int(self.family.code),  # a plain int64: one compiled kernel for every family
@@ -518,12 +517,20 @@ class StrategyProblem(Problem):
             ann_factor=ann_factor,
         )
 
+    def _stops(self, params: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stop-loss and take-profit of each strategy of a batch (zeros: no stops)."""
+        if not self.stops:
+            return np.zeros(n), np.zeros(n)
+        return (
+            np.asarray(params["stop_loss"], dtype=np.float64),
+            np.asarray(params["take_profit"], dtype=np.float64),
+        )
+
     def _portfolio(self, params: dict[str, Any], n: int) -> np.ndarray:
         """Metrics of the equal-weight portfolio of each strategy's runs on the symbols."""
         assert self.universe is not None
         streams = [table_stream(self.family.name, params, self.options) for _ in self.universe]
-        sl = np.asarray(params["stop_loss"], dtype=np.float64) if self.stops else np.zeros(n)
-        tp = np.asarray(params["take_profit"], dtype=np.float64) if self.stops else np.zeros(n)
+        sl, tp = self._stops(params, n)
         tables = bytes_per_bar(streams[0]) * len(streams)
         bars = self.block_bars or block_bars_for(
             streams[0], self.n_bars, self.block_memory, extra_per_bar=8 * n + tables
