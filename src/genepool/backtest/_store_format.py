@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -188,17 +187,3 @@ def merge_tz(a: str | None, b: str | None, where: str) -> str | None:
             "one symbol; give all of its times the same form"
         )
     return "UTC"
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

@@ -29,6 +29,7 @@ from pandas.tseries.frequencies import to_offset
 
 from .. import __version__
 from ..errors import ConfigError, DataError, WriteError, check_int
+from ..run.checkpoint import fsync_dir
 from ._store_format import (
     CHECKSUM,
     CHECKSUM_BLOCK,
@@ -41,7 +42,6 @@ from ._store_format import (
     VERSION,
     BlockHasher,
     check_symbol,
-    fsync_dir,
     merge_tz,
     npy_header,
     read_npy_header,

@@ -62,7 +62,9 @@ class Checkpoint:
     path: Path
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where directories cannot be opened); also
+    what the market data store publishes with."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # pragma: no cover - e.g. Windows
@@ -160,7 +162,7 @@ def write_checkpoint(
         raise CheckpointError(f"checkpoint metadata is not JSON-compatible: {exc}") from None
     json_path = folder / f"{stem}.json"
     _write_atomic(json_path, text.encode())
-    _fsync_dir(folder)
+    fsync_dir(folder)
     for _, old in list_checkpoints(folder)[max(1, int(keep)) :]:
         old.unlink(missing_ok=True)
         old.with_suffix(".npz").unlink(missing_ok=True)
