@@ -370,6 +370,24 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 
 
+#: Options that data import and data append share.
+_SYMBOL_COLUMN = typer.Option(
+    None, "--symbol-column", help="Column naming each row's symbol (long tables)."
+)
+_SORT = typer.Option(False, "--sort", help="Sort each file's bars by time.")
+_TIME_COLUMN = typer.Option(
+    None, "--time-column", help="Column holding the bar times (default: found by name)."
+)
+_PRICE_COLUMN = typer.Option(
+    None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+)
+_SEP = typer.Option(None, "--sep", help="CSV separator (default: detected).")
+_CHUNK_ROWS = typer.Option(
+    1_000_000, "--chunk-rows", min=1, help="Rows of a long table read at a time."
+)
+_QUIET = typer.Option(False, "--quiet", "-q", help="Print only the summary line.")
+
+
 @data_app.command("import")
 def data_import(
     files: list[str] = typer.Argument(
@@ -378,24 +396,16 @@ def data_import(
     store: str = typer.Option(
         ..., "--store", help="The store directory (new or empty; with --append an existing store)."
     ),
-    symbol_column: str | None = typer.Option(
-        None, "--symbol-column", help="Column naming each row's symbol (long tables)."
-    ),
+    symbol_column: str | None = _SYMBOL_COLUMN,
     append: bool = typer.Option(
         False, "--append", help="Add bars after each symbol's last one, and new symbols."
     ),
-    sort: bool = typer.Option(False, "--sort", help="Sort each file's bars by time."),
-    time_column: str | None = typer.Option(
-        None, "--time-column", help="Column holding the bar times (default: found by name)."
-    ),
-    price_column: str | None = typer.Option(
-        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
-    ),
-    sep: str | None = typer.Option(None, "--sep", help="CSV separator (default: detected)."),
-    chunk_rows: int = typer.Option(
-        1_000_000, "--chunk-rows", min=1, help="Rows of a long table read at a time."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+    sort: bool = _SORT,
+    time_column: str | None = _TIME_COLUMN,
+    price_column: str | None = _PRICE_COLUMN,
+    sep: str | None = _SEP,
+    chunk_rows: int = _CHUNK_ROWS,
+    quiet: bool = _QUIET,
 ) -> None:
     """Import OHLCV files into a memory-mapped store (streaming: files may exceed memory).
 
@@ -411,21 +421,13 @@ def data_import(
 def data_append(
     store: str = typer.Argument(..., help="The existing store directory."),
     files: list[str] = typer.Argument(..., help="CSV or Parquet files, as for data import."),
-    symbol_column: str | None = typer.Option(
-        None, "--symbol-column", help="Column naming each row's symbol (long tables)."
-    ),
-    sort: bool = typer.Option(False, "--sort", help="Sort each file's bars by time."),
-    time_column: str | None = typer.Option(
-        None, "--time-column", help="Column holding the bar times (default: found by name)."
-    ),
-    price_column: str | None = typer.Option(
-        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
-    ),
-    sep: str | None = typer.Option(None, "--sep", help="CSV separator (default: detected)."),
-    chunk_rows: int = typer.Option(
-        1_000_000, "--chunk-rows", min=1, help="Rows of a long table read at a time."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+    symbol_column: str | None = _SYMBOL_COLUMN,
+    sort: bool = _SORT,
+    time_column: str | None = _TIME_COLUMN,
+    price_column: str | None = _PRICE_COLUMN,
+    sep: str | None = _SEP,
+    chunk_rows: int = _CHUNK_ROWS,
+    quiet: bool = _QUIET,
 ) -> None:
     """Append bars to a store (same as data import --append --store STORE): each symbol's new
     bars must come after its last one; new symbols are added. Nothing already stored is
