@@ -17,6 +17,7 @@ import numpy as np
 import typer
 
 from . import __version__, problems
+from .algorithms._storage import STORAGES
 from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
@@ -39,6 +40,7 @@ app = typer.Typer(
 )
 
 ProblemName = Enum("ProblemName", {n: n for n in problems.names()}, type=str)  # type: ignore[misc]
+StorageName = Enum("StorageName", {n: n for n in STORAGES}, type=str)  # type: ignore[misc]
 
 
 def _version_callback(value: bool) -> None:
@@ -130,6 +132,12 @@ def evolve(
     ),
     dims: int = typer.Option(30, "--dims", min=1, help="Dimensions of --problem."),
     population: int | None = typer.Option(None, "--population", min=2, help="Population size."),
+    storage: StorageName | None = typer.Option(
+        None,
+        "--storage",
+        help="Where the population's genes live: memory (default) or disk (memory-mapped "
+        "files in the run directory's population/ folder, docs/memory.md).",
+    ),
     generations: int | None = typer.Option(
         None, "--generations", min=1, help="Generations to run."
     ),
@@ -212,7 +220,7 @@ def evolve(
             raise ConfigError("--objectives applies to strategy runs, not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
-            progress, json_out, out, overwrite,
+            progress, json_out, out, overwrite, storage.value if storage else "memory",
         )  # fmt: skip
         return
     if not (demo or data or config or store):
@@ -239,6 +247,7 @@ def evolve(
         "objective": objective,
         "objectives": objectives,
         "population": population,
+        "storage": storage.value if storage else None,
         "generations": generations,
         "fees": fees,
         "slippage": slippage,
@@ -647,9 +656,10 @@ def _evolve_benchmark(
     json_out: bool,
     out: str | None = None,
     overwrite: bool = False,
+    storage: str = "memory",
 ) -> None:
     settings, run_dir = start_benchmark(
-        problem, dims, population, generations, seed, memory_limit, out, overwrite
+        problem, dims, population, generations, seed, memory_limit, out, overwrite, storage
     )
     if not json_out:  # the seed first, so that even an interrupted run can be repeated
         where = f"; run directory {run_dir}" if run_dir is not None else ""

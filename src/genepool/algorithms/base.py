@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from .._rng import rng_from_state, rng_state
 from ..errors import ConfigError, MemoryBudgetExceeded, OptimizerError
 from ..space import Space
+from ._storage import PopulationFiles
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -99,6 +101,87 @@ class Optimizer(ABC):
         """The best individual held in the current state and its fitness, if any."""
         return None
 
+    # -- populations on disk (storage="disk") -------------------------------------------------
+    #: the population files of ``storage="disk"``; None: the arrays are in memory
+    _files: PopulationFiles | None = None
+    #: the batch of the last ``ask`` until its ``tell``
+    _pending: np.ndarray | None = None
+
+    @property
+    def storage(self) -> str:
+        """``"disk"`` when the population's genes live in memory-mapped files, else
+        ``"memory"``."""
+        return "memory" if self._files is None else "disk"
+
+    def disk_footprint(self, checkpoints: bool = False) -> int:
+        """Peak bytes of population files on disk during a generation (0 in memory);
+        ``checkpoints``: plus the files the last two checkpoints keep."""
+        return 0
+
+    def disk_preflight(self, checkpoints: bool = False) -> None:
+        """Refuse to start (``storage="disk"``) when the population folder's disk has less
+        free space than :meth:`disk_footprint`; a no-op in memory.
+
+        Raises
+        ------
+        WriteError
+            Naming the folder, the bytes needed and the bytes free.
+        """
+        if self._files is not None:
+            kept = ", and those of two checkpoints" if checkpoints else ""
+            what = (
+                f"{self.population_size:,} individuals of {self.space.dims} genes (two "
+                f"populations and the offspring{kept})"
+            )
+            self._files.check_space(self.disk_footprint(checkpoints), what)
+
+    def fit_memory(self, memory_limit: int | None) -> None:  # noqa: B027 - optional hook
+        """Size working chunks to the run's ``memory_limit`` (called by the run loop)."""
+
+    def attach_run_dir(self, folder: Path) -> None:
+        """Keep population files in ``folder`` (a run directory's ``population``) unless the
+        optimizer was given its own ``path``; a no-op in memory."""
+        if self._files is not None:
+            self._files.attach(folder)
+
+    def state_files(self) -> dict[str, np.ndarray]:
+        """The state's arrays that are population files, by field."""
+        if self._files is None:
+            return {}
+        return {
+            f.name: v
+            for f in dataclasses.fields(self.state)
+            if isinstance(v := getattr(self.state, f.name), np.memmap)
+        }
+
+    def sync_storage(self) -> None:
+        """Flush the state's files to disk before a checkpoint refers to them."""
+        if self._files is not None:
+            self._files.sync(*self.state_files().values())
+
+    def checkpoint_written(self) -> None:
+        """A checkpoint referring to the state's files was written: keep those files while it
+        may be read, and remove the files nothing refers to any more."""
+        if self._files is not None:
+            names = [PopulationFiles.name_of(a) for a in self.state_files().values()]
+            self._files.pin(names)
+            self._release_files()
+
+    def close_storage(self) -> None:
+        """Remove the population files unless they belong to a run directory (arrays already
+        handed out stay readable)."""
+        if self._files is not None:
+            self._files.close()
+
+    def _files_in_use(self) -> list[str]:
+        """File names the state and the pending batch refer to."""
+        arrays = [*self.state_files().values(), self._pending]
+        return [PopulationFiles.name_of(a) for a in arrays if isinstance(a, np.memmap)]
+
+    def _release_files(self) -> None:
+        assert self._files is not None
+        self._files.forget(self._files_in_use())
+
     def check_fits_in_memory(self) -> None:
         """Refuse a population that cannot fit in the memory the machine has available.
 
@@ -112,6 +195,8 @@ class Optimizer(ABC):
             When :meth:`memory_footprint` exceeds the available memory (``psutil``'s
             ``virtual_memory().available``); the message names the population size.
         """
+        if self._files is not None:
+            self.disk_preflight(checkpoints=self._files._kept)
         footprint = self.memory_footprint()
         if footprint is None:
             return
@@ -172,13 +257,33 @@ class Optimizer(ABC):
                 )
                 + f" (expected {sorted(fields)}, as returned by state_dict())"
             )
+        files = None if self._files is None else self._open_state_file
+        if files is None and any(_is_file_ref(v) for v in meta.values()):
+            raise ConfigError(
+                f"{type(self).__name__} state refers to population files: make the optimizer "
+                f"with storage='disk' to load it"
+            )
         try:
-            state = join_state(type(self.state), arrays, meta)
+            state = join_state(type(self.state), arrays, meta, files)
         except (TypeError, ValueError, KeyError) as exc:  # e.g. a malformed RNG state
             raise ConfigError(f"{type(self).__name__} state cannot be restored: {exc}") from None
         self._check_state(state)
         self.state = state
         self._on_state_loaded()
+        if self._files is not None:
+            self._pending = None
+            self._files.loaded(self._files_in_use())
+
+    def _open_state_file(self, field: str, name: object) -> np.memmap:
+        """A state field's population file (read-only), checked against its shape."""
+        assert self._files is not None
+        shape = self._state_shapes().get(field)
+        if shape is None:
+            raise ConfigError(f"{type(self).__name__} state: {field} cannot be a file")
+        return self._files.open(name, shape, self._file_dtype(field))
+
+    def _file_dtype(self, field: str) -> np.dtype:
+        return np.dtype(np.float64)
 
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         """Shapes of the state's arrays (when not None), checked by :meth:`load_state_dict`."""
@@ -211,16 +316,22 @@ class Optimizer(ABC):
         """Called after :meth:`load_state_dict`; drop derived or pending data here."""
 
     def _check_tell(
-        self, X: Any, fitness: Any, expected: np.ndarray | None
+        self, X: Any, fitness: Any, expected: np.ndarray | None, copy: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Validate ``tell`` arguments and return private float copies."""
+        """Validate ``tell`` arguments; the fitness as a private float copy (``copy``) or as
+        it came when the caller never writes into it."""
         if expected is None:
             raise OptimizerError("tell() called without a pending ask()")
         # No copy: every optimizer builds its next state from fresh gathers of X, never views.
-        X = np.asarray(X, dtype=expected.dtype)
+        if not (isinstance(X, np.memmap) and X.dtype == expected.dtype):
+            X = np.asarray(X, dtype=expected.dtype)
         if X.shape != expected.shape:
             raise OptimizerError(f"tell() got X of shape {X.shape}, ask() gave {expected.shape}")
-        f = np.array(fitness, dtype=np.float64, copy=True)
+        f = (
+            np.array(fitness, dtype=np.float64, copy=True)
+            if copy
+            else np.asarray(fitness, dtype=np.float64)
+        )
         if f.ndim == 2 and f.shape[1] == 1:
             f = f[:, 0]
         n = X.shape[0]
@@ -254,13 +365,20 @@ def _state_parts(owner: str, arrays: Any, meta: Any) -> tuple[dict[str, Any], di
     return dict(arrays), dict(meta)
 
 
+def _is_file_ref(value: object) -> bool:
+    return isinstance(value, dict) and "__file__" in value
+
+
 def split_state(state: DataclassInstance) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Split a state dataclass into arrays and JSON-compatible metadata."""
+    """Split a state dataclass into arrays and JSON-compatible metadata; an array that is a
+    population file (``storage="disk"``) goes into the metadata as ``{"__file__": name}``."""
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}
     for f in dataclasses.fields(state):
         value = getattr(state, f.name)
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.memmap) and value.filename is not None:
+            meta[f.name] = {"__file__": PopulationFiles.name_of(value)}
+        elif isinstance(value, np.ndarray):
             arrays[f.name] = value
         elif isinstance(value, np.random.Generator):
             meta[f.name] = {"__rng__": rng_state(value)}
@@ -272,13 +390,18 @@ def split_state(state: DataclassInstance) -> tuple[dict[str, np.ndarray], dict[s
 
 
 def join_state(
-    cls: type[_State], arrays: Mapping[str, np.ndarray], meta: Mapping[str, object]
+    cls: type[_State],
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, object],
+    open_file: Callable[[str, object], np.ndarray] | None = None,
 ) -> _State:
-    """Inverse of :func:`split_state`."""
+    """Inverse of :func:`split_state`; ``open_file(field, name)`` maps a population file."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name in arrays:
             values[f.name] = np.array(arrays[f.name])
+        elif f.name in meta and _is_file_ref(meta[f.name]) and open_file is not None:
+            values[f.name] = open_file(f.name, meta[f.name]["__file__"])  # type: ignore[index]
         elif f.name in meta:
             v = meta[f.name]
             is_rng = isinstance(v, dict) and "__rng__" in v

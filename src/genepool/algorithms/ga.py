@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -21,6 +22,8 @@ from ..operators import replacement as rpl
 from ..operators import selection as sel
 from ..operators._common import gene_rate, swap_mask
 from ..space import BOOL, CATEGORICAL, INTEGER, Space
+from . import _survival_nb as sv
+from ._storage import PopulationFiles, check_storage
 from .base import Optimizer, name_and_options
 
 __all__ = ["GA", "GAState"]
@@ -55,6 +58,16 @@ REPAIRS: dict[str, Callable[..., Any]] = {
     "resample": rep.resample,
 }
 REPLACEMENTS = ("generational", "plus", "comma")
+#: Default size of a population file's working chunk (rounded to whole blocks).
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+def default_block_rows(dims: int) -> int:
+    """Offspring bred from one random stream by default: about 4 MiB of float64 genes, within
+    [256, 8192] rows. A function of the space only, so it is part of the configuration."""
+    return int(min(8192, max(256, 2**22 // (8 * max(1, dims)))))
+
+
 BOUNDED_CROSSOVERS = {"uniform", "one_point", "two_point", "sbx"}
 BOUNDED_MUTATIONS = {"polynomial", "uniform_reset"}
 
@@ -148,6 +161,26 @@ class GA(Optimizer):
         Seed of the only random stream the GA draws from.
     dtype : numpy dtype, default float64
         Float type of the population (float32 halves memory).
+    storage : {"memory", "disk"}, default "memory"
+        Where the genes of the population and of the offspring live. ``"disk"``: in
+        memory-mapped ``.npy`` files (one per generation, never rewritten in place), so the
+        population is bounded by disk, not RAM; fitness stays in RAM (24 bytes per individual
+        at most, see ``docs/memory.md``). A disk-backed run is bit-identical to an in-memory
+        run of the same configuration, for any chunk size.
+    path : str or PathLike, optional
+        Folder of the population files (``storage="disk"``). Default: ``<run_dir>/population``
+        when ``minimize`` has a ``run_dir`` (kept for ``resume``), else a temporary folder
+        removed at the end of the run. Only genepool's own files in it are ever removed.
+    block_rows : int, optional
+        Offspring bred from one random stream (block 0 from the GA's own stream, the others
+        from streams keyed by one number drawn from it). Part of the configuration, like the
+        seed: it changes the run, while chunk sizes do not. Default: about 4 MiB of genes,
+        within [256, 8192] rows (:func:`default_block_rows`); a population of at most one
+        block breeds exactly as the GA always has.
+    chunk_rows : int, optional
+        Rows read and written at a time from population files (``storage="disk"``), rounded
+        down to whole blocks (at least one). Default: 64 MiB of genes, or a sixteenth of the
+        run's ``memory_limit``, whichever is smaller.
 
     Examples
     --------
@@ -177,6 +210,10 @@ class GA(Optimizer):
         repair: str = "reflect",
         seed: int | np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
+        storage: str = "memory",
+        path: str | os.PathLike[str] | None = None,
+        block_rows: int | None = None,
+        chunk_rows: int | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a genepool.Space, got {type(space).__name__}")
@@ -246,6 +283,21 @@ class GA(Optimizer):
         self._uniform_swap = (
             float(swap) if self.crossover_name == "uniform" and not callable(crossover) else None
         )
+        self.block_rows = (
+            default_block_rows(d)
+            if block_rows is None
+            else check_int("block_rows", block_rows, minimum=1)
+        )
+        self.chunk_rows = (
+            None if chunk_rows is None else check_int("chunk_rows", chunk_rows, minimum=1)
+        )
+        self._chunk_bytes = DEFAULT_CHUNK_BYTES
+        if check_storage(storage, path) == "disk":
+            self._files = PopulationFiles(path)
+        k = self._select_params.get("k", 2)
+        self._tournament_k = (
+            int(k) if self.selection_name == "tournament" and not callable(selection) else None
+        )
         self.state = GAState(
             X=None, fitness=None, generation=0, n_evaluations=0, rng=make_rng(seed)
         )
@@ -254,6 +306,7 @@ class GA(Optimizer):
     # -- operator binding --------------------------------------------------------------------
     def _bind_selection(self, spec: OperatorSpec) -> tuple[str, Callable[..., Any]]:
         name, fn, params = _resolve("selection", spec, SELECTIONS)
+        self._select_params = dict(params)
         return name, functools.partial(fn, **params) if params else fn
 
     def _bind_crossover(self, spec: OperatorSpec) -> tuple[str, Callable[..., Any]]:
@@ -301,19 +354,32 @@ class GA(Optimizer):
     def population_size(self) -> int:
         return self._n
 
+    @property
+    def cache_by_default(self) -> bool:
+        """Off with ``storage="disk"``: the cache keys every candidate in RAM, which is what
+        a population on disk avoids (``cache=True`` turns it on all the same)."""
+        return self._files is None
+
     def ask(self) -> np.ndarray:
         if self._pending is not None:
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
         if st.X is None:
             self.check_fits_in_memory()
-            X = self.space.sample(self._n, st.rng, dtype=self.dtype)
+            if self._files is not None:
+                X = self._sample_to_file(st.rng)
+            else:
+                X = self.space.sample(self._n, st.rng, dtype=self.dtype)
         else:
-            X = self._breed(st.X, st.fitness, st.rng)
+            assert st.fitness is not None
+            X = self._offspring(st.X, st.fitness, st.rng)
         self._pending = X
         return X
 
     def tell(self, X: np.ndarray, fitness: np.ndarray) -> None:
+        if self._files is not None:
+            self._tell_disk(X, fitness)
+            return
         X, f = self._check_tell(X, fitness, self._pending)
         st = self.state
         if st.X is None:
@@ -331,9 +397,29 @@ class GA(Optimizer):
 
     def memory_footprint(self) -> int:
         """Population + offspring + the new population built by ``tell`` (measured peaks of
-        ask and tell are within this: see benchmarks/bench_memory.py), plus index arrays."""
+        ask and tell are within this: see benchmarks/bench_memory.py), plus index arrays.
+
+        With ``storage="disk"``: the fitness of the population and of the offspring and the
+        survivors' order (24 bytes per individual at most), and the working chunks of genes
+        (the parents gathered, the children and the operators' scratch, about 6 chunks)."""
         n, lam, d = self._n, self.offspring_size, self.space.dims
+        if self._files is not None:
+            return 8 * (n + 2 * max(n, lam)) + 6 * self._chunk(d) * d * self.dtype.itemsize
         return self.dtype.itemsize * d * (n + lam + max(n, lam)) + 64 * (n + lam)
+
+    def disk_footprint(self, checkpoints: bool = False) -> int:
+        """Two populations and the offspring during ``tell`` (``storage="disk"``); with
+        ``checkpoints`` two more populations, those the last two checkpoints refer to."""
+        if self._files is None:
+            return 0
+        n, lam, d = self._n, self.offspring_size, self.space.dims
+        header = 128
+        pops = 4 if checkpoints else 2
+        return pops * (n * d * self.dtype.itemsize + header) + lam * d * self.dtype.itemsize
+
+    def fit_memory(self, memory_limit: int | None) -> None:
+        if memory_limit is not None:
+            self._chunk_bytes = max(1, min(DEFAULT_CHUNK_BYTES, memory_limit // 16))
 
     def best(self) -> tuple[np.ndarray, float] | None:
         st = self.state
@@ -347,12 +433,91 @@ class GA(Optimizer):
     def _state_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"X": (self._n, self.space.dims), "fitness": (self._n,)}
 
-    def _breed(self, X: np.ndarray, fitness: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Offspring of shape ``(offspring_size, d)`` from the current population."""
-        lam = self.offspring_size
+    def _file_dtype(self, field: str) -> np.dtype:
+        return self.dtype
+
+    # -- breeding, block by block ------------------------------------------------------------
+    def _chunk(self, d: int) -> int:
+        """Rows of a working chunk of the population files: whole blocks, at least one."""
+        rows = self.chunk_rows
+        if rows is None:
+            rows = self._chunk_bytes // max(1, d * self.dtype.itemsize)
+        return max(1, rows // self.block_rows) * self.block_rows
+
+    def _offspring(
+        self, X: np.ndarray, fitness: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Offspring of shape ``(offspring_size, d)``: in RAM, or in a new population file.
+
+        Offspring are bred in blocks of ``block_rows`` rows, each from its own random stream:
+        block 0 from ``rng``, blocks 1.. from ``SeedSequence([key, b])`` with ``key`` drawn
+        from ``rng`` right after block 0's parents (only when there is more than one block).
+        A chunk groups whole blocks: parents of all its blocks are drawn, gathered at once
+        (in file order), then each block is varied with its own stream. Streams are
+        independent, so the grouping changes nothing: any chunk size gives the same
+        offspring, in RAM or on disk.
+        """
+        lam, d = self.offspring_size, self.space.dims
+        if lam <= self.block_rows and self._files is None:
+            return self._breed(X, fitness, rng, lam)  # one block: the GA as it always was
+        out = (
+            np.empty((lam, d), dtype=self.dtype)
+            if self._files is None
+            else self._files.create("offspring", (lam, d), self.dtype)
+        )
+        chunk = self._chunk(d)
+        blocks = range(0, lam, self.block_rows)
+        key = 0
+        for c0 in range(0, lam, chunk):
+            c1, at_out = min(lam, c0 + chunk), c0
+            streams, picks = [], []
+            for b0 in range(c0, c1, self.block_rows):
+                rows = min(lam, b0 + self.block_rows) - b0
+                b = b0 // self.block_rows
+                stream = (
+                    rng
+                    if b == 0
+                    else np.random.Generator(np.random.PCG64(np.random.SeedSequence([key, b])))
+                )
+                picks.append(self._parents(fitness, 2 * ((rows + 1) // 2), stream))
+                if b == 0 and len(blocks) > 1:
+                    key = int(rng.integers(0, 2**63))
+                streams.append((stream, rows))
+            children = _gather(X, np.concatenate(picks))
+            at = 0
+            for (stream, rows), parents in zip(streams, picks):
+                kids = self._vary(children[at : at + parents.shape[0]], stream)
+                out[at_out : at_out + rows] = kids[:rows]
+                at_out += rows
+                at += parents.shape[0]
+        return out
+
+    def _parents(self, fitness: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Parent indices for one block. Tournaments read only their contestants' fitness
+        (``selection.tournament`` draws the same numbers but scans the whole population for
+        NaN, O(n) per block)."""
+        if self._tournament_k is None:
+            return np.asarray(self._select(fitness, count, rng))
+        contestants = rng.integers(0, fitness.shape[0], size=(count, self._tournament_k))
+        f = fitness[contestants]
+        f[np.isnan(f)] = np.inf
+        return contestants[np.arange(count), np.argmin(f, axis=1)]
+
+    def _breed(
+        self, X: np.ndarray, fitness: np.ndarray, rng: np.random.Generator, lam: int
+    ) -> np.ndarray:
+        """``lam`` offspring from the current population with one random stream."""
         half = (lam + 1) // 2
         parents = self._select(fitness, 2 * half, rng)
         children = np.take(X, parents, axis=0)  # private: the operators below work in place
+        children = self._vary(children, rng)
+        if children.shape[0] != lam:
+            children = children[:lam].copy()
+        return np.ascontiguousarray(children, dtype=self.dtype)
+
+    def _vary(self, children: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Recombine pairs (first half with second half), mutate and repair, in place."""
+        half = children.shape[0] // 2
         p1, p2 = children[:half], children[half:]
         crossed = rng.random(half) < self.crossover_rate
         if self._uniform_swap is not None:
@@ -381,6 +546,83 @@ class GA(Optimizer):
                 children = fix(children, self.space.lower, self.space.upper, rng, copy=False)
             else:
                 children = fix(children, self.space.lower, self.space.upper, copy=False)
-        if children.shape[0] != lam:
-            children = children[:lam].copy()
-        return np.ascontiguousarray(children, dtype=self.dtype)
+        return children
+
+    # -- storage="disk" ----------------------------------------------------------------------
+    def _sample_to_file(self, rng: np.random.Generator) -> np.ndarray:
+        """The first population drawn into a file chunk by chunk: ``rng.uniform`` draws in
+        row order, so this equals ``space.sample(n, rng)`` in one call."""
+        assert self._files is not None
+        n, d = self._n, self.space.dims
+        out = self._files.create("offspring", (n, d), self.dtype)
+        step = self._chunk(d)
+        lower, upper = self.space.lower, self.space.upper
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            out[a:b] = rng.uniform(lower, upper, size=(b - a, d))
+        return out
+
+    def _tell_disk(self, X: np.ndarray, fitness: np.ndarray) -> None:
+        """Survival on disk: the survivors' order from the fitness in RAM (a merge, in place,
+        24 bytes per individual at most), then the next population file written in chunks,
+        each gathered in file order."""
+        assert self._files is not None
+        X, f = self._check_tell(X, fitness, self._pending, copy=False)
+        if X is not self._pending:  # the caller's own array of the same shape: on disk too
+            assert self._pending is not None
+            pending = self._files.create("offspring", X.shape, self.dtype)
+            for a in range(0, X.shape[0], self._chunk(X.shape[1])):
+                pending[a : a + self._chunk(X.shape[1])] = X[a : a + self._chunk(X.shape[1])]
+            X = pending
+        st = self.state
+        n, lam = self._n, X.shape[0]
+        order = sv.sorted_order(f)
+        if st.X is None:
+            src, st.fitness = order, f[order]  # the first population: X sorted best first
+            parents: np.ndarray = X
+        else:
+            assert st.fitness is not None
+            if self.replacement == "plus":
+                take_a = sv.plus_split(st.fitness, f, order, n)
+            elif self.replacement == "generational":
+                take_a = self.elitism
+            else:
+                take_a = 0
+            src = order if lam >= n else np.empty(n, dtype=np.int64)
+            sv.merge_survivors(st.fitness, take_a, f, order, n - take_a, src, n)
+            parents = st.X
+        new = self._files.create("population", (n, X.shape[1]), self.dtype)
+        step = self._chunk(X.shape[1])
+        for a in range(0, n, step):
+            b = min(n, a + step)
+            new[a:b] = _gather2(parents, X, src[a:b], parents.shape[0] if st.X is not None else 0)
+        del src, order
+        st.X = new
+        st.generation += 1
+        st.n_evaluations += lam
+        self._pending = None
+        self._release_files()
+
+
+def _gather(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``np.take(X, idx, axis=0)``; from a file, the rows are read in file order."""
+    if not isinstance(X, np.memmap):
+        return np.take(X, idx, axis=0)
+    order = np.argsort(idx, kind="stable")
+    out = np.empty((idx.shape[0], X.shape[1]), dtype=X.dtype)
+    out[order] = np.take(np.asarray(X), idx[order], axis=0)
+    return out
+
+
+def _gather2(A: np.ndarray, B: np.ndarray, src: np.ndarray, n_a: int) -> np.ndarray:
+    """Rows ``src`` of ``concatenate([A[:n_a], B])`` (``src >= n_a`` are B's ``src - n_a``),
+    each file read in file order."""
+    out = np.empty((src.shape[0], B.shape[1]), dtype=B.dtype)
+    from_a = src < n_a
+    for mask, arr, shift in ((from_a, A, 0), (~from_a, B, n_a)):
+        where = np.flatnonzero(mask)
+        if where.size:
+            rows = src[where] - shift
+            order = np.argsort(rows, kind="stable")
+            out[where[order]] = np.take(np.asarray(arr), rows[order], axis=0)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Union
@@ -14,6 +15,7 @@ from ..errors import ConfigError, OptimizerError, check_float, check_int
 from ..operators import repair as rep
 from ..space import Real, Space
 from . import _pso_kernels as kn
+from ._storage import PopulationFiles, check_storage
 from .base import Optimizer, name_and_options
 
 __all__ = ["PSO", "PSOState"]
@@ -108,6 +110,13 @@ class PSO(Optimizer):
         its gene's range (no particle moves any more); None: never.
     seed : int or numpy Generator, optional
         Seed of the only random stream the PSO draws from.
+    storage : {"memory", "disk"}, default "memory"
+        ``"disk"``: positions, velocities and personal bests live in memory-mapped ``.npy``
+        files, new ones each iteration (never rewritten in place), updated block by block;
+        the personal-best fitness stays in RAM (24 bytes per particle at most with the told
+        fitness and the neighbourhood index). Bit-identical to the in-memory swarm.
+    path : str or PathLike, optional
+        Folder of the files (``storage="disk"``); as :class:`~genepool.GA`'s ``path``.
 
     Examples
     --------
@@ -135,6 +144,8 @@ class PSO(Optimizer):
         max_iterations: int | None = None,
         collapse_tol: float | None = 1e-12,
         seed: int | np.random.Generator | None = None,
+        storage: str = "memory",
+        path: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a genepool.Space, got {type(space).__name__}")
@@ -165,6 +176,8 @@ class PSO(Optimizer):
             else check_float("collapse_tol", collapse_tol, low=0.0, low_inclusive=False)
         )
         self._block = max(1, BLOCK_ELEMENTS // space.dims)
+        if check_storage(storage, path) == "disk":
+            self._files = PopulationFiles(path)
         self.state = PSOState(
             X=None,
             V=None,
@@ -271,18 +284,33 @@ class PSO(Optimizer):
         st = self.state
         if st.X is None:
             self.check_fits_in_memory()
-            st.X = self.space.sample(self._n, st.rng)
-            st.V = np.zeros_like(st.X)
-        X = st.X.copy()  # the caller may change it; the state must not follow
+            if self._files is not None:
+                st.X = self._files.create("position", (self._n, self.space.dims), np.float64)
+                st.V = self._files.create("velocity", st.X.shape, np.float64)  # zeros
+                for a in range(0, self._n, self._block):  # draws in row order: as one call
+                    b = min(self._n, a + self._block)
+                    st.X[a:b] = st.rng.uniform(self.space.lower, self.space.upper,
+                                               size=(b - a, self.space.dims))  # fmt: skip
+            else:
+                st.X = self.space.sample(self._n, st.rng)
+                st.V = np.zeros_like(st.X)
+        if self._files is not None:  # the file itself, read-only: the caller cannot change it
+            X = st.X.view()
+            X.flags.writeable = False
+        else:
+            X = st.X.copy()  # the caller may change it; the state must not follow
         self._pending = X
         return X
 
     def tell(self, X: np.ndarray, fitness: np.ndarray) -> None:
         X, f = self._check_tell(X, fitness, self._pending)
-        X = np.ascontiguousarray(X)
+        if not isinstance(X, np.memmap):
+            X = np.ascontiguousarray(X)
         f[np.isnan(f)] = np.inf  # f is a private copy
         st = self.state
-        if st.pbest_X is None:
+        if self._files is not None:
+            st.pbest_X, st.pbest_f = self._pbest_to_file(X, f)
+        elif st.pbest_X is None:
             st.pbest_X, st.pbest_f = X.copy(), f
         else:
             kn.update_pbest(X, f, st.pbest_X, st.pbest_f)
@@ -290,6 +318,8 @@ class PSO(Optimizer):
         st.iteration += 1
         st.n_evaluations += X.shape[0]
         self._pending = None
+        if self._files is not None:
+            self._release_files()
 
     def stop(self) -> dict[str, str]:
         st = self.state
@@ -312,7 +342,16 @@ class PSO(Optimizer):
         fitness and scratch arrays (8 P); one block of uniforms and two block-sized scratch
         arrays of the move (4 x block x d)."""
         n, d = self._n, self.space.dims
+        if self._files is not None:  # pbest_f, the fitness copy and the neighbourhood index
+            return 8 * (3 * n + 8 * self._block * d)
         return 8 * (4 * n * d + 8 * n + 4 * self._block * d)
+
+    def disk_footprint(self, checkpoints: bool = False) -> int:
+        """Positions, velocities and personal bests, old and new during ``tell`` (six
+        ``(P, d)`` files); with ``checkpoints`` three more, those an older checkpoint keeps."""
+        if self._files is None:
+            return 0
+        return (9 if checkpoints else 6) * (self._n * self.space.dims * 8 + 128)
 
     def best(self) -> tuple[np.ndarray, float] | None:
         st = self.state
@@ -336,10 +375,31 @@ class PSO(Optimizer):
         out = np.empty(pbest_f.shape[0], dtype=np.int64)
         return kn.neighbourhood_best(pbest_f, self._offsets, out)
 
+    def _pbest_to_file(self, X: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The personal bests after ``X`` and ``f``, in a new file, block by block."""
+        assert self._files is not None
+        st = self.state
+        new = self._files.create("pbest", X.shape, np.float64)
+        for a in range(0, X.shape[0], self._block):
+            b = min(X.shape[0], a + self._block)
+            if st.pbest_X is None:
+                new[a:b] = X[a:b]
+            else:
+                assert st.pbest_f is not None
+                new[a:b] = st.pbest_X[a:b]
+                kn.update_pbest(X[a:b], f[a:b], new[a:b], st.pbest_f[a:b])
+        return new, (f if st.pbest_f is None else st.pbest_f)
+
     def _move(self, X: np.ndarray, nbest: np.ndarray, w: float) -> None:
-        """New velocities (in place) and positions (into ``state.X``) from the evaluated ``X``."""
+        """New velocities (in place) and positions (into ``state.X``) from the evaluated ``X``;
+        with ``storage="disk"`` both go to new files (the old velocities copied block by block
+        first)."""
         st = self.state
         assert st.X is not None and st.V is not None and st.pbest_X is not None
+        old_V = st.V
+        if self._files is not None:
+            st.X = self._files.create("position", X.shape, np.float64)
+            st.V = self._files.create("velocity", X.shape, np.float64)
         lower, upper = self.space.lower, self.space.upper
         code = BOUNDARIES[self.boundary]
         n, d = X.shape
@@ -347,6 +407,8 @@ class PSO(Optimizer):
         buf = np.empty((min(n, self._block), 2, d))  # one block of uniforms, reused
         for start in range(0, n, self._block):
             stop = min(n, start + self._block)
+            if st.V is not old_V:
+                st.V[start:stop] = old_V[start:stop]
             r = st.rng.random(out=buf[: stop - start])
             m, outside = kn.move(
                 X, st.V, st.pbest_X, nbest, r, w, self.cognitive, self.social,

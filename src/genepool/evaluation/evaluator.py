@@ -387,10 +387,12 @@ class Evaluator:
         """
         if generation is not None:
             self.generation = generation
+        # a population file (storage="disk") is file-backed: not held in the budget's memory
+        in_memory = not isinstance(X, np.memmap)
         X = np.asarray(X)
         n = X.shape[0]
         self.n_requested += n
-        self.current_batch_bytes = X.nbytes
+        self.current_batch_bytes = X.nbytes if in_memory else 0
         self.tally.largest = 0
         if self.cache is None:
             return self._evaluate_rows(X, np.arange(n), contiguous=True)

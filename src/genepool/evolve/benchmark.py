@@ -18,6 +18,7 @@ import pandas as pd
 
 from .. import problems
 from ..algorithms import GA
+from ..algorithms._storage import check_storage
 from ..run import minimize
 from ..run.progress import ProgressReporter
 from ..run.result import Result
@@ -49,6 +50,7 @@ def start_benchmark(
     memory_limit: str | None,
     out: str | None,
     overwrite: bool = False,
+    storage: str = "memory",
 ) -> tuple[dict[str, Any], Path | None]:
     """The settings of a new run (a seed drawn when None) and its run directory, if any.
 
@@ -57,7 +59,10 @@ def start_benchmark(
     :func:`run_benchmark` makes it.
     """
     prob = problems.get(problem, dims)  # names a bad problem or dims before anything is written
-    GA(prob.space, population).check_fits_in_memory()  # and an impossible population
+    # an impossible population (in memory; on disk: a disk too small for its files)
+    ga = GA(prob.space, population, storage=check_storage(storage, None))
+    if storage == "memory":
+        ga.check_fits_in_memory()
     settings = {
         "command": COMMAND,
         "problem": problem,
@@ -67,11 +72,25 @@ def start_benchmark(
         "seed": secrets.randbelow(2**31) if seed is None else seed,
         "memory_limit": memory_limit,
         "checkpoint_every": 1,
+        "storage": storage,
     }
     if out is None:
+        if storage == "disk":
+            ga.check_fits_in_memory()  # the temporary folder's disk
         return settings, None
     check_new_run_dir(out, overwrite=overwrite)
+    if storage == "disk":  # the run directory's disk (its nearest existing folder)
+        ga = GA(prob.space, population, storage="disk", path=_existing(Path(out)))
+        ga.disk_preflight(checkpoints=True)
     return settings, Path(out)
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest existing parent (where a new run directory's files will go)."""
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
 
 
 def run_benchmark(
@@ -93,7 +112,12 @@ def run_benchmark(
         doc["config"]["generations"] = settings["generations"] = generations
         F.write_json(run_dir / F.CONFIG, doc)
     prob = problems.get(settings["problem"], int(settings["dims"]))
-    ga = GA(prob.space, int(settings["population"]), seed=int(settings["seed"]))
+    ga = GA(
+        prob.space,
+        int(settings["population"]),
+        seed=int(settings["seed"]),
+        storage=settings.get("storage", "memory"),  # older run directories: in memory
+    )
     # one writer at a time, as for strategy runs (a second is refused with who holds it)
     with _writing(run_dir, settings, resume=resume, overwrite=overwrite):
         result = minimize(

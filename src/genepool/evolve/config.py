@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..algorithms._storage import check_storage
 from ..backtest.constraints import strategy_space
 from ..backtest.enums import METRIC_SENSES, METRICS
 from ..backtest.strategies import family_names
@@ -101,6 +102,9 @@ class EvolveConfig:
         value instead). A comma-separated string is split. One name is the single-objective
         run of ``objective`` (the GA), in that metric's natural sense. None: ``objective``.
     population, generations : int
+    storage : {"memory", "disk"}
+        Where the GA's population lives: in memory, or on memory-mapped files in the run
+        directory's ``population/`` folder (:class:`~genepool.GA`'s ``storage``).
     fees, slippage : float
         Per order, as fractions (0.001 = 0.1 %).
     min_trades : int or None
@@ -145,6 +149,7 @@ class EvolveConfig:
     strategy: str = "rsi"
     objective: str = "sharpe_ratio"
     population: int = 2000
+    storage: str = "memory"
     generations: int = 30
     fees: float = 0.001
     slippage: float = 0.0
@@ -231,6 +236,7 @@ class EvolveConfig:
                 f"unknown strategy {self.strategy!r}; choose one of {family_names()}"
             )
         self.population = check_int("population", self.population, minimum=2)
+        check_storage(self.storage, None)
         self.generations = check_int("generations", self.generations, minimum=1)
         self.fees = check_float("fees", self.fees, low=0.0, high=1.0, high_inclusive=False)
         self.slippage = check_float(
@@ -273,6 +279,11 @@ class EvolveConfig:
             else:
                 self.objectives = names
                 self.objective = ",".join(names)
+                if self.storage == "disk":
+                    raise ConfigError(
+                        "storage 'disk' is for single-objective runs (the GA): NSGA-II keeps "
+                        "its population in memory"
+                    )
                 if self.walk_forward:
                     raise ConfigError(
                         "objectives with walk_forward is not supported: use one train/test "

@@ -507,7 +507,7 @@ def _run_one(
             run_dir, config, problem, test_problem, train, test, seed, sketch, steps
         )
     else:
-        ga = GA(problem.space, config.population, seed=int(seed))
+        ga = GA(problem.space, config.population, seed=int(seed), storage=config.storage)
         hof = HallOfFame(problem.space, config.hall_of_fame, invalid=problem.invalid_fitness)
         result = _evolve(run_dir, config, problem, ga, [hof, sketch], steps)
         _save_memory(run_dir, result)

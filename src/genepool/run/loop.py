@@ -39,7 +39,10 @@ from .state import (
     stateful_callbacks,
 )
 
-__all__ = ["Run"]
+__all__ = ["POPULATION_DIR", "Run"]
+
+#: The folder of a run directory that holds ``storage="disk"`` population files.
+POPULATION_DIR = "population"
 
 log = logging.getLogger("genepool")
 
@@ -91,9 +94,12 @@ class Run:
                 raise ConfigError(
                     f"run_dir {str(config.run_dir)!r} cannot be created: {exc}"
                 ) from None
+            # storage="disk": population files live (and are kept for resume) in the run dir
+            optimizer.attach_run_dir(self.run_path / POPULATION_DIR)
         checkpoint = find_checkpoint(self.run_path, config.resume)
         self.resumed = checkpoint is not None
         self.monitor = MemoryMonitor(config.memory_limit)
+        optimizer.fit_memory(self.monitor.limit)
         check_budget_fits(self.monitor, optimizer, self.problem.memory_hint())
         self.stateful = stateful_callbacks(self.callbacks)
         self.state = LoopState()
@@ -301,8 +307,10 @@ class Run:
         if every and (reason is not None or self.state.generation % every == 0):
             assert self.run_path is not None  # RunConfig: checkpoint_every needs run_dir
             s = self.state
+            self.optimizer.sync_storage()  # population files on disk before the JSON names them
             save(self.run_path, self.optimizer, self.stateful, self.recorder, s, reason,
                  self.direction)  # fmt: skip
+            self.optimizer.checkpoint_written()
             self.write_pareto()
 
     def write_pareto(self) -> None:
@@ -334,6 +342,7 @@ class Run:
             log.info("history not flushed: %s", exc)
         finally:
             self.evaluator.close()  # worker processes or cluster made for this run
+            self.optimizer.close_storage()  # temporary population files (never a run dir's)
 
     def _best_user(self) -> float:
         """The best fitness so far in the user's sense (NaN for a multi-objective run)."""
