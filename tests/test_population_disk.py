@@ -50,9 +50,7 @@ def ga_state(ga: GA) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def same(a, b) -> bool:
     return (
-        np.array_equal(a[0], b[0])
-        and np.array_equal(a[1], b[1], equal_nan=True)
-        and a[2] == b[2]
+        np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1], equal_nan=True) and a[2] == b[2]
     )
 
 
@@ -74,19 +72,19 @@ def test_merge_equals_the_replacement_operators(parents, offspring, replacement,
     pf = np.asarray(parents, dtype=np.float64)
     pf = pf[sv.sorted_order(pf)]  # a GA population is sorted best first
     of = np.asarray(offspring, dtype=np.float64)
-    P = np.arange(n, dtype=np.float64)[:, None]
-    O = (1000 + np.arange(lam, dtype=np.float64))[:, None]
+    P = np.arange(n, dtype=np.float64)[:, None]  # parents' genes: their index
+    Q = (1000 + np.arange(lam, dtype=np.float64))[:, None]  # offspring's: 1000 + index
     if replacement == "plus":
-        want_X, want_f = rpl.mu_plus_lambda(P, pf, O, of, mu=n)
+        want_X, want_f = rpl.mu_plus_lambda(P, pf, Q, of, mu=n)
     elif replacement == "generational":
         elitism = min(elitism, n - 1)
         if lam < n - elitism:
             return
-        want_X, want_f = rpl.generational(P, pf, O, of, elitism=elitism)
+        want_X, want_f = rpl.generational(P, pf, Q, of, elitism=elitism)
     else:
         if lam < n:
             return
-        want_X, want_f = rpl.mu_comma_lambda(O, of, mu=n)
+        want_X, want_f = rpl.mu_comma_lambda(Q, of, mu=n)
     order = sv.sorted_order(of)
     take_a = (
         sv.plus_split(pf, of, order, n)
@@ -95,9 +93,7 @@ def test_merge_equals_the_replacement_operators(parents, offspring, replacement,
         if replacement == "generational"
         else 0
     )
-    src = order.copy() if lam >= n else np.empty(n, dtype=np.int64)
-    if lam >= n:
-        src = order  # in place, as the GA does
+    src = order if lam >= n else np.empty(n, dtype=np.int64)  # in place, as the GA does
     fa = pf.copy()
     sv.merge_survivors(fa, take_a, of, order, n - take_a, src, n)
     got_X = np.where(src[:n] < n, src[:n], 1000 + src[:n] - n).astype(np.float64)
@@ -388,7 +384,7 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
     script.write_text(CHILD)
     generations = 60
     prob = gp.problems.get("rastrigin", 8)
-    whole = gp.minimize(prob, GA(prob.space, 6000, seed=21, block_rows=256), generations=generations)
+    whole = gp.minimize(prob, GA(prob.space, 6000, seed=21, block_rows=256), generations)
     rng = np.random.default_rng(0)
     run = tmp_path / "run"
     killed_mid_run = 0
@@ -453,3 +449,32 @@ def test_cli_storage_errors_are_one_line(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not enough disk space" in err[0] and "1,000 bytes" in err[0]
     assert not out.exists()  # refused before the run directory was made
+
+
+def test_process_executor_reads_chunks_of_the_file(tmp_path):
+    """Workers get chunks sliced from the map; the run equals the serial in-memory one."""
+    prob = gp.problems.get("rastrigin", 5)
+    kw = dict(population_size=400, seed=8, block_rows=64)
+    serial = gp.minimize(prob, GA(prob.space, **kw), generations=4)
+    pooled = gp.minimize(prob, GA(prob.space, storage="disk", **kw), generations=4,
+                         executor="processes", workers=2, chunk_size=50)  # fmt: skip
+    assert pooled.best_fitness == serial.best_fitness
+    np.testing.assert_array_equal(pooled.best_x, serial.best_x)
+
+
+def test_strategy_runs_take_storage_and_refuse_it_with_objectives(tmp_path, capsys):
+    from genepool.cli import main
+    from genepool.evolve import EvolveConfig
+
+    out = tmp_path / "demo"
+    args = ["evolve", "--demo", "--population", "300", "--generations", "2", "--seed", "3",
+            "--no-progress", "--no-report", "--json"]  # fmt: skip
+    assert main([*args, "--storage", "disk", "--out", str(out)]) == 0
+    on_disk = json.loads(capsys.readouterr().out)
+    assert main([*args, "--out", str(tmp_path / "mem")]) == 0
+    in_memory = json.loads(capsys.readouterr().out)
+    assert on_disk["params"] == in_memory["params"]
+    assert on_disk["fitness"] == in_memory["fitness"]
+    assert npy_files(out / "population")  # the final population, for resume
+    with pytest.raises(ConfigError, match="storage 'disk' is for single-objective"):
+        EvolveConfig(demo=True, objectives="sharpe_ratio,max_drawdown", storage="disk").validate()
