@@ -384,7 +384,8 @@ def test_kill_9_at_random_moments_then_resume(tmp_path):
     script.write_text(CHILD)
     generations = 60
     prob = gp.problems.get("rastrigin", 8)
-    whole = gp.minimize(prob, GA(prob.space, 6000, seed=21, block_rows=256), generations)
+    ga = GA(prob.space, 6000, seed=21, block_rows=256)
+    whole = gp.minimize(prob, ga, generations=generations)
     rng = np.random.default_rng(0)
     run = tmp_path / "run"
     killed_mid_run = 0
