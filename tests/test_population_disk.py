@@ -479,3 +479,43 @@ def test_strategy_runs_take_storage_and_refuse_it_with_objectives(tmp_path, caps
     assert npy_files(out / "population")  # the final population, for resume
     with pytest.raises(ConfigError, match="storage 'disk' is for single-objective"):
         EvolveConfig(demo=True, objectives="sharpe_ratio,max_drawdown", storage="disk").validate()
+
+
+def test_nsga2_says_its_population_stays_in_memory():
+    with pytest.raises(ConfigError, match="NSGA2 keeps its population in memory"):
+        gp.NSGA2(Space.box(0, 1, 3), 10, storage="disk")
+    assert gp.NSGA2(Space.box(0, 1, 3), 10, storage="memory").storage == "memory"
+
+
+def test_two_optimizers_cannot_share_a_folder(tmp_path):
+    """The second would remove the first one's files as unused: refused while in use."""
+    first = GA(Space.box(-1, 1, 3), 20, seed=0, storage="disk", path=tmp_path)
+    drive(first, 1)
+    second = GA(Space.box(-1, 1, 3), 20, seed=0, storage="disk", path=tmp_path)
+    with pytest.raises(ConfigError, match="in use by another optimizer"):
+        second.ask()
+    first.close_storage()
+    drive(second, 1)  # free again
+    assert isinstance(second.state.X, np.memmap)
+
+
+def test_a_failing_run_keeps_the_files_of_its_checkpoint(tmp_path):
+    """With a run directory the files stay, in the user's path too, when the run fails."""
+    prob = gp.problems.get("sphere", 3)
+    folder, run = tmp_path / "pop", tmp_path / "run"
+
+    def fail(info):
+        if info.generation == 3:
+            raise RuntimeError("boom")
+
+    def ga():
+        return GA(prob.space, 30, seed=1, storage="disk", path=folder)
+
+    with pytest.raises(RuntimeError, match="boom"):
+        gp.minimize(prob, ga(), generations=6, run_dir=run, checkpoint_every=1,
+                    callbacks=[fail])  # fmt: skip
+    assert npy_files(folder)
+    resumed = gp.minimize(prob, ga(), generations=6, run_dir=run, checkpoint_every=1,
+                          resume=True)  # fmt: skip
+    whole = gp.minimize(prob, GA(prob.space, 30, seed=1), generations=6)
+    assert resumed.best_fitness == whole.best_fitness

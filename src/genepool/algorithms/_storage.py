@@ -16,8 +16,9 @@ them back and drops them under pressure, and the memory monitor reports them apa
 anonymous memory the budget counts (``docs/memory.md``).
 
 Where the files live: ``path`` when the user gives one (only genepool's own files there are ever
-removed), else ``<run_dir>/population`` for a run with a run directory (kept for ``resume``), else
-a temporary directory (``tempfile.mkdtemp``, honouring ``TMPDIR``) removed with the optimizer.
+removed), else ``<run_dir>/population`` for a run with a run directory, else a temporary
+directory (``tempfile.mkdtemp``, honouring ``TMPDIR``) removed with the optimizer. Files of a run
+with a run directory are kept at the end, wherever they are (its checkpoints refer to them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock
+    fcntl = None  # type: ignore[assignment]
+
 from ..errors import CheckpointError, ConfigError, WriteError
 from ..memory._size import format_size
 
@@ -43,6 +49,8 @@ __all__ = ["STORAGES", "PopulationFiles", "check_storage"]
 STORAGES = ("memory", "disk")
 #: ``<kind>-<serial>.npy``; the serial grows by one with each file made in a folder.
 _NAME = re.compile(r"^([a-z_]+)-(\d{8})\.npy$")
+#: The lock file of a folder in use (``flock``); removed from a user's folder at the end.
+LOCK_FILE = ".genepool-population.lock"
 #: Checkpoints kept by ``run.checkpoint.write_checkpoint`` (its ``keep``): their files are kept.
 PINNED_CHECKPOINTS = 2
 
@@ -76,17 +84,20 @@ class PopulationFiles:
         self._kept = False  # a run directory's folder survives the optimizer
         self._serial = 0
         self._made = False  # a file was made or opened here
+        self._lock_fd: int | None = None
+        self._unlock: weakref.finalize
         self._finalizer: weakref.finalize | None = None
         #: file names of the last checkpoints written (oldest first)
         self._pinned: deque[frozenset[str]] = deque(maxlen=PINNED_CHECKPOINTS)
 
     # -- the folder ----------------------------------------------------------------------------
     def attach(self, run_folder: Path) -> None:
-        """Use ``run_folder`` (a run directory's ``population``) unless the user gave a path
-        or files were already made elsewhere."""
+        """A run directory's checkpoints will refer to the files: keep them at the end. They
+        go to ``run_folder`` (the run directory's ``population``) unless the user gave a
+        path or files were already made elsewhere."""
+        self._kept = True
         if self.user_path is None and self.folder is None:
             self.folder = Path(run_folder)
-            self._kept = True
 
     def _ready(self) -> Path:
         """The folder, made when missing (a temporary one when none was chosen); once files
@@ -110,9 +121,37 @@ class PopulationFiles:
             raise WriteError(self.folder, exc) from None
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise WriteError(self.folder, PermissionError(errno.EACCES, "not writable"))
+        self._lock()
         if self._serial == 0:  # never reuse a name already in the folder
             self._serial = max((s for _, s, _ in self._listing()), default=0)
         return self.folder
+
+    def _lock(self) -> None:
+        """Hold the folder's lock while files are made here: another optimizer (this process
+        or another) using the same folder would remove this one's files as unused."""
+        if self._lock_fd is not None or fcntl is None:
+            return
+        assert self.folder is not None
+        path = self.folder / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise WriteError(path, exc) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"population folder {self.folder} is in use by another optimizer (its files "
+                f"would be removed as unused): give each run its own path or run_dir"
+            ) from None
+        self._lock_fd = fd
+        self._unlock = weakref.finalize(self, os.close, fd)
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            self._unlock()
+            self._lock_fd = None
 
     def _listing(self) -> list[tuple[str, int, Path]]:
         if self.folder is None or not self.folder.is_dir():
@@ -242,6 +281,7 @@ class PopulationFiles:
         user's folder; a run directory's files are kept (``resume`` needs them). Mapped arrays
         stay readable (the system keeps an unlinked file's pages while they are mapped)."""
         if self._kept or self.folder is None:
+            self._release_lock()
             return
         if self.temporary:
             if self._finalizer is not None:
@@ -250,6 +290,8 @@ class PopulationFiles:
             return
         self._pinned.clear()
         self.forget(())
+        self._release_lock()
+        (self.folder / LOCK_FILE).unlink(missing_ok=True)  # the user's folder as it was
 
     def disk_bytes(self) -> int:
         """Bytes of genepool's files in the folder now."""

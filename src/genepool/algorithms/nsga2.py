@@ -27,6 +27,7 @@ from ..errors import ConfigError, OptimizerError, check_float, check_int
 from ..space import BOOL, CATEGORICAL, Real, Space
 from ._mo_nb import crowding_distance, nondominated_rank
 from ._nsga2_nb import N_UNIFORMS, vary_pairs_nb
+from ._storage import check_storage
 from .base import Optimizer
 
 __all__ = [
@@ -170,6 +171,10 @@ class NSGA2(Optimizer):
         where the range is 0), fixed for the run and saved in checkpoints.
     seed : int or numpy Generator, optional
     dtype : float32 or float64, default float64
+    storage : {"memory"}
+        Only ``"memory"``: non-dominated sorting and crowding need every individual's
+        objectives and ranks at once, so NSGA-II's population stays in memory (``"disk"`` is
+        :class:`GA` and :class:`PSO`; ``docs/memory.md``).
 
     Examples
     --------
@@ -202,9 +207,15 @@ class NSGA2(Optimizer):
         reference_point: npt.ArrayLike | None = None,
         seed: int | np.random.Generator | None = None,
         dtype: npt.DTypeLike = np.float64,
+        storage: str = "memory",
     ) -> None:
         if not isinstance(space, Space):
             raise ConfigError(f"space must be a genepool.Space, got {type(space).__name__}")
+        if check_storage(storage, None) == "disk":
+            raise ConfigError(
+                "NSGA2 keeps its population in memory (storage='memory'): non-dominated "
+                "sorting needs every individual at once; storage='disk' is for GA and PSO"
+            )
         self.space = space
         self._n = check_int("population_size", population_size, minimum=2)
         self.crossover_rate = check_float("crossover_rate", crossover_rate, low=0.0, high=1.0)
