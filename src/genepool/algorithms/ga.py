@@ -571,18 +571,18 @@ class GA(Optimizer):
         each gathered in file order."""
         assert self._files is not None
         X, f = self._check_tell(X, fitness, self._pending, copy=False)
+        step = self._chunk(X.shape[1])
         if X is not self._pending:  # the caller's own array of the same shape: on disk too
-            assert self._pending is not None
-            pending = self._files.create("offspring", X.shape, self.dtype)
-            for a in range(0, X.shape[0], self._chunk(X.shape[1])):
-                pending[a : a + self._chunk(X.shape[1])] = X[a : a + self._chunk(X.shape[1])]
-            X = pending
+            copy = self._files.create("offspring", X.shape, self.dtype)
+            for a in range(0, X.shape[0], step):
+                copy[a : a + step] = X[a : a + step]
+            X = copy
         st = self.state
         n, lam = self._n, X.shape[0]
         order = sv.sorted_order(f)
-        if st.X is None:
-            src, st.fitness = order, f[order]  # the first population: X sorted best first
-            parents: np.ndarray = X
+        if st.X is None:  # the first population: X sorted best first (every source is X)
+            src, st.fitness = order, f[order]
+            parents, n_a = X, 0
         else:
             assert st.fitness is not None
             if self.replacement == "plus":
@@ -593,12 +593,11 @@ class GA(Optimizer):
                 take_a = 0
             src = order if lam >= n else np.empty(n, dtype=np.int64)
             sv.merge_survivors(st.fitness, take_a, f, order, n - take_a, src, n)
-            parents = st.X
+            parents, n_a = st.X, n
         new = self._files.create("population", (n, X.shape[1]), self.dtype)
-        step = self._chunk(X.shape[1])
         for a in range(0, n, step):
-            b = min(n, a + step)
-            new[a:b] = _gather2(parents, X, src[a:b], parents.shape[0] if st.X is not None else 0)
+            b = min(n, a + step)  # src may be longer than n: the offspring's order, reused
+            new[a:b] = _gather2(parents, X, src[a:b], n_a)
         del src, order
         st.X = new
         st.generation += 1
