@@ -233,3 +233,31 @@ def run_polled(
         child_wall_s=time.perf_counter() - t0,
     )
     return row
+
+
+def selected_parts(spec: str, known: tuple[str, ...] | list[str]) -> list[str]:
+    """The parts named in ``spec`` (comma-separated); SystemExit naming unknown ones."""
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    unknown = sorted(set(parts) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown parts {unknown}; parts are {list(known)}")
+    return parts
+
+
+def workdir_with_room(workdir: str | None, prefix: str, need: int, hint: str) -> Path:
+    """``workdir`` (made) or a new temporary folder, with room for ``need`` bytes (10 % kept
+    free): else SystemExit naming the sizes and ``hint`` (a temporary folder is removed)."""
+    import shutil
+    import tempfile
+
+    work = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=prefix))
+    work.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(work).free
+    if need > 0.9 * free:
+        if not workdir:
+            shutil.rmtree(work, ignore_errors=True)
+        raise SystemExit(
+            f"needs about {need / 2**30:.1f} GiB on disk under {work}, "
+            f"{free / 2**30:.1f} GiB free: {hint}"
+        )
+    return work

@@ -43,13 +43,18 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import AnonTreePoller, dist_version, git_revision
+from _common import (
+    AnonTreePoller,
+    dist_version,
+    git_revision,
+    selected_parts,
+    workdir_with_room,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_outofcore.json"
 MARK = "@@BENCH "
@@ -326,19 +331,10 @@ def main() -> None:
     if args.child:
         print(MARK + json.dumps(child(json.loads(args.child))), flush=True)
         return
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        raise SystemExit(f"unknown parts {unknown}; parts are {list(PARTS)}")
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="gp_ooc_"))
-    work.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(work).free
+    parts = selected_parts(args.parts, PARTS)
     need = _needed_bytes(args) if "gen" in parts else 0
-    if need > 0.9 * free:
-        raise SystemExit(
-            f"needs about {need / 2**30:.1f} GiB on disk under {work}, "
-            f"{free / 2**30:.1f} GiB free: lower --symbols/--bars/--long-bars"
-        )
+    work = workdir_with_room(args.workdir, "gp_ooc_", need, "lower --symbols/--bars/--long-bars")
+    free = shutil.disk_usage(work).free
     report: dict[str, Any] = {
         "config": {k: v for k, v in vars(args).items() if k not in ("child", "json")},
         "machine": {

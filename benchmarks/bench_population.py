@@ -47,14 +47,19 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import AnonTreePoller, dist_version, git_revision
+from _common import (
+    AnonTreePoller,
+    dist_version,
+    git_revision,
+    selected_parts,
+    workdir_with_room,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_population.json"
 MARK = "@@BENCH "
@@ -313,22 +318,12 @@ def main() -> None:
     if args.child:
         print(MARK + json.dumps(child(json.loads(args.child))), flush=True)
         return
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = sorted(set(parts) - set(PARTS))
-    if unknown:
-        raise SystemExit(f"unknown parts {unknown}; parts are {list(PARTS)}")
+    parts = selected_parts(args.parts, PARTS)
     temporary = not args.workdir
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="gp_popbench_"))
-    work.mkdir(parents=True, exist_ok=True)
     need = _needed_bytes(args, parts)
+    work = workdir_with_room(args.workdir, "gp_popbench_", need,
+                             "lower --population or pick another --workdir")  # fmt: skip
     free = shutil.disk_usage(work).free
-    if need > 0.9 * free:
-        if temporary:
-            shutil.rmtree(work, ignore_errors=True)
-        raise SystemExit(
-            f"needs about {need / 2**30:.1f} GiB on disk under {work}, "
-            f"{free / 2**30:.1f} GiB free: lower --population or pick another --workdir"
-        )
     report: dict[str, Any] = {
         "config": {k: v for k, v in vars(args).items() if k not in ("child", "json")},
         "problem": f"{PROBLEM[0]}, {PROBLEM[1]} genes",
