@@ -78,7 +78,7 @@ class PopulationFiles:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.user_path = None if path is None else Path(path)
+        self.user_path = None if path is None else Path(path).expanduser()
         self.folder: Path | None = self.user_path
         self.temporary = False
         self._kept = False  # a run directory's folder survives the optimizer

@@ -62,6 +62,8 @@ class Optimizer(ABC):
 
     space: Space
     multi_objective: ClassVar[bool] = False
+    #: whether ``storage="disk"`` is available (genes in memory-mapped files)
+    disk_capable: ClassVar[bool] = False
     state: Any
 
     @abstractmethod
@@ -214,12 +216,15 @@ class Optimizer(ABC):
             f"the machine has {available:,} bytes ({format_size(available)}) available; "
         )
         exc = MemoryBudgetExceeded(
-            f"{name} {self.population_size:,}{why}lower the population size",
+            f"{name} {self.population_size:,}{why}lower the population size"
+            + (" or keep the genes on disk (storage='disk')" if self.disk_capable else ""),
             rss=int(psutil.Process().memory_info().rss),
             limit=available,
             usage={"population": footprint},
         )
-        exc.cli_message = f"--population {self.population_size:,}{why}lower --population"
+        exc.cli_message = f"--population {self.population_size:,}{why}lower --population" + (
+            " or use --storage disk" if self.disk_capable else ""
+        )
         raise exc
 
     # -- checkpointing -----------------------------------------------------------------------

@@ -194,6 +194,8 @@ class GA(Optimizer):
     True
     """
 
+    disk_capable = True
+
     def __init__(
         self,
         space: Space,

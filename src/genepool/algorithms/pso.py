@@ -130,6 +130,8 @@ class PSO(Optimizer):
     True
     """
 
+    disk_capable = True
+
     def __init__(
         self,
         space: Space,

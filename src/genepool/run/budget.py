@@ -37,12 +37,20 @@ def check_budget_fits(
             f"{monitor.act_at:.0%} of the budget to evaluate."
         )
         tail = f" {hint}" if hint else ""
+        disk = optimizer.disk_capable and optimizer.storage == "memory"
         exc = ConfigError(
-            f"{what} Raise memory_limit, lower the population size, or use dtype=np.float32."
+            f"{what} Raise memory_limit, lower the population size, use dtype=np.float32"
+            + (", or keep the genes on disk (storage='disk')." if disk else ".")
             + tail
         )
         exc.cli_message = (
-            "--" + what.replace("_", "-", 1) + " Raise --memory-limit or lower --population."
+            "--"
+            + what.replace("_", "-", 1)
+            + (
+                " Raise --memory-limit, lower --population or use --storage disk."
+                if disk
+                else " Raise --memory-limit or lower --population."
+            )
         )
         raise exc
 
