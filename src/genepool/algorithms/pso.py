@@ -305,10 +305,14 @@ class PSO(Optimizer):
         return X
 
     def tell(self, X: np.ndarray, fitness: np.ndarray) -> None:
-        X, f = self._check_tell(X, fitness, self._pending)
+        # on disk f is only read (NaN never improves a personal best: NaN < x is False), so
+        # it is not copied: the swarm's RAM stays at 24 bytes per particle
+        disk = self._files is not None
+        X, f = self._check_tell(X, fitness, self._pending, copy=not disk)
         if not isinstance(X, np.memmap):
             X = np.ascontiguousarray(X)
-        f[np.isnan(f)] = np.inf  # f is a private copy
+        if not disk:
+            f[np.isnan(f)] = np.inf  # f is a private copy
         st = self.state
         if self._files is not None:
             st.pbest_X, st.pbest_f = self._pbest_to_file(X, f)
@@ -344,7 +348,7 @@ class PSO(Optimizer):
         fitness and scratch arrays (8 P); one block of uniforms and two block-sized scratch
         arrays of the move (4 x block x d)."""
         n, d = self._n, self.space.dims
-        if self._files is not None:  # pbest_f, the fitness copy and the neighbourhood index
+        if self._files is not None:  # pbest_f, the told fitness and the neighbourhood index
             return 8 * (3 * n + 8 * self._block * d)
         return 8 * (4 * n * d + 8 * n + 4 * self._block * d)
 
@@ -390,7 +394,7 @@ class PSO(Optimizer):
                 assert st.pbest_f is not None
                 new[a:b] = st.pbest_X[a:b]
                 kn.update_pbest(X[a:b], f[a:b], new[a:b], st.pbest_f[a:b])
-        return new, (f if st.pbest_f is None else st.pbest_f)
+        return new, (np.where(np.isnan(f), np.inf, f) if st.pbest_f is None else st.pbest_f)
 
     def _move(self, X: np.ndarray, nbest: np.ndarray, w: float) -> None:
         """New velocities (in place) and positions (into ``state.X``) from the evaluated ``X``;
