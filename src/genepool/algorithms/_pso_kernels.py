@@ -31,23 +31,32 @@ def update_pbest(X: np.ndarray, f: np.ndarray, pbest_X: np.ndarray, pbest_f: np.
     return improved
 
 
+#: Particles whose neighbourhood is searched at once: the scratch arrays are this long, not
+#: one per particle (41 bytes per particle otherwise, as much as the swarm's own fitness).
+NEIGHBOURHOOD_BLOCK = 1 << 16
+
+
 def neighbourhood_best(f: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i]``: index of the smallest ``f[(i + o) % n]`` over ``o`` in ``offsets`` (the first
-    offset wins ties); O(n * len(offsets)). Oracle: ``naive_neighbourhood_best``."""
+    offset wins ties); O(n * len(offsets)), in blocks of :data:`NEIGHBOURHOOD_BLOCK`
+    particles. Oracle: ``naive_neighbourhood_best``."""
     n = f.shape[0]
-    i = np.arange(n, dtype=np.int64)
-    j = np.empty_like(i)
-    np.mod(i + offsets[0], n, out=out)
-    fb = f[out]
-    fj = np.empty_like(fb)
-    better = np.empty(n, dtype=bool)
-    for o in offsets[1:]:
-        np.add(i, o, out=j)
-        np.mod(j, n, out=j)
-        np.take(f, j, out=fj)
-        np.less(fj, fb, out=better)
-        np.copyto(out, j, where=better)
-        np.copyto(fb, fj, where=better)
+    for a in range(0, n, NEIGHBOURHOOD_BLOCK):
+        b = min(n, a + NEIGHBOURHOOD_BLOCK)
+        i = np.arange(a, b, dtype=np.int64)
+        j = np.empty_like(i)
+        best = out[a:b]
+        np.mod(i + offsets[0], n, out=best)
+        fb = f[best]
+        fj = np.empty_like(fb)
+        better = np.empty(b - a, dtype=bool)
+        for o in offsets[1:]:
+            np.add(i, o, out=j)
+            np.mod(j, n, out=j)
+            np.take(f, j, out=fj)
+            np.less(fj, fb, out=better)
+            np.copyto(best, j, where=better)
+            np.copyto(fb, fj, where=better)
     return out
 
 
