@@ -339,3 +339,44 @@ def test_rank_rejects_pressure_outside_1_2(pressure):
 def test_truncation_rejects_fraction_outside_0_1(fraction):
     with pytest.raises(ConfigError):
         sel.truncation(np.arange(4.0), 2, np.random.default_rng(0), fraction=fraction)
+
+
+# -- samplers: prepared once, drawn many times, bit-identical to the functions -------------------
+_SELECTIONS = [
+    ("tournament", {"k": 3}),
+    ("tournament", {}),
+    ("rank", {"pressure": 1.7}),
+    ("rank", {}),
+    ("roulette", {}),
+    ("sus", {}),
+    ("truncation", {"fraction": 0.3}),
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.sampled_from([0.0, 1.0, 2.0, -1.5, 3.25, np.nan, np.inf, -np.inf]),
+        min_size=1,
+        max_size=50,
+    ),
+    counts=st.lists(st.integers(0, 9), min_size=1, max_size=4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sampler_draws_what_the_selection_draws(values, counts, seed):
+    """``sampler(name, f)(count, rng)`` equals ``name(f, count, rng)`` call after call, and
+    leaves the generator in the same state (the GA's blocks rely on it)."""
+    f = np.asarray(values)
+    for name, params in _SELECTIONS:
+        fn = getattr(sel, name)
+        want_rng = np.random.default_rng(seed)
+        try:
+            want = [fn(f, c, want_rng, **params) for c in counts]
+        except ConfigError:
+            continue
+        draw = sel.sampler(name, f.copy(), **params)
+        got_rng = np.random.default_rng(seed)
+        got = [draw(c, got_rng) for c in counts]
+        for a, b in zip(want, got):
+            np.testing.assert_array_equal(a, b)
+        assert want_rng.bit_generator.state == got_rng.bit_generator.state

@@ -296,10 +296,7 @@ class GA(Optimizer):
         self._chunk_bytes = DEFAULT_CHUNK_BYTES
         if check_storage(storage, path) == "disk":
             self._files = PopulationFiles(path)
-        k = self._select_params.get("k", 2)
-        self._tournament_k = (
-            int(k) if self.selection_name == "tournament" and not callable(selection) else None
-        )
+        self._builtin_selection = not callable(selection)
         self.state = GAState(
             X=None, fitness=None, generation=0, n_evaluations=0, rng=make_rng(seed)
         )
@@ -472,6 +469,7 @@ class GA(Optimizer):
         )
         chunk = self._chunk(d)
         blocks = range(0, lam, self.block_rows)
+        draw = self._sampler(fitness)
         key = 0
         for c0 in range(0, lam, chunk):
             c1, at_out = min(lam, c0 + chunk), c0
@@ -484,29 +482,35 @@ class GA(Optimizer):
                     if b == 0
                     else np.random.Generator(np.random.PCG64(np.random.SeedSequence([key, b])))
                 )
-                picks.append(self._parents(fitness, 2 * ((rows + 1) // 2), stream))
+                picks.append(draw(2 * ((rows + 1) // 2), stream))
                 if b == 0 and len(blocks) > 1:
                     key = int(rng.integers(0, 2**63))
                 streams.append((stream, rows))
-            children = _gather(X, np.concatenate(picks))
+            parents = np.concatenate(picks)
+            # in RAM with every block even, parents are gathered into the output itself and
+            # varied there (no second copy); else into a chunk, then copied out
+            in_place = self._files is None and parents.shape[0] == c1 - c0
+            if in_place:
+                children = np.take(X, parents, axis=0, out=out[c0:c1])
+            else:
+                children = _gather(X, parents)
             at = 0
-            for (stream, rows), parents in zip(streams, picks):
-                kids = self._vary(children[at : at + parents.shape[0]], stream)
-                out[at_out : at_out + rows] = kids[:rows]
+            for (stream, rows), block in zip(streams, picks):
+                view = children[at : at + block.shape[0]]
+                kids = self._vary(view, stream)
+                if not in_place or kids is not view:
+                    out[at_out : at_out + rows] = kids[:rows]
                 at_out += rows
-                at += parents.shape[0]
+                at += block.shape[0]
         return out
 
-    def _parents(self, fitness: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-        """Parent indices for one block. Tournaments read only their contestants' fitness
-        (``selection.tournament`` draws the same numbers but scans the whole population for
-        NaN, O(n) per block)."""
-        if self._tournament_k is None:
-            return np.asarray(self._select(fitness, count, rng))
-        contestants = rng.integers(0, fitness.shape[0], size=(count, self._tournament_k))
-        f = fitness[contestants]
-        f[np.isnan(f)] = np.inf
-        return contestants[np.arange(count), np.argmin(f, axis=1)]
+    def _sampler(self, fitness: np.ndarray) -> sel.Sampler:
+        """Parents of one block, ``draw(count, rng)``: what the selection operator returns
+        with ``rng``, its O(n) preparation (ranks, weights, cumulative sums) done once per
+        generation (``selection.sampler``); tournaments read only their contestants."""
+        if self._builtin_selection:
+            return sel.sampler(self.selection_name, fitness, **self._select_params)
+        return lambda count, rng: np.asarray(self._select(fitness, count, rng))
 
     def _breed(
         self, X: np.ndarray, fitness: np.ndarray, rng: np.random.Generator, lam: int

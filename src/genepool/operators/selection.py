@@ -6,13 +6,15 @@ Fitness is *minimized* and NaN counts as the worst value. All functions are vect
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
 from ._common import check_n, minimized
 
-__all__ = ["rank", "roulette", "sus", "tournament", "truncation"]
+__all__ = ["Sampler", "rank", "roulette", "sampler", "sus", "tournament", "truncation"]
 
 
 def tournament(
@@ -118,3 +120,67 @@ def truncation(
     n_top = max(1, math.ceil(round(fraction * f.shape[0], 9)))
     top = np.argsort(f, kind="stable")[:n_top]
     return top[rng.integers(0, n_top, size=n_select)]
+
+
+# -- samplers: one selection's preparation, many draws ------------------------------------------
+#: ``sampler(count, rng) -> indices``: draws exactly what the selection function would draw
+#: with the same ``rng``, from a preparation made once per population.
+Sampler = Callable[[int, np.random.Generator], np.ndarray]
+
+
+def sampler(name: str, fitness: np.ndarray, **params: Any) -> Sampler:
+    """Prepare selection ``name`` on ``fitness`` once, for many draws of a few parents each.
+
+    ``sampler(name, f, **params)(count, rng)`` returns what ``name(f, count, rng, **params)``
+    returns, bit for bit, with the same numbers drawn from ``rng``; the O(n) work (ranks,
+    weights, cumulative sums, the best fraction) is done once instead of per call. A GA that
+    breeds a large population block by block (``GA.block_rows``) draws each block's parents so.
+    Memory: one float64 or int64 array of n (or fewer) entries, built in place.
+    """
+    f = np.asarray(fitness, dtype=np.float64)
+    if name == "tournament":
+        k = int(params.get("k", 2))
+        n = f.shape[0]
+
+        def tournament_draw(count: int, rng: np.random.Generator) -> np.ndarray:
+            contestants = rng.integers(0, n, size=(count, k))
+            fc = f[contestants]
+            fc[np.isnan(fc)] = np.inf  # as minimized(), for the contestants only
+            return contestants[np.arange(count), np.argmin(fc, axis=1)]
+
+        return tournament_draw
+    if name == "truncation":
+        fraction = float(params.get("fraction", 0.5))
+        n_top = max(1, math.ceil(round(fraction * f.shape[0], 9)))
+        top = np.argsort(minimized(f), kind="stable")[:n_top].copy()
+        return lambda count, rng: top[rng.integers(0, n_top, size=count)]
+    if name == "rank":
+        cdf = _linear_rank_probabilities(minimized(f), float(params.get("pressure", 1.5)))
+        return _choice_draw(cdf)
+    if name in ("roulette", "sus"):
+        w = _window_weights(minimized(f))
+        if name == "roulette":
+            w /= w.sum()  # p, as roulette() passes it to rng.choice
+            return _choice_draw(w)
+        last = w.shape[0] - 1 - int(np.argmax(w[::-1] > 0))  # flatnonzero(w)[-1]
+        w /= w.sum()
+        cum = np.cumsum(w, out=w)
+
+        def sus_draw(count: int, rng: np.random.Generator) -> np.ndarray:
+            if count == 0:
+                return np.empty(0, dtype=np.int64)
+            pointers = (rng.random() + np.arange(count)) / count
+            idx = np.searchsorted(cum, pointers, side="right")
+            np.minimum(idx, last, out=idx)
+            return rng.permutation(idx)
+
+        return sus_draw
+    raise ConfigError(f"no sampler for selection {name!r}")
+
+
+def _choice_draw(p: np.ndarray) -> Sampler:
+    """``rng.choice(len(p), size=count, p=p)`` from a cumulative sum made once (in place over
+    ``p``): numpy's choice draws ``rng.random(count)`` and searches its normalized cdf."""
+    cdf = np.cumsum(p, out=p)
+    cdf /= cdf[-1]
+    return lambda count, rng: cdf.searchsorted(rng.random(count), side="right").astype(np.int64)
