@@ -41,17 +41,15 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _common import (
-    AnonTreePoller,
     dist_version,
     git_revision,
+    run_anon_polled,
     selected_parts,
     workdir_with_room,
 )
@@ -268,27 +266,7 @@ def _evolve(store: Any, symbols: list[str], cfg: dict[str, Any], executor: Any) 
 
 
 def run_child(cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    poller = AnonTreePoller(proc.pid, interval=0.05)  # 10 ms cost 14 % of a core here
-    poller.start()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        err += f"\ntimed out after {timeout:.0f} s"
-    poller.halt()
-    row: dict[str, Any] = {}
-    for line in out.splitlines():
-        if line.startswith(MARK):
-            row = json.loads(line[len(MARK) :])
-    if proc.returncode != 0 or not row:
-        row["error"] = f"exit {proc.returncode}: " + " | ".join(err.strip().splitlines()[-4:])
-    row["tree_peak"] = dict(poller.peak)
-    row["child_wall_s"] = time.perf_counter() - t0
-    return row
+    return run_anon_polled(__file__, cfg, MARK, timeout)
 
 
 # -- main ---------------------------------------------------------------------------------------

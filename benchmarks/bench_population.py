@@ -45,8 +45,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -54,9 +52,9 @@ from typing import Any
 
 import numpy as np
 from _common import (
-    AnonTreePoller,
     dist_version,
     git_revision,
+    run_anon_polled,
     selected_parts,
     workdir_with_room,
 )
@@ -205,33 +203,10 @@ def drop_caches() -> bool:
 
 
 def run_child(cfg: dict[str, Any], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(cfg)]
     folder = Path(cfg["workdir"]) / cfg["tag"] if cfg["storage"] == "disk" else None
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    poller = AnonTreePoller(proc.pid, interval=0.05)
-    disk = FolderPoller(folder)
-    poller.start()
-    disk.start()
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        err += f"\ntimed out after {timeout:.0f} s"
-    poller.halt()
-    disk.halt()
+    row = run_anon_polled(__file__, cfg, MARK, timeout, {"folder_peak": FolderPoller(folder)})
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)  # a killed child's files
-    row: dict[str, Any] = {}
-    for line in out.splitlines():
-        if line.startswith(MARK):
-            row = json.loads(line[len(MARK) :])
-    if proc.returncode != 0 or not row:
-        row["error"] = f"exit {proc.returncode}: " + " | ".join(err.strip().splitlines()[-4:])
-    row["tree_peak"] = dict(poller.peak)
-    row["folder_peak"] = dict(disk.peak)
-    row["child_wall_s"] = time.perf_counter() - t0
     return row
 
 
