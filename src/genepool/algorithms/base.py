@@ -64,6 +64,8 @@ class Optimizer(ABC):
     multi_objective: ClassVar[bool] = False
     #: whether ``storage="disk"`` is available (genes in memory-mapped files)
     disk_capable: ClassVar[bool] = False
+    #: what the files of a generation on disk are, for the disk preflight's message
+    _disk_files: ClassVar[str] = "the population files"
     state: Any
 
     @abstractmethod
@@ -132,8 +134,8 @@ class Optimizer(ABC):
         if self._files is not None:
             kept = ", and those of two checkpoints" if checkpoints else ""
             what = (
-                f"{self.population_size:,} individuals of {self.space.dims} genes (two "
-                f"populations and the offspring{kept})"
+                f"{self.population_size:,} individuals of {self.space.dims} genes "
+                f"({self._disk_files}{kept})"
             )
             self._files.check_space(self.disk_footprint(checkpoints), what)
 
@@ -230,7 +232,7 @@ class Optimizer(ABC):
     # -- checkpointing -----------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The state as ``(arrays, meta)``: numpy arrays, and JSON-compatible values."""
-        return split_state(self.state)
+        return split_state(self.state, files=self._files is not None)
 
     def load_state_dict(
         self,
@@ -374,14 +376,17 @@ def _is_file_ref(value: object) -> bool:
     return isinstance(value, dict) and "__file__" in value
 
 
-def split_state(state: DataclassInstance) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Split a state dataclass into arrays and JSON-compatible metadata; an array that is a
-    population file (``storage="disk"``) goes into the metadata as ``{"__file__": name}``."""
+def split_state(
+    state: DataclassInstance, files: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Split a state dataclass into arrays and JSON-compatible metadata; with ``files`` (an
+    optimizer with ``storage="disk"``), an array that is a population file goes into the
+    metadata as ``{"__file__": name}``."""
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}
     for f in dataclasses.fields(state):
         value = getattr(state, f.name)
-        if isinstance(value, np.memmap) and value.filename is not None:
+        if files and isinstance(value, np.memmap) and value.filename is not None:
             meta[f.name] = {"__file__": PopulationFiles.name_of(value)}
         elif isinstance(value, np.ndarray):
             arrays[f.name] = value

@@ -195,6 +195,7 @@ class GA(Optimizer):
     """
 
     disk_capable = True
+    _disk_files = "two populations and the offspring"
 
     def __init__(
         self,

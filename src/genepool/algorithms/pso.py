@@ -131,6 +131,7 @@ class PSO(Optimizer):
     """
 
     disk_capable = True
+    _disk_files = "positions, velocities and personal bests, old and new"
 
     def __init__(
         self,
