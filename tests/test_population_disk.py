@@ -456,6 +456,7 @@ def test_cli_storage_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert main([*_BENCH, "--storage", "disk", "--out", str(out)]) == 74
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not enough disk space" in err[0] and "1,000 bytes" in err[0]
+    assert err[0].count("free some space") == 1  # the CLI's advice, said once
     assert not out.exists()  # refused before the run directory was made
 
 

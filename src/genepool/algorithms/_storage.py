@@ -180,7 +180,7 @@ class PopulationFiles:
                 errno.ENOSPC,
                 f"not enough disk space in {folder} for the population files: {what} need "
                 f"{needed:,} bytes ({format_size(needed)}), the disk has {free:,} bytes "
-                f"({format_size(free)}) free; free some space or pass path= on a larger disk",
+                f"({format_size(free)}) free",
             )
             raise exc
 
