@@ -17,7 +17,7 @@ from genepool.cli import EXIT_WRITE, main
 from genepool.errors import ConfigError, MemoryBudgetExceeded, SpaceError, WriteError
 from genepool.evolve import _files as F
 from genepool.memory.history import write_parquet_atomic
-from genepool.run import checkpoint as ckpt  # where _write_atomic is patched
+from genepool.run import checkpoint as ckpt  # where _write_npz_atomic is patched
 
 
 def _one_line(err: str) -> str:
@@ -190,16 +190,16 @@ def test_full_disk_mid_run_keeps_last_checkpoint_and_resume_is_identical(
     args += ["--no-report", "--no-progress", "--train-frac", "0.7", "--min-trades", "0"]
     ref, run = tmp_path / "ref", tmp_path / "run"
     assert main(["evolve", *args, "--out", str(ref)]) == 0
-    real = ckpt._write_atomic
+    real = ckpt._write_npz_atomic
     calls = []
 
-    def fill_disk_at_generation_3(path: Path, data: bytes) -> None:
+    def fill_disk_at_generation_3(path: Path, arrays: dict) -> tuple[str, int]:
         calls.append(path.name)
         if path.name == "ckpt-000003.npz":  # the disk fills up while checkpoint 3 is written
             _full(path.with_name(f".{path.name}.tmp"))
-        real(path, data)
+        return real(path, arrays)
 
-    monkeypatch.setattr(ckpt, "_write_atomic", fill_disk_at_generation_3)
+    monkeypatch.setattr(ckpt, "_write_npz_atomic", fill_disk_at_generation_3)
     capsys.readouterr()
     assert main(["evolve", *args, "--out", str(run)]) == EXIT_WRITE
     err = _one_line(capsys.readouterr().err)
@@ -209,7 +209,7 @@ def test_full_disk_mid_run_keeps_last_checkpoint_and_resume_is_identical(
     assert f"genepool resume {run}" in err
     assert ckpt.latest_checkpoint(run / "checkpoint").generation == 2
     assert not list((run / "checkpoint").glob(".*tmp"))
-    monkeypatch.setattr(ckpt, "_write_atomic", real)  # space freed
+    monkeypatch.setattr(ckpt, "_write_npz_atomic", real)  # space freed
     assert main(["resume", str(run), "--no-report", "--no-progress"]) == 0
     a, b = F.read_json(ref / F.BEST), F.read_json(run / F.BEST)
     for key in ("params", "fitness", "in_sample", "out_of_sample", "verdict", "n_evaluations"):
