@@ -436,6 +436,7 @@ def test_cli_storage_disk_resumes_to_the_in_memory_result(tmp_path, capsys):
     assert main([*_BENCH, "--generations", "3", "--storage", "disk", "--out", str(out)]) == 0
     capsys.readouterr()
     assert json.loads((out / "config.json").read_text())["config"]["storage"] == "disk"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the disk check left nothing
     assert len(npy_files(out / "population")) == 2
     assert main(["resume", str(out), "--generations", "6", "--no-progress", "--json"]) == 0
     resumed = json.loads(capsys.readouterr().out)

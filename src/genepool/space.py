@@ -498,6 +498,16 @@ class Space:
         X = rng.uniform(self.lower, self.upper, size=(int(n), self.dims))
         return X.astype(dtype, copy=False)
 
+    def sample_into(self, out: np.ndarray, rng: np.random.Generator, rows: int) -> np.ndarray:
+        """Fill ``out`` (shape ``(n, d)``, e.g. a memory-mapped file) with what
+        :meth:`sample` draws for ``n``, ``rows`` rows at a time: ``rng.uniform`` draws in row
+        order, so the values do not depend on ``rows``."""
+        n = out.shape[0]
+        for a in range(0, n, max(1, int(rows))):
+            b = min(n, a + max(1, int(rows)))
+            out[a:b] = rng.uniform(self.lower, self.upper, size=(b - a, self.dims))
+        return out
+
     def clip(self, X: np.ndarray) -> np.ndarray:
         """Clip ``X`` (in place when writable) to the encoded bounds and return it."""
         return np.clip(X, self.lower, self.upper, out=X if X.flags.writeable else None)

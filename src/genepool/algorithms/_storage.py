@@ -67,6 +67,14 @@ def check_storage(storage: object, path: object) -> str:
     return str(storage)
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest existing ancestor (where files made under ``path`` will go)."""
+    path = Path(path).absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 class PopulationFiles:
     """The folder of an optimizer's population files, and the files in it.
 
@@ -172,8 +180,10 @@ class PopulationFiles:
         WriteError
             Naming the folder, the bytes needed (and for what) and the bytes free.
         """
-        folder = self._ready()
-        free = shutil.disk_usage(folder).free
+        # nothing is made or locked here: the folder's disk is that of its nearest existing
+        # ancestor (a run directory not made yet; the temporary folder's parent)
+        folder = self.folder if self.folder is not None else Path(tempfile.gettempdir())
+        free = shutil.disk_usage(nearest_existing(folder)).free
         if needed > free:
             exc = WriteError(folder, OSError(errno.ENOSPC, "no space"))
             exc.args = (

@@ -364,10 +364,12 @@ class GA(Optimizer):
         if self._pending is not None:
             raise OptimizerError("ask() called twice without tell()")
         st = self.state
+        X: np.ndarray
         if st.X is None:
             self.check_fits_in_memory()
-            if self._files is not None:
-                X = self._sample_to_file(st.rng)
+            if self._files is not None:  # the first population, drawn into a file by chunks
+                X = self._files.create("offspring", (self._n, self.space.dims), self.dtype)
+                self.space.sample_into(X, st.rng, self._chunk(self.space.dims))
             else:
                 X = self.space.sample(self._n, st.rng, dtype=self.dtype)
         else:
@@ -559,19 +561,6 @@ class GA(Optimizer):
         return children
 
     # -- storage="disk" ----------------------------------------------------------------------
-    def _sample_to_file(self, rng: np.random.Generator) -> np.ndarray:
-        """The first population drawn into a file chunk by chunk: ``rng.uniform`` draws in
-        row order, so this equals ``space.sample(n, rng)`` in one call."""
-        assert self._files is not None
-        n, d = self._n, self.space.dims
-        out = self._files.create("offspring", (n, d), self.dtype)
-        step = self._chunk(d)
-        lower, upper = self.space.lower, self.space.upper
-        for a in range(0, n, step):
-            b = min(n, a + step)
-            out[a:b] = rng.uniform(lower, upper, size=(b - a, d))
-        return out
-
     def _tell_disk(self, X: np.ndarray, fitness: np.ndarray) -> None:
         """Survival on disk: the survivors' order from the fitness in RAM (a merge, in place,
         24 bytes per individual at most), then the next population file written in chunks,
@@ -613,13 +602,20 @@ class GA(Optimizer):
         self._release_files()
 
 
+def _in_file_order(X: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, rows)``: ``rows = X[idx[order]]`` read with ``idx`` sorted (sequential reads
+    of a file, good use of the page cache); ``rows`` belong at positions ``order``."""
+    order = np.argsort(idx, kind="stable")
+    return order, np.take(np.asarray(X), idx[order], axis=0)
+
+
 def _gather(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``np.take(X, idx, axis=0)``; from a file, the rows are read in file order."""
     if not isinstance(X, np.memmap):
         return np.take(X, idx, axis=0)
-    order = np.argsort(idx, kind="stable")
-    out = np.empty((idx.shape[0], X.shape[1]), dtype=X.dtype)
-    out[order] = np.take(np.asarray(X), idx[order], axis=0)
+    order, rows = _in_file_order(X, idx)
+    out = np.empty_like(rows)
+    out[order] = rows
     return out
 
 
@@ -631,7 +627,6 @@ def _gather2(A: np.ndarray, B: np.ndarray, src: np.ndarray, n_a: int) -> np.ndar
     for mask, arr, shift in ((from_a, A, 0), (~from_a, B, n_a)):
         where = np.flatnonzero(mask)
         if where.size:
-            rows = src[where] - shift
-            order = np.argsort(rows, kind="stable")
-            out[where[order]] = np.take(np.asarray(arr), rows[order], axis=0)
+            order, rows = _in_file_order(arr, src[where] - shift)
+            out[where[order]] = rows
     return out

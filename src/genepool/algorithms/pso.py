@@ -290,10 +290,7 @@ class PSO(Optimizer):
             if self._files is not None:
                 st.X = self._files.create("position", (self._n, self.space.dims), np.float64)
                 st.V = self._files.create("velocity", st.X.shape, np.float64)  # zeros
-                for a in range(0, self._n, self._block):  # draws in row order: as one call
-                    b = min(self._n, a + self._block)
-                    st.X[a:b] = st.rng.uniform(self.space.lower, self.space.upper,
-                                               size=(b - a, self.space.dims))  # fmt: skip
+                self.space.sample_into(st.X, st.rng, self._block)
             else:
                 st.X = self.space.sample(self._n, st.rng)
                 st.V = np.zeros_like(st.X)

@@ -20,6 +20,7 @@ from .. import problems
 from ..algorithms import GA
 from ..algorithms._storage import check_storage
 from ..run import minimize
+from ..run.loop import POPULATION_DIR
 from ..run.progress import ProgressReporter
 from ..run.result import Result
 from . import _files as F
@@ -59,10 +60,10 @@ def start_benchmark(
     :func:`run_benchmark` makes it.
     """
     prob = problems.get(problem, dims)  # names a bad problem or dims before anything is written
-    # an impossible population (in memory; on disk: a disk too small for its files)
     ga = GA(prob.space, population, storage=check_storage(storage, None))
-    if storage == "memory":
-        ga.check_fits_in_memory()
+    if out is not None:  # population files go to the run directory (nothing is made yet)
+        ga.attach_run_dir(Path(out) / POPULATION_DIR)
+    ga.check_fits_in_memory()  # an impossible population: in memory, or on its files' disk
     settings = {
         "command": COMMAND,
         "problem": problem,
@@ -75,22 +76,9 @@ def start_benchmark(
         "storage": storage,
     }
     if out is None:
-        if storage == "disk":
-            ga.check_fits_in_memory()  # the temporary folder's disk
         return settings, None
     check_new_run_dir(out, overwrite=overwrite)
-    if storage == "disk":  # the run directory's disk (its nearest existing folder)
-        ga = GA(prob.space, population, storage="disk", path=_existing(Path(out)))
-        ga.disk_preflight(checkpoints=True)
     return settings, Path(out)
-
-
-def _existing(path: Path) -> Path:
-    """``path`` or its nearest existing parent (where a new run directory's files will go)."""
-    path = path.absolute()
-    while not path.exists() and path.parent != path:
-        path = path.parent
-    return path
 
 
 def run_benchmark(
