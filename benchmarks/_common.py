@@ -244,9 +244,25 @@ def selected_parts(spec: str, known: tuple[str, ...] | list[str]) -> list[str]:
     return parts
 
 
-def workdir_with_room(workdir: str | None, prefix: str, need: int, hint: str) -> Path:
+def machine() -> dict[str, Any]:
+    """Where a benchmark ran: CPUs, Python, numpy, numba, genepool's git revision."""
+    import platform
+
+    import numpy as np
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": dist_version("numba"),
+        "genepool": git_revision(),
+    }
+
+
+def workdir_with_room(workdir: str | None, prefix: str, need: int, hint: str) -> tuple[Path, int]:
     """``workdir`` (made) or a new temporary folder, with room for ``need`` bytes (10 % kept
-    free): else SystemExit naming the sizes and ``hint`` (a temporary folder is removed)."""
+    free), and its free bytes: else SystemExit naming the sizes and ``hint`` (a temporary
+    folder is removed)."""
     import shutil
     import tempfile
 
@@ -260,7 +276,7 @@ def workdir_with_room(workdir: str | None, prefix: str, need: int, hint: str) ->
             f"needs about {need / 2**30:.1f} GiB on disk under {work}, "
             f"{free / 2**30:.1f} GiB free: {hint}"
         )
-    return work
+    return work, free
 
 
 def run_anon_polled(

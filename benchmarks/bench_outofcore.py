@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import time
 from pathlib import Path
@@ -47,8 +45,7 @@ from typing import Any
 
 import numpy as np
 from _common import (
-    dist_version,
-    git_revision,
+    machine,
     run_anon_polled,
     selected_parts,
     workdir_with_room,
@@ -311,17 +308,12 @@ def main() -> None:
         return
     parts = selected_parts(args.parts, PARTS)
     need = _needed_bytes(args) if "gen" in parts else 0
-    work = workdir_with_room(args.workdir, "gp_ooc_", need, "lower --symbols/--bars/--long-bars")
-    free = shutil.disk_usage(work).free
+    work, free = workdir_with_room(
+        args.workdir, "gp_ooc_", need, "lower --symbols/--bars/--long-bars"
+    )
     report: dict[str, Any] = {
         "config": {k: v for k, v in vars(args).items() if k not in ("child", "json")},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": dist_version("numba"),
-            "genepool": git_revision(),
-        },
+        "machine": machine(),
         "disk_free_gib": free / 2**30,
     }
     base = {"workdir": str(work), "strategies": args.strategies}

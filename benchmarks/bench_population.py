@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import threading
@@ -52,8 +51,7 @@ from typing import Any
 
 import numpy as np
 from _common import (
-    dist_version,
-    git_revision,
+    machine,
     run_anon_polled,
     selected_parts,
     workdir_with_room,
@@ -296,19 +294,12 @@ def main() -> None:
     parts = selected_parts(args.parts, PARTS)
     temporary = not args.workdir
     need = _needed_bytes(args, parts)
-    work = workdir_with_room(args.workdir, "gp_popbench_", need,
-                             "lower --population or pick another --workdir")  # fmt: skip
-    free = shutil.disk_usage(work).free
+    work, free = workdir_with_room(args.workdir, "gp_popbench_", need,
+                                   "lower --population or pick another --workdir")  # fmt: skip
     report: dict[str, Any] = {
         "config": {k: v for k, v in vars(args).items() if k not in ("child", "json")},
         "problem": f"{PROBLEM[0]}, {PROBLEM[1]} genes",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": dist_version("numba"),
-            "genepool": git_revision(),
-        },
+        "machine": machine(),
         "disk_free_gib": free / 2**30,
         "disk_needed_gib": need / 2**30,
         "measured": (
