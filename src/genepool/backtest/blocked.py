@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 
+import numba
 import numpy as np
 
 from ..memory import parse_size
+from ._lanes_nb import MIN_LANES, lane_groups, simulate_lanes_block_nb
 from ._sim_nb import (
     N_PORTFOLIO_STATE,
     finalize_family_nb,
@@ -29,7 +31,12 @@ from ._sim_nb import (
 from .enums import N_METRICS, N_STATE
 from .stream import TableStream
 
-__all__ = ["DEFAULT_BLOCK_MEMORY", "block_bars_for", "run_blocks", "run_portfolio"]
+__all__ = ["DEFAULT_BLOCK_MEMORY", "KERNELS", "block_bars_for", "run_blocks", "run_portfolio"]
+
+#: The CPU kernels: ``"simd"`` advances groups of strategies that share their indicator rows
+#: bar by bar in SIMD lanes (``_lanes_nb``), ``"scalar"`` one strategy at a time
+#: (``_sim_nb.simulate_block``, the oracle twin). Their metrics are bit-identical.
+KERNELS = ("simd", "scalar")
 
 #: Memory for the indicator tables of one block when none is given: 128 MiB.
 DEFAULT_BLOCK_MEMORY = 128 * 2**20
@@ -76,16 +83,29 @@ def _advance(
     tp: np.ndarray,
     fees: float,
     slippage: float,
+    groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """One block [t0, t1) of one series: read its prices and margin (views of the maps),
     build its tables, advance the prefix sums (``carry``) and every strategy's ``state``
-    (values added into ``values`` unless it is (n, 0))."""
+    (values added into ``values`` unless it is (n, 0)); with ``groups`` (:func:`lane_groups`
+    of the strategies, no values) in SIMD lanes."""
     base = max(0, t0 - stream.margin)
     data = {f: np.asarray(arrays[f][base:t1]) for f in stream.fields}
     A, B = stream.tables(data, base, t0, t1)
     close = data["close"]
     prefix = prefix_block(close, base, t0, t1, carry)
     aoff = t0 - 1 if t0 > 0 else 0
+    if groups is not None:
+        # groups are ordered by row and short windows trade far more: handed out one at a
+        # time, not in one contiguous range per thread (numba's default: one thread got
+        # most of the work)
+        with numba.parallel_chunksize(1):
+            simulate_lanes_block_nb(
+                code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1,
+                stream.p2, sl, tp, fees, slippage, t0, t1, n_bars, state, groups[0],
+                groups[1], MIN_LANES,
+            )  # fmt: skip
+        return
     simulate_family_block_nb(
         code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
         sl, tp, fees, slippage, t0, t1, n_bars, state, values,
@@ -106,13 +126,14 @@ def run_blocks(
     init_cash: float,
     ann_factor: float,
     on_block: Callable[[int, int], None] | None = None,
+    kernel: str = "simd",
 ) -> np.ndarray:
     """Metrics (n, N_METRICS) of the batch behind ``stream`` over ``n_bars`` bars.
 
     ``arrays`` maps the price fields (``close``, and ``high``/``low`` for ``breakout``) to
     arrays of ``n_bars`` values, in memory or memory-mapped; only a block and its margin are
     read at a time. ``on_block(t1, n_bars)`` is called after each block (progress, memory
-    samples).
+    samples). ``kernel`` is one of :data:`KERNELS`.
     """
     n = stream.ia.shape[0]
     out = np.empty((n, N_METRICS))
@@ -122,10 +143,11 @@ def run_blocks(
     init_state_nb(state, init_cash)
     carry = np.zeros(3)
     no_values = np.empty((n, 0))
+    groups = lane_groups(stream.ia, stream.ib) if kernel == "simd" else None
     for t0 in range(0, n_bars, block_bars):
         t1 = min(n_bars, t0 + block_bars)
         _advance(code, stream, arrays, t0, t1, n_bars, carry, state, no_values,
-                 sl, tp, fees, slippage)  # fmt: skip
+                 sl, tp, fees, slippage, groups)  # fmt: skip
         if on_block is not None:
             on_block(t1, n_bars)
     last_close = float(arrays["close"][n_bars - 1])
