@@ -107,57 +107,51 @@ def _bar_signals(fam, t, c0, c1, a0, a1, b0, b1, p1, p2, e, x):
 
 
 @njit
-def _bar_events(c, e, x, S, slo, shi, ev):
+def _bar_events(c, e, x, inm, cash, slo, shi, ev):
     """Flag in ``ev`` the lanes that enter or exit at this bar (signals ``e``, ``x``; stops);
     returns whether any does."""
     any_ev = False
     for k in range(ev.shape[0]):
-        im = S[SimState.IN_MARKET, k] != 0.0
+        im = inm[k] != 0.0
         ek = e[k]
         xk = x[k]
         stop = (c <= slo[k]) | (c >= shi[k])
-        evk = (im & ((xk & (not ek)) | stop)) | (
-            (not im) & ek & (not xk) & (S[SimState.CASH, k] > 0.0)
-        )
+        evk = (im & ((xk & (not ek)) | stop)) | ((not im) & ek & (not xk) & (cash[k] > 0.0))
         ev[k] = evk
         any_ev |= evk
     return any_ev
 
 
 @njit
-def _bar_values(c, cash, pos, om, peak_in, gate_in, peak_out, gate_out):
+def _bar_values(c, cash, pos, om, inm, peak_in, peak_out):
     """The value of every lane at this bar (``cash + pos * c``: the position at the close in
     the market, where the cash is exactly 0, the cash when flat, where the position is 0)
-    raises its peak; returns whether some lane fell below its drawdown gate
-    ``peak * (1 + mdd)`` (:func:`_deeper` books those). A flat lane's gate is -inf: the
-    scalar kernel does not deepen the drawdown on flat bars (the cash went through that
-    update on the bar it became the value, and rounding can leave it a hair below
-    ``peak * (1 + mdd)``: it would be flagged, for nothing, on every flat bar). Reads one
-    buffer of the peak and gate and writes the other: in place, LLVM turns the selects into
-    masked stores, measured 1.7x slower on AMD Zen 3."""
+    raises its peak; returns whether some lane in the market fell below its drawdown gate
+    ``peak * om`` (``om = 1 + mdd``; :func:`_deeper` books those). Flat lanes are left out:
+    the scalar kernel does not deepen the drawdown on flat bars (the cash went through that
+    update on the bar it became the value, and rounding can leave it a hair below the gate:
+    it would be flagged, for nothing, on every flat bar). Reads one buffer of the peak and
+    writes the other: in place, LLVM turns the select into a masked store, measured 1.7x
+    slower on AMD Zen 3."""
     deep = False
     for k in range(cash.shape[0]):
         v = cash[k] + pos[k] * c
         pk = peak_in[k]
-        gk = gate_in[k]
-        new_peak = v > pk
-        peak_out[k] = v if new_peak else pk
-        gate_out[k] = v * om[k] if new_peak else gk
-        deep |= v < gk  # gate <= peak: a lane below its gate is not at a new peak
+        peak_out[k] = v if v > pk else pk
+        deep |= (v < pk * om[k]) & (inm[k] != 0.0)  # below the gate: not at a new peak
     return deep
 
 
 @njit
-def _deeper(c, cash, pos, mdd, om, peak_in, gate_in, gate_out, ev, skip_events):
-    """Deepen the drawdown of the lanes whose value fell below their gate (the scalar
-    kernel's ``elif value < peak * (1 + mdd): mdd = value / peak - 1``), but for the lanes
-    with an event at this bar when ``skip_events``."""
+def _deeper(c, cash, pos, mdd, om, inm, peak, ev, skip_events):
+    """Deepen the drawdown of the lanes in the market whose value fell below their gate (the
+    scalar kernel's ``elif value < peak * (1 + mdd): mdd = value / peak - 1``), but for the
+    lanes with an event at this bar when ``skip_events``."""
     for k in range(cash.shape[0]):
         v = cash[k] + pos[k] * c
-        if v < gate_in[k] and not (skip_events and ev[k]):
-            mdd[k] = v / peak_in[k] - 1.0
+        if inm[k] != 0.0 and v < peak[k] * om[k] and not (skip_events and ev[k]):
+            mdd[k] = v / peak[k] - 1.0
             om[k] = 1.0 + mdd[k]
-            gate_out[k] = peak_in[k] * om[k]
 
 
 @njit_inline
@@ -174,108 +168,103 @@ def _add_v(a, b):
 
 
 @njit_inline
-def _book_value(S, k, value, r, peak_in, peak_out, om):
+def _book_value(R, k, value, r, mdd, peak_in, peak_out, om):
     """The return ``r`` into the sums and ``value`` into the peak and drawdown of lane k: the
     scalar kernel's lines with selects for its branches (adding 0.0 to a sum that is never
     -0.0 changes no bit), so that nothing waits on a mispredicted branch."""
-    S[SimState.S1, k] += r
-    S[SimState.S2, k] += r * r
-    S[SimState.SNEG, k] += r * r if r < 0.0 else 0.0
+    R[k, SimState.S1] += r
+    R[k, SimState.S2] += r * r
+    R[k, SimState.SNEG] += r * r if r < 0.0 else 0.0
     pk = peak_in[k]
-    md = S[SimState.MDD, k]
+    md = mdd[k]
     new_peak = value > pk
     deeper = value < pk * (1.0 + md)
     ratio = value / pk - 1.0
     md = ratio if deeper & (not new_peak) else md
-    S[SimState.MDD, k] = md
+    mdd[k] = md
     om[k] = 1.0 + md
     peak_out[k] = value if new_peak else pk
-    S[SimState.PREV_VALUE, k] = value
-    S[SimState.N_ORDERS, k] += 1.0
+    R[k, SimState.PREV_VALUE] = value
+    R[k, SimState.N_ORDERS] += 1.0
 
 
 @njit
-def _apply_events(t, c, c0, now, nxt, fees, slippage, ev, todo, S, sl, tp, peak_in, peak_out,
-                  gate_out, om, slo, shi):  # fmt: skip
+def _apply_events(t, c, c0, now, nxt, fees, slippage, ev, todo, R, cash, pos, inm, mdd, sl, tp,
+                  peak_in, peak_out, om, slo, shi):  # fmt: skip
     """Fill the entries and exits flagged in ``ev`` at the close of bar t: the lines of
     ``simulate_block``'s entry and exit (``fill_order_nb``, ``trade_pnl_nb``, the return
     and the peak and drawdown of the new value, the holding bars booked from the prefix sums
     ``now`` (at t) and ``nxt`` (at t + 1)).
 
-    Events come in bursts (a row crossing a band crosses many lanes' thresholds at once):
-    the lanes with one are gathered without a branch into ``todo``, exits from the front and
-    entries from the back, and each kind is filled in its own loop, without a branch on the
-    data (selects), so that consecutive lanes' chains of divisions overlap instead of
-    waiting on mispredicted branches."""
-    n = ev.shape[0]
-    n_exits = 0
-    n_entries = 0
-    for k in range(n):
-        im = S[SimState.IN_MARKET, k] != 0.0
-        todo[n_exits] = k
-        n_exits += ev[k] & im
-        todo[n - 1 - n_entries] = k  # does not overwrite the exits: at most n in all
-        n_entries += ev[k] & (not im)
-        ev[k] = False
-    for i in range(n_exits):
-        k = todo[i]
-        S[SimState.S1, k] += now[0] - S[SimState.H0, k]  # the holding bars hold_start..t-1
-        S[SimState.S2, k] += now[1] - S[SimState.H1, k]
-        S[SimState.SNEG, k] += now[2] - S[SimState.H2, k]
-        S[SimState.BARS_IN, k] += t - int(S[SimState.HOLD_START, k])
-        pos = S[SimState.POS, k]
-        prev_value = pos * c0
-        price = c * (1.0 - slippage)  # fill_order_nb(SELL, ...)
-        proceeds = pos * price
-        fees_paid = proceeds * fees
-        cash = S[SimState.CASH, k] + _add_v(proceeds, -fees_paid)
-        pnl = (
-            _add_v(pos * price, -(pos * S[SimState.ENTRY_PRICE, k]))
-            - S[SimState.ENTRY_FEES, k]
-            - fees_paid
-        )  # trade_pnl_nb
-        S[SimState.N_TRADES, k] += 1.0
-        win = pnl > 0.0
-        loss = pnl < 0.0
-        S[SimState.N_WINS, k] += 1.0 if win else 0.0
-        S[SimState.WIN_PNL, k] += pnl if win else 0.0  # sums never -0.0: + 0.0 is exact
-        S[SimState.LOSS_PNL, k] += pnl if loss else 0.0
-        S[SimState.HAS_WIN, k] = 1.0 if win else S[SimState.HAS_WIN, k]
-        S[SimState.HAS_LOSS, k] = 1.0 if loss else S[SimState.HAS_LOSS, k]
-        S[SimState.CASH, k] = cash
-        S[SimState.POS, k] = 0.0
-        _book_value(S, k, cash, (cash - prev_value) / prev_value, peak_in, peak_out, om)
-        S[SimState.IN_MARKET, k] = 0.0
-        slo[k] = -np.inf
-        shi[k] = np.inf
-        gate_out[k] = -np.inf
-    price = c * (1.0 + slippage)  # fill_order_nb(BUY, ...)
-    for i in range(n - n_entries, n):
-        k = todo[i]
-        cash = S[SimState.CASH, k]
-        spend = cash / (1.0 + fees)
-        S[SimState.ENTRY_PRICE, k] = price
-        S[SimState.ENTRY_FEES, k] = cash - spend
-        S[SimState.STOP_LOW, k] = price * (1.0 - sl[k])
-        S[SimState.STOP_HIGH, k] = price * (1.0 + tp[k])
-        slo[k] = S[SimState.STOP_LOW, k] if sl[k] > 0.0 else -np.inf
-        shi[k] = S[SimState.STOP_HIGH, k] if tp[k] > 0.0 else np.inf
-        pos = spend / price
-        S[SimState.CASH, k] = _add_v(cash, -cash)
-        S[SimState.POS, k] = pos
-        value = pos * c
-        S[SimState.BARS_IN, k] += 1.0
-        prev_value = S[SimState.PREV_VALUE, k]
-        r_zero = 0.0 if value == 0.0 else np.inf * np.sign(value)
-        r_ratio = (value - prev_value) / prev_value
-        r = r_zero if prev_value == 0.0 else r_ratio
-        _book_value(S, k, value, r, peak_in, peak_out, om)
-        S[SimState.IN_MARKET, k] = 1.0
-        S[SimState.HOLD_START, k] = t + 1
-        S[SimState.H0, k] = nxt[0]
-        S[SimState.H1, k] = nxt[1]
-        S[SimState.H2, k] = nxt[2]
-        gate_out[k] = peak_out[k] * om[k]
+    Events come in bursts (a row crossing a band crosses many lanes' thresholds at once,
+    all the same way): the lanes with one are gathered without a branch into ``todo``
+    (unsigned), then each is filled without a branch on its data (selects), so that
+    consecutive lanes' chains of divisions overlap instead of waiting on mispredicted
+    branches; the one branch left, exit or entry, is nearly always the same within a bar."""
+    m = np.uint64(0)
+    one = np.uint64(1)
+    for k in range(ev.shape[0]):  # the lanes with an event, without a branch
+        todo[m] = k
+        m += one if ev[k] else np.uint64(0)
+    sell = c * (1.0 - slippage)
+    buy = c * (1.0 + slippage)
+    for i in range(m):
+        k = todo[i]  # unsigned: no wraparound code on the ~30 indexings below
+        if inm[k] != 0.0:  # a bar's events are nearly all of one kind: predictable
+            R[k, SimState.S1] += now[0] - R[k, SimState.H0]  # the holding bars hold_start..t-1
+            R[k, SimState.S2] += now[1] - R[k, SimState.H1]
+            R[k, SimState.SNEG] += now[2] - R[k, SimState.H2]
+            R[k, SimState.BARS_IN] += t - int(R[k, SimState.HOLD_START])
+            size = pos[k]
+            prev_value = size * c0
+            price = sell  # fill_order_nb(SELL, ...)
+            proceeds = size * price
+            fees_paid = proceeds * fees
+            money = cash[k] + _add_v(proceeds, -fees_paid)
+            pnl = (
+                _add_v(size * price, -(size * R[k, SimState.ENTRY_PRICE]))
+                - R[k, SimState.ENTRY_FEES]
+                - fees_paid
+            )  # trade_pnl_nb
+            R[k, SimState.N_TRADES] += 1.0
+            win = pnl > 0.0
+            loss = pnl < 0.0
+            R[k, SimState.N_WINS] += 1.0 if win else 0.0
+            R[k, SimState.WIN_PNL] += pnl if win else 0.0  # sums never -0.0: + 0.0 is exact
+            R[k, SimState.LOSS_PNL] += pnl if loss else 0.0
+            R[k, SimState.HAS_WIN] = 1.0 if win else R[k, SimState.HAS_WIN]
+            R[k, SimState.HAS_LOSS] = 1.0 if loss else R[k, SimState.HAS_LOSS]
+            cash[k] = money
+            pos[k] = 0.0
+            _book_value(R, k, money, (money - prev_value) / prev_value, mdd, peak_in, peak_out, om)
+            inm[k] = 0.0
+            slo[k] = -np.inf
+            shi[k] = np.inf
+        else:
+            price = buy  # fill_order_nb(BUY, ...)
+            money = cash[k]
+            spend = money / (1.0 + fees)
+            R[k, SimState.ENTRY_PRICE] = price
+            R[k, SimState.ENTRY_FEES] = money - spend
+            R[k, SimState.STOP_LOW] = price * (1.0 - sl[k])
+            R[k, SimState.STOP_HIGH] = price * (1.0 + tp[k])
+            slo[k] = R[k, SimState.STOP_LOW] if sl[k] > 0.0 else -np.inf
+            shi[k] = R[k, SimState.STOP_HIGH] if tp[k] > 0.0 else np.inf
+            size = spend / price
+            cash[k] = money - money  # _add(money, -money): 0.0, NaN if money is not finite
+            pos[k] = size
+            value = size * c
+            R[k, SimState.BARS_IN] += 1.0
+            prev_value = R[k, SimState.PREV_VALUE]
+            r_zero = 0.0 if value == 0.0 else np.inf * np.sign(value)
+            r_ratio = (value - prev_value) / prev_value
+            r = r_zero if prev_value == 0.0 else r_ratio
+            _book_value(R, k, value, r, mdd, peak_in, peak_out, om)
+            inm[k] = 1.0
+            R[k, SimState.HOLD_START] = t + 1
+            R[k, SimState.H0] = nxt[0]
+            R[k, SimState.H1] = nxt[1]
+            R[k, SimState.H2] = nxt[2]
 
 
 @njit
@@ -300,40 +289,45 @@ def _lanes_group(
     n_bars, state,
 ):  # fmt: skip
     """Advance the strategies ``lanes`` (one group: rows ``a``, ``b``) over the bars [t0, t1)
-    from their state rows and save them back (``simulate_block``'s contract). The state
-    rows are transposed into ``S`` (N_STATE, n): field f of lane k at ``S[f, k]``."""
+    from their state rows and save them back (``simulate_block``'s contract).
+
+    The fields every bar reads are arrays of the lanes (cash, position, in the market,
+    drawdown, peak); the rest, touched at events only, stay rows ``R[k]`` (a copy of the
+    group's state rows, contiguous: an event touches 4 cache lines, not 25)."""
     n = lanes.shape[0]
-    S = np.empty((N_STATE, n))
+    R = np.empty((n, N_STATE))
+    cash = np.empty(n)
+    pos = np.empty(n)
+    inm = np.empty(n)  # 1.0 in the market, 0.0 flat
+    mdd = np.empty(n)
+    om = np.empty(n)
+    peaks = np.empty((2, n))  # two buffers, swapped every bar (see _bar_values)
     p1 = np.empty(n)
     p2 = np.empty(n)
     sl = np.empty(n)
     tp = np.empty(n)
-    peaks = np.empty((2, n))  # two buffers, swapped every bar (see _bar_values)
-    gates = np.empty((2, n))
-    om = np.empty(n)
     slo = np.empty(n)
     shi = np.empty(n)
     e = np.empty(n, dtype=np.bool_)
     x = np.empty(n, dtype=np.bool_)
     ev = np.zeros(n, dtype=np.bool_)
-    todo = np.empty(n, dtype=np.int64)
+    todo = np.empty(n, dtype=np.uint64)
     for k in range(n):
         s = lanes[k]
-        for f in range(N_STATE):
-            S[f, k] = state[s, f]
+        R[k] = state[s]
+        cash[k] = R[k, SimState.CASH]
+        pos[k] = R[k, SimState.POS]
+        inm[k] = R[k, SimState.IN_MARKET]
+        mdd[k] = R[k, SimState.MDD]
+        om[k] = 1.0 + mdd[k]
+        peaks[0, k] = R[k, SimState.PEAK]
         p1[k] = p1s[s]
         p2[k] = p2s[s]
         sl[k] = sls[s]
         tp[k] = tps[s]
-        inm = S[SimState.IN_MARKET, k] != 0.0
-        peaks[0, k] = S[SimState.PEAK, k]
-        om[k] = 1.0 + S[SimState.MDD, k]
-        gates[0, k] = peaks[0, k] * om[k] if inm else -np.inf
-        slo[k] = S[SimState.STOP_LOW, k] if inm and sl[k] > 0.0 else -np.inf
-        shi[k] = S[SimState.STOP_HIGH, k] if inm and tp[k] > 0.0 else np.inf
-    cash = S[SimState.CASH]
-    pos = S[SimState.POS]
-    mdd = S[SimState.MDD]
+        flat = inm[k] == 0.0
+        slo[k] = -np.inf if flat or sl[k] <= 0.0 else R[k, SimState.STOP_LOW]
+        shi[k] = np.inf if flat or tp[k] <= 0.0 else R[k, SimState.STOP_HIGH]
     has_stops = sl.max() > 0.0 or tp.max() > 0.0
     p1min = p1.min()
     p1max = p1.max()
@@ -362,34 +356,36 @@ def _lanes_group(
             else:
                 e[:] = False
                 x[:] = False
-            events = _bar_events(c, e, x, S, slo, shi, ev)
+            events = _bar_events(c, e, x, inm, cash, slo, shi, ev)
         peak_in, peak_out = peaks[cur], peaks[nxt]
-        gate_in, gate_out = gates[cur], gates[nxt]
-        if _bar_values(c, cash, pos, om, peak_in, gate_in, peak_out, gate_out):
-            _deeper(c, cash, pos, mdd, om, peak_in, gate_in, gate_out, ev, events)
+        if _bar_values(c, cash, pos, om, inm, peak_in, peak_out):
+            _deeper(c, cash, pos, mdd, om, inm, peak_in, ev, events)
         if events:
             _apply_events(t, c, c0, prefix[:, t - t0], prefix[:, t + 1 - t0], fees, slippage,
-                          ev, todo, S, sl, tp, peak_in, peak_out, gate_out, om, slo,
+                          ev, todo, R, cash, pos, inm, mdd, sl, tp, peak_in, peak_out, om, slo,
                           shi)  # fmt: skip
             if has_stops:
                 stop_low = slo.max()
                 stop_high = shi.min()
         cur = nxt
     for k in range(n):
-        if S[SimState.IN_MARKET, k] != 0.0 and t1 >= n_bars:
+        r = R[k]
+        if inm[k] != 0.0 and t1 >= n_bars:
             # the last bar: book the open trade's holding bars (simulate_block's end)
-            S[SimState.S1, k] += prefix[0, t1 - t0] - S[SimState.H0, k]
-            S[SimState.S2, k] += prefix[1, t1 - t0] - S[SimState.H1, k]
-            S[SimState.SNEG, k] += prefix[2, t1 - t0] - S[SimState.H2, k]
-            S[SimState.BARS_IN, k] += t1 - int(S[SimState.HOLD_START, k])
-            S[SimState.HOLD_START, k] = t1
-            S[SimState.H0, k] = prefix[0, t1 - t0]
-            S[SimState.H1, k] = prefix[1, t1 - t0]
-            S[SimState.H2, k] = prefix[2, t1 - t0]
-        S[SimState.PEAK, k] = peaks[cur, k]
-        s = lanes[k]
-        for f in range(N_STATE):
-            state[s, f] = S[f, k]
+            r[SimState.S1] += prefix[0, t1 - t0] - r[SimState.H0]
+            r[SimState.S2] += prefix[1, t1 - t0] - r[SimState.H1]
+            r[SimState.SNEG] += prefix[2, t1 - t0] - r[SimState.H2]
+            r[SimState.BARS_IN] += t1 - int(r[SimState.HOLD_START])
+            r[SimState.HOLD_START] = t1
+            r[SimState.H0] = prefix[0, t1 - t0]
+            r[SimState.H1] = prefix[1, t1 - t0]
+            r[SimState.H2] = prefix[2, t1 - t0]
+        r[SimState.CASH] = cash[k]
+        r[SimState.POS] = pos[k]
+        r[SimState.IN_MARKET] = inm[k]
+        r[SimState.MDD] = mdd[k]
+        r[SimState.PEAK] = peaks[cur, k]
+        state[lanes[k]] = r
 
 
 @njit_parallel
