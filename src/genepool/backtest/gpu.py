@@ -118,7 +118,7 @@ def metrics_mismatches(got: np.ndarray, want: np.ndarray, rtol: float = 1e-12) -
         close = finite & (np.abs(got - want) <= rtol * np.maximum(np.abs(got), np.abs(want)))
     ok = same | (close & ~exact[None, :])
     return [
-        f"strategy {s}, {METRICS[j]}: {got[s, j]!r} vs {want[s, j]!r}"
+        f"strategy {s}, {METRICS[j]}: {float(got[s, j])!r} vs {float(want[s, j])!r}"
         for s, j in zip(*np.nonzero(~ok))
     ]
 
@@ -345,17 +345,19 @@ class DeviceBacktest:
         stop-loss ``sl`` and take-profit ``tp`` per strategy (zeros: no stops); equal to the
         CPU kernel's (columns ``enums.Metric``)."""
         code = int(family_code(get_family(family).name))
-        stream = table_stream(family, dict(params), self.options)
-        n = int(stream.ia.shape[0])
         sl = np.ascontiguousarray(sl, dtype=np.float64).reshape(-1)
         tp = np.ascontiguousarray(tp, dtype=np.float64).reshape(-1)
-        if sl.shape[0] != n or tp.shape[0] != n:
+        lengths = {"sl": sl.shape[0], "tp": tp.shape[0]}
+        lengths.update({name: len(np.asarray(v).reshape(-1)) for name, v in params.items()})
+        n = lengths["sl"]
+        if any(length != n for length in lengths.values()):
             raise ConfigError(
-                f"sl and tp need one value per strategy ({n}), got {sl.shape[0]} and {tp.shape[0]}"
+                f"sl, tp and the parameters need one value per strategy, got lengths {lengths}"
             )
         out = np.empty((n, N_METRICS))
         if n == 0:
             return out
+        stream = table_stream(family, dict(params), self.options)
         order = np.lexsort((stream.ib, stream.ia))  # a warp's threads read the same rows
         row_bytes = 8 * self.n_bars
         budget = self.device_budget()
