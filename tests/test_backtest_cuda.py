@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from genepool.backtest.enums import N_METRICS, Metric
+from genepool.backtest.enums import N_METRICS, FamilyCode, Metric
 from genepool.backtest.gpu import check_device, cuda_status, metrics_mismatches
 from genepool.errors import ConfigError
 
@@ -252,27 +252,22 @@ def test_device_kernels_have_no_fma_and_no_local_memory(monkeypatch: pytest.Monk
     f1, f2, i1 = types.float64[::1], types.float64[:, ::1], types.int64[::1]
     f = types.float64
     kernels = {
-        "simulate_strategies": (
-            k.simulate_strategies, (types.int64, f1, f2, f2, f2, i1, i1, f1, f1, f1, f1, f, f,
-                                    f, f, f2),
-        ),
-        "table_rows_streamed": (k.table_rows_streamed, (i1, i1, f1, f2)),
-        "table_rows_elementwise": (
-            k.table_rows_elementwise, (i1, i1, f1, i1, f1, i1, f1, i1, f1, f1, f2),
-        ),
-    }  # fmt: skip
+        f"simulate {code.name}": (
+            k.simulate_kernel(int(code)), (f1, f2, f2, f2, i1, i1, f1, f1, f1, f1, f, f, f, f, f2)
+        )
+        for code in FamilyCode
+        if code != FamilyCode.EXPLICIT
+    }
+    kernels["table_rows_streamed"] = (k.table_rows_streamed, (i1, i1, f1, f2))
+    kernels["table_rows_elementwise"] = (
+        k.table_rows_elementwise, (i1, i1, f1, i1, f1, i1, f1, i1, f1, f1, f2),
+    )  # fmt: skip
     for name, (kernel, sig) in kernels.items():
         ptx, _ = cuda.compile_ptx(kernel.py_func, types.void(*sig), cc=(9, 0))
         assert "fma.rn.f64" not in ptx, name
         assert ".local" not in ptx, name
-    assert (
-        "mul.rn.f64"
-        in cuda.compile_ptx(
-            k.simulate_strategies.py_func,
-            types.void(*kernels["simulate_strategies"][1]),
-            cc=(9, 0),
-        )[0]
-    )
+        if name.startswith("simulate"):
+            assert "mul.rn.f64" in ptx, name
 
 
 # -- a real device --------------------------------------------------------------------------------

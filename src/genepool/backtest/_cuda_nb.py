@@ -9,8 +9,8 @@ Device twins of the CPU kernels, line for line, for one block of bars [0, T):
   parameter, laid out (rows, bars) as the CPU's (:mod:`genepool.backtest.stream`). The shared
   running sums and the prefix sums of the asset's returns depend on the prices only: the host
   computes them once per problem with the CPU kernels (:mod:`genepool.backtest.gpu`).
-- :func:`simulate_strategies` runs one strategy per thread over all bars with its whole state
-  in local variables (``_sim_nb.simulate_block`` for the block [0, T), then
+- :func:`simulate_kernel` (one kernel per family) runs one strategy per thread over all bars
+  with its whole state in local variables (``_sim_nb.simulate_block`` for the block [0, T), then
   ``finalize_state``): the MACD family streams its signal line's EMA per thread, as
   ``_sim_nb._macd_block`` does, so nothing of size T is held per strategy. It writes one
   metrics row per strategy except the annualized return and the Calmar ratio, which need
@@ -52,7 +52,7 @@ __all__ = [
     "SIMULATOR",
     "STREAMED_ROWS",
     "annualize_rows_nb",
-    "simulate_strategies",
+    "simulate_kernel",
     "table_rows_elementwise",
     "table_rows_streamed",
 ]
@@ -389,9 +389,6 @@ def _simulate_one(
     stop_high = 0.0
     in_market = False
     hold_start = 0
-    h0 = 0.0
-    h1 = 0.0
-    h2 = 0.0
     has_stops = sl > 0.0 or tp > 0.0
     # the MACD signal line: nb.ema_resume of (fast EMA - slow EMA), streamed
     is_macd = fam == _MACD
@@ -465,10 +462,7 @@ def _simulate_one(
                     mdd = value / peak - 1.0
                 prev_value = value
                 in_market = True
-                hold_start = t + 1
-                h0 = prefix[0, t + 1]
-                h1 = prefix[1, t + 1]
-                h2 = prefix[2, t + 1]
+                hold_start = t + 1  # the CPU's h0..h2 are prefix[:, hold_start], read back
             elif cash > peak:  # a flat bar: the value is the cash
                 peak = cash
         else:
@@ -477,9 +471,9 @@ def _simulate_one(
                 x = True
             if x and not e:
                 # -- exit at the close of bar t: book the holding bars hold_start .. t-1 -------
-                s1 += prefix[0, t] - h0
-                s2 += prefix[1, t] - h1
-                sneg += prefix[2, t] - h2
+                s1 += prefix[0, t] - prefix[0, hold_start]
+                s2 += prefix[1, t] - prefix[1, hold_start]
+                sneg += prefix[2, t] - prefix[2, hold_start]
                 bars_in += t - hold_start
                 prev_value = _mul(pos, c0)
                 size = pos
@@ -516,9 +510,9 @@ def _simulate_one(
         a0 = a1
         b0 = b1
     if in_market:  # the holding bars up to the end
-        s1 += prefix[0, n_bars] - h0
-        s2 += prefix[1, n_bars] - h1
-        sneg += prefix[2, n_bars] - h2
+        s1 += prefix[0, n_bars] - prefix[0, hold_start]
+        s2 += prefix[1, n_bars] - prefix[1, hold_start]
+        sneg += prefix[2, n_bars] - prefix[2, hold_start]
         bars_in += n_bars - hold_start
     # -- finalize_state: the open trade counts, marked at the last close without exit fees ----
     last_close = close[n_bars - 1]
@@ -566,22 +560,44 @@ def _simulate_one(
     out[s, _M_FINAL_VALUE] = final_value
 
 
-@cuda.jit
-def simulate_strategies(
-    fam, close, prefix, A, B, ia, ib, p1, p2, sl, tp, fees, slippage, init_cash, ann_factor, out
-):
-    """Metrics rows ``out`` (n, N_METRICS) of n strategies of family code ``fam``, one thread
-    per strategy (grid-stride): rows ``ia[s]``/``ib[s]`` of the tables ``A``/``B`` (rows, T),
-    parameters ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]`` (0: none); ``prefix`` (3, T+1)
-    the prefix sums of the asset's returns (``_sim_nb.prefix_block``)."""
-    s = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    while s < ia.shape[0]:
-        _simulate_one(
-            fam, close, prefix, A, B, ia[s], ib[s], p1[s], p2[s], sl[s], tp[s], fees, slippage,
-            init_cash, ann_factor, out, s,
-        )  # fmt: skip
-        s += stride
+def _simulate_kernel(fam: int, max_registers: int | None) -> Any:
+    """The kernel of one family: ``fam`` is a constant of its code, so the branches of the
+    other families, and their registers, are compiled away."""
+
+    options = {} if SIMULATOR else {"max_registers": max_registers}  # a compiler option
+
+    @cuda.jit(**options)
+    def simulate(
+        close, prefix, A, B, ia, ib, p1, p2, sl, tp, fees, slippage, init_cash, ann_factor, out
+    ):
+        s = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        while s < ia.shape[0]:
+            _simulate_one(
+                fam, close, prefix, A, B, ia[s], ib[s], p1[s], p2[s], sl[s], tp[s], fees,
+                slippage, init_cash, ann_factor, out, s,
+            )  # fmt: skip
+            s += stride
+
+    return simulate
+
+
+_KERNELS: dict[tuple[int, int | None], Any] = {}
+
+
+def simulate_kernel(family: int, max_registers: int | None = None) -> Any:
+    """The simulator kernel of family code ``family`` (compiled on first launch, kept):
+    ``kernel[blocks, threads](close, prefix, A, B, ia, ib, p1, p2, sl, tp, fees, slippage,
+    init_cash, ann_factor, out)`` writes the metrics rows ``out`` (n, N_METRICS) of n
+    strategies, one thread per strategy (grid-stride): rows ``ia[s]``/``ib[s]`` of the tables
+    ``A``/``B`` (rows, T), parameters ``p1[s]``, ``p2[s]``, stops ``sl[s]``, ``tp[s]`` (0:
+    none); ``prefix`` (3, T+1) the prefix sums of the asset's returns
+    (``_sim_nb.prefix_block``). ``max_registers`` caps the registers per thread (more
+    threads resident, at the price of spills); None lets the compiler choose."""
+    key = (int(family), max_registers)
+    if key not in _KERNELS:
+        _KERNELS[key] = _simulate_kernel(*key)
+    return _KERNELS[key]
 
 
 @njit

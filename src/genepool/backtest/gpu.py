@@ -57,6 +57,9 @@ FREE_SHARE = 0.8
 BYTES_PER_STRATEGY = 8 * (6 + N_METRICS)
 #: Threads per block of the kernels on a device.
 THREADS = 128
+#: Registers per thread of the simulator kernel (None: the compiler's choice; ptxas gives the
+#: RSI kernel 96 for sm_90, so 20 warps of 128-thread blocks fit an SM).
+MAX_REGISTERS: int | None = None
 
 
 def cuda_status() -> tuple[bool, str]:
@@ -326,8 +329,9 @@ class DeviceBacktest:
 
         n = idx.shape[0]
         d_out = cuda.device_array((n, N_METRICS))
+        kernel = self._k.simulate_kernel(code, MAX_REGISTERS)
         self._launch(
-            self._k.simulate_strategies, n, code, self._close, self._prefix, A, B,
+            kernel, n, self._close, self._prefix, A, B,
             up(stream.ia), up(stream.ib), up(stream.p1), up(stream.p2), up(sl), up(tp),
             np.float64(self.fees), np.float64(self.slippage), np.float64(self.init_cash),
             np.float64(self.ann_factor), d_out,
