@@ -57,8 +57,10 @@ FREE_SHARE = 0.8
 BYTES_PER_STRATEGY = 8 * (6 + N_METRICS)
 #: Threads per block of the kernels on a device.
 THREADS = 128
-#: Registers per thread of the simulator kernel (None: the compiler's choice; ptxas gives the
-#: RSI kernel 96 for sm_90, so 20 warps of 128-thread blocks fit an SM).
+#: Registers per thread of the simulator kernel (None: the compiler's choice). ptxas gives the
+#: RSI kernel 88 for sm_90: 20 warps of 128-thread blocks fit an SM, 2,640 on an H200's 132,
+#: fewer than the 3,125 warps of 10^5 strategies; at 80 (8 bytes spilled) 24 warps fit, 3,168.
+#: To be chosen by measurement (benchmarks/bench_backtest_gpu.py times both).
 MAX_REGISTERS: int | None = None
 
 
