@@ -84,7 +84,8 @@ def _simulator_checks() -> dict[str, Any]:
     mismatches, whether the bits are equal, and what the strategies did."""
     import warnings
 
-    from genepool.backtest import _cuda_nb, gpu
+    from genepool.backtest import StrategyProblem, _cuda_nb, gpu
+    from genepool.backtest.stream import table_stream
 
     assert _cuda_nb.SIMULATOR, "NUMBA_ENABLE_CUDASIM=1 was not seen"
     warnings.simplefilter("ignore")  # numpy scalars' overflow/division warnings
@@ -101,6 +102,28 @@ def _simulator_checks() -> dict[str, Any]:
             "trades": float(cpu[:, Metric.N_TRADES].sum()),
             "stops_changed": not np.array_equal(got, without_stops, equal_nan=True),
             "uploads_again": dev.uploaded - uploaded,
+        }
+        if not stops:  # the device tables are the CPU's, NaN where NaN
+            stream = table_stream(family, params, prob.options)
+            want = stream.tables(prob.data, 0, 0, prob.n_bars)
+            have = [t.copy_to_host() for t in dev._tables(family, stream)]
+            report[case_name(family, stops, method)]["tables_equal"] = all(
+                np.array_equal(h, w, equal_nan=True) for h, w in zip(have, want)
+            )
+    # prices on a grid of half points with flat stretches: ties, flat windows (the RSI's 0/0,
+    # a zero standard deviation), no fees, the close as high and low
+    steps = np.random.default_rng(5).choice([-0.5, 0.0, 0.0, 0.5], size=160)
+    grid = 100.0 + np.cumsum(steps)
+    for family in FAMILIES:
+        prob = StrategyProblem(
+            grid, family, fees=0.0, slippage=0.0, stops=True, bars_per_year=252.0,
+            ranges=dict(RANGES[family], **STOP_RANGES),
+        )  # fmt: skip
+        got, cpu, _, _ = _compare(prob, n=16, seed=4)
+        report[f"grid-{family}"] = {
+            "mismatches": metrics_mismatches(got, cpu),
+            "same_bits": bool(np.array_equal(got, cpu, equal_nan=True)),
+            "trades": float(cpu[:, Metric.N_TRADES].sum()),
         }
     # chunks: a host budget of 5 strategies per chunk; a device budget that holds the tables
     # of a few rows only, so that each chunk builds its own
@@ -160,6 +183,16 @@ def test_simulator_equals_cpu_kernel(simulated: dict[str, Any], case: tuple) -> 
     assert got["uploads_again"] == 0  # the prices went up once, at construction
     # stops closed trades (the same strategies without them give other metrics)
     assert got["stops_changed"] == case[1]
+    if not case[1]:
+        assert got["tables_equal"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_simulator_ties_and_flat_prices(simulated: dict[str, Any], family: str) -> None:
+    got = simulated[f"grid-{family}"]
+    assert got["mismatches"] == []
+    assert got["same_bits"]
+    assert got["trades"] > 0
 
 
 def test_simulator_chunks(simulated: dict[str, Any]) -> None:
@@ -253,7 +286,8 @@ def test_device_kernels_have_no_fma_and_no_local_memory(monkeypatch: pytest.Monk
     f = types.float64
     kernels = {
         f"simulate {code.name}": (
-            k.simulate_kernel(int(code)), (f1, f2, f2, f2, i1, i1, f1, f1, f1, f1, f, f, f, f, f2)
+            k.simulate_kernel(int(code)),
+            (f1, f2, f2, f2, i1, i1, f1, f1, f1, f1, f, f, f, f, f2),
         )
         for code in FamilyCode
         if code != FamilyCode.EXPLICIT
