@@ -7,8 +7,9 @@ tables, one row per unique parameter over all bars, are built on the device
 its state in registers and writes one row of metrics; only the parameters go up and the
 metrics come back. The rows and the parameters mean what they mean on the CPU: they come from
 the same :func:`~genepool.backtest.stream.table_stream`. The metrics equal the CPU kernel's
-(``StrategyProblem.metrics_array``) bit for bit under numba's CUDA simulator (tested), and by
-construction on a device (no fused multiply-adds, the CPU's ``pow``: see ``_cuda_nb``).
+(``StrategyProblem.metrics_array``) bit for bit under numba's CUDA simulator (tested); on a
+device they are written to (no fused multiply-adds in the PTX, tested; the CPU's ``pow``;
+IEEE division and square root: see ``_cuda_nb``), which is still to be seen on one.
 
 Chunks: the strategies are ordered by their table rows (a warp's threads then read the same
 rows) and launched in chunks sized by the device's free memory (a fixed
@@ -242,8 +243,8 @@ class DeviceBacktest:
                 self._fields[name] = self._upload(np.ascontiguousarray(arr, dtype=np.float64))
         self._prefix = self._upload(prefix_block(close, 0, 0, self.n_bars, np.zeros(3)))
         self._sums: dict[str, tuple[Any, Any]] = {}
-        self._dummy = self._upload(np.zeros(1))
-        self._dummy_int = self._upload(np.zeros(1, dtype=np.int64))
+        self._dummy = cuda.to_device(np.zeros(1))  # stands in for series a table needs not
+        self._dummy_int = cuda.to_device(np.zeros(1, dtype=np.int64))
 
     def _upload(self, a: np.ndarray) -> Any:
         self.uploaded += a.nbytes
@@ -299,16 +300,13 @@ class DeviceBacktest:
                 up_cs, up_nc = self._running_sums("up")
                 dn_cs, dn_nc = self._running_sums("down")
             f, i = self._dummy, self._dummy_int
-            if self._k.SIMULATOR:
-                grid, block = (1, 1), (32, 1)
-            else:
-                grid, block = (
-                    (min(-(-self.n_bars // THREADS), 4096), min(rows, 65535)),
-                    (
-                        THREADS,
-                        1,
-                    ),
-                )
+            # x: bars, y: rows (grid-stride over both); the simulator runs one small block
+            grid = (
+                (1, 1)
+                if k.SIMULATOR
+                else (min(-(-self.n_bars // THREADS), 4096), min(rows, 65535))
+            )
+            block = (32 if k.SIMULATOR else THREADS, 1)
             k.table_rows_elementwise[grid, block](
                 d_kinds, d_windows, f if cs is None else cs, i if nc is None else nc,
                 f if up_cs is None else up_cs, i if up_nc is None else up_nc,
