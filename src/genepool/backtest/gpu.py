@@ -80,7 +80,7 @@ def cuda_status() -> tuple[bool, str]:
             return True, ""
         cuda.current_context()  # raises with the driver's reason
     except Exception as exc:
-        reason = " ".join(str(exc).split())
+        reason = " ".join(str(exc).split()).rstrip(" :")
         return False, f"numba sees no CUDA device ({reason})"
     return False, "numba sees no CUDA device"  # pragma: no cover
 
