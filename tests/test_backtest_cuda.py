@@ -146,6 +146,30 @@ def _simulator_checks() -> dict[str, Any]:
             report["too-small"] = str(exc)
     finally:
         gpu.SIMULATOR_MEMORY = saved
+    # StrategyProblem(device="cuda") end to end: the metrics, and a short GA run, whose result
+    # for a seed is the CPU's
+    import genepool as gp
+    from genepool.backtest.data import synthetic_ohlcv
+
+    data = synthetic_ohlcv(300, freq="1h", seed=3)
+    options = {"ranges": RANGES["rsi"], "bars_per_year": 252.0 * 24, "fees": FEES}
+    on_cpu = StrategyProblem(data, "rsi", **options)
+    on_device = StrategyProblem(data, "rsi", device="cuda", **options)
+    X = on_cpu.space.sample(12, np.random.default_rng(8))
+    runs = [gp.maximize(p, gp.GA(p.space, 10, seed=2), generations=2) for p in (on_cpu, on_device)]
+    report["problem"] = {
+        "mismatches": metrics_mismatches(on_device.metrics_array(X), on_cpu.metrics_array(X)),
+        "same_run": bool(
+            np.array_equal(runs[0].best_x, runs[1].best_x)
+            and runs[0].best_fitness == runs[1].best_fitness
+        ),
+        "series": len(on_device._devices),  # one DeviceBacktest: prices uploaded once
+    }
+    try:
+        StrategyProblem(data, "rsi", device="cuda", aggregate="portfolio", **options)
+        report["portfolio"] = "no error"
+    except ConfigError as exc:
+        report["portfolio"] = str(exc)
     # no strategies; stops of the wrong length
     dev = _compare(_problem("rsi", False, "wilder", n_bars=300), n=2)[2]
     empty = {k: np.empty(0) for k in ("window", "lower", "upper")}
@@ -201,6 +225,25 @@ def test_simulator_chunks(simulated: dict[str, Any]) -> None:
     assert simulated["chunks-device-ma_cross"]["mismatches"] == []
     assert simulated["chunks-device-bollinger"]["mismatches"] == []
     assert "do not fit the device memory" in simulated["too-small"]
+
+
+def test_simulator_strategy_problem(simulated: dict[str, Any]) -> None:
+    got = simulated["problem"]
+    assert got["mismatches"] == []
+    assert got["same_run"]  # same seed, same result on the device
+    assert got["series"] == 1
+    assert "aggregate='portfolio'" in simulated["portfolio"]
+
+
+def test_strategy_problem_cuda_without_cuda() -> None:
+    from genepool.backtest import StrategyProblem
+
+    if cuda_status()[0]:  # pragma: no cover - a machine with a GPU
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ConfigError, match="device='cuda' is not available"):
+        StrategyProblem(np.linspace(100, 120, 400), "rsi", freq="1h", device="cuda")
+    with pytest.raises(ConfigError, match="kernel must be one of"):
+        StrategyProblem(np.linspace(100, 120, 400), "rsi", freq="1h", kernel="fast")
 
 
 def test_simulator_edge_cases(simulated: dict[str, Any]) -> None:

@@ -12,11 +12,19 @@ from numpy.typing import ArrayLike
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..memory import parse_size
 from ..problem import Problem
-from .blocked import DEFAULT_BLOCK_MEMORY, block_bars_for, bytes_per_bar, run_blocks, run_portfolio
+from .blocked import (
+    DEFAULT_BLOCK_MEMORY,
+    KERNELS,
+    block_bars_for,
+    bytes_per_bar,
+    run_blocks,
+    run_portfolio,
+)
 from .calendar import BarsPerYear, infer_bars_per_year
 from .constraints import strategy_space
 from .data import validate_ohlcv
 from .enums import METRICS, N_METRICS, N_STATE, Metric
+from .gpu import check_device
 from .simulate import TimeSpan, annualization_factor, check_prices, metrics_frame
 from .strategies import get_family
 from .stream import table_stream
@@ -143,6 +151,17 @@ class StrategyProblem(Problem):
         With a store: the bars with ``start <= time < end`` of each symbol (UTC when naive).
     rsi_method : {"wilder", "sma"}
         RSI smoothing (``"sma"`` is vectorbt's RSI, bit for bit).
+    kernel : {"simd", "scalar"}, default "simd"
+        The CPU kernel: ``"simd"`` advances the strategies that share an indicator row bar by
+        bar together in SIMD lanes (:mod:`genepool.backtest._lanes_nb`), ``"scalar"`` one
+        strategy at a time (its oracle twin). Their metrics are bit-identical; see
+        docs/backtest.md, "Speed".
+    device : {"cpu", "cuda"}, default "cpu"
+        ``"cuda"`` evaluates on an NVIDIA GPU (:mod:`genepool.backtest.gpu`; the ``gpu`` extra,
+        numba-cuda): the prices are uploaded once, the indicator tables are built on the
+        device and one thread per strategy streams over the bars. A ``ConfigError`` where CUDA
+        is not available. Not for ``aggregate="portfolio"`` nor memory-mapped blocks: a device
+        holds every bar of a series.
     bars_per_year : float, optional
         Bars per year for the annualized metrics (Sharpe, Sortino, annualized return and
         volatility, Calmar), e.g. 252 for daily stock bars. Default: counted on the calendar of
@@ -196,6 +215,8 @@ class StrategyProblem(Problem):
         aggregate: str = "mean",
         start: TimeBound | None = None,
         end: TimeBound | None = None,
+        kernel: str = "simd",
+        device: str = "cpu",
     ) -> None:
         self._configure(
             family,
@@ -209,9 +230,16 @@ class StrategyProblem(Problem):
             ranges=ranges,
             block_bars=block_bars,
             block_memory=block_memory,
+            kernel=kernel,
+            device=device,
         )
         self.universe: list[SymbolSeries] | None = None
         self.aggregate = aggregate
+        if self.device == "cuda" and aggregate == "portfolio":
+            raise ConfigError(
+                "device='cuda' evaluates each symbol's runs apart: aggregate='portfolio' "
+                "(one equal-weight portfolio a bar) runs on the CPU; use device='cpu'"
+            )
         self.store_path: str | None = None
         if is_store(data):
             if freq is not None or year is not None:
@@ -343,8 +371,11 @@ class StrategyProblem(Problem):
         ranges: Ranges | None = None,
         block_bars: int | None = None,
         block_memory: int | str | None = None,
+        kernel: str = "simd",
+        device: str = "cpu",
     ) -> None:
-        """Everything but the data: family, objectives, costs, space, blocks (validated)."""
+        """Everything but the data: family, objectives, costs, space, blocks, kernel and
+        device (validated)."""
         self.family = get_family(family)
         names = [objective] if isinstance(objective, str) else list(objective)
         if not names:
@@ -376,6 +407,13 @@ class StrategyProblem(Problem):
                 raise ConfigError(f"block_memory: {exc}") from None
         self.block_memory = block_memory
         self.block_memory_given = block_memory is not None
+        if kernel not in KERNELS:
+            raise ConfigError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
+        self.kernel = kernel
+        self.device = check_device(device)
+        #: One :class:`~genepool.backtest.gpu.DeviceBacktest` per price series (prices
+        #: uploaded once per problem), made on first use.
+        self._devices: dict[int, Any] = {}
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
@@ -397,6 +435,8 @@ class StrategyProblem(Problem):
             "ranges": self.ranges,
             "block_bars": self.block_bars,
             "block_memory": self.block_memory,
+            "kernel": self.kernel,
+            "device": self.device,
             "store": None if self.universe is None else self._store_config(),
         }
 
@@ -499,9 +539,11 @@ class StrategyProblem(Problem):
         self, params: dict[str, Any], n: int, arrays: dict[str, np.ndarray], n_bars: int,
         ann_factor: float,
     ) -> np.ndarray:  # fmt: skip
-        """Metrics of one decoded batch on one series, block by block."""
-        stream = table_stream(self.family.name, params, self.options)
+        """Metrics of one decoded batch on one series, block by block (or on the device)."""
         sl, tp = self._stops(params, n)
+        if self.device == "cuda":
+            return self._device_for(arrays, ann_factor).metrics(self.family.name, params, sl, tp)
+        stream = table_stream(self.family.name, params, self.options)
         bars = self.block_bars or block_bars_for(stream, n_bars, self.block_memory)
         return run_blocks(
             int(self.family.code),  # a plain int64: one compiled kernel for every family
@@ -515,7 +557,25 @@ class StrategyProblem(Problem):
             slippage=self.slippage,
             init_cash=self.init_cash,
             ann_factor=ann_factor,
+            kernel=self.kernel,
         )
+
+    def _device_for(self, arrays: dict[str, np.ndarray], ann_factor: float) -> Any:
+        """The series' :class:`~genepool.backtest.gpu.DeviceBacktest`: its prices go up to the
+        device on the first evaluation, never again."""
+        key = id(arrays["close"])
+        if key not in self._devices:
+            from .gpu import DeviceBacktest
+
+            self._devices[key] = DeviceBacktest(
+                arrays,
+                fees=self.fees,
+                slippage=self.slippage,
+                init_cash=self.init_cash,
+                ann_factor=ann_factor,
+                rsi_method=self.options["rsi_method"],
+            )
+        return self._devices[key]
 
     def _stops(self, params: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
         """Stop-loss and take-profit of each strategy of a batch (zeros: no stops)."""
