@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from ..memory import parse_size
-from ._lanes_nb import MIN_LANES, lane_groups, simulate_lanes_block_nb
+from ._lanes_nb import MAX_LANES, MIN_LANES, lane_groups, simulate_lanes_block_nb
 from ._sim_nb import (
     N_PORTFOLIO_STATE,
     finalize_family_nb,
@@ -84,6 +84,7 @@ def _advance(
     fees: float,
     slippage: float,
     groups: tuple[np.ndarray, np.ndarray] | None = None,
+    min_lanes: int = MIN_LANES,
 ) -> None:
     """One block [t0, t1) of one series: read its prices and margin (views of the maps),
     build its tables, advance the prefix sums (``carry``) and every strategy's ``state``
@@ -103,7 +104,7 @@ def _advance(
             simulate_lanes_block_nb(
                 code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1,
                 stream.p2, sl, tp, fees, slippage, t0, t1, n_bars, state, groups[0],
-                groups[1], MIN_LANES,
+                groups[1], min_lanes,
             )  # fmt: skip
         return
     simulate_family_block_nb(
@@ -127,13 +128,16 @@ def run_blocks(
     ann_factor: float,
     on_block: Callable[[int, int], None] | None = None,
     kernel: str = "simd",
+    max_lanes: int = MAX_LANES,
+    min_lanes: int = MIN_LANES,
 ) -> np.ndarray:
     """Metrics (n, N_METRICS) of the batch behind ``stream`` over ``n_bars`` bars.
 
     ``arrays`` maps the price fields (``close``, and ``high``/``low`` for ``breakout``) to
     arrays of ``n_bars`` values, in memory or memory-mapped; only a block and its margin are
     read at a time. ``on_block(t1, n_bars)`` is called after each block (progress, memory
-    samples). ``kernel`` is one of :data:`KERNELS`.
+    samples). ``kernel`` is one of :data:`KERNELS`; with ``"simd"``, groups of at most
+    ``max_lanes`` strategies run in lanes, smaller than ``min_lanes`` one by one.
     """
     n = stream.ia.shape[0]
     out = np.empty((n, N_METRICS))
@@ -143,11 +147,11 @@ def run_blocks(
     init_state_nb(state, init_cash)
     carry = np.zeros(3)
     no_values = np.empty((n, 0))
-    groups = lane_groups(stream.ia, stream.ib) if kernel == "simd" else None
+    groups = lane_groups(stream.ia, stream.ib, max_lanes) if kernel == "simd" else None
     for t0 in range(0, n_bars, block_bars):
         t1 = min(n_bars, t0 + block_bars)
         _advance(code, stream, arrays, t0, t1, n_bars, carry, state, no_values,
-                 sl, tp, fees, slippage, groups)  # fmt: skip
+                 sl, tp, fees, slippage, groups, min_lanes)  # fmt: skip
         if on_block is not None:
             on_block(t1, n_bars)
     last_close = float(arrays["close"][n_bars - 1])
