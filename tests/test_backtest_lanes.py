@@ -45,8 +45,14 @@ def _prices(kind: str, n_bars: int, seed: int) -> object:
     return synthetic_ohlcv(n_bars, freq="1h", seed=seed)
 
 
-def _metrics(prob: StrategyProblem, X: np.ndarray, kernel: str, block_bars: int,
-             max_lanes: int = lanes.MAX_LANES, min_lanes: int = lanes.MIN_LANES) -> np.ndarray:  # fmt: skip
+def _metrics(
+    prob: StrategyProblem,
+    X: np.ndarray,
+    kernel: str,
+    block_bars: int,
+    max_lanes: int = lanes.MAX_LANES,
+    min_lanes: int = lanes.MIN_LANES,
+) -> np.ndarray:
     params = prob.space.decode(X)
     sl, tp = prob._stops(params, X.shape[0])
     return run_blocks(
