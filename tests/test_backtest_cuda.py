@@ -240,7 +240,7 @@ def test_strategy_problem_cuda_without_cuda() -> None:
 
     if cuda_status()[0]:  # pragma: no cover - a machine with a GPU
         pytest.skip("CUDA is available here")
-    with pytest.raises(ConfigError, match="device='cuda' is not available"):
+    with pytest.raises(ConfigError, match="device 'cuda' is not available"):
         StrategyProblem(np.linspace(100, 120, 400), "rsi", freq="1h", device="cuda")
     with pytest.raises(ConfigError, match="kernel must be one of"):
         StrategyProblem(np.linspace(100, 120, 400), "rsi", freq="1h", kernel="fast")
@@ -266,7 +266,7 @@ def test_check_device_unknown_names_it() -> None:
 def test_check_device_cuda_without_cuda() -> None:
     ok, why = cuda_status()
     assert not ok and why
-    with pytest.raises(ConfigError, match="device='cpu' \\(the default\\)") as err:
+    with pytest.raises(ConfigError, match="the default, 'cpu'") as err:
         check_device("cuda")
     assert why in str(err.value)
 
@@ -275,7 +275,7 @@ def test_check_device_cuda_without_cuda() -> None:
 def test_device_backtest_without_cuda() -> None:
     from genepool.backtest.gpu import DeviceBacktest
 
-    with pytest.raises(ConfigError, match="device='cuda'"):
+    with pytest.raises(ConfigError, match="device 'cuda'"):
         DeviceBacktest(
             {"close": np.ones(10)}, fees=0.0, slippage=0.0, init_cash=1.0, ann_factor=1.0,
             rsi_method="wilder",
@@ -369,3 +369,18 @@ def test_device_rsi_sma_chunks() -> None:  # pragma: no cover
     prob = _problem("rsi", True, "sma", n_bars=5000, seed=12)
     got, cpu, _, _ = _compare(prob, n=3000, memory_limit=700 * gpu.BYTES_PER_STRATEGY)
     assert metrics_mismatches(got, cpu) == []
+
+
+@pytest.mark.skipif(cuda_status()[0], reason="this machine has CUDA")
+def test_cli_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from genepool.cli import main
+
+    out = tmp_path / "run"
+    assert main(["evolve", "--demo", "--device", "cuda", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--device 'cuda' is not available on this machine" in err[0]
+    assert not out.exists()  # nothing written
+    assert main(["evolve", "--problem", "rastrigin", "--device", "cuda"]) == 2
+    assert "--device applies to strategy runs" in capsys.readouterr().err
+    assert main(["evolve", "--demo", "--device", "gpu", "--out", str(out)]) == 2
+    assert "'gpu' is not one of 'cpu', 'cuda'" in capsys.readouterr().err

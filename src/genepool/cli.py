@@ -18,6 +18,7 @@ import typer
 
 from . import __version__, problems
 from .algorithms._storage import STORAGES
+from .backtest.gpu import DEVICES
 from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
 from .evolve._rundir import existing_run_dir
@@ -41,6 +42,7 @@ app = typer.Typer(
 
 ProblemName = Enum("ProblemName", {n: n for n in problems.names()}, type=str)  # type: ignore[misc]
 StorageName = Enum("StorageName", {n: n for n in STORAGES}, type=str)  # type: ignore[misc]
+DeviceName = Enum("DeviceName", {n: n for n in DEVICES}, type=str)  # type: ignore[misc]
 
 
 def _version_callback(value: bool) -> None:
@@ -138,6 +140,12 @@ def evolve(
         help="Where the population's genes live: memory (default) or disk (memory-mapped "
         "files in the run directory's population/ folder, docs/memory.md).",
     ),
+    device: DeviceName | None = typer.Option(
+        None,
+        "--device",
+        help="Where the strategies are backtested: cpu (default) or cuda (an NVIDIA GPU; "
+        "pip install 'genepool[gpu]', docs/backtest.md).",
+    ),
     generations: int | None = typer.Option(
         None, "--generations", min=1, help="Generations to run."
     ),
@@ -218,6 +226,8 @@ def evolve(
             raise ConfigError("--ranges applies to strategy runs, not to --problem")
         if objectives is not None:
             raise ConfigError("--objectives applies to strategy runs, not to --problem")
+        if device is not None and device.value != "cpu":
+            raise ConfigError("--device applies to strategy runs (backtests), not to --problem")
         _evolve_benchmark(
             problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
             progress, json_out, out, overwrite, storage.value if storage else "memory",
@@ -248,6 +258,7 @@ def evolve(
         "objectives": objectives,
         "population": population,
         "storage": storage.value if storage else None,
+        "device": device.value if device else None,
         "generations": generations,
         "fees": fees,
         "slippage": slippage,

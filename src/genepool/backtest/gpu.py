@@ -81,6 +81,7 @@ def cuda_status() -> tuple[bool, str]:
         cuda.current_context()  # raises with the driver's reason
     except Exception as exc:
         reason = " ".join(str(exc).split()).rstrip(" :")
+        reason = reason.removeprefix("Error at driver init: ").split(". ")[0].rstrip(".")
         return False, f"numba sees no CUDA device ({reason})"
     return False, "numba sees no CUDA device"  # pragma: no cover
 
@@ -100,8 +101,8 @@ def check_device(device: str) -> str:
         ok, why = cuda_status()
         if not ok:
             raise ConfigError(
-                f"device='cuda' is not available on this machine: {why}; device='cpu' (the "
-                "default) runs the CPU kernel"
+                f"device 'cuda' is not available on this machine: {why}; the default, "
+                "'cpu', runs the CPU kernels"
             )
     return device
 

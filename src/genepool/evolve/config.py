@@ -16,6 +16,7 @@ import pandas as pd
 from ..algorithms._storage import check_storage
 from ..backtest.constraints import strategy_space
 from ..backtest.enums import METRIC_SENSES, METRICS
+from ..backtest.gpu import check_device
 from ..backtest.strategies import family_names
 from ..backtest.walk_forward import WALK_FORWARD_MODES
 from ..errors import ConfigError, check_float, check_int
@@ -105,6 +106,9 @@ class EvolveConfig:
     storage : {"memory", "disk"}
         Where the GA's population lives: in memory, or on memory-mapped files in the run
         directory's ``population/`` folder (:class:`~genepool.GA`'s ``storage``).
+    device : {"cpu", "cuda"}
+        Where the strategies are backtested: the CPU kernel, or an NVIDIA GPU
+        (:class:`~genepool.backtest.StrategyProblem`'s ``device``; the ``gpu`` extra).
     fees, slippage : float
         Per order, as fractions (0.001 = 0.1 %).
     min_trades : int or None
@@ -150,6 +154,7 @@ class EvolveConfig:
     objective: str = "sharpe_ratio"
     population: int = 2000
     storage: str = "memory"
+    device: str = "cpu"
     generations: int = 30
     fees: float = 0.001
     slippage: float = 0.0
@@ -237,6 +242,7 @@ class EvolveConfig:
             )
         self.population = check_int("population", self.population, minimum=2)
         check_storage(self.storage, None)
+        check_device(self.device)
         self.generations = check_int("generations", self.generations, minimum=1)
         self.fees = check_float("fees", self.fees, low=0.0, high=1.0, high_inclusive=False)
         self.slippage = check_float(

@@ -368,6 +368,7 @@ def _problem(config: EvolveConfig, df: Bars, what: str) -> StrategyProblem:
                     bars_per_year=config.bars_per_year,
                     ranges=config.ranges,
                     aggregate=config.aggregate,
+                    device=config.device,
                 ),
             )
         except DataError as exc:
@@ -389,6 +390,7 @@ def _problem(config: EvolveConfig, df: Bars, what: str) -> StrategyProblem:
                 else {"year": "365 days"}
             ),
             ranges=config.ranges,
+            device=config.device,
         )
     except DataError as exc:
         text = str(exc)  # "data has 21 bars; ..." -> "the training data has 21 bars; ..."
