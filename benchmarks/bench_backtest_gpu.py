@@ -25,6 +25,11 @@ Two parts, in one process on a machine with a CUDA device:
    20; 64-thread blocks), so that the defaults (``gpu.MAX_REGISTERS``, ``gpu.THREADS``) can
    be chosen by measurement.
 
+3. A whole evolution on the device (:func:`generation`): ``gp.maximize`` of a GA of ``N``
+   strategies on the ``T`` bars with ``StrategyProblem(device="cuda")``, and the share of each
+   generation spent in the backtest (the issue: a generation at population 10^5 dominated by
+   the kernel, not by host work).
+
 Throughput: strategy-bars/s = N * T / median s. The CPU figure uses every core this process
 may use (numba's threads); per core divides by them. Target (issue 19): 10^11 strategy-bars
 in <= 1 s on an H200, tables included.
@@ -64,6 +69,8 @@ TARGET_S = 1.0  # 10^5 strategies x 10^6 bars on an H200, tables included
 SLOW_S = 20.0
 #: Other launch settings timed on the same workload: (registers per thread, threads per block).
 VARIANTS = ((80, 128), (None, 64))
+#: Generations of the timed evolution (part 3).
+GENERATIONS = 2
 
 
 def _device_backtest(prob: Any) -> Any:
@@ -255,6 +262,49 @@ def timing(sizes: dict[str, int], repeats: int) -> dict[str, Any]:
     }
 
 
+def generation(sizes: dict[str, int]) -> dict[str, Any]:
+    """A whole evolution on the device, as ``genepool evolve --device cuda`` runs it: a GA of
+    ``N`` strategies on ``T`` bars, ``gp.maximize`` with ``StrategyProblem(device="cuda")``.
+    One generation first (compiles, uploads), then a timed run of ``GENERATIONS``; the time
+    inside ``problem.evaluate`` (the device backtest) against the whole run says whether a
+    generation is dominated by the kernel or by host work (the GA's selection, variation,
+    decoding, the run loop's bookkeeping)."""
+    import numpy as np
+
+    import genepool as gp
+    from genepool.backtest import StrategyProblem
+    from genepool.backtest.data import synthetic_ohlcv
+
+    close = synthetic_ohlcv(sizes["T"], freq="1min", seed=SEED)["close"]
+    prob = StrategyProblem(close, "rsi", fees=0.001, rsi_method="sma", device="cuda")
+    inside = [0.0]
+    evaluate = prob.evaluate
+
+    def timed_evaluate(X: np.ndarray) -> np.ndarray:
+        t0 = time.perf_counter()
+        y = evaluate(X)
+        inside[0] += time.perf_counter() - t0
+        return y
+
+    prob.evaluate = timed_evaluate  # type: ignore[method-assign]
+    gp.maximize(prob, gp.GA(prob.space, sizes["N"], seed=1), generations=1, progress=False)
+    inside[0] = 0.0
+    t0 = time.perf_counter()
+    gp.maximize(prob, gp.GA(prob.space, sizes["N"], seed=2), generations=GENERATIONS,
+                progress=False)  # fmt: skip
+    total = time.perf_counter() - t0
+    evaluations = GENERATIONS + 1  # the first population and one per generation
+    return {
+        "population": sizes["N"],
+        "bars": sizes["T"],
+        "generations": GENERATIONS,
+        "total_s": total,
+        "evaluate_s": inside[0],
+        "s_per_evaluation": total / evaluations,
+        "evaluate_share": inside[0] / total,
+    }
+
+
 def environment(simulate: bool) -> dict[str, Any]:
     from numba import cuda
 
@@ -308,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {json.dumps(env)}", flush=True)
     checks = correctness(sizes)
     timed = timing(sizes, args.repeats)
+    evolved = generation(sizes)
     total = time.perf_counter() - start
     n_bad = sum(r["mismatches"] for r in checks) + timed["cpu_vs_gpu_mismatches"]
 
@@ -329,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'met' if timed['target_met'] else 'NOT met'}"
         f"{' (simulated: meaningless)' if args.simulate else ''}"
     )
+    print(
+        f"# evolution on the device: population {evolved['population']:,} on "
+        f"{evolved['bars']:,} bars, {evolved['s_per_evaluation']:.3f} s per generation, "
+        f"{100 * evolved['evaluate_share']:.0f} % of it in the backtest (the rest: host work)"
+    )
     print(f"# correctness: {'all equal' if n_bad == 0 else f'{n_bad} MISMATCHES'}")
     print(f"# total {total:.0f} s")
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -340,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 "total_s": total,
                 "correctness": checks,
                 "timing": timed,
+                "generation": evolved,
             },
             indent=1,
             default=str,
