@@ -414,6 +414,7 @@ class StrategyProblem(Problem):
         #: One :class:`~genepool.backtest.gpu.DeviceBacktest` per price series (prices
         #: uploaded once per problem), made on first use.
         self._devices: dict[int, Any] = {}
+        self._memory_limit: int | None = None  # the run's, given by fit_memory
 
     # -- sharing with workers (executor="processes"/"dask") ----------------------------------
     def shared_arrays(self) -> dict[str, np.ndarray]:
@@ -488,7 +489,11 @@ class StrategyProblem(Problem):
     def fit_memory(self, memory_limit: int) -> None:
         """Unless ``block_memory`` was given, a block's tables take at most an eighth of the
         run's ``memory_limit`` (and at most the 128 MiB default): the rest is for the
-        population, the strategies' state and the interpreter."""
+        population, the strategies' state and the interpreter. On a device, the limit also
+        bounds a chunk's host staging arrays (:class:`~genepool.backtest.gpu.DeviceBacktest`)."""
+        self._memory_limit = int(memory_limit)
+        for device in self._devices.values():
+            device.memory_limit = self._memory_limit
         if self.block_memory_given:
             return
         self.block_memory = int(min(DEFAULT_BLOCK_MEMORY, memory_limit // 8))
@@ -574,6 +579,7 @@ class StrategyProblem(Problem):
                 init_cash=self.init_cash,
                 ann_factor=ann_factor,
                 rsi_method=self.options["rsi_method"],
+                memory_limit=self._memory_limit,
             )
         return self._devices[key]
 
