@@ -165,6 +165,8 @@ def _simulator_checks() -> dict[str, Any]:
         ),
         "series": len(on_device._devices),  # one DeviceBacktest: prices uploaded once
     }
+    on_device.fit_memory(123_456_789)  # what the run loop does with memory_limit
+    report["problem"]["limits"] = [d.memory_limit for d in on_device._devices.values()]
     try:
         StrategyProblem(data, "rsi", device="cuda", aggregate="portfolio", **options)
         report["portfolio"] = "no error"
@@ -232,6 +234,7 @@ def test_simulator_strategy_problem(simulated: dict[str, Any]) -> None:
     assert got["mismatches"] == []
     assert got["same_run"]  # same seed, same result on the device
     assert got["series"] == 1
+    assert got["limits"] == [123_456_789]  # the host budget bounds the device's chunks too
     assert "aggregate='portfolio'" in simulated["portfolio"]
 
 
