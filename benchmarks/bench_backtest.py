@@ -356,7 +356,9 @@ def run_child(
 
 
 def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def nominal_clock() -> tuple[float | None, str]:
@@ -430,7 +432,7 @@ def issue_ratio(rows: list[dict[str, Any]], kernels: list[str]) -> dict[str, Any
     N=1k, (N_g / s_g) / (N_v / s_v), for each kernel (None where a row did not run)."""
     v = _find(rows, "vectorbt", RATIO_T, RATIO_N_VBT)
     v_s = v.get("median_s") if v else None
-    out: dict[str, Any] = {"vectorbt_s": v_s, "vectorbt_runs": len(v["times"]) if v_s else 0}
+    out: dict[str, Any] = {"vectorbt_s": v_s, "vectorbt_runs": len(v["times"]) if v and v_s else 0}
     for k in kernels:
         g = _find(rows, "genepool", RATIO_T, RATIO_N_GENEPOOL, k)
         g_s = g.get("median_s") if g else None
