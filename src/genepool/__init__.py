@@ -17,6 +17,7 @@ from ._version import __version__
 from .algorithms import GA, NSGA2, PSO, GAState, NSGA2State, Optimizer, PSOState
 from .evaluation import Evaluator, FitnessCache
 from .problem import ElementwiseProblem, FunctionProblem, Problem, elementwise
+from .profiling import Profile, plan, profile
 from .run import Generation, MemoryReport, Result, maximize, minimize
 from .space import Bool, Categorical, Gene, Integer, Real, Space
 
@@ -39,6 +40,7 @@ __all__ = [
     "Optimizer",
     "PSOState",
     "Problem",
+    "Profile",
     "Real",
     "Result",
     "Space",
@@ -51,5 +53,7 @@ __all__ = [
     "memory",
     "minimize",
     "operators",
+    "plan",
     "problems",
+    "profile",
 ]

@@ -21,13 +21,16 @@ from .algorithms._storage import STORAGES
 from .backtest.gpu import DEVICES
 from .errors import ConfigError, GenepoolError, WriteError
 from .evolve import DEMO, EvolveConfig, RunOutcome, resume_evolution, run_evolution
-from .evolve._rundir import existing_run_dir
+from .evolve._rundir import check_new_run_dir, existing_run_dir
 from .evolve.benchmark import is_benchmark_run, resume_benchmark, run_benchmark, start_benchmark
+from .evolve.planning import profile_benchmark, profile_evolution
 from .evolve.records import NO_VALID
 from .evolve.report_data import write_run_report
 from .evolve.runner import EXIT_NO_VALID
 from .evolve.single import backtest_one
 from .memory import format_size
+from .profiling import Profile, parse_sizes
+from .profiling._format import write_html
 from .run.progress import ProgressReporter
 from .run.result import Result
 
@@ -78,136 +81,169 @@ def _reporter(progress: bool, quiet: bool = False) -> ProgressReporter:
     )
 
 
+_DRY_RUN = typer.Option(
+    False,
+    "--dry-run",
+    help="Print the plan of the run (chunks, memory, time, disk, executor), measured on "
+    "short probes at small populations, and exit without evolving or writing anything.",
+)
+# -- the options of a run (evolve and profile share them) -------------------------------------
+_DEMO = typer.Option(False, "--demo", help="Evolve RSI strategies on the embedded demo data.")
+_DATA = typer.Option(
+    None,
+    "--data",
+    help="Price bars: CSV (optionally .gz/.zip) or Parquet with a close column.",
+)
+_STORE = typer.Option(
+    None,
+    "--store",
+    help="A market data store (genepool data import): evolve over a universe of its "
+    "symbols (docs/data.md, Universes).",
+)
+_SYMBOLS = typer.Option(
+    None, "--symbols", help="The store's symbols, e.g. AAPL,MSFT, or all (default)."
+)
+_AGGREGATE = typer.Option(
+    None,
+    "--aggregate",
+    help="Fitness over the symbols: mean (default), median or worst of each metric.",
+)
+_RUN_TIME_COLUMN = typer.Option(
+    None, "--time-column", help="Column holding the bar times (default: found by name)."
+)
+_RUN_SEP = typer.Option(None, "--sep", help="CSV separator, e.g. ';' or tab (default: detected).")
+_RUN_PRICE_COLUMN = typer.Option(
+    None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
+)
+_BARS_PER_YEAR = typer.Option(
+    None,
+    "--bars-per-year",
+    help="Annualization, e.g. 252 for daily stocks (default: counted on the data's calendar).",
+)
+_STRATEGY = typer.Option(
+    None, "--strategy", help="Strategy family: rsi, ma_cross, bollinger, macd, breakout."
+)
+_OBJECTIVE = typer.Option(None, "--objective", help="Metric to maximize (default sharpe_ratio).")
+_OBJECTIVES = typer.Option(
+    None,
+    "--objectives",
+    help="Two or more metrics, e.g. sharpe_ratio,max_drawdown: a multi-objective run "
+    "(NSGA-II) whose Pareto front is reported; each metric in its natural sense "
+    "(docs/multiobjective.md).",
+)
+_PROBLEM = typer.Option(
+    None, "--problem", help="Minimize a benchmark function instead of evolving strategies."
+)
+_DIMS = typer.Option(30, "--dims", min=1, help="Dimensions of --problem.")
+_POPULATION = typer.Option(None, "--population", min=2, help="Population size.")
+_STORAGE = typer.Option(
+    None,
+    "--storage",
+    help="Where the population's genes live: memory (default) or disk (memory-mapped "
+    "files in the run directory's population/ folder, docs/memory.md).",
+)
+_DEVICE = typer.Option(
+    None,
+    "--device",
+    help="Where the strategies are backtested: cpu (default) or cuda (an NVIDIA GPU; "
+    "pip install 'genepool[gpu]', docs/backtest.md).",
+)
+_GENERATIONS = typer.Option(None, "--generations", min=1, help="Generations to run.")
+_FEES = typer.Option(None, "--fees", help="Fees per order (0.001 = 0.1 %).")
+_SLIPPAGE = typer.Option(None, "--slippage", help="Slippage per order.")
+_MIN_TRADES = typer.Option(
+    None,
+    "--min-trades",
+    help="Fewer trades in sample is an invalid strategy (default: 2 per year of training "
+    "data, at most 1 per 20 bars, at least 3).",
+)
+_STOPS = typer.Option(
+    None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
+)
+_RANGES = typer.Option(
+    None,
+    "--ranges",
+    help='Search ranges as JSON, e.g. \'{"window": [5, 100], "upper": [60, 95]}\'.',
+)
+_SEED = typer.Option(None, "--seed", min=0, help="Random seed (default: drawn and recorded).")
+_MEMORY_LIMIT = typer.Option(
+    None, "--memory-limit", help="Memory budget of the process, e.g. 2GB or 512MiB."
+)
+_OUT = typer.Option(None, "--out", help="Run directory (default runs/<strategy>-<date>-<time>).")
+_OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace the genepool run already in --out (never other files)."
+)
+_CONFIG = typer.Option(
+    None, "--config", help="TOML file with the same settings; flags override it."
+)
+_TRAIN_FRAC = typer.Option(
+    None, "--train-frac", help="Share of the bars the GA sees (default 0.7)."
+)
+_WALK_FORWARD = typer.Option(None, "--walk-forward", help="Walk-forward with this many folds.")
+_ANCHORED = typer.Option(
+    None, "--anchored/--rolling", help="Walk-forward training windows (default rolling)."
+)
+_HALL_OF_FAME = typer.Option(
+    None,
+    "--hall-of-fame",
+    help="Distinct strategies re-evaluated out of sample (default 20; with --objectives: "
+    "the front's strategies reported).",
+)
+_CHECKPOINT_EVERY = typer.Option(
+    None, "--checkpoint-every", help="Generations between checkpoints (default 1)."
+)
+_EXECUTOR = typer.Option(None, "--executor", help="serial (default), processes or dask.")
+_WORKERS = typer.Option(None, "--workers", min=1, help="Worker processes.")
+_SCHEDULER = typer.Option(
+    None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."
+)
+_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show progress.")
+_NO_REPORT = typer.Option(False, "--no-report", help="Skip the HTML report.")
+_JSON_OUT = typer.Option(False, "--json", help="Print the result as one JSON line.")
+
+
 @app.command()
 def evolve(
-    demo: bool = typer.Option(
-        False, "--demo", help="Evolve RSI strategies on the embedded demo data."
-    ),
-    data: str | None = typer.Option(
-        None,
-        "--data",
-        help="Price bars: CSV (optionally .gz/.zip) or Parquet with a close column.",
-    ),
-    store: str | None = typer.Option(
-        None,
-        "--store",
-        help="A market data store (genepool data import): evolve over a universe of its "
-        "symbols (docs/data.md, Universes).",
-    ),
-    symbols: str | None = typer.Option(
-        None, "--symbols", help="The store's symbols, e.g. AAPL,MSFT, or all (default)."
-    ),
-    aggregate: str | None = typer.Option(
-        None,
-        "--aggregate",
-        help="Fitness over the symbols: mean (default), median or worst of each metric.",
-    ),
-    time_column: str | None = typer.Option(
-        None, "--time-column", help="Column holding the bar times (default: found by name)."
-    ),
-    sep: str | None = typer.Option(
-        None, "--sep", help="CSV separator, e.g. ';' or tab (default: detected)."
-    ),
-    price_column: str | None = typer.Option(
-        None, "--price-column", help='Column traded as close, e.g. "Adj Close" (default close).'
-    ),
-    bars_per_year: float | None = typer.Option(
-        None,
-        "--bars-per-year",
-        help="Annualization, e.g. 252 for daily stocks (default: counted on the data's calendar).",
-    ),
-    strategy: str | None = typer.Option(
-        None, "--strategy", help="Strategy family: rsi, ma_cross, bollinger, macd, breakout."
-    ),
-    objective: str | None = typer.Option(
-        None, "--objective", help="Metric to maximize (default sharpe_ratio)."
-    ),
-    objectives: str | None = typer.Option(
-        None,
-        "--objectives",
-        help="Two or more metrics, e.g. sharpe_ratio,max_drawdown: a multi-objective run "
-        "(NSGA-II) whose Pareto front is reported; each metric in its natural sense "
-        "(docs/multiobjective.md).",
-    ),
-    problem: ProblemName | None = typer.Option(
-        None, "--problem", help="Minimize a benchmark function instead of evolving strategies."
-    ),
-    dims: int = typer.Option(30, "--dims", min=1, help="Dimensions of --problem."),
-    population: int | None = typer.Option(None, "--population", min=2, help="Population size."),
-    storage: StorageName | None = typer.Option(
-        None,
-        "--storage",
-        help="Where the population's genes live: memory (default) or disk (memory-mapped "
-        "files in the run directory's population/ folder, docs/memory.md).",
-    ),
-    device: DeviceName | None = typer.Option(
-        None,
-        "--device",
-        help="Where the strategies are backtested: cpu (default) or cuda (an NVIDIA GPU; "
-        "pip install 'genepool[gpu]', docs/backtest.md).",
-    ),
-    generations: int | None = typer.Option(
-        None, "--generations", min=1, help="Generations to run."
-    ),
-    fees: float | None = typer.Option(None, "--fees", help="Fees per order (0.001 = 0.1 %)."),
-    slippage: float | None = typer.Option(None, "--slippage", help="Slippage per order."),
-    min_trades: int | None = typer.Option(
-        None,
-        "--min-trades",
-        help="Fewer trades in sample is an invalid strategy (default: 2 per year of training "
-        "data, at most 1 per 20 bars, at least 3).",
-    ),
-    stops: bool | None = typer.Option(
-        None, "--stops/--no-stops", help="Evolve stop-loss and take-profit levels too."
-    ),
-    ranges: str | None = typer.Option(
-        None,
-        "--ranges",
-        help='Search ranges as JSON, e.g. \'{"window": [5, 100], "upper": [60, 95]}\'.',
-    ),
-    seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Random seed (default: drawn and recorded)."
-    ),
-    memory_limit: str | None = typer.Option(
-        None, "--memory-limit", help="Memory budget of the process, e.g. 2GB or 512MiB."
-    ),
-    out: str | None = typer.Option(
-        None, "--out", help="Run directory (default runs/<strategy>-<date>-<time>)."
-    ),
-    overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace the genepool run already in --out (never other files)."
-    ),
-    config: str | None = typer.Option(
-        None, "--config", help="TOML file with the same settings; flags override it."
-    ),
-    train_frac: float | None = typer.Option(
-        None, "--train-frac", help="Share of the bars the GA sees (default 0.7)."
-    ),
-    walk_forward: int | None = typer.Option(
-        None, "--walk-forward", help="Walk-forward with this many folds."
-    ),
-    anchored: bool | None = typer.Option(
-        None, "--anchored/--rolling", help="Walk-forward training windows (default rolling)."
-    ),
-    hall_of_fame: int | None = typer.Option(
-        None,
-        "--hall-of-fame",
-        help="Distinct strategies re-evaluated out of sample (default 20; with --objectives: "
-        "the front's strategies reported).",
-    ),
-    checkpoint_every: int | None = typer.Option(
-        None, "--checkpoint-every", help="Generations between checkpoints (default 1)."
-    ),
-    executor: str | None = typer.Option(
-        None, "--executor", help="serial (default), processes or dask."
-    ),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes."),
-    scheduler: str | None = typer.Option(
-        None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."
-    ),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress."),
-    no_report: bool = typer.Option(False, "--no-report", help="Skip the HTML report."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON line."),
+    demo: bool = _DEMO,
+    data: str | None = _DATA,
+    store: str | None = _STORE,
+    symbols: str | None = _SYMBOLS,
+    aggregate: str | None = _AGGREGATE,
+    time_column: str | None = _RUN_TIME_COLUMN,
+    sep: str | None = _RUN_SEP,
+    price_column: str | None = _RUN_PRICE_COLUMN,
+    bars_per_year: float | None = _BARS_PER_YEAR,
+    strategy: str | None = _STRATEGY,
+    objective: str | None = _OBJECTIVE,
+    objectives: str | None = _OBJECTIVES,
+    problem: ProblemName | None = _PROBLEM,
+    dims: int = _DIMS,
+    population: int | None = _POPULATION,
+    storage: StorageName | None = _STORAGE,
+    device: DeviceName | None = _DEVICE,
+    generations: int | None = _GENERATIONS,
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIPPAGE,
+    min_trades: int | None = _MIN_TRADES,
+    stops: bool | None = _STOPS,
+    ranges: str | None = _RANGES,
+    seed: int | None = _SEED,
+    memory_limit: str | None = _MEMORY_LIMIT,
+    out: str | None = _OUT,
+    overwrite: bool = _OVERWRITE,
+    config: str | None = _CONFIG,
+    train_frac: float | None = _TRAIN_FRAC,
+    walk_forward: int | None = _WALK_FORWARD,
+    anchored: bool | None = _ANCHORED,
+    hall_of_fame: int | None = _HALL_OF_FAME,
+    checkpoint_every: int | None = _CHECKPOINT_EVERY,
+    executor: str | None = _EXECUTOR,
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
+    progress: bool = _PROGRESS,
+    no_report: bool = _NO_REPORT,
+    json_out: bool = _JSON_OUT,
+    dry_run: bool = _DRY_RUN,
 ) -> None:
     """Evolve trading strategies on price data (or minimize a benchmark --problem).
 
@@ -218,32 +254,21 @@ def evolve(
     intact); 130 interrupted (continue with genepool resume).
     """
     if problem is not None:
-        if demo or data or config or store:
-            raise ConfigError(
-                "--problem cannot be combined with --demo, --data, --store or --config"
-            )
-        if ranges is not None:
-            raise ConfigError("--ranges applies to strategy runs, not to --problem")
-        if objectives is not None:
-            raise ConfigError("--objectives applies to strategy runs, not to --problem")
-        if device is not None and device.value != "cpu":
-            raise ConfigError("--device applies to strategy runs (backtests), not to --problem")
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device)
+        pop, gens = population or 1000, generations or 50
+        store_kind = storage.value if storage else "memory"
+        if dry_run:
+            if out is not None:
+                check_new_run_dir(out, overwrite=overwrite)
+            prof = profile_benchmark(problem.value, dims, pop, gens, memory_limit, store_kind,
+                                     None, dry_run=True, writes=out is not None)  # fmt: skip
+            _print_profile(prof, json_out)
+            return
         _evolve_benchmark(
-            problem.value, dims, population or 1000, generations or 50, seed, memory_limit,
-            progress, json_out, out, overwrite, storage.value if storage else "memory",
+            problem.value, dims, pop, gens, seed, memory_limit,
+            progress, json_out, out, overwrite, store_kind,
         )  # fmt: skip
         return
-    if not (demo or data or config or store):
-        raise ConfigError(
-            "nothing to evolve: give --demo, --data prices.csv, --store DIR (or --config "
-            "run.toml), or --problem NAME for a benchmark function"
-        )
-    if store is not None and (demo or data):
-        raise ConfigError(
-            f"give either --store (a universe of symbols) or {'--data' if data else '--demo'}, "
-            "not both"
-        )
-    preset = dict(DEMO) if demo else {}
     given = {
         "data": data,
         "store": store,
@@ -277,11 +302,12 @@ def evolve(
         "workers": workers,
         "scheduler": scheduler,
     }
-    flags = {k: v for k, v in given.items() if v is not None}
-    try:
-        cfg = EvolveConfig.from_sources(config, **{**preset, **flags})
-    except ConfigError as exc:
-        raise ConfigError(_in_flags(str(exc), flags)) from None
+    cfg = _strategy_config(demo, data, store, config, given, "evolve")
+    if dry_run:
+        if cfg.out is not None:  # a run that would be refused is refused here too
+            check_new_run_dir(cfg.out, overwrite=overwrite)
+        _print_profile(profile_evolution(cfg, None, dry_run=True), json_out)
+        return
     echo = (lambda _: None) if json_out else typer.echo
     outcome = run_evolution(
         cfg,
@@ -291,6 +317,180 @@ def evolve(
         overwrite=overwrite,
     )
     _print_outcome(outcome, json_out)
+
+
+def _check_benchmark_flags(
+    demo: bool,
+    data: str | None,
+    store: str | None,
+    config: str | None,
+    ranges: str | None,
+    objectives: str | None,
+    device: DeviceName | None,
+) -> None:
+    """Refuse strategy flags with ``--problem``."""
+    if demo or data or config or store:
+        raise ConfigError("--problem cannot be combined with --demo, --data, --store or --config")
+    if ranges is not None:
+        raise ConfigError("--ranges applies to strategy runs, not to --problem")
+    if objectives is not None:
+        raise ConfigError("--objectives applies to strategy runs, not to --problem")
+    if device is not None and device.value != "cpu":
+        raise ConfigError("--device applies to strategy runs (backtests), not to --problem")
+
+
+def _strategy_config(
+    demo: bool,
+    data: str | None,
+    store: str | None,
+    config: str | None,
+    given: Mapping[str, object],
+    verb: str,
+) -> EvolveConfig:
+    """The EvolveConfig of a strategy run from its flags (over ``--config`` and the demo's
+    preset), with errors in flag terms."""
+    if not (demo or data or config or store):
+        raise ConfigError(
+            f"nothing to {verb}: give --demo, --data prices.csv, --store DIR (or --config "
+            "run.toml), or --problem NAME for a benchmark function"
+        )
+    if store is not None and (demo or data):
+        raise ConfigError(
+            f"give either --store (a universe of symbols) or {'--data' if data else '--demo'}, "
+            "not both"
+        )
+    preset = dict(DEMO) if demo else {}
+    flags = {k: v for k, v in given.items() if v is not None}
+    try:
+        return EvolveConfig.from_sources(config, **{**preset, **flags})
+    except ConfigError as exc:
+        raise ConfigError(_in_flags(str(exc), flags)) from None
+
+
+def _print_profile(prof: Profile, json_out: bool, report: str | None = None) -> None:
+    """The profile (or plan) as text, or one JSON line; its HTML page to ``report``."""
+    if report is not None:
+        write_html(prof, report)
+    if json_out:
+        typer.echo(json.dumps(prof.to_dict(), default=str))
+        return
+    typer.echo(str(prof))
+    if report is not None:
+        typer.echo(f"report {report}")
+
+
+_POPULATIONS = typer.Option(
+    None,
+    "--populations",
+    help="Population sizes to probe, e.g. 1000,10000,100000 (10k and 1e5 work too; default: "
+    "small sizes chosen within --time-budget).",
+)
+_PROBE_GENERATIONS = typer.Option(
+    3, "--probe-generations", min=1, help="Generations measured at each probed size."
+)
+_TIME_BUDGET = typer.Option(
+    None, "--time-budget", min=1.0, help="Seconds of probing when --populations is not given."
+)
+_REPORT = typer.Option(
+    None, "--report", help="Also write the report with its plot to this HTML file (new file)."
+)
+
+
+@app.command()
+def profile(
+    demo: bool = _DEMO,
+    data: str | None = _DATA,
+    store: str | None = _STORE,
+    symbols: str | None = _SYMBOLS,
+    aggregate: str | None = _AGGREGATE,
+    time_column: str | None = _RUN_TIME_COLUMN,
+    sep: str | None = _RUN_SEP,
+    price_column: str | None = _RUN_PRICE_COLUMN,
+    bars_per_year: float | None = _BARS_PER_YEAR,
+    strategy: str | None = _STRATEGY,
+    objective: str | None = _OBJECTIVE,
+    objectives: str | None = _OBJECTIVES,
+    problem: ProblemName | None = _PROBLEM,
+    dims: int = _DIMS,
+    populations: str | None = _POPULATIONS,
+    population: int | None = _POPULATION,
+    storage: StorageName | None = _STORAGE,
+    device: DeviceName | None = _DEVICE,
+    generations: int | None = _GENERATIONS,
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIPPAGE,
+    min_trades: int | None = _MIN_TRADES,
+    stops: bool | None = _STOPS,
+    ranges: str | None = _RANGES,
+    memory_limit: str | None = _MEMORY_LIMIT,
+    config: str | None = _CONFIG,
+    train_frac: float | None = _TRAIN_FRAC,
+    walk_forward: int | None = _WALK_FORWARD,
+    checkpoint_every: int | None = _CHECKPOINT_EVERY,
+    executor: str | None = _EXECUTOR,
+    workers: int | None = _WORKERS,
+    scheduler: str | None = _SCHEDULER,
+    probe_generations: int = _PROBE_GENERATIONS,
+    time_budget: float | None = _TIME_BUDGET,
+    report: str | None = _REPORT,
+    json_out: bool = _JSON_OUT,
+) -> None:
+    """Measure a run's stages at a few population sizes and project the run you configure:
+    peak memory, time, disk and compile cost, with their uncertainty, and the flags it needs.
+
+    Takes the flags of evolve (the run to project: --population, --generations,
+    --memory-limit, ...) plus --populations, the sizes to probe. Nothing is evolved and no
+    run directory is written (docs/profile.md).
+    """
+    sizes = None if populations is None else parse_sizes(populations, "--populations")
+    if report is not None and os.path.exists(report):
+        raise ConfigError(
+            f"--report {report} exists; give a new file name (nothing is overwritten)"
+        )
+    if problem is not None:
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device)
+        pop = population or (max(sizes) if sizes else 1000)
+        prof = profile_benchmark(
+            problem.value, dims, pop, generations or 50, memory_limit,
+            storage.value if storage else "memory", sizes,
+            probe_generations=probe_generations, time_budget=time_budget,
+        )  # fmt: skip
+        _print_profile(prof, json_out, report)
+        return
+    given = {
+        "data": data,
+        "store": store,
+        "symbols": symbols,
+        "aggregate": aggregate,
+        "time_column": time_column,
+        "sep": sep,
+        "price_column": price_column,
+        "bars_per_year": bars_per_year,
+        "strategy": strategy,
+        "objective": objective,
+        "objectives": objectives,
+        "population": population,
+        "storage": storage.value if storage else None,
+        "device": device.value if device else None,
+        "generations": generations,
+        "fees": fees,
+        "slippage": slippage,
+        "min_trades": min_trades,
+        "stops": stops,
+        "ranges": _json_ranges(ranges),
+        "memory_limit": memory_limit,
+        "train_frac": train_frac,
+        "walk_forward": walk_forward,
+        "checkpoint_every": checkpoint_every,
+        "executor": executor,
+        "workers": workers,
+        "scheduler": scheduler,
+    }
+    cfg = _strategy_config(demo, data, store, config, given, "profile")
+    target = population or (max(sizes) if sizes and config is None and not demo else None)
+    prof = profile_evolution(cfg, sizes, population=target, probe_generations=probe_generations,
+                             time_budget=time_budget)  # fmt: skip
+    _print_profile(prof, json_out, report)
 
 
 @app.command()

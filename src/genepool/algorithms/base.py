@@ -67,6 +67,41 @@ class Optimizer(ABC):
     #: what the files of a generation on disk are, for the disk preflight's message
     _disk_files: ClassVar[str] = "the population files"
     state: Any
+    #: the arguments it was made with (``__new__`` keeps them: :meth:`resized`)
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        obj = super().__new__(cls)
+        obj._init_args = (args, dict(kwargs))
+        return obj
+
+    def resized(self, size: int, path: str | Path | None = None) -> Optimizer:
+        """A fresh optimizer made as this one was, with ``size`` individuals (a profile's
+        probes, :func:`genepool.profile`).
+
+        Sizes given for the old population scale with it (``offspring_size``, ``elitism``);
+        a random generator passed as ``seed`` becomes seed 0 (this one's stream is left
+        alone); ``path`` replaces the folder of a population on disk.
+        """
+        import inspect
+
+        args, kwargs = self._init_args
+        try:
+            bound = inspect.signature(type(self).__init__).bind(None, *args, **kwargs)
+        except TypeError as exc:  # pragma: no cover - made by a subclass that renamed things
+            raise ConfigError(f"{type(self).__name__} cannot be remade: {exc}") from None
+        a = bound.arguments
+        name = getattr(self, "_size_name", "population_size")
+        old = self.population_size
+        a[name] = int(size)
+        for scaled in ("offspring_size", "elitism"):
+            if isinstance(a.get(scaled), int):
+                a[scaled] = max(scaled == "offspring_size", round(a[scaled] * size / old))
+        if not isinstance(a.get("seed", 0), (int, np.integer)) or a.get("seed") is None:
+            a["seed"] = 0
+        if path is not None and "path" in a:
+            a["path"] = str(path)
+        return type(self)(*bound.args[1:], **bound.kwargs)
 
     @abstractmethod
     def ask(self) -> np.ndarray:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numba
 import numpy as np
 
+from .._stages import stage
 from ..memory import parse_size
 from ._lanes_nb import MAX_LANES, MIN_LANES, lane_groups, simulate_lanes_block_nb
 from ._sim_nb import (
@@ -91,26 +92,28 @@ def _advance(
     (values added into ``values`` unless it is (n, 0)); with ``groups`` (:func:`lane_groups`
     of the strategies, no values) in SIMD lanes."""
     base = max(0, t0 - stream.margin)
-    data = {f: np.asarray(arrays[f][base:t1]) for f in stream.fields}
-    A, B = stream.tables(data, base, t0, t1)
-    close = data["close"]
-    prefix = prefix_block(close, base, t0, t1, carry)
+    with stage("indicator tables"):
+        data = {f: np.asarray(arrays[f][base:t1]) for f in stream.fields}
+        A, B = stream.tables(data, base, t0, t1)
+        close = data["close"]
+        prefix = prefix_block(close, base, t0, t1, carry)
     aoff = t0 - 1 if t0 > 0 else 0
     if groups is not None:
         # groups are ordered by row and short windows trade far more: handed out one at a
         # time, not in one contiguous range per thread (numba's default: one thread got
         # most of the work)
-        with numba.parallel_chunksize(1):
+        with numba.parallel_chunksize(1), stage("kernel"):
             simulate_lanes_block_nb(
                 code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1,
                 stream.p2, sl, tp, fees, slippage, t0, t1, n_bars, state, groups[0],
                 groups[1], min_lanes,
             )  # fmt: skip
         return
-    simulate_family_block_nb(
-        code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
-        sl, tp, fees, slippage, t0, t1, n_bars, state, values,
-    )  # fmt: skip
+    with stage("kernel"):
+        simulate_family_block_nb(
+            code, close, base, prefix, A, B, aoff, stream.ia, stream.ib, stream.p1, stream.p2,
+            sl, tp, fees, slippage, t0, t1, n_bars, state, values,
+        )  # fmt: skip
 
 
 def run_blocks(
@@ -155,7 +158,8 @@ def run_blocks(
         if on_block is not None:
             on_block(t1, n_bars)
     last_close = float(arrays["close"][n_bars - 1])
-    finalize_family_nb(state, last_close, n_bars, init_cash, ann_factor, out)
+    with stage("kernel"):
+        finalize_family_nb(state, last_close, n_bars, init_cash, ann_factor, out)
     return out
 
 

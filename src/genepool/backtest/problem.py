@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from .._stages import stage
 from ..errors import ConfigError, DataError, check_float, check_int
 from ..memory import parse_size
 from ..problem import Problem
@@ -518,16 +519,18 @@ class StrategyProblem(Problem):
     def evaluate(self, X: np.ndarray) -> np.ndarray:
         """Fitness (to maximize) of each strategy: shape (n,) or (n, n_objectives)."""
         m = self.metrics_array(X)
-        cols = [sign * m[:, j] for j, sign in self.objectives]
-        fit = np.stack(cols, axis=1)
-        invalid = (m[:, Metric.N_TRADES] < self.min_trades)[:, None] | ~np.isfinite(fit)
-        fit[invalid] = INVALID_FITNESS
+        with stage("objective"):
+            cols = [sign * m[:, j] for j, sign in self.objectives]
+            fit = np.stack(cols, axis=1)
+            invalid = (m[:, Metric.N_TRADES] < self.min_trades)[:, None] | ~np.isfinite(fit)
+            fit[invalid] = INVALID_FITNESS
         return fit[:, 0] if fit.shape[1] == 1 else fit
 
     def metrics_array(self, X: np.ndarray) -> np.ndarray:
         """All metrics of each strategy, shape (n, N_METRICS): columns ``enums.Metric``."""
-        X = self.space.check(X)
-        params = self.space.decode(X)
+        with stage("decode"):
+            X = self.space.check(X)
+            params = self.space.decode(X)
         n = X.shape[0]
         out = np.empty((n, N_METRICS))
         if n == 0:
@@ -548,7 +551,8 @@ class StrategyProblem(Problem):
         sl, tp = self._stops(params, n)
         if self.device == "cuda":
             return self._device_for(arrays, ann_factor).metrics(self.family.name, params, sl, tp)
-        stream = table_stream(self.family.name, params, self.options)
+        with stage("indicator tables"):  # the unique rows of the batch
+            stream = table_stream(self.family.name, params, self.options)
         bars = self.block_bars or block_bars_for(stream, n_bars, self.block_memory)
         return run_blocks(
             int(self.family.code),  # a plain int64: one compiled kernel for every family

@@ -17,6 +17,7 @@ from typing import TypedDict, cast
 
 import numpy as np
 
+from .._stages import stage
 from ..errors import ConfigError, check_int
 from ..memory._size import format_size, parse_size
 from ..memory.monitor import MemoryMonitor
@@ -423,12 +424,13 @@ class Evaluator:
         """Values of ``X``: distinct rows looked up, the missing ones evaluated and cached."""
         n = X.shape[0]
         t0 = time.perf_counter()
-        batch = cache.batch(self.space, X)
-        first, inverse = batch.group()
-        self.n_duplicates += n - first.shape[0]
-        idx = cache.lookup(batch, first)
-        hit = idx >= 0
-        missing = first[~hit]
+        with stage("cache"):
+            batch = cache.batch(self.space, X)
+            first, inverse = batch.group()
+            self.n_duplicates += n - first.shape[0]
+            idx = cache.lookup(batch, first)
+            hit = idx >= 0
+            missing = first[~hit]
         t1 = time.perf_counter()
         fresh = self._evaluate_rows(X, missing, contiguous=False)
         t2 = time.perf_counter()
@@ -444,8 +446,9 @@ class Evaluator:
         ok = np.isfinite(fresh) if fresh.ndim == 1 else np.isfinite(fresh).all(axis=1)
         if self.on_error == "penalize":
             ok &= ~self._penalized_last
-        cache.put(batch, missing[ok], fresh[ok])
-        values = unique_values[inverse]
+        with stage("cache"):
+            cache.put(batch, missing[ok], fresh[ok])
+            values = unique_values[inverse]
         if self.auto_cache:
             per_eval = (t2 - t1) / max(1, missing.shape[0])
             self._account_cache(

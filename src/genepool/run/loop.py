@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .._numba import compile_notice
+from .._stages import stage
 from ..algorithms.archive import pareto_frame, write_pareto
 from ..algorithms.base import Optimizer
 from ..errors import ConfigError, WriteError
@@ -185,14 +186,18 @@ class Run:
 
     def step(self) -> str | None:
         """One generation; why the run stops after it, or None."""
-        X = self.optimizer.ask()
-        y = self.evaluate(X)
+        with stage("ask"):  # stages: measured only while a profile runs (genepool.profiling)
+            X = self.optimizer.ask()
+        with stage("evaluate"):
+            y = self.evaluate(X)
         f, g = self.objectives.split(y)  # internal objectives, constraints (or None)
-        self.tell(X, f, g)
-        self.advance(X, f)
-        self.record(X, y, f)
-        reason = self.call_back(X, y) or self.stop_reason() or self.interrupted()
-        self.checkpoint(reason)
+        with stage("tell"):
+            self.tell(X, f, g)
+        with stage("bookkeeping"):
+            self.advance(X, f)
+            self.record(X, y, f)
+            reason = self.call_back(X, y) or self.stop_reason() or self.interrupted()
+            self.checkpoint(reason)
         return reason  # nothing of this generation survives into the next
 
     # -- the parts of a step, in order ---------------------------------------------------------

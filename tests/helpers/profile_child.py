@@ -1,0 +1,69 @@
+"""Child process of tests/test_profile.py and benchmarks/bench_profile.py: one configuration,
+either profiled (prints the projection as JSON) or run (prints what the run measured).
+
+    python profile_child.py CONFIG profile|run POPULATION GENERATIONS [SIZES]
+
+The parent measures the peak RSS of a ``run`` child from outside (``os.wait4``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+import genepool as gp
+
+
+def allocating(X: np.ndarray) -> np.ndarray:
+    """A fitness that allocates 64 KiB of scratch per candidate (a simulation's buffers)."""
+    scratch = np.repeat(X[:, :1], 8192, axis=1)  # n x 8192 float64
+    return (scratch * scratch).mean(axis=1) + (X**2).sum(axis=1)
+
+
+def configuration(name: str, population: int) -> tuple[object, gp.Optimizer, dict]:
+    if name == "cheap":
+        space = gp.Space.box(-5.12, 5.12, 30)
+        return gp.problems.rastrigin, gp.GA(space, population, seed=0), {}
+    if name == "allocating":
+        space = gp.Space.box(-1.0, 1.0, 8)
+        return allocating, gp.GA(space, population, seed=0), {}
+    if name == "backtest":
+        from genepool.backtest import StrategyProblem, synthetic_ohlcv
+
+        problem = StrategyProblem(
+            synthetic_ohlcv(50_000, seed=1), "rsi", "sharpe_ratio", min_trades=1
+        )
+        return problem, gp.GA(problem.space, population, seed=0), {}
+    raise SystemExit(f"unknown configuration {name}")
+
+
+def main() -> None:
+    name, mode, population, generations = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:5])
+    problem, ga, extra = configuration(name, population)
+    if mode == "profile":
+        sizes = [int(s) for s in sys.argv[5].split(",")] if len(sys.argv) > 5 else None
+        prof = gp.profile(problem, ga, sizes, generations=generations, **extra)
+        print(json.dumps(prof.to_dict()["projection"]))
+        return
+    stamps = [time.perf_counter()]
+
+    def stamp(_: object) -> None:
+        stamps.append(time.perf_counter())
+
+    res = gp.minimize(problem, ga, generations=generations, progress=False, callbacks=[stamp],
+                      **extra)  # fmt: skip
+    gens = np.diff(stamps)
+    print(json.dumps({
+        "elapsed": stamps[-1] - stamps[0],
+        "first_generation": float(gens[0]),
+        # the steady state: the median generation after the first (which loads the kernels)
+        "per_generation": float(np.median(gens[1:])) if len(gens) > 1 else float(gens[0]),
+        "peak_rss": res.memory.peak_rss if res.memory else None,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
