@@ -382,12 +382,13 @@ def _profile(
         base_rss = base.rss if base is not None else 0
         base_anon = base.anon if base is not None else 0
         if limit is not None and limit <= base_anon:
+            typed = config.memory_limit if isinstance(config.memory_limit, str) else limit
             raise _error(
-                f"memory_limit {format_size(limit)} is below what this process needs before "
+                f"memory_limit {typed} is below what this process needs before "
                 f"any population: {format_size(base_anon)} of anonymous memory (the "
                 f"interpreter, numpy, numba's kernels, the data); give at least "
                 f"{format_size(2 * base_anon)}",
-                f"--memory-limit {format_size(limit)} is below what the process needs before "
+                f"--memory-limit {typed} is below what the process needs before "
                 f"any population ({format_size(base_anon)}: the interpreter, its libraries, "
                 f"the compiled kernels and the data); give at least "
                 f"--memory-limit {_nice(2 * base_anon)}",
