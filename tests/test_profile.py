@@ -200,7 +200,7 @@ def test_recommendations_follow_the_available_memory(monkeypatch, small_profile)
     assert "--storage disk" in tight
 
 
-# -- the pieces ------------------------------------------------------------------------------------
+# -- the pieces --------------------------------------------------------------------------------
 def test_parse_sizes_takes_what_people_type():
     assert parse_sizes("1000,10k,1e5, 1_000_000,2M") == [1000, 10_000, 100_000, 10**6, 2 * 10**6]
     for bad in ("abc", "1.5", "10x", "1"):
@@ -312,7 +312,7 @@ def test_an_optimizer_is_remade_at_another_size(make):
     assert opt.population_size != 400  # the original is untouched
 
 
-# -- the command line ------------------------------------------------------------------------------
+# -- the command line --------------------------------------------------------------------------
 def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(args)
     out, err = capsys.readouterr()
@@ -362,7 +362,7 @@ def test_cli_profile_json_on_a_benchmark_problem(capsys):
     ],
 )
 def test_cli_profile_bad_input_is_one_line(args, expect, capsys):
-    code, out, err = _cli(["profile", "--problem", "sphere", "--dims", "3", *args], capsys)
+    code, _, err = _cli(["profile", "--problem", "sphere", "--dims", "3", *args], capsys)
     assert code == 2
     assert err.startswith("genepool: error: ") and len(err.strip().splitlines()) == 1
     assert expect in err
