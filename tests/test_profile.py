@@ -203,7 +203,7 @@ def test_recommendations_follow_the_available_memory(monkeypatch, small_profile)
 # -- the pieces --------------------------------------------------------------------------------
 def test_parse_sizes_takes_what_people_type():
     assert parse_sizes("1000,10k,1e5, 1_000_000,2M") == [1000, 10_000, 100_000, 10**6, 2 * 10**6]
-    for bad in ("abc", "1.5", "10x", "1"):
+    for bad in ("abc", "1.5", "10x", "1", "000"):
         with pytest.raises(ConfigError, match="--populations"):
             parse_sizes(f"1000,{bad}", "--populations")
     with pytest.raises(ConfigError):

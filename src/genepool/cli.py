@@ -254,7 +254,7 @@ def evolve(
     intact); 130 interrupted (continue with genepool resume).
     """
     if problem is not None:
-        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device)
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor)
         pop, gens = population or 1000, generations or 50
         store_kind = storage.value if storage else "memory"
         if dry_run:
@@ -327,6 +327,7 @@ def _check_benchmark_flags(
     ranges: str | None,
     objectives: str | None,
     device: DeviceName | None,
+    executor: str | None = None,
 ) -> None:
     """Refuse strategy flags with ``--problem``."""
     if demo or data or config or store:
@@ -337,6 +338,9 @@ def _check_benchmark_flags(
         raise ConfigError("--objectives applies to strategy runs, not to --problem")
     if device is not None and device.value != "cpu":
         raise ConfigError("--device applies to strategy runs (backtests), not to --problem")
+    if executor is not None and executor != "serial":
+        # a benchmark function costs microseconds per candidate: it is evaluated here
+        raise ConfigError("--executor applies to strategy runs, not to --problem")
 
 
 def _strategy_config(
@@ -391,6 +395,12 @@ _PROBE_GENERATIONS = typer.Option(
 _TIME_BUDGET = typer.Option(
     None, "--time-budget", min=1.0, help="Seconds of probing when --populations is not given."
 )
+_COLD_START = typer.Option(
+    False,
+    "--cold-start",
+    help="Also measure the compile of a cold start (two fresh processes with an empty numba "
+    "cache; a minute or two for a backtest).",
+)
 _REPORT = typer.Option(
     None, "--report", help="Also write the report with its plot to this HTML file (new file)."
 )
@@ -432,6 +442,7 @@ def profile(
     scheduler: str | None = _SCHEDULER,
     probe_generations: int = _PROBE_GENERATIONS,
     time_budget: float | None = _TIME_BUDGET,
+    cold_start: bool = _COLD_START,
     report: str | None = _REPORT,
     json_out: bool = _JSON_OUT,
 ) -> None:
@@ -448,12 +459,12 @@ def profile(
             f"--report {report} exists; give a new file name (nothing is overwritten)"
         )
     if problem is not None:
-        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device)
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor)
         pop = population or (max(sizes) if sizes else 1000)
         prof = profile_benchmark(
             problem.value, dims, pop, generations or 50, memory_limit,
             storage.value if storage else "memory", sizes,
-            probe_generations=probe_generations, time_budget=time_budget,
+            probe_generations=probe_generations, time_budget=time_budget, cold_start=cold_start,
         )  # fmt: skip
         _print_profile(prof, json_out, report)
         return
@@ -489,7 +500,7 @@ def profile(
     cfg = _strategy_config(demo, data, store, config, given, "profile")
     target = population or (max(sizes) if sizes and config is None and not demo else None)
     prof = profile_evolution(cfg, sizes, population=target, probe_generations=probe_generations,
-                             time_budget=time_budget)  # fmt: skip
+                             time_budget=time_budget, cold_start=cold_start)  # fmt: skip
     _print_profile(prof, json_out, report)
 
 

@@ -31,6 +31,7 @@ def profile_evolution(
     probe_generations: int = 3,
     time_budget: float | None = None,
     dry_run: bool = False,
+    cold_start: bool = False,
 ) -> Profile:
     """Measure and project the strategy run ``config`` describes (its first training window).
 
@@ -64,6 +65,7 @@ def profile_evolution(
         checkpoint_every=config.checkpoint_every,
         probe_generations=probe_generations,
         time_budget=time_budget,
+        cold_start=cold_start,
         sense="maximize",
         **options,
         **_executor_kwargs(config),
@@ -86,6 +88,7 @@ def profile_benchmark(
     time_budget: float | None = None,
     dry_run: bool = False,
     writes: bool = False,
+    cold_start: bool = False,
 ) -> Profile:
     """Measure and project ``genepool evolve --problem NAME`` (``writes``: with ``--out``)."""
     prob = problems.get(name, dims)
@@ -100,6 +103,7 @@ def profile_benchmark(
         checkpoint_every=1 if writes else None,
         probe_generations=probe_generations,
         time_budget=time_budget,
+        cold_start=cold_start,
     )
     if dry_run:
         prof.kind = "plan"

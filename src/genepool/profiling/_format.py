@@ -63,13 +63,25 @@ def format_profile(prof: Profile) -> str:
         lines.append(f"profile: {what}")
         lines += _stage_table(prof)
     jit = prof.jit
-    if jit.compiled:
-        cold = f"{_dur(jit.compile_seconds)} compiling {jit.compiled} kernel(s) (cold numba cache)"
+    if jit.cold:
+        cold = (
+            f"{_dur(jit.compile_seconds)} compiling {jit.compiled} kernel(s): numba's cache "
+            f"was cold here (the run will load them from it)"
+        )
     else:
         cold = (
-            f"none now (kernels loaded from numba's cache in about "
-            f"{_dur(jit.first_generation_extra)}); a cold cache compiles for a minute or less"
+            f"none now: every kernel came from numba's cache (the first generation took "
+            f"{_dur(jit.first_generation_extra)} longer)"
         )
+        if jit.cold_seconds is not None:
+            cold += (
+                f"; a cold start compiles for {_dur(jit.cold_seconds)} +- {jit.cold_band:.0%} "
+                f"(measured in fresh processes, peak RSS {format_size(jit.cold_peak)})"
+            )
+        elif jit.cold_note:
+            cold += f"; a cold start was not measured: {jit.cold_note}"
+        else:
+            cold += "; --cold-start (cold_start=True) measures a compile from an empty cache"
     lim = "none" if pr.memory_limit is None else format_size(pr.memory_limit)
     lines += [
         "",

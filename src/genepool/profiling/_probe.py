@@ -126,6 +126,18 @@ class JitCost:
     memory: int
     #: the warm-up's peak resident memory above its start
     peak: int
+    #: a cold start measured in fresh processes with an empty numba cache (``cold_start``):
+    #: compile seconds (their median), relative spread, peak resident memory of the process
+    cold_seconds: float | None = None
+    cold_band: float = 0.0
+    cold_peak: int = 0
+    #: why a cold start was not measured, if it was asked for and could not be
+    cold_note: str | None = None
+
+    @property
+    def cold(self) -> bool:
+        """Kernels were compiled in this process (its numba cache was cold)."""
+        return self.compiled > 0
 
 
 @contextmanager

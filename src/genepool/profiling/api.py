@@ -30,6 +30,7 @@ from ..memory._size import format_size, parse_size
 from ..problem import ProblemLike, as_problem
 from ..run.config import CacheSpec, ExecutorSpec, RunConfig
 from ..run.direction import Direction
+from ._cold import measure_cold_start
 from ._probe import INNER, STAGE_ORDER, JitCost, Probe, run_probe, warm_up
 from ._project import (
     MEMORY_FLOOR,
@@ -219,6 +220,7 @@ def profile(
     objectives: Sequence[str] | Mapping[str, str] | None = None,
     sense: Literal["minimize", "maximize"] = "minimize",
     time_budget: float | None = None,
+    cold_start: bool = False,
 ) -> Profile:
     """Measure ``optimizer`` on ``problem`` at population ``sizes``, project the run.
 
@@ -249,6 +251,10 @@ def profile(
         The run's sense (a maximized fitness costs the same; given for multi-objective senses).
     time_budget : float, optional
         Seconds of probing when ``sizes`` is None (default 20).
+    cold_start : bool, default False
+        Also measure the compile cost of a cold start: the warm-up in two fresh processes
+        whose numba cache is empty (a minute or two for a backtest). Without it, the cost is
+        measured only when this process had to compile.
 
     Returns
     -------
@@ -282,7 +288,7 @@ def profile(
     limit = None if memory_limit is None else parse_size(memory_limit)
     budget = PLAN_SECONDS if time_budget is None else float(time_budget)
     return _profile(problem, optimizer, config, target, chosen, probe_generations, limit,
-                    budget, "profile")  # fmt: skip
+                    budget, "profile", cold_start)  # fmt: skip
 
 
 def plan(
@@ -321,11 +327,13 @@ def _check_sizes(sizes: Iterable[object]) -> list[int]:
 
 def parse_sizes(text: str, name: str = "sizes") -> list[int]:
     """``"1000,10k,1e5,1_000_000"`` as a list of ints (ConfigError naming the bad item)."""
-    out = []
-    for item in text.replace(" ", "").split(","):
-        if not item:
-            continue
-        out.append(_parse_count(item, name))
+    items = [item for item in text.replace(" ", "").split(",") if item]
+    if any(len(item) == 3 and item.isdigit() and item[0] == "0" for item in items):
+        raise ConfigError(
+            f"{name} {text!r}: a '000' item looks like a thousands separator; sizes are "
+            f"separated by commas, so write 10000, 10_000 or 10k"
+        )
+    out = [_parse_count(item, name) for item in items]
     if not out:
         raise ConfigError(f"{name} {text!r} names no size; give e.g. 1000,10000,100000")
     return out
@@ -368,6 +376,7 @@ def _profile(
     limit: int | None,
     budget: float,
     kind: Literal["profile", "plan"],
+    cold_start: bool = False,
 ) -> Profile:
     if not isinstance(optimizer, Optimizer):
         raise ConfigError(
@@ -377,7 +386,12 @@ def _profile(
     scratch = Path(tempfile.mkdtemp(prefix="genepool-profile-"))
     try:
         first = sizes[0] if sizes else min(target, 64)
-        jit = warm_up(prob, optimizer, config, max(2, min(first, 32)), limit, scratch)
+        small = max(2, min(first, 32))
+        jit = warm_up(prob, optimizer, config, small, limit, scratch)
+        if jit.cold:  # this process compiled: that is the cold start
+            jit.cold_seconds, jit.cold_peak = jit.compile_seconds, 0
+        elif cold_start:
+            _measure_cold(jit, prob, optimizer, config, small, limit)
         base = read_status()
         base_rss = base.rss if base is not None else 0
         base_anon = base.anon if base is not None else 0
@@ -412,6 +426,21 @@ def _profile(
         recommendations=recs,
         kind=kind,
     )
+
+
+def _measure_cold(
+    jit: JitCost, prob: Any, optimizer: Optimizer, config: RunConfig, size: int,
+    limit: int | None,
+) -> None:  # fmt: skip
+    """Fill ``jit``'s cold-start figures from fresh processes (or say why not)."""
+    runs, why = measure_cold_start(prob, optimizer, config, size, limit)
+    if not runs:
+        jit.cold_note = why
+        return
+    seconds = sorted(r["seconds"] for r in runs)
+    jit.cold_seconds = float(np.median(seconds))
+    jit.cold_band = (seconds[-1] - seconds[0]) / jit.cold_seconds if jit.cold_seconds else 0.0
+    jit.cold_peak = int(max(r["hwm"] for r in runs))
 
 
 def _name(problem: Any) -> str:
@@ -522,7 +551,10 @@ def _project(
         warm = min(G, AUTO_CACHE_WARMUP)
         t_gen = Estimate(max(t_gen.value - hashing, 0.0), t_gen.band)
         first = warm * (t_gen.value + hashing) + (G - warm) * t_gen.value
-    total = Estimate(first + jit.compile_seconds, t_gen.band)
+    # the run as it will start: compiling when this process had to, else loading from
+    # numba's cache (which this process has now filled)
+    start = jit.compile_seconds if jit.cold else jit.first_generation_extra
+    total = Estimate(first + start, t_gen.band)
     # -- memory: held between generations, each stage's peak above the probe's start (less
     # the probe's own cache, projected apart), evaluation's working memory per candidate
     held = fit(sizes, [p.held for p in probes])
@@ -803,8 +835,7 @@ def _executor_advice(probes: list[Probe], proj: Projection) -> Recommendation:
     if ev is None or ev.seconds <= 0:
         return Recommendation("--executor serial", "executor='serial'", "nothing to evaluate")
     busy = ev.cpu_seconds / ev.seconds
-    scale = proj.population / last.size
-    eval_s = ev.seconds * scale
+    eval_s = _stage_line(probes, "evaluate", "seconds")(proj.population)
     if proj.executor != "serial":
         why = f"measured with {proj.executor}: evaluation takes {_duration(eval_s)} per generation"
         proj.executor_reason = why
