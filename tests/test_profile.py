@@ -96,7 +96,7 @@ def test_profile_measures_every_stage_of_a_generation(small_profile):
     for p in prof.probes:
         names = [s.stage for s in p.stages]
         assert {"ask", "evaluate", "tell", "bookkeeping", "cache", "fitness"} <= set(names)
-        assert len(p.seconds) == p.generations == 3
+        assert len(p.seconds) == p.generations == 4
         ev = p.stage("evaluate")
         assert ev is not None and ev.seconds > 0
         # the inner stages are parts of evaluate

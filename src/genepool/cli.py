@@ -81,6 +81,12 @@ def _reporter(progress: bool, quiet: bool = False) -> ProgressReporter:
     )
 
 
+_CACHE = typer.Option(
+    None,
+    "--cache/--no-cache",
+    help="The exact fitness cache: on for the whole run, or off (default: on, off again "
+    "when it does not pay).",
+)
 _DRY_RUN = typer.Option(
     False,
     "--dry-run",
@@ -243,6 +249,7 @@ def evolve(
     progress: bool = _PROGRESS,
     no_report: bool = _NO_REPORT,
     json_out: bool = _JSON_OUT,
+    cache: bool | None = _CACHE,
     dry_run: bool = _DRY_RUN,
 ) -> None:
     """Evolve trading strategies on price data (or minimize a benchmark --problem).
@@ -254,14 +261,15 @@ def evolve(
     intact); 130 interrupted (continue with genepool resume).
     """
     if problem is not None:
-        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor)
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor,
+                               cache)  # fmt: skip
         pop, gens = population or 1000, generations or 50
         store_kind = storage.value if storage else "memory"
         if dry_run:
             if out is not None:
                 check_new_run_dir(out, overwrite=overwrite)
             prof = profile_benchmark(problem.value, dims, pop, gens, memory_limit, store_kind,
-                                     None, dry_run=True, writes=out is not None)  # fmt: skip
+                                     None, dry_run=True, writes=out or False)  # fmt: skip
             _print_profile(prof, json_out)
             return
         _evolve_benchmark(
@@ -301,6 +309,7 @@ def evolve(
         "executor": executor,
         "workers": workers,
         "scheduler": scheduler,
+        "cache": cache,
     }
     cfg = _strategy_config(demo, data, store, config, given, "evolve")
     if dry_run:
@@ -328,6 +337,7 @@ def _check_benchmark_flags(
     objectives: str | None,
     device: DeviceName | None,
     executor: str | None = None,
+    cache: bool | None = None,
 ) -> None:
     """Refuse strategy flags with ``--problem``."""
     if demo or data or config or store:
@@ -341,6 +351,8 @@ def _check_benchmark_flags(
     if executor is not None and executor != "serial":
         # a benchmark function costs microseconds per candidate: it is evaluated here
         raise ConfigError("--executor applies to strategy runs, not to --problem")
+    if cache is not None:
+        raise ConfigError("--cache/--no-cache applies to strategy runs, not to --problem")
 
 
 def _strategy_config(
@@ -390,7 +402,7 @@ _POPULATIONS = typer.Option(
     "small sizes chosen within --time-budget).",
 )
 _PROBE_GENERATIONS = typer.Option(
-    3, "--probe-generations", min=1, help="Generations measured at each probed size."
+    4, "--probe-generations", min=1, help="Generations measured at each probed size."
 )
 _TIME_BUDGET = typer.Option(
     None, "--time-budget", min=1.0, help="Seconds of probing when --populations is not given."
@@ -442,6 +454,7 @@ def profile(
     scheduler: str | None = _SCHEDULER,
     probe_generations: int = _PROBE_GENERATIONS,
     time_budget: float | None = _TIME_BUDGET,
+    cache: bool | None = _CACHE,
     cold_start: bool = _COLD_START,
     report: str | None = _REPORT,
     json_out: bool = _JSON_OUT,
@@ -459,7 +472,8 @@ def profile(
             f"--report {report} exists; give a new file name (nothing is overwritten)"
         )
     if problem is not None:
-        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor)
+        _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor,
+                               cache)  # fmt: skip
         pop = population or (max(sizes) if sizes else 1000)
         prof = profile_benchmark(
             problem.value, dims, pop, generations or 50, memory_limit,
@@ -496,6 +510,7 @@ def profile(
         "executor": executor,
         "workers": workers,
         "scheduler": scheduler,
+        "cache": cache,
     }
     cfg = _strategy_config(demo, data, store, config, given, "profile")
     target = population or (max(sizes) if sizes and config is None and not demo else None)

@@ -138,6 +138,9 @@ class EvolveConfig:
         Worker processes for the ``processes``/``dask`` executors.
     scheduler : str or None
         Address of a Dask scheduler (``tcp://host:8786``).
+    cache : bool or None
+        The exact fitness cache: None (default) on, turning itself off when it does not pay;
+        False off (``--no-cache``); True on for the whole run (``--cache``).
     ranges : dict or None
         Search ranges replacing the family's defaults, ``{"window": [5, 100]}`` (TOML
         ``ranges = {window = [5, 100]}`` or an ``[evolve.ranges]`` table); validated against the
@@ -176,6 +179,7 @@ class EvolveConfig:
     store: str | None = None
     symbols: str | list[str] | None = None
     aggregate: str | None = None
+    cache: bool | None = None
 
     @property
     def multi_objective(self) -> bool:

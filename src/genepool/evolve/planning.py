@@ -28,7 +28,7 @@ def profile_evolution(
     sizes: list[int] | None,
     *,
     population: int | None = None,
-    probe_generations: int = 3,
+    probe_generations: int = 4,
     time_budget: float | None = None,
     dry_run: bool = False,
     cold_start: bool = False,
@@ -61,7 +61,8 @@ def profile_evolution(
         sizes,
         generations=config.generations,
         memory_limit=config.memory_limit,
-        run_dir=True,  # every strategy run writes one: history and checkpoints
+        cache=config.cache,
+        run_dir=config.out or True,  # every strategy run writes one: history, checkpoints
         checkpoint_every=config.checkpoint_every,
         probe_generations=probe_generations,
         time_budget=time_budget,
@@ -84,13 +85,13 @@ def profile_benchmark(
     storage: str,
     sizes: list[int] | None,
     *,
-    probe_generations: int = 3,
+    probe_generations: int = 4,
     time_budget: float | None = None,
     dry_run: bool = False,
-    writes: bool = False,
+    writes: str | bool = False,
     cold_start: bool = False,
 ) -> Profile:
-    """Measure and project ``genepool evolve --problem NAME`` (``writes``: with ``--out``)."""
+    """Measure and project ``genepool evolve --problem NAME`` (``writes``: its ``--out``)."""
     prob = problems.get(name, dims)
     ga = GA(prob.space, population, seed=0, storage=check_storage(storage, None))
     prof = profile(
@@ -100,7 +101,7 @@ def profile_benchmark(
         generations=generations,
         memory_limit=memory_limit,
         run_dir=writes,
-        checkpoint_every=1 if writes else None,
+        checkpoint_every=1 if writes else None,  # as evolve --problem --out does
         probe_generations=probe_generations,
         time_budget=time_budget,
         cold_start=cold_start,

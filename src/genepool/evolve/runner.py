@@ -552,6 +552,7 @@ def _evolve(
         **options,
         generations=config.generations,
         memory_limit=config.memory_limit,
+        cache=config.cache,
         run_dir=run_dir,
         checkpoint_every=config.checkpoint_every,
         resume=steps.resume and has_checkpoint,

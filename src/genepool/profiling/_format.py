@@ -24,9 +24,14 @@ def _dur(s: float) -> str:
 
 def _stage_table(prof: Profile) -> list[str]:
     bars = prof.n_bars
-    head = f"  {'stage':<17}{'s/gen':>10}{'per strategy':>14}"
+    each = (
+        "per strategy"
+        if "Strategy" in prof.problem or "Metric" in prof.problem
+        else "per candidate"
+    )
+    head = f"  {'stage':<17}{'s/gen':>10}{each:>15}"
     head += f"{'per strat-bar':>15}" if bars else ""
-    head += f"{'CPU':>6}{'kept':>11}{'peak':>11}{'B/strategy':>12}"
+    head += f"{'CPU':>6}{'kept':>11}{'peak':>11}{'B/' + each.split()[1]:>13}"
     lines: list[str] = []
     for p in prof.probes:
         lines.append(
@@ -37,12 +42,12 @@ def _stage_table(prof: Profile) -> list[str]:
         for s in p.stages:
             inner = s.stage not in ("ask", "evaluate", "tell", "bookkeeping")
             name = ("  " if inner else "") + s.stage
-            row = f"  {name:<17}{_dur(s.seconds):>10}{_dur(s.seconds / p.size):>14}"
+            row = f"  {name:<17}{_dur(s.seconds):>10}{_dur(s.seconds / p.size):>15}"
             if bars:
                 row += f"{1e9 * s.seconds / (p.size * bars):>12.3f} ns"
             cpu = s.cpu_seconds / s.seconds if s.seconds > 0 else 0.0
             row += f"{cpu:>5.1f}x{format_size(max(s.kept, 0)):>11}{format_size(s.peak):>11}"
-            row += f"{format_size(s.peak / p.size):>12}"
+            row += f"{format_size(s.peak / p.size):>13}"
             lines.append(row)
     return lines
 
@@ -65,13 +70,14 @@ def format_profile(prof: Profile) -> str:
     jit = prof.jit
     if jit.cold:
         cold = (
-            f"{_dur(jit.compile_seconds)} compiling {jit.compiled} kernel(s): numba's cache "
-            f"was cold here (the run will load them from it)"
+            f"{_dur(jit.compile_seconds)} compiling {jit.compiled} kernel(s), peak "
+            f"{format_size(jit.peak)} above the process: numba's cache was cold here (the run "
+            f"will load them from it)"
         )
     else:
         cold = (
             f"none now: every kernel came from numba's cache (the first generation took "
-            f"{_dur(jit.first_generation_extra)} longer)"
+            f"{_dur(jit.first_generation_extra)} longer: loading, workers starting)"
         )
         if jit.cold_seconds is not None:
             cold += (
@@ -101,7 +107,11 @@ def format_profile(prof: Profile) -> str:
         lines.append(f"  disk                  {format_size(pr.disk_total)} ({parts})")
     else:
         lines.append("  disk                  nothing (no run directory)")
-    lines.append(f"  executor              {pr.executor}: {pr.executor_reason}")
+    advice = next((r.flag for r in prof.recommendations if r.flag.startswith("--executor")), "")
+    lines.append(
+        f"  executor              {pr.executor} (as configured); advice {advice or 'none'}: "
+        f"{pr.executor_reason}"
+    )
     lines.append(
         f"  machine               {format_size(pr.available_memory)} available, {pr.cores} core(s)"
     )

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,13 @@ __all__ = ["JitCost", "Probe", "StageRow", "run_probe", "warm_up"]
 #: Stages of the run loop and of a backtest, in the order a generation passes them.
 STAGE_ORDER = (
     "ask",
+    "evaluate",
     "cache",
     "decode",
     "indicator tables",
     "kernel",
     "objective",
     "fitness",
-    "evaluate",
     "tell",
     "bookkeeping",
 )
@@ -80,6 +81,8 @@ class Probe:
     peak: int
     #: file-backed resident memory at the end (libraries, memory-mapped data)
     file_rss: int
+    #: ``held`` at the start of each generation (its growth after the first two is a leak)
+    held_series: list[int] = field(default_factory=list)
     requested: int = 0
     evaluated: int = 0
     cache_bytes: int = 0
@@ -103,9 +106,22 @@ class Probe:
 
     @property
     def spread(self) -> float:
-        """(slowest - fastest) / median generation: the noise of the measurement."""
+        """(slowest - fastest) / median generation, after the first (which starts worker
+        processes, grows the cache from empty): the noise of the measurement."""
         med = self.seconds_per_generation
-        return (max(self.seconds) - min(self.seconds)) / med if med > 0 else 0.0
+        s = self.seconds[1:] if len(self.seconds) >= 3 else self.seconds
+        return (max(s) - min(s)) / med if med > 0 else 0.0
+
+    @property
+    def growth(self) -> float:
+        """Bytes ``held`` grew per generation after the second, when it grew steadily: every
+        step up, the largest at most twice the smallest (a leak keeps about the same each
+        generation; the allocator's reshuffles do not); else 0.0. Needs four generations."""
+        h = self.held_series[1:]
+        steps = [b - a for a, b in pairwise(h)]
+        if len(steps) < 2 or min(steps) <= 0 or max(steps) > 2 * min(steps):
+            return 0.0
+        return sum(steps) / len(steps)
 
     @property
     def duplicate_rate(self) -> float:
@@ -319,6 +335,7 @@ def run_probe(
     reset_peak()
     seconds: list[float] = []
     held = 0
+    series: list[int] = []  # held at the start of each generation
     shape = None  # the cache's key width, values per entry, bound
     try:
         with measuring(clock):
@@ -327,7 +344,9 @@ def run_probe(
                 status = read_status()
                 cache = run.evaluator.cache
                 if status is not None:
-                    held = status.anon - anon0 - (cache.nbytes if cache is not None else 0)
+                    in_cache = cache.resident_bytes() if cache is not None else 0
+                    held = status.anon - anon0 - in_cache
+                    series.append(held)
                 t = time.perf_counter()
                 run.step()
                 seconds.append(time.perf_counter() - t)
@@ -355,6 +374,7 @@ def run_probe(
         file_rss=end.file if end is not None else 0,
         requested=stats["requested"],
         evaluated=stats["evaluated"],
+        held_series=series,
         cache_bytes=int(cache_stats["nbytes"]) if cache_stats and ev.cache is not None else 0,
         cache_inserts=int(cache_stats["inserts"]) if cache_stats else 0,
         cache_shape=shape,

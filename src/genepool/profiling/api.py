@@ -8,8 +8,8 @@ a :class:`Profile`. Nothing is written but temporary probe folders, removed agai
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,12 +22,15 @@ import psutil
 
 from ..algorithms.base import Optimizer
 from ..errors import ConfigError, check_int
+from ..evaluation._dispatch import SLOWER
 from ..evaluation.cache import FitnessCache
 from ..evaluation.evaluator import AUTO_CACHE_WARMUP, _make_cache
 from ..evaluation.executors import MIN_SECONDS, available_cores
 from ..memory._proc import read_status
 from ..memory._size import format_size, parse_size
+from ..memory.monitor import MemoryMonitor
 from ..problem import ProblemLike, as_problem
+from ..run.budget import check_budget_fits
 from ..run.config import CacheSpec, ExecutorSpec, RunConfig
 from ..run.direction import Direction
 from ._cold import measure_cold_start
@@ -44,12 +47,17 @@ from ._project import (
 
 __all__ = ["Estimate", "Profile", "Projection", "Recommendation", "plan", "profile"]
 
-#: Generations measured per probe size (after the warm-up).
-PROBE_GENERATIONS = 3
+#: Generations measured per probe size (after the warm-up): four, so that a leak shows as
+#: two steady steps of the memory held between generations.
+PROBE_GENERATIONS = 4
 #: A probe whose projected peak exceeds this share of the available memory is refused.
 PROBE_MEMORY_SHARE = 0.8
 #: Headroom of a recommended memory limit: this share of the available memory.
 HEADROOM = 0.8
+#: Growth of held memory per generation that is reported as a leak (and projected).
+LEAK_BYTES = 1 * 2**20
+#: ... and this share of the memory held (the population), at the largest probe.
+LEAK_SHARE = 0.02
 #: Seconds :func:`plan` spends probing, at most (about; the last probe may run over).
 PLAN_SECONDS = 20.0
 
@@ -116,9 +124,19 @@ class Projection:
     cores: int
     executor: str
     executor_reason: str
+    #: file-backed resident memory (libraries, memory-mapped data): in the RSS, not in the
+    #: budget, which counts anonymous memory
+    file_rss: int = 0
+    #: bytes each generation leaves behind that the next does not reuse (0.0: none seen)
+    leak_per_generation: float = 0.0
     #: True when the run as configured is refused or exceeds its limit / the machine
     fits: bool = True
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def peak_anon(self) -> float:
+        """The projected peak of what a memory limit counts (anonymous memory)."""
+        return max(0.0, self.peak_rss.value - self.file_rss)
 
     @property
     def disk_total(self) -> int:
@@ -143,6 +161,8 @@ class Profile:
     projection: Projection
     recommendations: list[Recommendation]
     kind: Literal["profile", "plan"] = "profile"
+    #: with an executor other than serial: the largest size probed again, serially
+    serial: Probe | None = None
 
     def stages_frame(self) -> Any:
         """One row per probe size and stage: seconds per generation, per strategy (and per
@@ -236,9 +256,9 @@ def profile(
         Population of the run to project (default: the optimizer's).
     generations : int, optional
         Generations of the run to project (default 100, as ``minimize``).
-    probe_generations : int, default 3
+    probe_generations : int, default 4
         Generations measured at each size (after a warm-up of 2 at a tiny size that loads or
-        compiles the kernels).
+        compiles the kernels); a leak is looked for with four or more.
     memory_limit, cache, executor, workers, checkpoint_every, snapshot_every, objectives
         The run's settings, as for :func:`genepool.minimize`; the probes use them (the memory
         limit sizes a backtest's blocks; evaluation is not chunked in a probe, so that it
@@ -287,8 +307,9 @@ def profile(
     )
     limit = None if memory_limit is None else parse_size(memory_limit)
     budget = PLAN_SECONDS if time_budget is None else float(time_budget)
+    where = Path(run_dir) if isinstance(run_dir, (str, Path)) else None
     return _profile(problem, optimizer, config, target, chosen, probe_generations, limit,
-                    budget, "profile", cold_start)  # fmt: skip
+                    budget, "profile", cold_start, where)  # fmt: skip
 
 
 def plan(
@@ -377,6 +398,7 @@ def _profile(
     budget: float,
     kind: Literal["profile", "plan"],
     cold_start: bool = False,
+    where: Path | None = None,
 ) -> Profile:
     if not isinstance(optimizer, Optimizer):
         raise ConfigError(
@@ -409,13 +431,19 @@ def _profile(
             )
         probes = _run_probes(prob, optimizer, config, target, sizes, probe_generations, limit,
                              budget, scratch)  # fmt: skip
+        serial = None
+        if _executor_name(config.executor) != "serial":  # what the executor buys, measured
+            here = dataclasses.replace(config, executor="serial", workers=None)
+            serial = run_probe(prob, optimizer, here, probes[-1].size, probe_generations, limit,
+                               scratch)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     n_bars = getattr(prob, "n_bars", None)
     if getattr(prob, "universe", None) is not None:
         n_bars = None  # bars differ per symbol: no per strategy-bar figures
-    proj = _project(prob, optimizer, config, probes, jit, target, limit, base_rss, base_anon)
-    recs = _recommend(prob, optimizer, config, probes, proj, limit, base_anon)
+    proj = _project(prob, optimizer, config, probes, jit, target, limit, base_rss, base_anon,
+                    where)  # fmt: skip
+    recs = _recommend(prob, optimizer, config, probes, proj, limit, base_anon, serial)
     return Profile(
         problem=_name(prob),
         optimizer=type(optimizer).__name__,
@@ -425,6 +453,7 @@ def _profile(
         projection=proj,
         recommendations=recs,
         kind=kind,
+        serial=serial,
     )
 
 
@@ -447,6 +476,8 @@ def _name(problem: Any) -> str:
     inner = getattr(problem, "problem", None) or getattr(problem, "function", None)
     if inner is not None and hasattr(inner, "__name__"):
         return str(inner.__name__)
+    if isinstance(getattr(problem, "name", None), str):
+        return f"{type(problem).__name__}({problem.name})"
     family = getattr(getattr(problem, "family", None), "name", None)
     return f"{type(problem).__name__}({family})" if family else type(problem).__name__
 
@@ -536,6 +567,7 @@ def _project(
     limit: int | None,
     base_rss: int,
     base_anon: int,
+    where: Path | None = None,
 ) -> Projection:
     sizes = [p.size for p in probes]
     G = int(config.generations or 100)
@@ -576,6 +608,13 @@ def _project(
     # the cache grows (old and new arrays side by side) after the fitness's temporaries are
     # gone; the stages' peaks see it at its final size
     above = max(values[top] + cache_b, held(n) + cache_growth)
+    # memory a generation leaves behind that the next does not reuse (a leak): over the run
+    growth = max(0.0, fit(sizes, [p.growth for p in probes])(n))
+    leaking = all(p.growth > 0 for p in probes) and last.growth > max(
+        LEAK_BYTES, LEAK_SHARE * last.held
+    )
+    if leaking:
+        above += growth * G
     value = base_rss + above
     # the band: the dominating line's largest residual, at least the floor
     err = lines[top].abs_residual * extrapolation(n, probes)
@@ -599,8 +638,10 @@ def _project(
         cores=available_cores(),
         executor=_executor_name(config.executor),
         executor_reason="",
+        file_rss=int(last.file_rss),
+        leak_per_generation=growth if leaking else 0.0,
     )
-    _check_fits(proj, prob, optimizer, held(n), base_anon)
+    _check_fits(proj, prob, optimizer, held(n), base_anon, where)
     return proj
 
 
@@ -614,7 +655,7 @@ def _probe_cache(p: Probe) -> float:
     if p.cache_shape is None or not p.cache_inserts:
         return 0.0
     d, m, bound = p.cache_shape
-    return float(FitnessCache(bound).nbytes_for(p.cache_inserts, d, m)[0])
+    return float(FitnessCache(bound).nbytes_for(p.cache_inserts, d, m, resident=True)[0])
 
 
 def _executor_name(spec: Any) -> str:
@@ -638,7 +679,7 @@ def _cache_bytes(
         return 0.0, 0.0
     per_candidate = last.cache_inserts / (last.size * last.generations)
     gens = min(generations, AUTO_CACHE_WARMUP) if last.cache_off else generations
-    final, peak = cache.nbytes_for(int(per_candidate * n * gens), d, m)
+    final, peak = cache.nbytes_for(int(per_candidate * n * gens), d, m, resident=True)
     return float(final), float(peak)
 
 
@@ -649,9 +690,14 @@ def _disk(
         return {}
     sizes = [p.size for p in probes]
     out: dict[str, int] = {}
-    for part in ("checkpoints", "population files"):
-        if any(part in p.disk for p in probes):
-            out[part] = int(fit(sizes, [p.disk.get(part, 0) for p in probes])(n))
+    if any("checkpoints" in p.disk for p in probes):
+        out["checkpoints"] = int(fit(sizes, [p.disk.get("checkpoints", 0) for p in probes])(n))
+    if optimizer.storage == "disk":  # the peak of the files: the optimizer's own rule
+        target = optimizer.resized(n)
+        try:
+            out["population files"] = int(target.disk_footprint(checkpoints=True))
+        finally:
+            target.close_storage()
     if any("history" in p.disk for p in probes):
         per_gen = fit(sizes, [p.disk.get("history", 0) / p.generations for p in probes])
         out["history"] = int(per_gen(n) * generations)
@@ -663,17 +709,30 @@ def _disk(
     return out
 
 
-def _check_fits(proj: Projection, prob: Any, optimizer: Optimizer, held: float, base: int) -> None:
-    """Say what in the projected run does not fit (the budget, the machine, the disk)."""
+def _check_fits(
+    proj: Projection, prob: Any, optimizer: Optimizer, held: float, base: int,
+    where: Path | None,
+) -> None:  # fmt: skip
+    """Say what in the projected run does not fit: what the run itself refuses (its budget
+    check, :func:`~genepool.run.budget.check_budget_fits`), a peak above the limit or the
+    machine, a run directory larger than its disk's free space."""
     limit = proj.memory_limit
     if limit is not None:
-        fixed = base + held + proj.cache_bytes
-        if fixed > 0.9 * limit:
+        target = optimizer.resized(proj.population)
+        try:
+            check_budget_fits(MemoryMonitor(limit), target, getattr(prob, "memory_hint",
+                                                                    lambda: None)())  # fmt: skip
+        except ConfigError as exc:
+            proj.fits = False
+            proj.problems.append(f"the run would be refused: {exc.cli_message or exc}")
+        finally:
+            target.close_storage()
+        if proj.fits and proj.peak_anon > 0.9 * limit:
             proj.fits = False
             proj.problems.append(
-                f"the population alone ({format_size(held)} above a process of "
-                f"{format_size(base)}) leaves no room under 90 % of the "
-                f"{format_size(limit)} limit: the run would be refused or exceed it"
+                f"the projected peak of anonymous memory {format_size(proj.peak_anon)} is "
+                f"above 90 % of the {format_size(limit)} limit: the run would stop with "
+                f"MemoryBudgetExceeded once chunks of one candidate are not enough"
             )
         if limit > proj.available_memory:
             proj.problems.append(
@@ -686,18 +745,33 @@ def _check_fits(proj: Projection, prob: Any, optimizer: Optimizer, held: float, 
             f"the projected peak {proj.peak_rss.bytes()} exceeds the "
             f"{format_size(proj.available_memory)} available: the run would swap or be killed"
         )
+    if proj.leak_per_generation:
+        proj.problems.append(
+            f"memory grows by {format_size(proj.leak_per_generation)} per generation and is "
+            f"not reused (a leak?): {format_size(proj.leak_per_generation * proj.generations)} "
+            f"over {proj.generations:,} generations, counted in the peak "
+            f"(docs/memory-checklist.md)"
+        )
     if proj.disk:
-        free = shutil.disk_usage(tempfile.gettempdir()).free
+        folder = _existing(where) if where is not None else Path.cwd()
         try:
-            free = shutil.disk_usage(os.getcwd()).free
+            free = shutil.disk_usage(folder).free
         except OSError:
-            pass
+            return
         if proj.disk_total > free:
             proj.fits = False
             proj.problems.append(
                 f"the run directory would reach {format_size(proj.disk_total)}, more than the "
-                f"{format_size(free)} free on this disk"
+                f"{format_size(free)} free on the disk of {folder}"
             )
+
+
+def _existing(path: Path) -> Path:
+    """``path`` or its nearest existing parent."""
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
 
 
 def _nice(nbytes: float) -> str:
@@ -719,6 +793,7 @@ def _recommend(
     proj: Projection,
     limit: int | None,
     base_anon: int,
+    serial: Probe | None = None,
 ) -> list[Recommendation]:
     recs: list[Recommendation] = []
     avail = proj.available_memory
@@ -770,7 +845,7 @@ def _recommend(
             f"now: the machine would swap before the budget acts",
         ))  # fmt: skip
     elif not proj.problems:
-        given = format_size(limit).replace(" ", "")
+        given = config.memory_limit if isinstance(config.memory_limit, str) else str(limit)
         chunks = (
             f"evaluation runs in chunks of about {proj.chunk_size:,} ({proj.n_chunks:,} per "
             f"generation) at {format_size(per)} of working memory per candidate"
@@ -784,7 +859,7 @@ def _recommend(
     # -- the cache
     recs.extend(_cache_advice(probes, config))
     # -- the executor
-    recs.append(_executor_advice(probes, proj))
+    recs.append(_executor_advice(probes, proj, serial))
     # -- data to a store
     data = getattr(prob, "data", None)
     if isinstance(data, dict) and getattr(prob, "universe", None) is None:
@@ -814,21 +889,27 @@ def _cache_advice(probes: list[Probe], config: RunConfig) -> list[Recommendation
     saved = last.duplicate_rate * last.size * per_eval
     if saved >= row.seconds:
         return [Recommendation(
-            "(default: cache on)", "cache=None",
+            "--cache" if config.cache else "(default: cache on)",
+            "cache=True" if config.cache else "cache=None",
             f"the cache pays: {last.duplicate_rate:.0%} of the candidates were repeats at "
             f"{last.size:,}, saving about {_duration(saved)} per generation for "
             f"{_duration(row.seconds)} of hashing (repeats grow as the population converges)",
         )]  # fmt: skip
     return [Recommendation(
-        "(the automatic cache turns itself off after 3 generations)", "cache=False",
+        "--no-cache", "cache=False",
         f"the cache does not pay: {last.duplicate_rate:.0%} repeats at {last.size:,} save about "
-        f"{_duration(saved)} per generation and hashing costs {_duration(row.seconds)}",
+        f"{_duration(saved)} per generation and hashing costs {_duration(row.seconds)}"
+        + ("" if config.cache else "; by default the cache turns itself off after "
+           f"{AUTO_CACHE_WARMUP} generations, --no-cache skips them"),
     )]  # fmt: skip
 
 
-def _executor_advice(probes: list[Probe], proj: Projection) -> Recommendation:
-    """Whether a process pool pays: the fitness's measured CPU use against the cores, and its
-    time per generation against the cost of shipping chunks."""
+def _executor_advice(
+    probes: list[Probe], proj: Projection, serial: Probe | None = None
+) -> Recommendation:
+    """Whether a process pool pays: measured against a serial probe when an executor was
+    given; else the fitness's measured CPU use against the cores, and its time per generation
+    against the cost of shipping chunks."""
     last = max(probes, key=lambda p: p.size)
     ev = last.stage("evaluate")
     cores = proj.cores
@@ -836,10 +917,18 @@ def _executor_advice(probes: list[Probe], proj: Projection) -> Recommendation:
         return Recommendation("--executor serial", "executor='serial'", "nothing to evaluate")
     busy = ev.cpu_seconds / ev.seconds
     eval_s = _stage_line(probes, "evaluate", "seconds")(proj.population)
-    if proj.executor != "serial":
-        why = f"measured with {proj.executor}: evaluation takes {_duration(eval_s)} per generation"
+    if serial is not None:
+        there = last.seconds_per_generation  # medians: the pool's start is not in them
+        here = serial.seconds_per_generation
+        name = proj.executor
+        keep = there < SLOWER * here
+        choice = name if keep else "serial"
+        why = (
+            f"measured at {last.size:,}: a generation takes {_duration(there)} with {name} and "
+            f"{_duration(here)} serially (medians; the workers' start is not in them)"
+        )
         proj.executor_reason = why
-        return Recommendation(f"--executor {proj.executor}", f"executor={proj.executor!r}", why)
+        return Recommendation(f"--executor {choice}", f"executor={choice!r}", why)
     if cores <= 1:
         why = "one core: there is nothing to share the work with"
     elif busy >= 0.75 * cores:
@@ -865,6 +954,10 @@ def _executor_advice(probes: list[Probe], proj: Projection) -> Recommendation:
 
 
 def _duration(s: float) -> str:
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-5:
+        return f"{s * 1e6:.1f} us"
     if s < 1e-3:
         return f"{s * 1e6:.0f} us"
     if s < 1:
