@@ -120,6 +120,23 @@ def test_auto_cache_turns_itself_off_for_cheap_fitness_but_true_keeps_it():
     np.testing.assert_array_equal(auto.best_x, forced.best_x)
 
 
+def test_a_cache_that_turned_itself_off_is_freed():
+    """Found by genepool profile: the monitor's cleanup kept the disabled cache's arrays."""
+    import gc
+    import weakref
+
+    ev = gp.Evaluator(gp.problems.rastrigin, BOX, memory_limit="8GB")
+    ref = weakref.ref(ev.cache)
+    X = np.random.default_rng(0).uniform(-5, 5, (2000, BOX.dims))
+    for g in range(6):
+        ev.evaluate(X + g, generation=g)
+    assert ev.cache is None and ev.cache_note is not None
+    gc.collect()
+    assert ref() is None
+    assert ev.monitor is not None
+    assert isinstance(ev.monitor.cleanup(0, "test"), int)  # the cleanup runs with no cache
+
+
 def test_auto_cache_stays_on_for_expensive_fitness():
     import time
 

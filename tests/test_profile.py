@@ -404,3 +404,75 @@ def test_stage_frame_columns_are_documented(small_profile):
         "kept_bytes", "peak_bytes", "bytes_per_strategy",
     ]  # fmt: skip
     assert isinstance(frame, pd.DataFrame)
+
+
+# -- what does not fit, leaks, executors -----------------------------------------------------------
+_KEPT: list[np.ndarray] = []
+
+
+def _leaky(X: np.ndarray) -> np.ndarray:
+    _KEPT.append(np.ones((X.shape[0], 64)))  # 512 B per candidate and generation, never freed
+    return (X**2).sum(axis=1)
+
+
+def test_a_leak_is_seen_and_projected_over_the_run():
+    space = gp.Space.box(-1.0, 1.0, 10)
+    try:
+        prof = gp.profile(_leaky, gp.GA(space, 50_000, seed=0), [2000, 8000, 20_000],
+                          generations=100)  # fmt: skip
+    finally:
+        _KEPT.clear()
+    pr = prof.projection
+    # 50,000 offspring x 512 B per generation (numpy's own headers on top)
+    assert 0.8 * 50_000 * 512 <= pr.leak_per_generation <= 1.6 * 50_000 * 512
+    assert pr.peak_rss.value > pr.base_rss + 100 * pr.leak_per_generation * 0.9
+    assert any("a leak?" in p for p in pr.problems)
+    clean = gp.profile(gp.problems.sphere, gp.GA(space, 50_000, seed=0), [2000, 8000, 20_000],
+                       generations=100)  # fmt: skip
+    assert clean.projection.leak_per_generation == 0.0
+    assert not any("a leak?" in p for p in clean.projection.problems)
+
+
+def test_a_run_the_budget_check_would_refuse_does_not_fit():
+    space = gp.Space.box(-5.12, 5.12, 30)
+    prof = gp.profile(gp.problems.rastrigin, gp.GA(space, 1000, seed=0), [500, 2000],
+                      population=20_000_000, generations=5, memory_limit="1GB")  # fmt: skip
+    pr = prof.projection
+    assert not pr.fits
+    assert any("the run would be refused" in p and "--storage disk" in p for p in pr.problems)
+    assert not any("(as given)" in r.flag for r in prof.recommendations)
+    # what the run does with the same settings
+    with pytest.raises(ConfigError, match="too small"):
+        gp.minimize(gp.problems.rastrigin, gp.GA(space, 20_000_000, seed=0), generations=1,
+                    memory_limit="1GB", progress=False)  # fmt: skip
+
+
+def test_population_files_on_disk_are_projected_by_the_optimizer_s_rule(tmp_path):
+    space = gp.Space.box(-1.0, 1.0, 8)
+    ga = gp.GA(space, 200_000, seed=0, storage="disk")
+    prof = gp.profile(gp.problems.sphere, ga, [1000, 4000], generations=5, run_dir=tmp_path / "r",
+                      checkpoint_every=1)  # fmt: skip
+    expected = gp.GA(space, 200_000, seed=0, storage="disk").disk_footprint(checkpoints=True)
+    assert prof.projection.disk["population files"] == expected
+    assert list(tmp_path.iterdir()) == []  # the probes wrote elsewhere, and cleaned up
+
+
+def test_an_executor_is_measured_against_a_serial_probe():
+    space = gp.Space.box(-1.0, 1.0, 4)
+    prof = gp.profile(gp.problems.sphere, gp.GA(space, 2000, seed=0), [200, 400], generations=5,
+                      executor="processes", workers=2)  # fmt: skip
+    assert prof.serial is not None and prof.serial.size == 400
+    advice = next(r for r in prof.recommendations if r.flag.startswith("--executor"))
+    assert "serially" in advice.reason
+    # microseconds of numpy per generation: shipping it cannot pay
+    assert advice.flag == "--executor serial"
+
+
+def test_cli_no_cache_reaches_the_run(capsys):
+    code, out, err = _cli(["profile", "--demo", "--populations", "200,400", "--no-cache",
+                           "--json"], capsys)  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert all(p["cache_inserts"] == 0 and p["requested"] == p["evaluated"] for p in doc["probes"])
+    code, _, err = _cli(["profile", "--problem", "sphere", "--no-cache"], capsys)
+    assert code == 2 and "--no-cache applies to strategy runs" in err

@@ -222,8 +222,9 @@ class Evaluator:
         self.errors = ErrorPolicy(space, on_error, penalty)
         self.monitor = _shared_monitor(monitor, self.memory_limit)
         if self.monitor is not None and self.cache is not None:
-            cache_ref = self.cache
-            self.monitor.add_cleanup("fitness cache", lambda: cache_ref.shrink(0.5))
+            # the cache in use when the cleanup runs: one that turned itself off is gone, and
+            # the cleanup must not keep its arrays alive (it did: up to 256 MB for the run)
+            self.monitor.add_cleanup("fitness cache", self._shrink_cache)
         estimate = self.problem.bytes_per_candidate()
         sizer = ChunkSizer(None if estimate is None else float(max(1, estimate)))
         self.chunks = ParentChunks(
@@ -335,6 +336,10 @@ class Evaluator:
     def small_chunk_note(self) -> str | None:
         """The warning that the budget leaves room for only a few candidates per chunk."""
         return self.chunks.small_chunk_note
+
+    def _shrink_cache(self) -> int:
+        """Give back half of the cache (a cleanup under memory pressure); bytes released."""
+        return 0 if self.cache is None else self.cache.shrink(0.5)
 
     # -- statistics --------------------------------------------------------------------------
     @property
