@@ -406,7 +406,7 @@ def test_stage_frame_columns_are_documented(small_profile):
     assert isinstance(frame, pd.DataFrame)
 
 
-# -- what does not fit, leaks, executors -----------------------------------------------------------
+# -- what does not fit, leaks, executors ---------------------------------------------------------
 _KEPT: list[np.ndarray] = []
 
 

@@ -22,7 +22,6 @@ import psutil
 
 from ..algorithms.base import Optimizer
 from ..errors import ConfigError, check_int
-from ..evaluation._dispatch import SLOWER
 from ..evaluation.cache import FitnessCache
 from ..evaluation.evaluator import AUTO_CACHE_WARMUP, _make_cache
 from ..evaluation.executors import MIN_SECONDS, available_cores
@@ -58,6 +57,8 @@ HEADROOM = 0.8
 LEAK_BYTES = 1 * 2**20
 #: ... and this share of the memory held (the population), at the largest probe.
 LEAK_SHARE = 0.02
+#: An executor is advised when its generations take less than this share of the serial ones.
+CLEAR_WIN = 0.75
 #: Seconds :func:`plan` spends probing, at most (about; the last probe may run over).
 PLAN_SECONDS = 20.0
 
@@ -925,7 +926,8 @@ def _executor_advice(
         there = last.seconds_per_generation  # medians: the pool's start is not in them
         here = serial.seconds_per_generation
         name = proj.executor
-        keep = there < SLOWER * here
+        # a clear win only: short probes on a shared machine move by tens of percent
+        keep = there < CLEAR_WIN * here
         choice = name if keep else "serial"
         why = (
             f"measured at {last.size:,}: a generation takes {_duration(there)} with {name} and "
