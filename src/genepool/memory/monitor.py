@@ -33,7 +33,7 @@ from ..errors import ConfigError, MemoryBudgetExceeded, MemoryLeakWarning, check
 from ._proc import IntervalMeter, Residency, read_status
 from ._size import format_size, parse_size
 
-__all__ = ["FILE_STEADY", "MemoryMonitor", "malloc_trim"]
+__all__ = ["FILE_STEADY", "MemoryMonitor", "malloc_live", "malloc_trim"]
 
 log = logging.getLogger("genepool.memory")
 
@@ -74,6 +74,25 @@ def malloc_trim() -> bool:
     if fn is None:
         return False
     return bool(fn(0))
+
+
+_MALLINFO2 = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in _MALLINFO2.split()]
+
+
+def malloc_live() -> int | None:
+    """Bytes malloc has handed out and not got back (glibc ``mallinfo2``: in use in every
+    arena plus mmapped blocks), None where unavailable. Unlike resident memory it does not
+    count memory freed and kept by the allocator: what a program holds, exactly."""
+    fn = getattr(_LIBC, "mallinfo2", None)
+    if fn is None:
+        return None
+    fn.restype = _MallInfo2
+    info = fn()
+    return int(info.uordblks + info.hblkhd)
 
 
 class _PeakCounter:

@@ -26,7 +26,7 @@ from typing import Any
 from .._stages import StageClock, StageTotals, measuring
 from ..algorithms.base import Optimizer
 from ..memory._proc import read_status, reset_peak
-from ..memory.monitor import malloc_trim
+from ..memory.monitor import malloc_live, malloc_trim
 from ..problem import Problem
 from ..run.config import RunConfig
 from ..run.loop import Run
@@ -46,6 +46,8 @@ STAGE_ORDER = (
     "tell",
     "bookkeeping",
 )
+#: Generations measured after an automatic cache turned itself off (the run's steady state).
+AFTER_CACHE = 3
 #: Stages inside ``evaluate``; what evaluate spends outside them is the ``fitness`` row.
 INNER = ("cache", "decode", "indicator tables", "kernel", "objective")
 
@@ -100,8 +102,9 @@ class Probe:
 
     @property
     def seconds_per_generation(self) -> float:
-        """The median wall time of a generation."""
-        s = sorted(self.seconds)
+        """The median wall time of a generation after the first (which starts worker
+        processes and fills an empty cache): the steady state a run spends most time in."""
+        s = sorted(self.seconds[1:] if len(self.seconds) >= 3 else self.seconds)
         return s[len(s) // 2]
 
     @property
@@ -311,6 +314,17 @@ def _rows(totals: dict[str, StageTotals], generations: int) -> list[StageRow]:
     return [rows[n] for n in STAGE_ORDER if n in rows]
 
 
+def _live() -> int | None:
+    """Bytes the process holds: malloc's live bytes (exact; nothing is trimmed, so the probe
+    runs as the run does), else anonymous memory after handing freed heap back."""
+    live = malloc_live()
+    if live is not None:
+        return live
+    malloc_trim()
+    r = read_status()
+    return None if r is None else r.anon
+
+
 def run_probe(
     problem: Problem,
     optimizer: Optimizer,
@@ -327,6 +341,7 @@ def run_probe(
     start = read_status()
     rss0 = start.rss if start is not None else 0
     anon0 = start.anon if start is not None else 0
+    live0 = _live()
     opt = optimizer.resized(size)
     run = _make_run(problem, opt, _probe_config(config, generations, run_dir), memory_limit)
     clock = StageClock()
@@ -339,19 +354,21 @@ def run_probe(
     shape = None  # the cache's key width, values per entry, bound
     try:
         with measuring(clock):
-            for _ in range(generations):
-                malloc_trim()  # held: live memory, not heap pages freed and kept by malloc
-                status = read_status()
+            while len(seconds) < generations:
                 cache = run.evaluator.cache
-                if status is not None:
-                    in_cache = cache.resident_bytes() if cache is not None else 0
-                    held = status.anon - anon0 - in_cache
+                live = _live()
+                if live is not None and live0 is not None:  # what malloc holds for us
+                    held = live - live0 - (cache.nbytes if cache is not None else 0)
                     series.append(held)
                 t = time.perf_counter()
                 run.step()
                 seconds.append(time.perf_counter() - t)
                 if shape is None and cache is not None and cache._d is not None:
                     shape = (int(cache._d), int(cache._m or 1), int(cache.max_bytes))
+                if cache is not None and run.evaluator.cache is None:
+                    # the automatic cache just turned itself off: measure the steady state
+                    # after it too (AFTER_CACHE generations)
+                    generations = max(generations, len(seconds) + AFTER_CACHE)
                 del cache
     finally:
         run._close(_NullContext(), None)
@@ -363,7 +380,7 @@ def run_probe(
     cache_stats = ev.cache_stats()
     probe = Probe(
         size=size,
-        generations=generations,
+        generations=len(seconds),
         seconds=seconds,
         stages=_rows(clock.totals, generations),
         rss_start=rss0,

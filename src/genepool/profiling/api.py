@@ -573,17 +573,15 @@ def _project(
     sizes = [p.size for p in probes]
     G = int(config.generations or 100)
     # -- time: the top-level stages of a generation
-    per_gen = fit(sizes, [p.seconds_per_generation for p in probes])
+    per_gen = fit(sizes, [_steady_seconds(p) for p in probes])
     t_gen = Estimate(per_gen(n), time_band(probes, per_gen, n))
     first = G * t_gen.value
     last = max(probes, key=lambda p: p.size)
-    if last.cache_off and last.stage("cache") is not None:
-        # an automatic cache that does not pay is off after its warm-up generations: the
-        # steady state is without its hashing
-        hashing = _stage_line(probes, "cache", "seconds")(n)
-        warm = min(G, AUTO_CACHE_WARMUP)
-        t_gen = Estimate(max(t_gen.value - hashing, 0.0), t_gen.band)
-        first = warm * (t_gen.value + hashing) + (G - warm) * t_gen.value
+    if last.cache_off:
+        # an automatic cache that does not pay is on for its warm-up generations only: those
+        # cost what the probes' generations with it cost
+        on = fit(sizes, [_cached_seconds(p) for p in probes])(n)
+        first += min(G, AUTO_CACHE_WARMUP) * max(0.0, on - t_gen.value)
     # the run as it will start: compiling when this process had to, else loading from
     # numba's cache (which this process has now filled)
     start = jit.compile_seconds if jit.cold else jit.first_generation_extra
@@ -608,7 +606,10 @@ def _project(
     top = max(values, key=lambda s: values[s])
     # the cache grows (old and new arrays side by side) after the fitness's temporaries are
     # gone; the stages' peaks see it at its final size
-    above = max(values[top] + cache_b, held(n) + cache_growth)
+    # the cache grows while the batch's keys and hashes are alive (8 bytes a gene, and one)
+    width = last.cache_shape[0] if last.cache_shape is not None else 0
+    keys = 8 * (width + 1) * n if cache_growth else 0.0
+    above = max(values[top] + cache_b, held(n) + cache_growth + keys)
     # memory a generation leaves behind that the next does not reuse (a leak): over the run
     growth = max(0.0, fit(sizes, [p.growth for p in probes])(n))
     leaking = all(p.growth > 0 for p in probes) and last.growth > max(
@@ -644,6 +645,22 @@ def _project(
     )
     _check_fits(proj, prob, optimizer, held(n), base_anon, where)
     return proj
+
+
+def _cached_seconds(p: Probe) -> float:
+    """The median generation after the first while an automatic cache was still on."""
+    times = sorted(p.seconds[1:AUTO_CACHE_WARMUP] or p.seconds[:1])
+    return times[len(times) // 2]
+
+
+def _steady_seconds(p: Probe) -> float:
+    """The median generation after the first, or after an automatic cache turned itself off
+    (the run's steady state)."""
+    times = p.seconds[1:] if len(p.seconds) >= 3 else p.seconds
+    if p.cache_off and len(p.seconds) > AUTO_CACHE_WARMUP:  # the generations after it
+        times = p.seconds[AUTO_CACHE_WARMUP:]
+    times = sorted(times)
+    return max(0.0, times[len(times) // 2])
 
 
 def _peak(p: Probe, stage: str) -> float:
