@@ -205,7 +205,7 @@ def report(points: list[dict[str, Any]]) -> str:
     head = [
         "config", "population", "probe sizes", "projected peak RSS", "measured peak RSS",
         "ratio", "within 25 %", "projected s/gen", "measured s/gen", "ratio", "within 1.5x",
-        "profile wall",
+        "s/gen ratio, each profile", "profile wall",
     ]  # fmt: skip
     rows, whole = [], []
     for p in points:
