@@ -25,6 +25,7 @@ from typing import Any
 
 from .._stages import StageClock, StageTotals, measuring
 from ..algorithms.base import Optimizer
+from ..evaluation.evaluator import AUTO_CACHE_WARMUP
 from ..memory._proc import read_status, reset_peak
 from ..memory.monitor import malloc_live, malloc_trim
 from ..problem import Problem
@@ -101,18 +102,25 @@ class Probe:
         return next((s for s in self.stages if s.stage == name), None)
 
     @property
+    def steady(self) -> list[float]:
+        """The generations of the steady state: after the first (which starts worker
+        processes and fills an empty cache), and after an automatic cache turned itself off."""
+        if self.cache_off and len(self.seconds) > AUTO_CACHE_WARMUP:
+            return self.seconds[AUTO_CACHE_WARMUP:]
+        return self.seconds[1:] if len(self.seconds) >= 3 else self.seconds
+
+    @property
     def seconds_per_generation(self) -> float:
-        """The median wall time of a generation after the first (which starts worker
-        processes and fills an empty cache): the steady state a run spends most time in."""
-        s = sorted(self.seconds[1:] if len(self.seconds) >= 3 else self.seconds)
+        """The median generation of the steady state (:attr:`steady`)."""
+        s = sorted(self.steady)
         return s[len(s) // 2]
 
     @property
     def spread(self) -> float:
-        """(slowest - fastest) / median generation, after the first (which starts worker
-        processes, grows the cache from empty): the noise of the measurement."""
+        """(slowest - fastest) / median generation of the steady state: the noise of the
+        measurement."""
         med = self.seconds_per_generation
-        s = self.seconds[1:] if len(self.seconds) >= 3 else self.seconds
+        s = self.steady
         return (max(s) - min(s)) / med if med > 0 else 0.0
 
     @property

@@ -573,7 +573,7 @@ def _project(
     sizes = [p.size for p in probes]
     G = int(config.generations or 100)
     # -- time: the top-level stages of a generation
-    per_gen = fit(sizes, [_steady_seconds(p) for p in probes])
+    per_gen = fit(sizes, [p.seconds_per_generation for p in probes])
     t_gen = Estimate(per_gen(n), time_band(probes, per_gen, n))
     first = G * t_gen.value
     last = max(probes, key=lambda p: p.size)
@@ -651,16 +651,6 @@ def _cached_seconds(p: Probe) -> float:
     """The median generation after the first while an automatic cache was still on."""
     times = sorted(p.seconds[1:AUTO_CACHE_WARMUP] or p.seconds[:1])
     return times[len(times) // 2]
-
-
-def _steady_seconds(p: Probe) -> float:
-    """The median generation after the first, or after an automatic cache turned itself off
-    (the run's steady state)."""
-    times = p.seconds[1:] if len(p.seconds) >= 3 else p.seconds
-    if p.cache_off and len(p.seconds) > AUTO_CACHE_WARMUP:  # the generations after it
-        times = p.seconds[AUTO_CACHE_WARMUP:]
-    times = sorted(times)
-    return max(0.0, times[len(times) // 2])
 
 
 def _peak(p: Probe, stage: str) -> float:
