@@ -10,7 +10,7 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
 
 import numpy as np
@@ -269,7 +269,8 @@ def evolve(
             if out is not None:
                 check_new_run_dir(out, overwrite=overwrite)
             prof = profile_benchmark(problem.value, dims, pop, gens, memory_limit, store_kind,
-                                     None, dry_run=True, writes=out or False)  # fmt: skip
+                                     None, dry_run=True, writes=out or False,
+                                     progress=_profile_progress())  # fmt: skip
             _print_profile(prof, json_out)
             return
         _evolve_benchmark(
@@ -315,7 +316,8 @@ def evolve(
     if dry_run:
         if cfg.out is not None:  # a run that would be refused is refused here too
             check_new_run_dir(cfg.out, overwrite=overwrite)
-        _print_profile(profile_evolution(cfg, None, dry_run=True), json_out)
+        plan = profile_evolution(cfg, None, dry_run=True, progress=_profile_progress())
+        _print_profile(plan, json_out)
         return
     echo = (lambda _: None) if json_out else typer.echo
     outcome = run_evolution(
@@ -381,6 +383,14 @@ def _strategy_config(
         return EvolveConfig.from_sources(config, **{**preset, **flags})
     except ConfigError as exc:
         raise ConfigError(_in_flags(str(exc), flags)) from None
+
+
+def _profile_progress() -> Callable[[str], None] | None:
+    """Progress lines of a profile on standard error, when it is a terminal (a log or a pipe
+    gets the report alone, and an error stays one line)."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda line: print(f"genepool: {line} ...", file=sys.stderr, flush=True)
 
 
 def _print_profile(prof: Profile, json_out: bool, report: str | None = None) -> None:
@@ -479,6 +489,7 @@ def profile(
             problem.value, dims, pop, generations or 50, memory_limit,
             storage.value if storage else "memory", sizes,
             probe_generations=probe_generations, time_budget=time_budget, cold_start=cold_start,
+            progress=_profile_progress(),
         )  # fmt: skip
         _print_profile(prof, json_out, report)
         return
@@ -515,7 +526,8 @@ def profile(
     cfg = _strategy_config(demo, data, store, config, given, "profile")
     target = population or (max(sizes) if sizes and config is None and not demo else None)
     prof = profile_evolution(cfg, sizes, population=target, probe_generations=probe_generations,
-                             time_budget=time_budget, cold_start=cold_start)  # fmt: skip
+                             time_budget=time_budget, cold_start=cold_start,
+                             progress=_profile_progress())  # fmt: skip
     _print_profile(prof, json_out, report)
 
 

@@ -10,6 +10,7 @@ memory limit, checkpoints every generation, executor).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from .. import problems
@@ -32,6 +33,7 @@ def profile_evolution(
     time_budget: float | None = None,
     dry_run: bool = False,
     cold_start: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Profile:
     """Measure and project the strategy run ``config`` describes (its first training window).
 
@@ -67,6 +69,7 @@ def profile_evolution(
         probe_generations=probe_generations,
         time_budget=time_budget,
         cold_start=cold_start,
+        progress=progress,
         sense="maximize",
         **options,
         **_executor_kwargs(config),
@@ -90,6 +93,7 @@ def profile_benchmark(
     dry_run: bool = False,
     writes: str | bool = False,
     cold_start: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Profile:
     """Measure and project ``genepool evolve --problem NAME`` (``writes``: its ``--out``)."""
     prob = problems.get(name, dims)
@@ -105,6 +109,7 @@ def profile_benchmark(
         probe_generations=probe_generations,
         time_budget=time_budget,
         cold_start=cold_start,
+        progress=progress,
     )
     if dry_run:
         prof.kind = "plan"

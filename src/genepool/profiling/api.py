@@ -12,7 +12,7 @@ import dataclasses
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -242,6 +242,7 @@ def profile(
     sense: Literal["minimize", "maximize"] = "minimize",
     time_budget: float | None = None,
     cold_start: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Profile:
     """Measure ``optimizer`` on ``problem`` at population ``sizes``, project the run.
 
@@ -276,6 +277,8 @@ def profile(
         Also measure the compile cost of a cold start: the warm-up in two fresh processes
         whose numba cache is empty (a minute or two for a backtest). Without it, the cost is
         measured only when this process had to compile.
+    progress : callable, optional
+        Called with a line before each step (warm-up, each probe), e.g. ``print``.
 
     Returns
     -------
@@ -310,7 +313,7 @@ def profile(
     budget = PLAN_SECONDS if time_budget is None else float(time_budget)
     where = Path(run_dir) if isinstance(run_dir, (str, Path)) else None
     return _profile(problem, optimizer, config, target, chosen, probe_generations, limit,
-                    budget, "profile", cold_start, where)  # fmt: skip
+                    budget, "profile", cold_start, where, progress or _quiet)  # fmt: skip
 
 
 def plan(
@@ -378,6 +381,10 @@ def _parse_count(item: str, name: str) -> int:
     return int(value)
 
 
+def _quiet(_: str) -> None:
+    pass
+
+
 def _error(message: str, cli: str) -> ConfigError:
     exc = ConfigError(message)
     exc.cli_message = cli
@@ -400,6 +407,7 @@ def _profile(
     kind: Literal["profile", "plan"],
     cold_start: bool = False,
     where: Path | None = None,
+    say: Callable[[str], None] = print,
 ) -> Profile:
     if not isinstance(optimizer, Optimizer):
         raise ConfigError(
@@ -410,10 +418,12 @@ def _profile(
     try:
         first = sizes[0] if sizes else min(target, 64)
         small = max(2, min(first, 32))
+        say(f"warm-up at {small}: loading (or compiling) the kernels")
         jit = warm_up(prob, optimizer, config, small, limit, scratch)
         if jit.cold:  # this process compiled: that is the cold start
             jit.cold_seconds, jit.cold_peak = jit.compile_seconds, 0
         elif cold_start:
+            say("a cold start: compiling in fresh processes with an empty numba cache")
             _measure_cold(jit, prob, optimizer, config, small, limit)
         base = read_status()
         base_rss = base.rss if base is not None else 0
@@ -431,10 +441,11 @@ def _profile(
                 f"--memory-limit {_nice(2 * base_anon)}",
             )
         probes = _run_probes(prob, optimizer, config, target, sizes, probe_generations, limit,
-                             budget, scratch)  # fmt: skip
+                             budget, scratch, say)  # fmt: skip
         serial = None
         if _executor_name(config.executor) != "serial":  # what the executor buys, measured
             here = dataclasses.replace(config, executor="serial", workers=None)
+            say(f"probe at {probes[-1].size:,} again, serially (to judge the executor)")
             serial = run_probe(prob, optimizer, here, probes[-1].size, probe_generations, limit,
                                scratch)  # fmt: skip
     finally:
@@ -504,6 +515,7 @@ def _run_probes(
     limit: int | None,
     budget: float,
     scratch: Path,
+    say: Callable[[str], None],
 ) -> list[Probe]:
     auto = sizes is None
     ladder = _auto_sizes(target) if auto else list(sizes or [])
@@ -529,6 +541,7 @@ def _run_probes(
             per_gen = _line([p.size for p in probes], [p.seconds_per_generation for p in probes])
             if spent + per_gen(size) * probe_generations > budget:
                 break
+        say(f"probe at {size:,} ({probe_generations} generations)")
         probe = run_probe(prob, optimizer, config, size, probe_generations, limit, scratch)
         probes.append(probe)
         spent += sum(probe.seconds)
