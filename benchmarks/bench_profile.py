@@ -6,8 +6,9 @@ RSI backtest on 50,000 synthetic bars) and three target populations, ``--repeats
 children probe at sizes well below the target (rule: target/100, target/25, target/6, each at
 least 16) and project the run (the one with the median projected time per generation is
 compared; every profile's ratio is shown too); then ``--repeats`` ``run`` children run it. Every child is a fresh
-interpreter; a run child's peak RSS is ``ru_maxrss`` from ``os.wait4`` (measured from outside,
-the whole process life), its time per generation the median generation after the first
+interpreter; a run child's peak RSS is its ``VmHWM`` read from ``/proc`` by this process while
+the child waits at its end (measured from outside, the whole process life; not ``os.wait4``'s
+``ru_maxrss``, which keeps the peak of the parent's memory the child had before ``exec``), its time per generation the median generation after the first
 (``per_generation``), and the medians over the repeats are compared with the projection:
 peak RSS within 25 %, seconds per generation within a factor of 1.5. The whole run's projected
 seconds are compared with the run's elapsed time (first generation, with JIT loading, included).
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import shutil
@@ -42,6 +44,10 @@ from _common import machine, selected_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = ROOT / "tests" / "helpers" / "profile_child.py"
+_SPEC = importlib.util.spec_from_file_location("profile_child", CHILD)
+assert _SPEC is not None and _SPEC.loader is not None
+CHILD_MODULE = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(CHILD_MODULE)
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_profile.json"
 MIB = 2**20
 RSS_TOLERANCE = 0.25  # projected peak RSS within 25 % of the measured
@@ -67,31 +73,14 @@ def probe_sizes(target: int) -> list[int]:
     return sorted({max(MIN_PROBE, target // d) for d in (100, 25, 6)})
 
 
-def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_child(args: list[str]) -> dict[str, Any]:
     """``profile_child.py args`` in a fresh interpreter: its JSON line, plus ``peak_rss_outside``
-    (ru_maxrss from os.wait4, bytes) and ``wall_s``; ``error`` when it failed."""
+    (its ``VmHWM`` read from outside, bytes) and ``wall_s``; ``error`` when it failed."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [sys.executable, str(CHILD), *args],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=None if env is None else {**os.environ, **env},
-            cwd=ROOT,
-        )
-        assert proc.stdout is not None
-        out = proc.stdout.read().decode()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        stderr = err.read().decode(errors="replace")
-    row: dict[str, Any] = {}
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if lines:
-        row = json.loads(lines[-1])
-    if proc.returncode != 0 or not row:
-        row["error"] = f"exit {proc.returncode}: " + " | ".join(stderr.strip().splitlines()[-3:])
-    row["peak_rss_outside"] = usage.ru_maxrss * 1024
+    row, peak, stderr, code = CHILD_MODULE.run_held(args, cwd=str(ROOT))
+    if code != 0 or not row:
+        row["error"] = f"exit {code}: " + " | ".join(stderr.strip().splitlines()[-3:])
+    row["peak_rss_outside"] = peak
     row["wall_s"] = time.perf_counter() - t0
     return row
 

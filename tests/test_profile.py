@@ -3,8 +3,8 @@ checked against runs measured from outside the process, recommendations, errors.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +25,10 @@ from genepool.profiling import api, parse_sizes
 from genepool.profiling._project import AIM, fit, implied_chunk
 
 CHILD = Path(__file__).parent / "helpers" / "profile_child.py"
+_spec = importlib.util.spec_from_file_location("profile_child", CHILD)
+assert _spec is not None and _spec.loader is not None
+profile_child = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(profile_child)
 LINUX = Path("/proc/self/status").exists()
 MiB = 2**20
 
@@ -42,21 +46,10 @@ def _child(*args: object) -> dict:
 
 
 def _run_measured(*args: object) -> tuple[dict, int]:
-    """Run the child; its JSON line and its peak RSS as the kernel counted it (``wait4``:
-    this child's own ``ru_maxrss``, not the largest of every child of the test process)."""
-    proc = subprocess.Popen(
-        [sys.executable, str(CHILD), *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
-    proc.stdout.close()  # type: ignore[union-attr]
-    proc.stderr.close()  # type: ignore[union-attr]
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    assert proc.returncode == 0, err
-    return json.loads(out.strip().splitlines()[-1]), usage.ru_maxrss * 1024
+    """Run the child; its JSON line and its peak RSS read from outside (``VmHWM``)."""
+    row, peak, err, code = profile_child.run_held([str(a) for a in args])
+    assert code == 0, err
+    return row, peak
 
 
 CONFIGS = [

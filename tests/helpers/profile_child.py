@@ -3,14 +3,21 @@ either profiled (prints the projection as JSON) or run (prints what the run meas
 
     python profile_child.py CONFIG profile|run POPULATION GENERATIONS [SIZES]
 
-The parent measures the peak RSS of a ``run`` child from outside (``os.wait4``).
+The parent measures the peak RSS of a ``run`` child from outside with :func:`run_held`: the
+child prints its line and waits for its standard input to close, and the parent reads the
+kernel's ``VmHWM`` of the child from ``/proc`` meanwhile. (``os.wait4``'s ``ru_maxrss`` would
+not do: Linux keeps in it the peak of the memory the child had before ``exec``, which is the
+parent's, forked or vforked: a child of a 1.4 GB pytest process reads 1.4 GB.)
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +53,8 @@ def main() -> None:
     if mode == "profile":
         sizes = [int(s) for s in sys.argv[5].split(",")] if len(sys.argv) > 5 else None
         prof = gp.profile(problem, ga, sizes, generations=generations, **extra)
-        print(json.dumps(prof.to_dict()["projection"]))
+        print(json.dumps(prof.to_dict()["projection"]), flush=True)
+        _hold()
         return
     stamps = [time.perf_counter()]
 
@@ -62,7 +70,43 @@ def main() -> None:
         # the steady state: the median generation after the first (which loads the kernels)
         "per_generation": float(np.median(gens[1:])) if len(gens) > 1 else float(gens[0]),
         "peak_rss": res.memory.peak_rss if res.memory else None,
-    }))  # fmt: skip
+    }), flush=True)  # fmt: skip
+    _hold()
+
+
+def _hold() -> None:
+    if os.environ.get("PROFILE_CHILD_HOLD"):
+        sys.stdin.read()  # the parent reads our VmHWM, then closes our stdin
+
+
+def _hwm(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def run_held(args: list[str], cwd: str | None = None) -> tuple[dict[str, Any], int, str, int]:
+    """Run ``profile_child.py args`` (a ``run``): its JSON line, its peak RSS read from outside
+    (``VmHWM`` while it waits), its standard error and its exit code."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PROFILE_CHILD_HOLD": "1"},
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline()
+    peak = _hwm(proc.pid) if line else 0
+    proc.stdin.close()
+    proc.stdin = None  # closed: communicate() only drains the outputs
+    _, err = proc.communicate(timeout=600)
+    row = json.loads(line) if line.startswith("{") else {}
+    return row, peak, err, proc.returncode
 
 
 if __name__ == "__main__":

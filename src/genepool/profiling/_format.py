@@ -77,7 +77,7 @@ def format_profile(prof: Profile) -> str:
     else:
         cold = (
             f"none now: every kernel came from numba's cache (the first generation took "
-            f"{_dur(jit.first_generation_extra)} longer: loading, workers starting)"
+            f"{_dur(jit.first_generation_extra)} longer: loading them, starting workers if any)"
         )
         if jit.cold_seconds is not None:
             cold += (
@@ -95,7 +95,7 @@ def format_profile(prof: Profile) -> str:
         f"memory limit {lim}",
         f"  peak memory (RSS)     {pr.peak_rss.bytes()}  (process {format_size(pr.base_rss)}, "
         f"population and history {format_size(pr.population_bytes.value)}, "
-        f"fitness cache {format_size(pr.cache_bytes)})",
+        f"fitness cache up to {format_size(pr.cache_bytes)} while it grows)",
         f"  evaluation            {pr.n_chunks:,} chunk(s) of up to {pr.chunk_size:,} "
         f"({format_size(pr.bytes_per_candidate)} of working memory per candidate)",
         f"  time per generation   {pr.seconds_per_generation.seconds()}",
@@ -170,7 +170,7 @@ def write_html(prof: Profile, path: str) -> None:
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>genepool profile</title>"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
-        "pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:13px}</style></head>"
+        "pre{background:#f6f6f6;padding:1em;white-space:pre-wrap;font-size:13px}</style></head>"
         f"<body><h1>genepool profile: {html.escape(prof.problem)}</h1>"
         f"<img alt='time and memory against the population' src='data:image/png;base64,{png}'>"
         f"<pre>{body}</pre></body></html>"
