@@ -50,6 +50,8 @@ def configuration(name: str, population: int) -> tuple[object, gp.Optimizer, dic
 def main() -> None:
     name, mode, population, generations = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:5])
     problem, ga, extra = configuration(name, population)
+    if os.environ.get("PROFILE_CHILD_LIMIT"):  # a memory limit: the run evaluates in chunks
+        extra["memory_limit"] = os.environ["PROFILE_CHILD_LIMIT"]
     if mode == "profile":
         sizes = [int(s) for s in sys.argv[5].split(",")] if len(sys.argv) > 5 else None
         prof = gp.profile(problem, ga, sizes, generations=generations, **extra)
