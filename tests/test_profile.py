@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,23 @@ def test_projected_peak_rss_is_within_a_quarter_of_the_measured_one(
     assert 0.75 * measured <= projected <= 1.25 * measured, (projected / MiB, measured / MiB)
     # the band is a real uncertainty: positive, and not so wide that it says nothing
     assert 0.0 < projection["peak_rss"]["band"] < 0.5
+
+
+@pytest.mark.skipif(not LINUX, reason="VmRSS is read from /proc")
+def test_projected_peak_under_a_memory_limit_is_within_a_quarter_of_the_measured_one():
+    """Chunks sized by the budget: the projection applies the evaluator's chunk rule."""
+    env = {"PROFILE_CHILD_LIMIT": "600MB"}
+    out = subprocess.run(
+        [sys.executable, str(CHILD), "allocating", "profile", "20000", "3", "200,800,3333"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **env},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    projection = json.loads(out.stdout.strip().splitlines()[-1])
+    run, polled = profile_child.run_polled(["allocating", "run", "20000", "3"], env)
+    assert 1 < projection["chunk_size"] < 20_000  # 20,000 x 64 KiB do not fit: chunks
+    measured = max(polled, run["peak_rss"])  # outside (polled) and the monitor's exact peak
+    projected = projection["peak_rss"]["value"]
+    assert 0.75 * measured <= projected <= 1.25 * measured, (projected / MiB, measured / MiB)
 
 
 # -- the Python API ------------------------------------------------------------------------------

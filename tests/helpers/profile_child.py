@@ -89,6 +89,42 @@ def _hwm(pid: int) -> int:
     raise RuntimeError(f"no VmHWM for {pid}")
 
 
+def run_polled(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], int]:
+    """Run ``profile_child.py args`` with ``env``: its JSON line and its peak RSS polled from
+    outside every 2 ms (a run under a memory limit resets ``VmHWM`` around its chunks, so the
+    counter cannot be read at the end)."""
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    peak, done = [0], threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            try:
+                with open(f"/proc/{proc.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmRSS:"):
+                            peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+            except OSError:
+                return
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    out, err = proc.communicate(timeout=600)
+    done.set()
+    thread.join()
+    if proc.returncode != 0:
+        raise RuntimeError(err)
+    return json.loads(out.strip().splitlines()[-1]), peak[0]
+
+
 def run_held(args: list[str], cwd: str | None = None) -> tuple[dict[str, Any], int, str, int]:
     """Run ``profile_child.py args`` (a ``run``): its JSON line, its peak RSS read from outside
     (``VmHWM`` while it waits), its standard error and its exit code."""
