@@ -278,40 +278,7 @@ def evolve(
             progress, json_out, out, overwrite, store_kind,
         )  # fmt: skip
         return
-    given = {
-        "data": data,
-        "store": store,
-        "symbols": symbols,
-        "aggregate": aggregate,
-        "time_column": time_column,
-        "sep": sep,
-        "price_column": price_column,
-        "bars_per_year": bars_per_year,
-        "strategy": strategy,
-        "objective": objective,
-        "objectives": objectives,
-        "population": population,
-        "storage": storage.value if storage else None,
-        "device": device.value if device else None,
-        "generations": generations,
-        "fees": fees,
-        "slippage": slippage,
-        "min_trades": min_trades,
-        "stops": stops,
-        "ranges": _json_ranges(ranges),
-        "memory_limit": memory_limit,
-        "seed": seed,
-        "out": out,
-        "train_frac": train_frac,
-        "walk_forward": walk_forward,
-        "walk_forward_mode": None if anchored is None else ("anchored" if anchored else "rolling"),
-        "hall_of_fame": hall_of_fame,
-        "checkpoint_every": checkpoint_every,
-        "executor": executor,
-        "workers": workers,
-        "scheduler": scheduler,
-        "cache": cache,
-    }
+    given = _config_flags(locals())
     cfg = _strategy_config(demo, data, store, config, given, "evolve")
     if dry_run:
         if cfg.out is not None:  # a run that would be refused is refused here too
@@ -355,6 +322,24 @@ def _check_benchmark_flags(
         raise ConfigError("--executor applies to strategy runs, not to --problem")
     if cache is not None:
         raise ConfigError("--cache/--no-cache applies to strategy runs, not to --problem")
+
+
+def _config_flags(values: Mapping[str, object]) -> dict[str, object]:
+    """The :class:`EvolveConfig` settings among a command's parameters: enums as their values,
+    ``--ranges`` parsed, ``--anchored/--rolling`` as ``walk_forward_mode``; ``--demo`` is the
+    preset's (:func:`_strategy_config`), not a setting a flag overrides."""
+    keys = set(EvolveConfig.keys()) - {"demo"}
+    out = {k: v for k, v in values.items() if k in keys}
+    for key in ("storage", "device"):
+        value = out.get(key)
+        if isinstance(value, Enum):
+            out[key] = value.value
+    if "ranges" in out:
+        out["ranges"] = _json_ranges(out["ranges"])  # type: ignore[arg-type]
+    anchored = values.get("anchored")
+    if anchored is not None:
+        out["walk_forward_mode"] = "anchored" if anchored else "rolling"
+    return out
 
 
 def _strategy_config(
@@ -493,36 +478,7 @@ def profile(
         )  # fmt: skip
         _print_profile(prof, json_out, report)
         return
-    given = {
-        "data": data,
-        "store": store,
-        "symbols": symbols,
-        "aggregate": aggregate,
-        "time_column": time_column,
-        "sep": sep,
-        "price_column": price_column,
-        "bars_per_year": bars_per_year,
-        "strategy": strategy,
-        "objective": objective,
-        "objectives": objectives,
-        "population": population,
-        "storage": storage.value if storage else None,
-        "device": device.value if device else None,
-        "generations": generations,
-        "fees": fees,
-        "slippage": slippage,
-        "min_trades": min_trades,
-        "stops": stops,
-        "ranges": _json_ranges(ranges),
-        "memory_limit": memory_limit,
-        "train_frac": train_frac,
-        "walk_forward": walk_forward,
-        "checkpoint_every": checkpoint_every,
-        "executor": executor,
-        "workers": workers,
-        "scheduler": scheduler,
-        "cache": cache,
-    }
+    given = _config_flags(locals())
     cfg = _strategy_config(demo, data, store, config, given, "profile")
     target = population or (max(sizes) if sizes and config is None and not demo else None)
     prof = profile_evolution(cfg, sizes, population=target, probe_generations=probe_generations,

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import psutil
@@ -43,6 +43,9 @@ from ._project import (
     memory_band,
     time_band,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Estimate", "Profile", "Projection", "Recommendation", "plan", "profile"]
 
@@ -165,7 +168,7 @@ class Profile:
     #: with an executor other than serial: the largest size probed again, serially
     serial: Probe | None = None
 
-    def stages_frame(self) -> Any:
+    def stages_frame(self) -> pd.DataFrame:
         """One row per probe size and stage: seconds per generation, per strategy (and per
         strategy-bar for a backtest), kept and peak memory, bytes per strategy."""
         import pandas as pd
@@ -190,7 +193,7 @@ class Profile:
                 )
         return pd.DataFrame(rows)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Everything, as JSON-ready values."""
         proj = asdict(self.projection)
         for key in ("peak_rss", "population_bytes", "seconds_per_generation", "seconds"):
