@@ -598,9 +598,9 @@ def _project(
         # cost what the probes' generations with it cost
         on = fit(sizes, [_cached_seconds(p) for p in probes])(n)
         first += min(G, AUTO_CACHE_WARMUP) * max(0.0, on - t_gen.value)
-    # the run as it will start: compiling when this process had to, else loading from
-    # numba's cache (which this process has now filled)
-    start = jit.compile_seconds if jit.cold else jit.first_generation_extra
+    # the run as it will start: loading the kernels from numba's cache (which this process
+    # filled if it had to compile; the compile is reported apart)
+    start = max(0.0, jit.first_generation_extra - jit.compile_seconds)
     total = Estimate(first + start, t_gen.band)
     # -- memory: held between generations, each stage's peak above the probe's start (less
     # the probe's own cache, projected apart), evaluation's working memory per candidate
