@@ -466,6 +466,8 @@ def profile(
         raise ConfigError(
             f"--report {report} exists; give a new file name (nothing is overwritten)"
         )
+    if report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(report))):
+        raise ConfigError(f"--report {report}: its folder does not exist")
     if problem is not None:
         _check_benchmark_flags(demo, data, store, config, ranges, objectives, device, executor,
                                cache)  # fmt: skip
