@@ -74,6 +74,12 @@ def profile_evolution(
         **options,
         **_executor_kwargs(config),
     )
+    if config.walk_forward:
+        prof.notes.append(
+            f"--walk-forward {config.walk_forward}: the projection is one fold's run (the "
+            f"first training window, {len(train):,} bars); the command runs "
+            f"{config.walk_forward} folds in turn, each with its own run directory"
+        )
     if dry_run:
         prof.kind = "plan"
     return prof

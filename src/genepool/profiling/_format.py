@@ -115,6 +115,8 @@ def format_profile(prof: Profile) -> str:
     lines.append(
         f"  machine               {format_size(pr.available_memory)} available, {pr.cores} core(s)"
     )
+    for note in prof.notes:
+        lines.append(f"  note: {note}")
     for problem in pr.problems:
         lines.append(f"  DOES NOT FIT: {problem}")
     if prof.recommendations:

@@ -167,6 +167,8 @@ class Profile:
     kind: Literal["profile", "plan"] = "profile"
     #: with an executor other than serial: the largest size probed again, serially
     serial: Probe | None = None
+    #: what the caller adds about the run (e.g. a command's walk-forward folds)
+    notes: list[str] = field(default_factory=list)
 
     def stages_frame(self) -> pd.DataFrame:
         """One row per probe size and stage: seconds per generation, per strategy (and per
@@ -217,6 +219,7 @@ class Profile:
             ],
             "projection": proj,
             "recommendations": [asdict(r) for r in self.recommendations],
+            "notes": list(self.notes),
         }
 
     def __str__(self) -> str:
