@@ -184,21 +184,14 @@ class FitnessCache:
             slots *= 2
         return cap
 
-    def nbytes_for(
-        self, entries: int, d: int, m: int = 1, resident: bool = False
-    ) -> tuple[int, int]:
+    def nbytes_for(self, entries: int, d: int, m: int = 1) -> tuple[int, int]:
         """Bytes this cache would hold after ``entries`` inserts of keys ``d`` wide with ``m``
         values, and its peak while growing there (the last two allocations side by side):
-        the geometric growth and the ``max_bytes`` bound of :meth:`put`.
-
-        ``resident``: the bytes the pages really take (:meth:`resident_bytes`): the rows
-        filled and the slot table, not the capacity left empty.
-        """
+        the geometric growth and the ``max_bytes`` bound of :meth:`put`."""
         row = 8 * d + 8 + 8 * m + 8
 
-        def size(cap: int, filled: int) -> int:
-            rows = min(filled, cap) if resident else cap
-            return rows * row + (8 * _pow2_at_least(2 * cap) if cap else 0)
+        def size(cap: int) -> int:
+            return cap * row + (8 * _pow2_at_least(2 * cap) if cap else 0)
 
         cap_max = self._capacity_for(d, m)
         if entries <= 0 or cap_max == 0:
@@ -208,13 +201,7 @@ class FitnessCache:
             cap *= 2
         cap = min(cap, cap_max)
         prev = min(cap // 2, cap_max) if cap > _INITIAL_ENTRIES else 0
-        return size(cap, entries), size(cap, entries) + size(prev, prev)
-
-    def resident_bytes(self) -> int:
-        """Bytes of the cache's pages in memory: the filled rows and the slot table (the rows
-        of the capacity not filled yet were never touched: :attr:`nbytes` counts them)."""
-        d, m = self._d or 0, self._m or 1
-        return int(self._size * (8 * d + 8 + 8 * m + 8) + self._slots.nbytes)
+        return size(cap), size(cap) + size(prev)
 
     @property
     def nbytes(self) -> int:

@@ -33,7 +33,7 @@ from ..run.budget import check_budget_fits
 from ..run.config import CacheSpec, ExecutorSpec, RunConfig
 from ..run.direction import Direction
 from ._cold import measure_cold_start
-from ._probe import INNER, STAGE_ORDER, JitCost, Probe, run_probe, warm_up
+from ._probe import INNER, JitCost, Probe, run_probe, warm_up
 from ._project import (
     MEMORY_FLOOR,
     Line,
@@ -544,7 +544,7 @@ def _run_probes(
                 f"--populations (the projection extrapolates to --population)",
             )
         if auto and len(probes) >= 2:
-            per_gen = _line([p.size for p in probes], [p.seconds_per_generation for p in probes])
+            per_gen = fit([p.size for p in probes], [p.seconds_per_generation for p in probes])
             if spent + per_gen(size) * probe_generations > budget:
                 break
         say(f"probe at {size:,} ({probe_generations} generations)")
@@ -552,10 +552,6 @@ def _run_probes(
         probes.append(probe)
         spent += sum(probe.seconds)
     return probes
-
-
-def _line(sizes: Sequence[int], values: Sequence[float]) -> Line:
-    return fit(sizes, values)
 
 
 def _probe_need(prob: Any, optimizer: Optimizer, probes: list[Probe], size: int) -> float:
@@ -999,8 +995,3 @@ def _duration(s: float) -> str:
     if s < 7200:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.1f} h"
-
-
-def stage_names() -> tuple[str, ...]:
-    """The stages a profile reports, in the order a generation passes them."""
-    return STAGE_ORDER
