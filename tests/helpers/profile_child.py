@@ -52,6 +52,8 @@ def main() -> None:
     problem, ga, extra = configuration(name, population)
     if os.environ.get("PROFILE_CHILD_LIMIT"):  # a memory limit: the run evaluates in chunks
         extra["memory_limit"] = os.environ["PROFILE_CHILD_LIMIT"]
+    if os.environ.get("PROFILE_CHILD_CACHE") == "on":  # kept on: no decision made on timings
+        extra["cache"] = True
     if mode == "profile":
         sizes = [int(s) for s in sys.argv[5].split(",")] if len(sys.argv) > 5 else None
         prof = gp.profile(problem, ga, sizes, generations=generations, **extra)
@@ -125,7 +127,9 @@ def run_polled(args: list[str], env: dict[str, str]) -> tuple[dict[str, Any], in
     return json.loads(out.strip().splitlines()[-1]), peak[0]
 
 
-def run_held(args: list[str], cwd: str | None = None) -> tuple[dict[str, Any], int, str, int]:
+def run_held(
+    args: list[str], cwd: str | None = None, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], int, str, int]:
     """Run ``profile_child.py args`` (a ``run``): its JSON line, its peak RSS read from outside
     (``VmHWM`` while it waits), its standard error and its exit code."""
     proc = subprocess.Popen(
@@ -135,7 +139,7 @@ def run_held(args: list[str], cwd: str | None = None) -> tuple[dict[str, Any], i
         stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
-        env={**os.environ, "PROFILE_CHILD_HOLD": "1"},
+        env={**os.environ, **(env or {}), "PROFILE_CHILD_HOLD": "1"},
     )
     assert proc.stdout is not None and proc.stdin is not None
     line = proc.stdout.readline()
