@@ -188,7 +188,8 @@ def test_a_memory_limit_sets_the_chunks_and_the_recommendation():
     base = gp.profile(allocating, gp.GA(space, 40_000, seed=0), [500, 2000, 4000], generations=5)
     per = base.projection.bytes_per_candidate
     assert 8 * 1024 < per < 64 * 1024  # 16 KiB of scratch, and numpy's temporaries
-    limit = int(base.projection.base_rss + 150 * MiB)
+    # the chunk rule aims at AIM of the limit for the whole process: room for ~150 MiB of rows
+    limit = int((base.projection.base_rss + 150 * MiB) / AIM)
     prof = gp.profile(allocating, gp.GA(space, 40_000, seed=0), [500, 2000, 4000],
                       generations=5, memory_limit=limit)  # fmt: skip
     pr = prof.projection
@@ -452,9 +453,14 @@ def test_a_leak_is_seen_and_projected_over_the_run():
 
 
 def test_a_run_the_budget_check_would_refuse_does_not_fit():
+    from genepool.memory._proc import read_status
+
     space = gp.Space.box(-5.12, 5.12, 30)
+    status = read_status()
+    # room for the probes above this (test) process, none for 2 x 10^7 x 30 genes (14 GB)
+    limit = (status.anon if status is not None else 2**30) + 1024 * MiB
     prof = gp.profile(gp.problems.rastrigin, gp.GA(space, 1000, seed=0), [500, 2000],
-                      population=20_000_000, generations=5, memory_limit="1GB")  # fmt: skip
+                      population=20_000_000, generations=5, memory_limit=limit)  # fmt: skip
     pr = prof.projection
     assert not pr.fits
     assert any("the run would be refused" in p and "--storage disk" in p for p in pr.problems)
@@ -462,7 +468,7 @@ def test_a_run_the_budget_check_would_refuse_does_not_fit():
     # what the run does with the same settings
     with pytest.raises(ConfigError, match="too small"):
         gp.minimize(gp.problems.rastrigin, gp.GA(space, 20_000_000, seed=0), generations=1,
-                    memory_limit="1GB", progress=False)  # fmt: skip
+                    memory_limit=limit, progress=False)  # fmt: skip
 
 
 def test_population_files_on_disk_are_projected_by_the_optimizer_s_rule(tmp_path):
