@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,12 +223,8 @@ class Evaluator:
         self.monitor = _shared_monitor(monitor, self.memory_limit)
         if self.monitor is not None and self.cache is not None:
             # the cache in use when the cleanup runs: one that turned itself off is gone, and
-            # the cleanup must not keep its arrays alive (it did: up to 256 MB for the run),
-            # nor this evaluator (a weak reference: a monitor may outlive it)
-            shrink = weakref.WeakMethod(self._shrink_cache)
-            self.monitor.add_cleanup(
-                "fitness cache", lambda: 0 if (method := shrink()) is None else method()
-            )
+            # the cleanup must not keep its arrays alive (it did: up to 256 MB for the run)
+            self.monitor.add_cleanup("fitness cache", self._shrink_cache)
         estimate = self.problem.bytes_per_candidate()
         sizer = ChunkSizer(None if estimate is None else float(max(1, estimate)))
         self.chunks = ParentChunks(
