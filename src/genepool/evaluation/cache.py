@@ -184,14 +184,21 @@ class FitnessCache:
             slots *= 2
         return cap
 
-    def nbytes_for(self, entries: int, d: int, m: int = 1) -> tuple[int, int]:
+    def nbytes_for(
+        self, entries: int, d: int, m: int = 1, resident: bool = False
+    ) -> tuple[int, int]:
         """Bytes this cache would hold after ``entries`` inserts of keys ``d`` wide with ``m``
         values, and its peak while growing there (the last two allocations side by side):
-        the geometric growth and the ``max_bytes`` bound of :meth:`put`."""
+        the geometric growth and the ``max_bytes`` bound of :meth:`put`.
+
+        ``resident``: only the pages written (the rows filled and the slot table); the rest of
+        the capacity becomes resident only where the kernel backs it with huge pages.
+        """
         row = 8 * d + 8 + 8 * m + 8
 
-        def size(cap: int) -> int:
-            return cap * row + (8 * _pow2_at_least(2 * cap) if cap else 0)
+        def size(cap: int, filled: int) -> int:
+            rows = min(cap, filled) if resident else cap
+            return rows * row + (8 * _pow2_at_least(2 * cap) if cap else 0)
 
         cap_max = self._capacity_for(d, m)
         if entries <= 0 or cap_max == 0:
@@ -201,7 +208,7 @@ class FitnessCache:
             cap *= 2
         cap = min(cap, cap_max)
         prev = min(cap // 2, cap_max) if cap > _INITIAL_ENTRIES else 0
-        return size(cap), size(cap) + size(prev)
+        return size(cap, entries), size(cap, entries) + size(prev, prev)
 
     @property
     def nbytes(self) -> int:

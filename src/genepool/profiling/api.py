@@ -610,7 +610,7 @@ def _project(
         s: fit(sizes, [_peak(p, s) - c for p, c in zip(probes, cached)])
         for s in ("ask", "evaluate", "tell", "bookkeeping")
     }
-    cache_b, cache_growth = _cache_bytes(probes, n, G, config, limit)
+    cache_b, cache_growth, cache_pages = _cache_bytes(probes, n, G, config, limit)
     chunk = n
     if limit is not None:
         fixed = base_anon + held(n) + cache_b + 8 * n * max(1, optimizer.space.dims)
@@ -635,7 +635,8 @@ def _project(
     value = base_rss + above
     # the band: the dominating line's largest residual, at least the floor
     err = lines[top].abs_residual * extrapolation(n, probes)
-    peak = Estimate(value, max(MEMORY_FLOOR * extrapolation(n, probes), err / max(value, 1.0)))
+    band = max(MEMORY_FLOOR * extrapolation(n, probes), err / max(value, 1.0))
+    peak = Estimate(value, band + cache_pages / max(value, 1.0))
     avail = _available_memory()
     proj = Projection(
         population=n,
@@ -687,27 +688,34 @@ def _executor_name(spec: Any) -> str:
 
 def _cache_bytes(
     probes: list[Probe], n: int, generations: int, config: RunConfig, limit: int | None
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """The fitness cache in the run, at its largest and at its peak while it grows (two
-    allocations side by side): the entries it takes in (the probes' new entries
-    per candidate and generation, over the whole run, or over the generations an automatic
-    cache needs to find that it does not pay when it turned itself off in the probe), sized by
-    the cache's own growth rule (:meth:`~genepool.FitnessCache.nbytes_for`)."""
+    allocations side by side), and the uncertainty of that peak.
+
+    The entries it takes in are the probes' new entries per candidate and generation, over
+    the whole run (or over the generations an automatic cache needs to find that it does not
+    pay, when it turned itself off in a probe), sized by the cache's own growth rule
+    (:meth:`~genepool.FitnessCache.nbytes_for`): halfway between the rows filled and the whole
+    capacity, half the difference being the uncertainty, since which of the two is resident
+    depends on transparent huge pages (numpy asks for them; a fragmented machine has none).
+    """
     last = max(probes, key=lambda p: p.size)
     if last.cache_shape is None or not last.cache_inserts:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     d, m, _ = last.cache_shape
     cache = _make_cache(config.cache, limit)  # the run's cache, bounded by the run's limit
     if cache is None:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     # an automatic cache that turned itself off took entries in its warm-up generations only
     took = min(last.generations, AUTO_CACHE_WARMUP) if last.cache_off else last.generations
     per_candidate = last.cache_inserts / (last.size * took)
     gens = min(generations, AUTO_CACHE_WARMUP) if last.cache_off else generations
-    # at capacity, not only the rows filled: measured, a cache's pages and the temporaries of
-    # its inserts come to about that (3 x 10^5 entries of 30 genes: 206 MB peak, 210 projected)
-    final, peak = cache.nbytes_for(int(per_candidate * n * gens), d, m)
-    return float(final), float(peak)
+    # between the rows filled and the whole capacity: which of them is resident depends on
+    # transparent huge pages (numpy asks for them; a fragmented machine does not give them)
+    entries = int(per_candidate * n * gens)
+    final, peak = cache.nbytes_for(entries, d, m)
+    final_r, peak_r = cache.nbytes_for(entries, d, m, resident=True)
+    return (final + final_r) / 2, (peak + peak_r) / 2, (peak - peak_r) / 2
 
 
 def _disk(
