@@ -235,6 +235,8 @@ def test_sizes_must_be_whole_numbers():
         gp.profile(gp.problems.sphere, gp.GA(space, 100, seed=0), [10, 2.5])
     with pytest.raises(ConfigError, match="sizes"):
         gp.profile(gp.problems.sphere, gp.GA(space, 100, seed=0), [1])
+    with pytest.raises(ConfigError, match="sense must be 'minimize' or 'maximize'"):
+        gp.profile(gp.problems.sphere, gp.GA(space, 100, seed=0), [10], sense="max")
 
 
 def test_a_size_beyond_memory_is_refused_before_it_is_probed(monkeypatch):

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -277,7 +277,7 @@ def warm_up(
                 run.step()
                 times.append(time.perf_counter() - t)
         finally:
-            run._close(_NullContext(), None)
+            run._close(nullcontext(), None)
     del run, opt
     gc.collect()
     malloc_trim()
@@ -289,14 +289,6 @@ def warm_up(
         memory = max(0, after.anon - before.anon)
         peak = max(0, after.hwm - before.rss)
     return JitCost(compiled[0], int(compiled[1]), max(0.0, times[0] - times[1]), memory, peak)
-
-
-class _NullContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _rows(totals: dict[str, StageTotals], generations: int) -> list[StageRow]:
@@ -352,10 +344,8 @@ def run_probe(
     live0 = _live()
     opt = optimizer.resized(size)
     run = _make_run(problem, opt, _probe_config(config, generations, run_dir), memory_limit)
-    clock = StageClock()
-    clock.reset()
+    clock = StageClock()  # resets VmHWM
     clock.origin = rss0
-    reset_peak()
     seconds: list[float] = []
     held = 0
     series: list[int] = []  # held at the start of each generation
@@ -379,7 +369,7 @@ def run_probe(
                     generations = max(generations, len(seconds) + AFTER_CACHE)
                 del cache
     finally:
-        run._close(_NullContext(), None)
+        run._close(nullcontext(), None)
         clock.close()
     end = read_status()
     ev = run.evaluator

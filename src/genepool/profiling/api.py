@@ -300,7 +300,7 @@ def profile(
     target = check_int("population", target, minimum=2)
     chosen = None if sizes is None else _check_sizes(sizes)
     probe_generations = check_int("probe_generations", probe_generations, minimum=1)
-    direction = Direction.maximize() if sense == "maximize" else Direction.minimize()
+    direction = Direction.of(sense)  # a ConfigError naming any other sense
     writes = bool(run_dir) or checkpoint_every is not None or snapshot_every is not None
     config = RunConfig(
         direction=direction,
@@ -590,17 +590,17 @@ def _project(
     # -- time: the top-level stages of a generation
     per_gen = fit(sizes, [p.seconds_per_generation for p in probes])
     t_gen = Estimate(per_gen(n), time_band(probes, per_gen, n))
-    first = G * t_gen.value
+    run_seconds = G * t_gen.value
     last = max(probes, key=lambda p: p.size)
     if last.cache_off:
         # an automatic cache that does not pay is on for its warm-up generations only: those
         # cost what the probes' generations with it cost
         on = fit(sizes, [_cached_seconds(p) for p in probes])(n)
-        first += min(G, AUTO_CACHE_WARMUP) * max(0.0, on - t_gen.value)
+        run_seconds += min(G, AUTO_CACHE_WARMUP) * max(0.0, on - t_gen.value)
     # the run as it will start: loading the kernels from numba's cache (which this process
     # filled if it had to compile; the compile is reported apart)
     start = max(0.0, jit.first_generation_extra - jit.compile_seconds)
-    total = Estimate(first + start, t_gen.band)
+    total = Estimate(run_seconds + start, t_gen.band)
     # -- memory: held between generations, each stage's peak above the probe's start (less
     # the probe's own cache, projected apart), evaluation's working memory per candidate
     held = fit(sizes, [p.held for p in probes])
@@ -619,9 +619,9 @@ def _project(
     values = {s: line(n) for s, line in lines.items()}
     values["evaluate"] -= working.b * (n - chunk)
     top = max(values, key=lambda s: values[s])
-    # the cache grows (old and new arrays side by side) after the fitness's temporaries are
-    # gone; the stages' peaks see it at its final size
-    # the cache grows while the batch's keys and hashes are alive (8 bytes a gene, and one)
+    # the stages' peaks see the cache at its final size; it grows (old and new arrays side by
+    # side) after the fitness's temporaries are gone, while the batch's keys and hashes are
+    # alive (8 bytes a gene, and one)
     width = last.cache_shape[0] if last.cache_shape is not None else 0
     keys = 8 * (width + 1) * n if cache_growth else 0.0
     above = max(values[top] + cache_b, held(n) + cache_growth + keys)
@@ -833,8 +833,7 @@ def _recommend(
     recs: list[Recommendation] = []
     avail = proj.available_memory
     n = proj.population
-    sizes = [p.size for p in probes]
-    held = fit(sizes, [p.held for p in probes])(n)
+    held = proj.population_bytes.value
     # -- memory limit and chunks
     room = HEADROOM * avail
     suggested = _nice(room)
